@@ -1,0 +1,38 @@
+//! `memcore`: the only crate in this workspace that talks to the operating system.
+//!
+//! * [`sys`]: one thin wrapper per system call (`sbrk`, `mmap`, `munmap`, `mprotect`, `fork`),
+//!   safe where the call cannot break memory safety, `unsafe` exactly where it can.
+//! * [`mapping`]: an owned anonymous mapping built on `memmap2`, unmapped by `Drop`.
+//! * [`maps`]: `/proc/self/maps` parsed into classified regions, with address lookup.
+//! * [`linker`]: the linker's segment boundaries `etext`, `edata` and `end` (`man 3 end`).
+//! * [`fault`]: single-instruction memory probes for demonstrations that must fault.
+//! * [`registry`]: the chunk registry that the milestone's `mem_chunk` builds on.
+//!
+//! Everything here assumes Linux with glibc; other targets fail to build (see below).
+
+#![deny(unsafe_op_in_unsafe_fn)]
+
+// The lessons rely on glibc's `sbrk` (musl's always fails with ENOMEM), on `/proc/self/maps`,
+// on the linker symbols `etext`/`edata`/`end`, and on inline assembly for two architectures.
+// Refuse to build anywhere else rather than compile a stub that would teach something false.
+#[cfg(not(all(
+    target_os = "linux",
+    target_env = "gnu",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+)))]
+compile_error!(
+    "memcore supports only Linux with glibc on x86_64 or aarch64: the lessons need glibc's sbrk \
+     (musl's always fails), /proc/self/maps, and the linker symbols etext/edata/end"
+);
+
+pub mod error;
+pub mod fault;
+pub mod linker;
+pub mod mapping;
+pub mod maps;
+pub mod registry;
+pub mod sys;
+
+pub use error::{Errno, Error};
+pub use mapping::Mapping;
+pub use maps::{MemoryMap, Region, RegionKind};

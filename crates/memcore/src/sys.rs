@@ -1,0 +1,457 @@
+//! One thin wrapper per system call, named after it. Each is safe where the call cannot break
+//! memory safety and `unsafe` exactly where it can (shrinking the break, unmapping, changing
+//! protection, forking).
+//!
+//! Every size is checked before the call: a value above `isize::MAX` is refused with
+//! [`Error::Overflow`] and never reaches the kernel as a negative number.
+
+use std::ptr::{self, NonNull};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::error::{Errno, Error};
+
+/// `sysconf(_SC_PAGESIZE)`—The size of a page, in bytes; read once and cached.
+///
+/// # References
+/// - <https://man7.org/linux/man-pages/man3/sysconf.3.html>
+pub fn page_size() -> usize {
+    static PAGE_SIZE: AtomicUsize = AtomicUsize::new(0);
+    match PAGE_SIZE.load(Ordering::Relaxed) {
+        0 => {
+            // SAFETY: sysconf only reads a configuration value; it has no preconditions.
+            let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+            // POSIX requires _SC_PAGESIZE; a failure here means the C library is broken.
+            let size = usize::try_from(size).ok().filter(|s| s.is_power_of_two());
+            let size = size.expect("sysconf(_SC_PAGESIZE) returned no page size");
+            PAGE_SIZE.store(size, Ordering::Relaxed);
+            size
+        }
+        size => size,
+    }
+}
+
+/// Rounds `len` up to a whole number of pages, or `None` if that overflows `isize::MAX`.
+pub fn round_up_to_page(len: usize) -> Option<usize> {
+    let page = page_size();
+    len.checked_add(page - 1)
+        .map(|l| l & !(page - 1))
+        .filter(|&l| l <= isize::MAX as usize)
+}
+
+/// Serialises every `sbrk` call made through this module.
+///
+/// glibc's `sbrk` keeps the current break in a global (`__curbrk`) that it reads and updates
+/// without a lock, so two threads calling it at once can both get the same memory. This lock
+/// makes memcore's own callers take turns. It cannot stop glibc's malloc, which calls `sbrk`
+/// under its own arena lock: a program that lets glibc's malloc grow its main heap on another
+/// thread at the same time must not move the break at all, and should use `mmap` instead.
+static BREAK_LOCK: Mutex<()> = Mutex::new(());
+
+fn lock_break() -> std::sync::MutexGuard<'static, ()> {
+    // The lock guards no data, only the order of calls, so a poisoned lock is still usable.
+    BREAK_LOCK
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The one place that calls glibc's `sbrk`. Callers hold [`BREAK_LOCK`].
+fn raw_sbrk(increment: isize) -> Result<*mut u8, Error> {
+    // SAFETY: sbrk only moves the end of the data segment. Growing (or asking with 0) cannot
+    // invalidate memory anyone uses; the only caller that shrinks, `sbrk_shrink`, is `unsafe`
+    // and makes its caller promise that the memory given back is unused.
+    let old = unsafe { libc::sbrk(increment) };
+    if old as isize == -1 {
+        Err(Error::last_os("sbrk"))
+    } else {
+        Ok(old.cast())
+    }
+}
+
+fn increment_as_isize(bytes: usize) -> Result<isize, Error> {
+    isize::try_from(bytes).map_err(|_| Error::Overflow { requested: bytes })
+}
+
+/// `sbrk(0)`—The current program break: the first address past the end of the data segment.
+///
+/// glibc answers this from its cached value without a system call.
+///
+/// # References
+/// - <https://man7.org/linux/man-pages/man2/sbrk.2.html>
+pub fn program_break() -> *mut u8 {
+    let _turn = lock_break();
+    // sbrk(0) cannot fail: it returns glibc's cached break.
+    raw_sbrk(0).unwrap_or(ptr::null_mut())
+}
+
+/// `sbrk(increment)`—Grows the data segment by `increment` bytes; returns the old break, which
+/// is the start of the new memory.
+///
+/// The new memory reads as zeros the first time the kernel hands out each page, but memory that
+/// was given back with a shrink and taken again within the same page keeps its old contents.
+///
+/// # Hazard
+/// glibc's `sbrk` is not thread-safe: it updates a cached break without a lock. This wrapper
+/// serialises memcore's callers, but glibc's own malloc also moves the break (under its own
+/// lock), so the break may be somewhere unexpected at any time; use [`sbrk_from`] to grow only
+/// when it is still where you left it. Never move it with the raw `brk` syscall: glibc's cache
+/// would go stale and its next `sbrk` would shrink the break under live memory.
+///
+/// # Errors
+/// [`Error::Overflow`] if `increment > isize::MAX` (refused without a call);
+/// [`Error::Os`] with `ENOMEM` if the kernel refuses (a limit, or no room before the next mapping).
+///
+/// # References
+/// - <https://man7.org/linux/man-pages/man2/sbrk.2.html>
+pub fn sbrk(increment: usize) -> Result<*mut u8, Error> {
+    let increment = increment_as_isize(increment)?;
+    let _turn = lock_break();
+    raw_sbrk(increment)
+}
+
+/// `sbrk(increment)`, but only if the break is still at `expected`: the memory just above
+/// `expected` then continues memory the caller already owns.
+///
+/// # Errors
+/// [`Error::BreakMoved`] if someone else moved the break (no call is made);
+/// otherwise as [`sbrk`].
+///
+/// # References
+/// - <https://man7.org/linux/man-pages/man2/sbrk.2.html>
+pub fn sbrk_from(expected: *mut u8, increment: usize) -> Result<*mut u8, Error> {
+    let increment = increment_as_isize(increment)?;
+    let _turn = lock_break();
+    let found = raw_sbrk(0)?;
+    if found != expected {
+        return Err(Error::BreakMoved {
+            expected: expected as usize,
+            found: found as usize,
+        });
+    }
+    raw_sbrk(increment)
+}
+
+/// `sbrk(-decrement)`—Shrinks the data segment by `decrement` bytes, but only if the break is
+/// still at `expected`; returns the new break.
+///
+/// # Safety
+/// Nobody may use the memory between `expected - decrement` and `expected` any more: the kernel
+/// unmaps those pages and a later access faults (or, once the break grows again, sees other
+/// data). In particular the memory must not be glibc's malloc's.
+///
+/// # Errors
+/// [`Error::BreakMoved`] if the break is not at `expected` (nothing is changed: the memory below
+/// it may now be someone else's); [`Error::Overflow`] if `decrement` is larger than
+/// `isize::MAX` or than `expected` itself; [`Error::Os`] if the kernel refuses.
+///
+/// # References
+/// - <https://man7.org/linux/man-pages/man2/sbrk.2.html>
+pub unsafe fn sbrk_shrink(expected: *mut u8, decrement: usize) -> Result<*mut u8, Error> {
+    let decrement = increment_as_isize(decrement)?;
+    if decrement as usize > expected as usize {
+        return Err(Error::Overflow {
+            requested: decrement as usize,
+        });
+    }
+    let _turn = lock_break();
+    let found = raw_sbrk(0)?;
+    if found != expected {
+        return Err(Error::BreakMoved {
+            expected: expected as usize,
+            found: found as usize,
+        });
+    }
+    raw_sbrk(-decrement)?;
+    Ok(expected.wrapping_sub(decrement as usize))
+}
+
+fn mmap_anon(len: usize, extra_flags: libc::c_int) -> Result<NonNull<u8>, Error> {
+    if len > isize::MAX as usize {
+        return Err(Error::Overflow { requested: len });
+    }
+    // SAFETY: with a null hint and without MAP_FIXED the kernel picks addresses that no existing
+    // mapping uses, so the call cannot disturb memory anyone owns; no file descriptor is used.
+    let addr = unsafe {
+        libc::mmap(
+            ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | extra_flags,
+            -1,
+            0,
+        )
+    };
+    if addr == libc::MAP_FAILED {
+        return Err(Error::last_os("mmap"));
+    }
+    // mmap never returns null on success when no hint was given (page 0 is never chosen).
+    NonNull::new(addr.cast()).ok_or(Error::Os {
+        call: "mmap",
+        errno: Errno(libc::EFAULT),
+    })
+}
+
+/// `mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)`—Maps `len`
+/// bytes of fresh, zero-filled, private memory at an address the kernel chooses.
+///
+/// The result is page aligned; the kernel maps whole pages, so up to `round_up_to_page(len)`
+/// bytes are usable. Release it with [`munmap`].
+///
+/// A `len` of 0 is passed on, and the kernel refuses it with `EINVAL`.
+///
+/// # Errors
+/// [`Error::Overflow`] if `len > isize::MAX`; [`Error::Os`] with `EINVAL` (a length of 0) or
+/// `ENOMEM` (no room, or over a limit such as `RLIMIT_AS`).
+///
+/// # References
+/// - <https://man7.org/linux/man-pages/man2/mmap.2.html>
+pub fn mmap_anonymous(len: usize) -> Result<NonNull<u8>, Error> {
+    mmap_anon(len, 0)
+}
+
+/// `mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)`
+/// —As [`mmap_anonymous`], but asks the kernel not to reserve swap space for it, so that under
+/// the default overcommit policy it may be larger than RAM and swap together.
+///
+/// # References
+/// - <https://man7.org/linux/man-pages/man2/mmap.2.html>
+/// - <https://docs.kernel.org/mm/overcommit-accounting.html>
+pub fn mmap_anonymous_noreserve(len: usize) -> Result<NonNull<u8>, Error> {
+    mmap_anon(len, libc::MAP_NORESERVE)
+}
+
+/// `munmap(addr, len)`—Removes the mappings of the pages in `[addr, addr + len)`.
+///
+/// # Safety
+/// Nothing may use that memory any more: after the call an access faults. The range must belong
+/// to the caller (for example an [`mmap_anonymous`] result and its length), never memory that
+/// Rust, glibc's malloc or another owner still uses.
+///
+/// # Errors
+/// [`Error::Os`] with `EINVAL` if `addr` is not page aligned or `len` is 0.
+///
+/// # References
+/// - <https://man7.org/linux/man-pages/man2/munmap.2.html>
+pub unsafe fn munmap(addr: NonNull<u8>, len: usize) -> Result<(), Error> {
+    // SAFETY: the caller promises the range is theirs and unused from now on.
+    if unsafe { libc::munmap(addr.as_ptr().cast(), len) } == 0 {
+        Ok(())
+    } else {
+        Err(Error::last_os("munmap"))
+    }
+}
+
+/// Access allowed to a range of pages, for [`mprotect`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protection {
+    /// `PROT_NONE`: any access faults.
+    None,
+    /// `PROT_READ`: reads work, writes fault.
+    Read,
+    /// `PROT_READ | PROT_WRITE`.
+    ReadWrite,
+}
+
+/// `mprotect(addr, len, prot)`—Sets the access allowed to the pages in `[addr, addr + len)`.
+///
+/// # Safety
+/// The range must be the caller's own mapping, and nothing may access it in a way the new
+/// protection forbids (Rust assumes a `&mut` it holds can be written).
+///
+/// # Errors
+/// [`Error::Os`] with `EINVAL` (not page aligned) or `ENOMEM` (not mapped).
+///
+/// # References
+/// - <https://man7.org/linux/man-pages/man2/mprotect.2.html>
+pub unsafe fn mprotect(addr: NonNull<u8>, len: usize, prot: Protection) -> Result<(), Error> {
+    let prot = match prot {
+        Protection::None => libc::PROT_NONE,
+        Protection::Read => libc::PROT_READ,
+        Protection::ReadWrite => libc::PROT_READ | libc::PROT_WRITE,
+    };
+    // SAFETY: the caller promises the range is theirs and that no access breaks the protection.
+    if unsafe { libc::mprotect(addr.as_ptr().cast(), len, prot) } == 0 {
+        Ok(())
+    } else {
+        Err(Error::last_os("mprotect"))
+    }
+}
+
+/// How a child process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChildExit {
+    /// It called `_exit(code)`.
+    Exited(i32),
+    /// A signal killed it.
+    Signaled(i32),
+}
+
+impl ChildExit {
+    /// The signal's name (`"SIGSEGV"`) if a signal killed the child.
+    pub fn signal_name(self) -> Option<&'static str> {
+        match self {
+            ChildExit::Signaled(signal) => Some(signal_name(signal)),
+            ChildExit::Exited(_) => None,
+        }
+    }
+}
+
+/// The conventional name of a signal number (`SIGSEGV`), or `"an unknown signal"`.
+pub fn signal_name(signal: i32) -> &'static str {
+    match signal {
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGILL => "SIGILL",
+        libc::SIGFPE => "SIGFPE",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGTRAP => "SIGTRAP",
+        libc::SIGINT => "SIGINT",
+        _ => "an unknown signal",
+    }
+}
+
+/// `fork()` then `waitpid(pid, …)`—Runs `child` in a copy of this process and waits for it.
+///
+/// The child sees the same virtual addresses as the parent, backed by copy-on-write pages: what
+/// it writes, the parent never sees. It ends with `_exit(code)` where `code` is what `child`
+/// returns (101 if it panics), so no destructor or buffered output of the parent runs twice.
+/// It runs with a core-file size limit of 0, so a child that is meant to crash leaves no core.
+///
+/// # Safety
+/// The child has only the calling thread. If the parent has other threads, `child` must not
+/// wait for anything they might hold at the moment of the fork (a lock, including the global
+/// allocator's); keep it to reads and writes of memory and system calls.
+///
+/// # Errors
+/// [`Error::Os`] if `fork` or `waitpid` fails (`EAGAIN`: too many processes).
+///
+/// # References
+/// - <https://man7.org/linux/man-pages/man2/fork.2.html>
+/// - <https://man7.org/linux/man-pages/man2/waitpid.2.html>
+pub unsafe fn fork_and_wait(child: impl FnOnce() -> i32) -> Result<ChildExit, Error> {
+    // SAFETY: fork has no memory-safety preconditions of its own; what the child may do is the
+    // caller's promise above.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(Error::last_os("fork"));
+    }
+    if pid == 0 {
+        let no_core = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: setrlimit reads the struct we pass; failure only means a core may be written.
+        unsafe { libc::setrlimit(libc::RLIMIT_CORE, &no_core) };
+        let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(child)).unwrap_or(101);
+        // SAFETY: _exit ends this child at once, without running the parent's atexit handlers
+        // or destructors a second time.
+        unsafe { libc::_exit(code) };
+    }
+    let mut status = 0;
+    loop {
+        // SAFETY: waitpid writes the status into our local variable.
+        let done = unsafe { libc::waitpid(pid, &mut status, 0) };
+        if done == pid {
+            break;
+        }
+        if Errno::last().0 != libc::EINTR {
+            return Err(Error::last_os("waitpid"));
+        }
+    }
+    if libc::WIFSIGNALED(status) {
+        Ok(ChildExit::Signaled(libc::WTERMSIG(status)))
+    } else {
+        Ok(ChildExit::Exited(libc::WEXITSTATUS(status)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_size_is_a_power_of_two_and_cached() {
+        let page = page_size();
+        assert!(page.is_power_of_two() && page >= 4096);
+        assert_eq!(page_size(), page);
+        assert_eq!(round_up_to_page(1), Some(page));
+        assert_eq!(round_up_to_page(page), Some(page));
+        assert_eq!(round_up_to_page(page + 1), Some(2 * page));
+        assert_eq!(round_up_to_page(usize::MAX), None);
+        assert_eq!(round_up_to_page(isize::MAX as usize), None);
+    }
+
+    #[test]
+    fn mmap_refuses_zero_length_with_einval() {
+        assert_eq!(
+            mmap_anonymous(0),
+            Err(Error::Os {
+                call: "mmap",
+                errno: Errno(libc::EINVAL)
+            })
+        );
+    }
+
+    #[test]
+    fn mmap_refuses_a_length_above_isize_max_without_a_call() {
+        let huge = isize::MAX as usize + 1;
+        assert_eq!(
+            mmap_anonymous(huge),
+            Err(Error::Overflow { requested: huge })
+        );
+    }
+
+    #[test]
+    fn sbrk_refuses_an_increment_above_isize_max_without_a_call() {
+        // Were it passed on, usize::MAX would read as -1 and shrink the break by a byte. Only the
+        // check before the call returns `Overflow`; `tests/program_break.rs` also shows, in a
+        // process of its own, that the break stays put.
+        let before = program_break();
+        assert_eq!(
+            sbrk(usize::MAX),
+            Err(Error::Overflow {
+                requested: usize::MAX
+            })
+        );
+        assert_eq!(
+            sbrk_from(before, isize::MAX as usize + 1),
+            Err(Error::Overflow {
+                requested: isize::MAX as usize + 1
+            })
+        );
+    }
+
+    #[test]
+    fn sbrk_from_refuses_when_the_break_is_elsewhere() {
+        // The break is never at address 16, so this must be refused before any change.
+        let wrong = 16 as *mut u8;
+        let found = program_break() as usize;
+        match sbrk_from(wrong, 4096) {
+            Err(Error::BreakMoved { expected: 16, .. }) => {}
+            other => panic!("expected BreakMoved, got {other:?}"),
+        }
+        // SAFETY: the call is refused before it could shrink anything (the break is not at 16).
+        let shrink = unsafe { sbrk_shrink(wrong, 8) };
+        assert!(matches!(shrink, Err(Error::BreakMoved { .. })));
+        // glibc's malloc on other test threads may move the break; it can only have grown.
+        assert!(program_break() as usize >= found);
+    }
+
+    #[test]
+    fn fork_and_wait_reports_the_exit_code_and_the_copy_on_write() {
+        let mut value = 7u32;
+        let value_ptr = &raw mut value;
+        let child = || {
+            // SAFETY: value_ptr points to the child's own copy of `value`, which lives on.
+            unsafe { value_ptr.write_volatile(99) };
+            // SAFETY: as above.
+            unsafe { value_ptr.read_volatile() as i32 }
+        };
+        // SAFETY: the child only writes and reads a local of its own; it waits on no lock.
+        let exit = unsafe { fork_and_wait(child) };
+        assert_eq!(exit, Ok(ChildExit::Exited(99)));
+        assert_eq!(value, 7, "the child's write must not reach the parent");
+    }
+}
