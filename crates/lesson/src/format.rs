@@ -1,0 +1,58 @@
+//! Number formats shared by every lesson binary.
+
+/// A human form of a byte count: `512 B`, `4 KiB`, `1.5 MiB`, `195.3 KiB`.
+pub fn human(n: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut unit = 0;
+    let mut scale = 1u64;
+    while unit + 1 < UNITS.len() && n >= scale * 1024 {
+        scale *= 1024;
+        unit += 1;
+    }
+    if n % scale == 0 {
+        format!("{} {}", n / scale, UNITS[unit])
+    } else {
+        format!("{:.1} {}", n as f64 / scale as f64, UNITS[unit])
+    }
+}
+
+/// A size that is the same on every run: `4096 bytes (4 KiB)`; below 1 KiB just `100 bytes`.
+pub fn bytes(n: u64) -> String {
+    if n < 1024 {
+        format!("{n} bytes")
+    } else {
+        format!("{n} bytes ({})", human(n))
+    }
+}
+
+/// A size that changes from run to run (ASLR, the build, the machine), marked with `~` so that
+/// `check-all` masks it: `~30408704 bytes (~29 MiB)`.
+pub fn varying_bytes(n: u64) -> String {
+    if n < 1024 {
+        format!("~{n} bytes")
+    } else {
+        format!("~{n} bytes (~{})", human(n))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_as_decimal_with_a_human_form() {
+        assert_eq!(bytes(100), "100 bytes");
+        assert_eq!(bytes(4096), "4096 bytes (4 KiB)");
+        assert_eq!(bytes(135_168), "135168 bytes (132 KiB)");
+        assert_eq!(bytes(200_000), "200000 bytes (195.3 KiB)");
+        assert_eq!(bytes(3 << 20), "3145728 bytes (3 MiB)");
+        assert_eq!(human(1 << 46), "64 TiB");
+        assert_eq!(human(u64::MAX), "16384.0 PiB");
+    }
+
+    #[test]
+    fn varying_sizes_are_marked() {
+        assert_eq!(varying_bytes(12), "~12 bytes");
+        assert_eq!(varying_bytes(30_408_704), "~30408704 bytes (~29 MiB)");
+    }
+}

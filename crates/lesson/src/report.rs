@@ -1,0 +1,430 @@
+//! A lesson run: numbered steps, observations, facts and checks, printed as text as they happen
+//! or collected into one JSON document.
+
+use std::fmt::Display;
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::{Arg, ArgAction, ArgMatches, Command};
+use memcore::{MemoryMap, Region};
+use serde::Serialize;
+
+/// What a lesson binary says about itself.
+#[derive(Debug, Clone, Copy)]
+pub struct LessonInfo {
+    /// The binary's name, as learners type it (`ex2-sbrk`).
+    pub name: &'static str,
+    /// One line on what it shows.
+    pub title: &'static str,
+    /// A paragraph for `--help`.
+    pub about: &'static str,
+}
+
+/// The region of `/proc/self/maps` that held an address.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct RegionInfo {
+    /// `[heap]`, `anonymous`, a file name.
+    pub name: String,
+    /// What the region is (`text`, `heap`, `anonymous`).
+    pub kind: String,
+    /// `rw-p` and so on.
+    pub perms: String,
+    /// First address, `0x…`.
+    pub start: String,
+    /// First address past it, `0x…`.
+    pub end: String,
+    /// Its size in bytes.
+    pub size: u64,
+}
+
+impl From<&Region> for RegionInfo {
+    fn from(r: &Region) -> Self {
+        RegionInfo {
+            name: r.name().to_owned(),
+            kind: r.kind.name().to_owned(),
+            perms: r.perms.to_string(),
+            start: format!("{:#x}", r.start),
+            end: format!("{:#x}", r.end),
+            size: r.len() as u64,
+        }
+    }
+}
+
+/// An address the lesson looked at, and where it lay.
+#[derive(Debug, Clone, Serialize)]
+pub struct Observation {
+    /// What the address is of (`a local variable`).
+    pub label: String,
+    /// The address, `0x…`.
+    pub address: String,
+    /// The region holding it, or `None` if no mapping does.
+    pub region: Option<RegionInfo>,
+}
+
+/// A value the lesson reports (a size, a count, an errno).
+#[derive(Debug, Clone, Serialize)]
+pub struct Fact {
+    /// What it is.
+    pub label: String,
+    /// Its value as printed.
+    pub value: String,
+}
+
+/// One claim of the lesson, checked on this machine.
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    /// The claim (`the local lies in [stack]`).
+    pub claim: String,
+    /// Whether it held.
+    pub passed: bool,
+    /// The evidence, with the addresses involved.
+    pub detail: String,
+}
+
+/// One numbered step.
+#[derive(Debug, Clone, Serialize)]
+pub struct Step {
+    /// 1, 2, …
+    pub number: usize,
+    /// What the step does.
+    pub title: String,
+    /// The explanation, as printed.
+    pub text: Vec<String>,
+    /// Addresses looked at.
+    pub observations: Vec<Observation>,
+    /// Values reported.
+    pub facts: Vec<Fact>,
+    /// Claims checked.
+    pub checks: Vec<Check>,
+}
+
+#[derive(Serialize)]
+struct Document<'a> {
+    lesson: &'a str,
+    title: &'a str,
+    passed: bool,
+    checks_passed: usize,
+    checks_failed: usize,
+    error: Option<String>,
+    steps: &'a [Step],
+}
+
+/// A lesson run in progress.
+#[derive(Debug)]
+pub struct Lesson {
+    info: LessonInfo,
+    json: bool,
+    steps: Vec<Step>,
+}
+
+/// Writes one line to stdout; a closed pipe is not worth a panic.
+fn emit(line: &str) {
+    let _ = writeln!(std::io::stdout().lock(), "{line}");
+}
+
+impl Lesson {
+    /// Parses the command line (`--json`, `--help`) and starts the lesson. Prints the help and
+    /// exits 0 for `--help`; prints one line and exits 2 for anything it does not know.
+    pub fn start(info: LessonInfo) -> Lesson {
+        Lesson::start_with(info, |command| command).0
+    }
+
+    /// As [`Lesson::start`], with the binary's own arguments added by `extend`; returns their
+    /// matches too.
+    pub fn start_with(
+        info: LessonInfo,
+        extend: impl FnOnce(Command) -> Command,
+    ) -> (Lesson, ArgMatches) {
+        let command = extend(
+            Command::new(info.name)
+                .about(info.title)
+                .long_about(format!("{}\n\n{}", info.title, info.about))
+                .disable_version_flag(true)
+                .arg(
+                    Arg::new("json")
+                        .long("json")
+                        .action(ArgAction::SetTrue)
+                        .help("Print the observations and checks as one JSON document"),
+                ),
+        );
+        let matches = match command.clone().try_get_matches() {
+            Ok(matches) => matches,
+            Err(err) => std::process::exit(usage_error(info.name, command, &err)),
+        };
+        let json = matches.get_flag("json");
+        if !json {
+            emit(&format!("{}: {}", info.name, info.title));
+        }
+        let lesson = Lesson {
+            info,
+            json,
+            steps: Vec::new(),
+        };
+        (lesson, matches)
+    }
+
+    /// Whether output is JSON.
+    pub fn json(&self) -> bool {
+        self.json
+    }
+
+    fn print(&self, line: &str) {
+        if !self.json {
+            emit(line);
+        }
+    }
+
+    fn current(&mut self) -> &mut Step {
+        if self.steps.is_empty() {
+            self.step("Before the steps");
+        }
+        let last = self.steps.len() - 1;
+        &mut self.steps[last]
+    }
+
+    /// Starts the next numbered step.
+    pub fn step(&mut self, title: impl Into<String>) {
+        let title = title.into();
+        let number = self.steps.len() + 1;
+        self.print("");
+        self.print(&format!("Step {number}. {title}"));
+        self.steps.push(Step {
+            number,
+            title,
+            text: Vec::new(),
+            observations: Vec::new(),
+            facts: Vec::new(),
+            checks: Vec::new(),
+        });
+    }
+
+    /// Explains something: each line of `text` is printed indented.
+    pub fn say(&mut self, text: &str) {
+        for line in text.lines() {
+            let line = line.trim();
+            self.print(&format!("  {line}"));
+            self.current().text.push(line.to_owned());
+        }
+    }
+
+    /// Prints a line as it is (a diagram row), kept with the step's text.
+    pub fn line(&mut self, line: impl Into<String>) {
+        let line = line.into();
+        self.print(&line);
+        self.current().text.push(line);
+    }
+
+    /// Reads `/proc/self/maps` now. Reading it allocates, so take the snapshot before or after
+    /// moving the break, never in between.
+    ///
+    /// # Errors
+    /// If the file cannot be read or parsed.
+    pub fn map(&self) -> anyhow::Result<MemoryMap> {
+        Ok(MemoryMap::read_self()?)
+    }
+
+    /// Looks `addr` up in `map`, prints `label  0x…  in <region>` and returns the region.
+    pub fn observe_in(&mut self, map: &MemoryMap, label: &str, addr: usize) -> Option<Region> {
+        let region = map.region_of(addr).cloned();
+        let place = match &region {
+            Some(r) => format!("in {r}"),
+            None => "in no mapped region".to_owned(),
+        };
+        self.print(&format!("  {label:<34} {addr:#x}  {place}"));
+        self.current().observations.push(Observation {
+            label: label.to_owned(),
+            address: format!("{addr:#x}"),
+            region: region.as_ref().map(RegionInfo::from),
+        });
+        region
+    }
+
+    /// [`Lesson::observe_in`] on a fresh snapshot of `/proc/self/maps`.
+    ///
+    /// # Errors
+    /// If the maps file cannot be read.
+    pub fn observe(&mut self, label: &str, addr: usize) -> anyhow::Result<Option<Region>> {
+        let map = self.map()?;
+        Ok(self.observe_in(&map, label, addr))
+    }
+
+    /// Reports a value: `label: value`.
+    pub fn fact(&mut self, label: &str, value: impl Display) {
+        let value = value.to_string();
+        self.print(&format!("  {label}: {value}"));
+        self.current().facts.push(Fact {
+            label: label.to_owned(),
+            value,
+        });
+    }
+
+    /// Checks a claim of the lesson and records the result; `detail` is the evidence, printed
+    /// when the claim does not hold. Returns `passed`.
+    pub fn check(&mut self, claim: &str, passed: bool, detail: impl Into<String>) -> bool {
+        let detail = detail.into();
+        if passed {
+            self.print(&format!("  [ok] {claim}"));
+        } else {
+            self.print(&format!("  [FAILED] {claim}: {detail}"));
+        }
+        self.current().checks.push(Check {
+            claim: claim.to_owned(),
+            passed,
+            detail,
+        });
+        passed
+    }
+
+    fn counts(&self) -> (usize, usize) {
+        let checks = self.steps.iter().flat_map(|s| &s.checks);
+        let failed = checks.clone().filter(|c| !c.passed).count();
+        (checks.count() - failed, failed)
+    }
+
+    fn document(&self, error: Option<String>) -> String {
+        let (passed, failed) = self.counts();
+        let doc = Document {
+            lesson: self.info.name,
+            title: self.info.title,
+            passed: failed == 0 && error.is_none(),
+            checks_passed: passed,
+            checks_failed: failed,
+            error,
+            steps: &self.steps,
+        };
+        serde_json::to_string_pretty(&doc).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    }
+
+    /// Ends the lesson: a summary (or the JSON document) and exit status 0 if every check held,
+    /// 1 if one did not.
+    pub fn finish(self) -> ExitCode {
+        let (passed, failed) = self.counts();
+        if self.json {
+            emit(&self.document(None));
+        } else if failed == 0 {
+            emit("");
+            emit(&format!("All {passed} checks passed."));
+        } else {
+            emit("");
+            emit(&format!(
+                "{failed} of {} checks FAILED on this machine:",
+                passed + failed
+            ));
+            for check in self
+                .steps
+                .iter()
+                .flat_map(|s| &s.checks)
+                .filter(|c| !c.passed)
+            {
+                emit(&format!("  - {}: {}", check.claim, check.detail));
+            }
+        }
+        if failed > 0 {
+            eprintln!("{}: {failed} check(s) failed", self.info.name);
+        }
+        self.exit_code()
+    }
+
+    fn exit_code(&self) -> ExitCode {
+        if self.counts().1 == 0 {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        }
+    }
+
+    /// Ends the lesson early because something it needed failed: one line on stderr (and the
+    /// JSON document with the error), exit status 1.
+    pub fn abort(self, error: anyhow::Error) -> ExitCode {
+        let message = format!("{error:#}");
+        if self.json {
+            emit(&self.document(Some(message.clone())));
+        }
+        eprintln!("{}: error: {message}", self.info.name);
+        ExitCode::FAILURE
+    }
+}
+
+/// Handles a command-line error from clap: `--help` is printed as is (exit 0); anything else
+/// becomes one line with the usage (exit 2). Returns the exit status.
+fn usage_error(name: &str, mut command: Command, err: &clap::Error) -> i32 {
+    use clap::error::ErrorKind;
+    if matches!(
+        err.kind(),
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+    ) {
+        let _ = err.print();
+        return 0;
+    }
+    let text = err.to_string();
+    let first = text.lines().next().unwrap_or("bad arguments");
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    let usage = command.render_usage().to_string();
+    let usage = usage.trim().trim_start_matches("Usage: ");
+    eprintln!("{name}: {first}; usage: {usage} (--help explains)");
+    2
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lesson() -> Lesson {
+        Lesson {
+            info: LessonInfo {
+                name: "test",
+                title: "a test",
+                about: "",
+            },
+            json: true,
+            steps: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn checks_are_counted_per_step_and_in_the_document() {
+        let mut l = lesson();
+        l.step("one");
+        l.check("holds", true, "");
+        l.step("two");
+        l.fact("size", "4096 bytes (4 KiB)");
+        l.check("does not hold", false, "0x10 > 0x8");
+        assert_eq!(l.counts(), (1, 1));
+        let doc: serde_json::Value = serde_json::from_str(&l.document(None)).unwrap();
+        assert_eq!(doc["passed"], false);
+        assert_eq!(doc["steps"][1]["number"], 2);
+        assert_eq!(doc["steps"][1]["checks"][0]["detail"], "0x10 > 0x8");
+        assert_eq!(doc["steps"][1]["facts"][0]["value"], "4096 bytes (4 KiB)");
+        assert_eq!(l.exit_code(), ExitCode::FAILURE);
+    }
+
+    #[test]
+    fn an_observation_records_the_region_that_holds_the_address() {
+        let text = "1000-3000 rw-p 00000000 00:00 0          [heap]\n";
+        let map = MemoryMap::parse(text.as_bytes(), None).unwrap();
+        let mut l = lesson();
+        l.step("look");
+        assert!(l.observe_in(&map, "inside", 0x1800).is_some());
+        assert!(l.observe_in(&map, "outside", 0x3000).is_none());
+        let obs = &l.steps[0].observations;
+        assert_eq!(obs[0].address, "0x1800");
+        let region = obs[0].region.as_ref().unwrap();
+        assert_eq!(
+            (region.name.as_str(), region.kind.as_str()),
+            ("[heap]", "heap")
+        );
+        assert_eq!((region.start.as_str(), region.size), ("0x1000", 0x2000));
+        assert!(obs[1].region.is_none());
+        assert_eq!(l.exit_code(), ExitCode::SUCCESS);
+    }
+
+    #[test]
+    fn an_unknown_flag_is_a_usage_error_with_status_2() {
+        let command = Command::new("ex9").arg(Arg::new("json").long("json"));
+        let err = command
+            .clone()
+            .try_get_matches_from(["ex9", "--nope"])
+            .unwrap_err();
+        assert_eq!(usage_error("ex9", command, &err), 2);
+    }
+}

@@ -1,0 +1,117 @@
+//! Helpers for the lesson binaries' own tests: run a binary, read its `--json` document, and
+//! check it against itself and against the conventions.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+/// Runs `binary` with `args` and returns its output.
+///
+/// # Panics
+/// If the binary cannot be started (a test helper: the test fails with the reason).
+pub fn run(binary: &str, args: &[&str]) -> Output {
+    Command::new(binary)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {binary}: {e}"))
+}
+
+/// Runs `binary --json`, asserts it exited 0, and returns the parsed document.
+///
+/// # Panics
+/// If the binary fails or its output is not JSON.
+pub fn run_json(binary: &str) -> Value {
+    let out = run(binary, &["--json"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{binary} --json failed ({}): {stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"))
+}
+
+fn hex(text: &Value) -> usize {
+    let text = text.as_str().expect("an address is a string");
+    let digits = text.strip_prefix("0x").expect("an address starts with 0x");
+    assert_eq!(digits, digits.to_lowercase(), "addresses are lowercase hex");
+    usize::from_str_radix(digits, 16).expect("an address is hex")
+}
+
+/// Asserts that the document says it passed, that every check in it passed, that there were
+/// checks at all, and that every observed address lies inside the region it names.
+/// Returns the number of checks.
+///
+/// # Panics
+/// On the first thing that does not hold.
+pub fn assert_document_holds(doc: &Value) -> usize {
+    assert_eq!(doc["passed"], true, "the document says it failed: {doc:#}");
+    assert_eq!(doc["checks_failed"], 0);
+    let steps = doc["steps"].as_array().expect("steps");
+    assert!(!steps.is_empty(), "no steps");
+    let mut checks = 0;
+    for step in steps {
+        for check in step["checks"].as_array().expect("checks") {
+            assert_eq!(check["passed"], true, "check failed: {check}");
+            checks += 1;
+        }
+        for obs in step["observations"].as_array().expect("observations") {
+            let addr = hex(&obs["address"]);
+            if let Some(region) = obs["region"].as_object() {
+                let (start, end) = (hex(&region["start"]), hex(&region["end"]));
+                assert!(
+                    start <= addr && addr < end,
+                    "{obs} lies outside the region it names"
+                );
+                assert_eq!(region["size"].as_u64(), Some((end - start) as u64));
+            }
+        }
+    }
+    assert_eq!(doc["checks_passed"].as_u64(), Some(checks as u64));
+    assert!(checks > 0, "no checks were made");
+    checks
+}
+
+/// Finds the observation with `label` anywhere in the document.
+///
+/// # Panics
+/// If there is none.
+pub fn observation<'a>(doc: &'a Value, label: &str) -> &'a Value {
+    doc["steps"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|s| s["observations"].as_array().into_iter().flatten())
+        .find(|o| o["label"] == label)
+        .unwrap_or_else(|| panic!("no observation {label:?}"))
+}
+
+/// Asserts that `--help` exits 0 and says `about`, and that an unknown flag gets one line with
+/// the usage and exit status 2.
+///
+/// # Panics
+/// If either does not hold.
+pub fn assert_flags_behave(binary: &str, about: &str) {
+    let help = run(binary, &["--help"]);
+    assert!(help.status.success());
+    let text = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        text.contains(about),
+        "--help does not say {about:?}: {text}"
+    );
+    assert!(text.contains("--json"));
+
+    let bad = run(binary, &["--no-such-flag"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(bad.stdout.is_empty(), "nothing goes to stdout on bad input");
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    let name = Path::new(binary).file_name().unwrap().to_string_lossy();
+    assert!(err.starts_with(&format!("{name}: ")), "{err}");
+    assert!(
+        err.contains("--no-such-flag") && err.contains("usage:"),
+        "{err}"
+    );
+}

@@ -1,0 +1,35 @@
+//! ex2-sbrk run as learners run it. It moves the program break, so it runs as a child process
+//! of its own, never inside this multi-threaded test harness.
+
+use lesson::testing::{assert_document_holds, assert_flags_behave, observation, run_json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_ex2-sbrk");
+
+fn addr(doc: &serde_json::Value, label: &str) -> usize {
+    let text = observation(doc, label)["address"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    usize::from_str_radix(text.trim_start_matches("0x"), 16).unwrap()
+}
+
+#[test]
+fn every_check_holds_and_the_break_comes_back() {
+    let doc = run_json(BIN);
+    assert!(assert_document_holds(&doc) >= 9);
+    let initial = addr(&doc, "the initial program break");
+    let new = addr(&doc, "sbrk returned (the new memory)");
+    let grown = addr(&doc, "the new program break");
+    assert_eq!(new, initial);
+    assert_eq!(grown - new, 10_000);
+    assert_eq!(addr(&doc, "the program break after shrinking"), initial);
+    assert_eq!(
+        observation(&doc, "the last new byte")["region"]["kind"],
+        "heap"
+    );
+}
+
+#[test]
+fn help_and_bad_flags() {
+    assert_flags_behave(BIN, "the program break, grown with sbrk");
+}
