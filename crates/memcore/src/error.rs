@@ -8,6 +8,13 @@ use std::fmt;
 pub struct Errno(pub i32);
 
 impl Errno {
+    /// Out of memory, or over a limit.
+    pub const ENOMEM: Errno = Errno(libc::ENOMEM);
+    /// An invalid argument (a length of 0 for `mmap`).
+    pub const EINVAL: Errno = Errno(libc::EINVAL);
+    /// Try again.
+    pub const EAGAIN: Errno = Errno(libc::EAGAIN);
+
     /// The calling thread's `errno` as the last failed call left it.
     pub fn last() -> Errno {
         // `last_os_error` reads errno without allocating (its representation is the raw code).

@@ -173,54 +173,28 @@ fn sbrk_grows_by_exactly_the_increment_and_shrinks_back() -> Result<(), Failed> 
     })
 }
 
-type Test = fn() -> Result<(), Failed>;
+/// The tests by name: each function becomes a trial called after it.
+macro_rules! trials {
+    ($($test:ident),* $(,)?) => {
+        vec![$(Trial::test(stringify!($test), $test)),*]
+    };
+}
 
 fn main() {
     let mut args = Arguments::from_args();
     args.test_threads = Some(1);
-    let tests: [(&str, Test); 11] = [
-        ("a_local_is_on_the_stack", a_local_is_on_the_stack),
-        ("a_small_box_is_in_the_heap", a_small_box_is_in_the_heap),
-        (
-            "a_one_mib_vec_is_in_an_anonymous_mapping",
-            a_one_mib_vec_is_in_an_anonymous_mapping,
-        ),
-        (
-            "a_function_is_in_text_below_etext",
-            a_function_is_in_text_below_etext,
-        ),
-        (
-            "an_initialised_static_is_in_data_below_edata",
-            an_initialised_static_is_in_data_below_edata,
-        ),
-        (
-            "a_zero_static_is_in_bss_between_edata_and_end",
-            a_zero_static_is_in_bss_between_edata_and_end,
-        ),
-        (
-            "the_program_break_is_at_or_above_end",
-            the_program_break_is_at_or_above_end,
-        ),
-        (
-            "an_mmap_is_page_aligned_anonymous_and_gone_after_munmap",
-            an_mmap_is_page_aligned_anonymous_and_gone_after_munmap,
-        ),
-        (
-            "an_absurd_sbrk_is_refused_and_the_break_stays",
-            an_absurd_sbrk_is_refused_and_the_break_stays,
-        ),
-        (
-            "an_increment_above_isize_max_is_refused_without_a_call",
-            an_increment_above_isize_max_is_refused_without_a_call,
-        ),
-        (
-            "sbrk_grows_by_exactly_the_increment_and_shrinks_back",
-            sbrk_grows_by_exactly_the_increment_and_shrinks_back,
-        ),
+    let trials = trials![
+        a_local_is_on_the_stack,
+        a_small_box_is_in_the_heap,
+        a_one_mib_vec_is_in_an_anonymous_mapping,
+        a_function_is_in_text_below_etext,
+        an_initialised_static_is_in_data_below_edata,
+        a_zero_static_is_in_bss_between_edata_and_end,
+        the_program_break_is_at_or_above_end,
+        an_mmap_is_page_aligned_anonymous_and_gone_after_munmap,
+        an_absurd_sbrk_is_refused_and_the_break_stays,
+        an_increment_above_isize_max_is_refused_without_a_call,
+        sbrk_grows_by_exactly_the_increment_and_shrinks_back,
     ];
-    let trials = tests
-        .into_iter()
-        .map(|(name, test)| Trial::test(name, test))
-        .collect();
     libtest_mimic::run(&args, trials).exit();
 }

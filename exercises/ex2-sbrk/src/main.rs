@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use lesson::{Lesson, LessonInfo, bytes, varying_bytes};
 use memcore::linker::segment_bounds;
-use memcore::{Error, MemoryMap, Region, RegionKind, sys};
+use memcore::{Errno, Error, MemoryMap, Region, RegionKind, sys};
 
 /// Deliberately not a multiple of the page size, to show that the break moves by exactly this
 /// much while the kernel maps whole pages.
@@ -185,7 +185,13 @@ fn run(lesson: &mut Lesson) -> Result<()> {
     }
     lesson.check(
         "the OS refused with ENOMEM",
-        matches!(refused, Err(Error::Os { errno, .. }) if errno.name() == Some("ENOMEM")),
+        matches!(
+            refused,
+            Err(Error::Os {
+                errno: Errno::ENOMEM,
+                ..
+            })
+        ),
         format!("got {refused:?}"),
     );
     lesson.check(

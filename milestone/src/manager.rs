@@ -1,0 +1,511 @@
+//! The policy behind `mem_chunk`: where each chunk's memory comes from, how released memory is
+//! reused, and when it goes back to the OS. The records themselves live in memcore's
+//! [`ChunkRegistry`]; the system calls are memcore's wrappers.
+
+use std::ptr::NonNull;
+
+use memcore::registry::{Chunk, ChunkRegistry, Extent, GRANULE, Source, State};
+use memcore::{Errno, Error, sys};
+
+use crate::ChunkError;
+
+/// The program break grows by at least this much at a time, so that small chunks do not cost a
+/// system call each.
+pub const BREAK_STEP: usize = 64 * 1024;
+
+/// When more than this much unused memory lies at the top of the break, it is given back,
+/// keeping [`BREAK_STEP`] for the next requests.
+pub const TRIM_THRESHOLD: usize = 256 * 1024;
+
+/// Where `mem_chunk` gets memory from.
+///
+/// # Choosing
+/// - [`Policy::glibc`] (the default) is glibc's own: chunks below 128 KiB are carved from the
+///   program break, larger ones get a mapping of their own. Small chunks then cost no system
+///   call each, and large ones go straight back to the OS when released. Use it when this
+///   layer is the only one moving the break, or when whatever else moves it does so on the same
+///   thread (glibc's malloc in a single-threaded program is fine: its moves are detected).
+/// - [`Policy::with_threshold`] moves the boundary: a lower threshold maps more chunks
+///   (more system calls, memory returned sooner), a higher one carves more from the break.
+/// - [`Policy::mmap_only`] never touches the break. Use it when another thread may move the
+///   break at the same time, above all glibc's malloc in a multi-threaded program: glibc's
+///   `sbrk` is not thread-safe, and no lock of ours can stop its malloc from calling it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    mmap_threshold: usize,
+    use_break: bool,
+}
+
+impl Policy {
+    /// glibc's default mmap threshold.
+    pub const DEFAULT_MMAP_THRESHOLD: usize = 128 * 1024;
+
+    /// Below 128 KiB from the break, at or above it from `mmap`.
+    pub const fn glibc() -> Policy {
+        Policy::with_threshold(Policy::DEFAULT_MMAP_THRESHOLD)
+    }
+
+    /// Below `threshold` bytes from the break, at or above it from `mmap`.
+    pub const fn with_threshold(threshold: usize) -> Policy {
+        Policy {
+            mmap_threshold: threshold,
+            use_break: true,
+        }
+    }
+
+    /// Every chunk from `mmap`; the break is never moved.
+    pub const fn mmap_only() -> Policy {
+        Policy {
+            mmap_threshold: 0,
+            use_break: false,
+        }
+    }
+
+    /// Requests of at least this many bytes are mapped.
+    pub fn mmap_threshold(&self) -> usize {
+        self.mmap_threshold
+    }
+
+    /// Whether small requests are carved from the break.
+    pub fn uses_break(&self) -> bool {
+        self.use_break
+    }
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy::glibc()
+    }
+}
+
+/// Figures about the chunk layer, as of one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ChunkStats {
+    /// Live chunks.
+    pub count: usize,
+    /// Their usable bytes.
+    pub bytes: usize,
+    /// Live chunks carved from the break.
+    pub sbrk_count: usize,
+    /// Their usable bytes.
+    pub sbrk_bytes: usize,
+    /// Live chunks with a mapping of their own.
+    pub mmap_count: usize,
+    /// Their usable bytes.
+    pub mmap_bytes: usize,
+    /// Released break memory kept for reuse, and the unused top of the break.
+    pub free_bytes: usize,
+    /// All memory held from the OS for chunks: the break memory we grew (live, free and unused)
+    /// plus the mapped chunks.
+    pub held_bytes: usize,
+    /// Memory mapped for the registry's own records.
+    pub registry_bytes: usize,
+    /// `brk` system calls made (each `sbrk` that moved, or tried to move, the break).
+    pub brk_calls: usize,
+    /// `mmap` system calls made, for chunks and for the registry's records.
+    pub mmap_calls: usize,
+    /// `munmap` system calls made, for chunks and for the registry's records.
+    pub munmap_calls: usize,
+    /// Times the break was found moved by someone else, so a new stretch of it was started.
+    pub foreign_break_moves: usize,
+    /// Times `sbrk` refused, so the request was served by `mmap` instead.
+    pub sbrk_fallbacks: usize,
+}
+
+/// The stretch of the break we grew last: `[base, end)` is ours; chunks are carved upward
+/// from `start` (`base` aligned), and `[top, end)` is not handed out yet.
+#[derive(Debug, Clone, Copy)]
+struct Segment {
+    base: usize,
+    start: usize,
+    top: usize,
+    end: usize,
+}
+
+/// All the chunk layer's state: one registry, one policy, the current break segment and the
+/// counters. The `milestone` functions keep one of these behind one lock.
+#[derive(Debug)]
+pub struct ChunkManager {
+    policy: Policy,
+    registry: ChunkRegistry,
+    segment: Option<Segment>,
+    held_break: usize,
+    brk_calls: usize,
+    mmap_calls: usize,
+    munmap_calls: usize,
+    foreign_break_moves: usize,
+    sbrk_fallbacks: usize,
+}
+
+fn align_up(value: usize, align: usize) -> Option<usize> {
+    value.checked_add(align - 1).map(|v| v & !(align - 1))
+}
+
+/// How a request for break memory ended.
+enum Carve {
+    Done(usize),
+    /// The break could not grow; the caller may map instead.
+    BreakRefused,
+}
+
+impl ChunkManager {
+    /// A manager with nothing allocated.
+    pub const fn new(policy: Policy) -> ChunkManager {
+        ChunkManager {
+            policy,
+            registry: ChunkRegistry::new(),
+            segment: None,
+            held_break: 0,
+            brk_calls: 0,
+            mmap_calls: 0,
+            munmap_calls: 0,
+            foreign_break_moves: 0,
+            sbrk_fallbacks: 0,
+        }
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> Policy {
+        self.policy
+    }
+
+    /// Changes the policy for later requests; live chunks keep their source.
+    pub fn set_policy(&mut self, policy: Policy) {
+        self.policy = policy;
+    }
+
+    /// See `milestone::mem_chunk`.
+    pub fn chunk(&mut self, size: usize) -> Result<NonNull<u8>, ChunkError> {
+        if size == 0 {
+            return Err(ChunkError::ZeroSize);
+        }
+        // Both roundings must fit in isize, checked before any system call.
+        let too_large = ChunkError::TooLarge { requested: size };
+        let mapped_len = sys::round_up_to_page(size).ok_or(too_large)?;
+        if self.policy.use_break && size < self.policy.mmap_threshold {
+            let len = align_up(size, GRANULE).ok_or(too_large)?;
+            match self.carve(len)? {
+                Carve::Done(start) => return Ok(non_null(start)),
+                Carve::BreakRefused => self.sbrk_fallbacks += 1,
+            }
+        }
+        self.mmap_calls += 1;
+        let start = sys::mmap_anonymous(mapped_len)?;
+        let chunk = Extent {
+            start: start.as_ptr() as usize,
+            len: mapped_len,
+            state: State::Live(Source::Mmap),
+        };
+        if let Err(error) = self.registry.insert(chunk) {
+            // SAFETY: we mapped it just above and handed it to no one.
+            let _ = unsafe { sys::munmap(start, mapped_len) };
+            self.munmap_calls += 1;
+            return Err(error.into());
+        }
+        Ok(start)
+    }
+
+    /// Finds break memory for `len` bytes (a multiple of GRANULE): a released extent first,
+    /// then the unused top of the segment, then a larger break.
+    fn carve(&mut self, len: usize) -> Result<Carve, ChunkError> {
+        if let Some(free) = self.registry.first_free_fit(len) {
+            let live = Extent {
+                start: free.start,
+                len,
+                state: State::Live(Source::Sbrk),
+            };
+            if free.len > len {
+                let rest = Extent {
+                    start: free.start + len,
+                    len: free.len - len,
+                    state: State::Free,
+                };
+                self.registry.replace(free.start, live);
+                if let Err(error) = self.registry.insert(rest) {
+                    self.registry.replace(free.start, free);
+                    return Err(error.into());
+                }
+            } else {
+                self.registry.replace(free.start, live);
+            }
+            return Ok(Carve::Done(free.start));
+        }
+        let fits = |s: &Segment| s.end - s.top >= len;
+        if !self.segment.as_ref().is_some_and(fits) && !self.grow(len) {
+            return Ok(Carve::BreakRefused);
+        }
+        let Some(segment) = self.segment.as_mut() else {
+            return Ok(Carve::BreakRefused);
+        };
+        let start = segment.top;
+        self.registry.insert(Extent {
+            start,
+            len,
+            state: State::Live(Source::Sbrk),
+        })?;
+        segment.top += len;
+        Ok(Carve::Done(start))
+    }
+
+    /// Grows the break so that the segment's unused top holds `len` bytes, starting a new
+    /// segment if someone else moved the break. Returns false if the break cannot grow.
+    fn grow(&mut self, len: usize) -> bool {
+        let page = sys::page_size();
+        if let Some(segment) = self.segment {
+            let need = len - (segment.end - segment.top);
+            let Some(step) = align_up(need, page).map(|s| s.max(BREAK_STEP)) else {
+                return false;
+            };
+            match sys::sbrk_from(segment.end as *mut u8, step) {
+                Ok(_) => {
+                    self.brk_calls += 1;
+                    self.held_break += step;
+                    if let Some(s) = self.segment.as_mut() {
+                        s.end += step;
+                    }
+                    return true;
+                }
+                Err(Error::BreakMoved { found, .. }) => self.retire_segment(found),
+                Err(_) => {
+                    self.brk_calls += 1;
+                    return false;
+                }
+            }
+        }
+        // A new segment wherever the break is now; GRANULE more leaves room to align.
+        let Some(step) = len
+            .checked_add(GRANULE)
+            .and_then(|l| align_up(l, page))
+            .map(|s| s.max(BREAK_STEP))
+        else {
+            return false;
+        };
+        self.brk_calls += 1;
+        let Ok(base) = sys::sbrk(step) else {
+            return false;
+        };
+        let base = base as usize;
+        let start = base.next_multiple_of(GRANULE);
+        self.held_break += step;
+        self.segment = Some(Segment {
+            base,
+            start,
+            top: start,
+            end: base + step,
+        });
+        true
+    }
+
+    /// Someone else moved the break away from the end of our segment: keep its unused top as
+    /// free memory (if the break went up; if it went down, that memory is gone) and start over.
+    fn retire_segment(&mut self, found: usize) {
+        self.foreign_break_moves += 1;
+        let Some(segment) = self.segment.take() else {
+            return;
+        };
+        let unused = (segment.end - segment.top) & !(GRANULE - 1);
+        if found > segment.end && unused > 0 {
+            // If the registry cannot map a page for this record, the memory stays held but
+            // unused: a leak of less than one step, never a double hand-out.
+            let _ = self.add_free(segment.top, unused);
+        }
+    }
+
+    /// Records `[start, start + len)` as free, merged with free neighbours that touch it.
+    /// Returns the merged extent.
+    fn add_free(&mut self, start: usize, len: usize) -> Result<Extent, ChunkError> {
+        let mut merged = Extent {
+            start,
+            len,
+            state: State::Free,
+        };
+        let below = self.registry.containing(start.wrapping_sub(1));
+        if let Some(b) = below.filter(|b| b.state == State::Free && b.end() == start) {
+            merged = Extent {
+                start: b.start,
+                len: b.len + len,
+                state: State::Free,
+            };
+            self.registry.replace(b.start, merged);
+        } else {
+            self.registry.insert(merged)?;
+        }
+        if let Some(a) = self.registry.after(merged.start) {
+            if a.state == State::Free && a.start == merged.end() {
+                self.registry.remove(a.start);
+                merged.len += a.len;
+                self.registry.replace(merged.start, merged);
+            }
+        }
+        Ok(merged)
+    }
+
+    /// See `milestone::release_chunk`.
+    pub fn release(&mut self, ptr: NonNull<u8>) -> Result<(), ChunkError> {
+        let addr = ptr.as_ptr() as usize;
+        let chunk = self
+            .registry
+            .get(addr)
+            .and_then(|e| e.chunk())
+            .ok_or(ChunkError::NotAChunk { addr })?;
+        match chunk.source() {
+            Source::Mmap => {
+                self.munmap_calls += 1;
+                // SAFETY: the registry says this is a live mmap chunk of exactly this length,
+                // and the caller gives it back, promising not to use it again.
+                unsafe { sys::munmap(ptr, chunk.len()) }?;
+                self.registry.remove(addr);
+            }
+            Source::Sbrk => self.release_break_memory(addr, chunk.len()),
+        }
+        Ok(())
+    }
+
+    fn release_break_memory(&mut self, addr: usize, len: usize) {
+        // Turning a live extent into a free one needs no new record, so this cannot fail.
+        let freed = Extent {
+            start: addr,
+            len,
+            state: State::Free,
+        };
+        self.registry.replace(addr, freed);
+        let mut merged = freed;
+        if let Some(b) = self.registry.before(addr) {
+            if b.state == State::Free && b.end() == addr {
+                self.registry.remove(addr);
+                merged = Extent {
+                    start: b.start,
+                    len: b.len + len,
+                    state: State::Free,
+                };
+                self.registry.replace(b.start, merged);
+            }
+        }
+        if let Some(a) = self.registry.after(merged.start) {
+            if a.state == State::Free && a.start == merged.end() {
+                self.registry.remove(a.start);
+                merged.len += a.len;
+                self.registry.replace(merged.start, merged);
+            }
+        }
+        // Free memory at the top of the segment goes back to its unused top.
+        if let Some(segment) = self.segment.as_mut() {
+            if merged.end() == segment.top && merged.start >= segment.start {
+                self.registry.remove(merged.start);
+                segment.top = merged.start;
+                self.trim();
+            }
+        }
+    }
+
+    /// Gives unused memory at the top of the break back to the OS, if the break is still where
+    /// we left it: all of the segment when nothing in it is live, otherwise what exceeds
+    /// [`TRIM_THRESHOLD`], keeping [`BREAK_STEP`].
+    fn trim(&mut self) {
+        let Some(segment) = self.segment else {
+            return;
+        };
+        let (new_end, drop_segment) = if segment.top == segment.start {
+            (segment.base, true)
+        } else if segment.end - segment.top > TRIM_THRESHOLD {
+            (segment.top + BREAK_STEP, false)
+        } else {
+            return;
+        };
+        let decrement = segment.end - new_end;
+        // SAFETY: [new_end, end) is the unused top of our own segment (new_end >= top), and
+        // sbrk_shrink refuses unless the break is still at our end, so nobody else's memory
+        // lies in it.
+        let shrunk = unsafe { sys::sbrk_shrink(segment.end as *mut u8, decrement) };
+        if matches!(shrunk, Err(Error::BreakMoved { .. })) {
+            return; // someone else's memory now lies above ours; keep what we have
+        }
+        self.brk_calls += 1;
+        if shrunk.is_ok() {
+            self.held_break -= decrement;
+            self.segment = if drop_segment {
+                None
+            } else {
+                Some(Segment {
+                    end: new_end,
+                    ..segment
+                })
+            };
+        }
+    }
+
+    /// See `milestone::find_chunk`.
+    pub fn find(&self, addr: *const u8) -> Option<Chunk> {
+        self.registry
+            .containing(addr as usize)
+            .and_then(|e| e.chunk())
+    }
+
+    /// See `milestone::for_each_chunk`.
+    pub fn for_each(&self, mut f: impl FnMut(&Chunk)) {
+        self.registry.for_each(|e| {
+            if let Some(chunk) = e.chunk() {
+                f(&chunk);
+            }
+        });
+    }
+
+    /// See `milestone::chunk_stats`.
+    pub fn stats(&self) -> ChunkStats {
+        let t = self.registry.tally();
+        let unused_top = self.segment.map_or(0, |s| s.end - s.top);
+        let (own_mmaps, own_munmaps) = self.registry.own_syscalls();
+        ChunkStats {
+            count: t.sbrk_count + t.mmap_count,
+            bytes: t.sbrk_bytes + t.mmap_bytes,
+            sbrk_count: t.sbrk_count,
+            sbrk_bytes: t.sbrk_bytes,
+            mmap_count: t.mmap_count,
+            mmap_bytes: t.mmap_bytes,
+            free_bytes: t.free_bytes + unused_top,
+            held_bytes: self.held_break + t.mmap_bytes,
+            registry_bytes: self.registry.own_bytes(),
+            brk_calls: self.brk_calls,
+            mmap_calls: self.mmap_calls + own_mmaps,
+            munmap_calls: self.munmap_calls + own_munmaps,
+            foreign_break_moves: self.foreign_break_moves,
+            sbrk_fallbacks: self.sbrk_fallbacks,
+        }
+    }
+
+    /// Checks the registry's and the segment's invariants; for tests.
+    #[doc(hidden)]
+    pub fn check_invariants(&self) -> Result<(), String> {
+        self.registry.check_invariants()?;
+        if let Some(s) = self.segment {
+            if !(s.base <= s.start && s.start <= s.top && s.top <= s.end) {
+                return Err(format!("segment out of order: {s:x?}"));
+            }
+            if let Some(e) = self.registry.containing(s.top) {
+                return Err(format!("{e:x?} lies in the unused top {s:x?}"));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn non_null(addr: usize) -> NonNull<u8> {
+    // Break memory is never at address 0.
+    NonNull::new(addr as *mut u8).unwrap_or(NonNull::dangling())
+}
+
+impl From<Error> for ChunkError {
+    fn from(error: Error) -> Self {
+        match error {
+            Error::Os { call, errno } => ChunkError::Os { call, errno },
+            Error::ZeroSize => ChunkError::ZeroSize,
+            Error::Overflow { requested } => ChunkError::TooLarge { requested },
+            Error::NotAChunk { addr } => ChunkError::NotAChunk { addr },
+            // Handled inside the manager; should one escape, it reads as a refusal to retry.
+            Error::BreakMoved { .. } => ChunkError::Os {
+                call: "sbrk",
+                errno: Errno::EAGAIN,
+            },
+        }
+    }
+}
