@@ -1,1 +1,357 @@
-fn main() {}
+//! The milestone demo: chunks from `mem_chunk`, their registry, lookups, releases and stats.
+//!
+//! `cargo run -p milestone` uses a few small and large sizes; `cargo run -p milestone -- 100
+//! 200000 4096` uses the sizes given.
+
+use std::process::ExitCode;
+use std::ptr::NonNull;
+
+use anyhow::{Context, Result};
+use clap::{Arg, ArgAction};
+use lesson::{Lesson, LessonInfo, bytes};
+use memcore::sys;
+use milestone::{
+    BREAK_STEP, Chunk, ChunkError, ChunkStats, Source, chunk_stats, find_chunk, for_each_chunk,
+    mem_chunk, policy, release_chunk,
+};
+
+/// Sizes used when none are given: small ones carved from the break, large ones mapped.
+const DEFAULT_SIZES: [usize; 6] = [24, 100, 4096, 200_000, 1_048_576, 64];
+
+const INFO: LessonInfo = LessonInfo {
+    name: "milestone",
+    title: "mem_chunk: memory from the OS by sbrk or mmap, with a registry of every chunk",
+    about: "Takes chunks with mem_chunk (the sizes given, or a default mix of small and large), \
+            writes and verifies each, prints the registry as a table with the /proc/self/maps \
+            region of each chunk, finds the chunk of an interior address, releases some and \
+            shows the stats before and after, shows bad input refused, and gives everything \
+            back. Sizes are in bytes, from 1 up to isize::MAX rounded down to a page.",
+};
+
+/// A size from the command line: a whole number of bytes that a chunk can have.
+fn parse_size(text: &str) -> Result<usize, String> {
+    if text.starts_with('-') {
+        return Err("a size cannot be negative".into());
+    }
+    let size: u128 = text
+        .parse()
+        .map_err(|_| "not a whole number of bytes".to_owned())?;
+    if size == 0 {
+        return Err("a size must be at least 1 byte".into());
+    }
+    // The largest size that still rounds up to a whole page within isize::MAX.
+    let largest = isize::MAX as usize & !(sys::page_size() - 1);
+    usize::try_from(size)
+        .ok()
+        .filter(|&s| s <= largest)
+        .ok_or_else(|| format!("too large: a chunk holds at most {largest} bytes"))
+}
+
+fn main() -> ExitCode {
+    let (mut lesson, matches) = Lesson::start_with(INFO, |command| {
+        command.arg(
+            Arg::new("sizes")
+                .value_name("SIZE")
+                .help("Chunk sizes in bytes (default: 24 100 4096 200000 1048576 64)")
+                .action(ArgAction::Append)
+                .allow_negative_numbers(true)
+                .value_parser(parse_size),
+        )
+    });
+    let sizes: Vec<usize> = match matches.get_many::<usize>("sizes") {
+        Some(given) => given.copied().collect(),
+        None => DEFAULT_SIZES.to_vec(),
+    };
+    match run(&mut lesson, &sizes) {
+        Ok(()) => lesson.finish(),
+        Err(error) => lesson.abort(error),
+    }
+}
+
+fn stats_facts(lesson: &mut Lesson, s: &ChunkStats) {
+    lesson.fact(
+        "live chunks",
+        format!(
+            "{} ({} from sbrk, {} from mmap)",
+            s.count, s.sbrk_count, s.mmap_count
+        ),
+    );
+    lesson.fact("usable bytes in them", bytes(s.bytes as u64));
+    lesson.fact("held from the OS", bytes(s.held_bytes as u64));
+    lesson.fact(
+        "free break memory kept for reuse",
+        bytes(s.free_bytes as u64),
+    );
+    lesson.fact(
+        "system calls so far",
+        format!(
+            "brk {}, mmap {}, munmap {}",
+            s.brk_calls, s.mmap_calls, s.munmap_calls
+        ),
+    );
+}
+
+fn all_chunks() -> Vec<Chunk> {
+    let mut all = Vec::new();
+    for_each_chunk(|c| all.push(*c));
+    all
+}
+
+fn pattern(chunk: usize, offset: usize) -> u8 {
+    (chunk * 31 + offset % 251) as u8
+}
+
+fn run(lesson: &mut Lesson, sizes: &[usize]) -> Result<()> {
+    let policy = policy();
+    let start_break = sys::program_break() as usize;
+
+    lesson.step("The policy, and the registry before any chunk");
+    lesson.say(
+        "mem_chunk follows glibc's malloc: a request below the mmap threshold is carved from \
+         memory got by moving the program break with sbrk, which grows in steps of at least \
+         64 KiB so that small chunks cost no system call each; a request at or above it gets \
+         an anonymous mapping of its own.\n\
+         Every chunk is recorded in a registry that lives in pages mapped for it alone, so \
+         mem_chunk never calls the global allocator (an allocator built on it could not).",
+    );
+    lesson.fact("mmap threshold", bytes(policy.mmap_threshold() as u64));
+    lesson.fact("break step", bytes(BREAK_STEP as u64));
+    let before = chunk_stats();
+    stats_facts(lesson, &before);
+    lesson.check(
+        "the registry starts empty",
+        before.count == 0 && before.held_bytes == 0,
+        format!("{before:?}"),
+    );
+
+    lesson.step(format!(
+        "Take the chunks ({}), write and verify each",
+        sizes.len()
+    ));
+    lesson.say(
+        "Each chunk is filled with a pattern of its own, to its last usable byte, then read \
+         back.",
+    );
+    let mut taken: Vec<(usize, Chunk)> = Vec::new();
+    for (i, &size) in sizes.iter().enumerate() {
+        let ptr = mem_chunk(size).with_context(|| format!("mem_chunk({size}) failed"))?;
+        let chunk = find_chunk(ptr.as_ptr()).context("a new chunk is not in the registry")?;
+        // SAFETY: mem_chunk returned this chunk of `chunk.len()` usable bytes to us alone.
+        let memory = unsafe { std::slice::from_raw_parts_mut(ptr.as_ptr(), chunk.len()) };
+        for (offset, byte) in memory.iter_mut().enumerate() {
+            *byte = pattern(i, offset);
+        }
+        let intact = memory
+            .iter()
+            .enumerate()
+            .all(|(offset, &b)| b == pattern(i, offset));
+        let label = format!("chunk {} ({} asked)", i + 1, bytes(size as u64));
+        lesson.observe(&label, ptr.as_ptr() as usize)?;
+        let expected = if size < policy.mmap_threshold() && policy.uses_break() {
+            Source::Sbrk
+        } else {
+            Source::Mmap
+        };
+        let align = if chunk.source() == Source::Mmap {
+            sys::page_size()
+        } else {
+            16
+        };
+        lesson.check(
+            &format!(
+                "it came from {expected}, holds at least {size} bytes, is aligned to {align} \
+                 and reads back its pattern"
+            ),
+            chunk.source() == expected
+                && chunk.len() >= size
+                && ptr.as_ptr() as usize % align == 0
+                && intact,
+            format!("{chunk:?}, pattern intact: {intact}"),
+        );
+        taken.push((i, chunk));
+    }
+
+    lesson.step("The registry");
+    lesson.say(
+        "for_each_chunk visits every live chunk in address order. Chunks from sbrk lie in \
+         [heap], the break's region; each mmap chunk is an anonymous mapping (the kernel may \
+         merge neighbouring ones into one region).",
+    );
+    let map = lesson.map()?;
+    lesson.line(format!(
+        "  {:<16} {:<28} {:<6} region",
+        "address", "usable size", "source"
+    ));
+    let listed = all_chunks();
+    for chunk in &listed {
+        let addr = chunk.start().as_ptr() as usize;
+        let region = map
+            .region_of(addr)
+            .map_or_else(|| "no region".to_owned(), |r| r.to_string());
+        lesson.line(format!(
+            "  {addr:<#16x} {:<28} {:<6} {region}",
+            bytes(chunk.len() as u64),
+            chunk.source().name()
+        ));
+    }
+    let in_order = listed
+        .windows(2)
+        .all(|w| w[0].end() <= w[1].start().as_ptr() as usize);
+    lesson.check(
+        "every chunk is listed once, in address order, none overlapping",
+        in_order && listed.len() == taken.len(),
+        format!("{} listed, {} taken", listed.len(), taken.len()),
+    );
+    let regions_right = listed.iter().all(|c| {
+        let kind = map.region_of(c.start().as_ptr() as usize).map(|r| r.kind);
+        match c.source() {
+            Source::Sbrk => kind == Some(memcore::RegionKind::Heap),
+            Source::Mmap => kind == Some(memcore::RegionKind::Anonymous),
+        }
+    });
+    lesson.check(
+        "sbrk chunks lie in [heap], mmap chunks in anonymous mappings",
+        regions_right,
+        "a chunk lies elsewhere (see the table)",
+    );
+
+    lesson.step("Find the chunk that holds an interior address");
+    lesson.say(
+        "find_chunk takes any address and answers with the live chunk holding it, by a \
+         binary search of the registry; it never reads the address itself.",
+    );
+    let (_, largest) = taken
+        .iter()
+        .max_by_key(|(_, c)| c.len())
+        .copied()
+        .context("no chunk was taken")?;
+    let inside = largest.start().as_ptr() as usize + largest.len() / 2;
+    lesson.observe("an address in the middle of the largest", inside)?;
+    let found = find_chunk(inside as *const u8);
+    lesson.check(
+        "find_chunk answers with the chunk that holds it",
+        found == Some(largest),
+        format!("found {found:?}"),
+    );
+    let local = 0u8;
+    let outside = &raw const local as usize;
+    lesson.observe("a local variable", outside)?;
+    let none = find_chunk(outside as *const u8);
+    lesson.check(
+        "a stack address is in no chunk",
+        none.is_none(),
+        format!("found {none:?}"),
+    );
+
+    lesson.step("Release every other chunk");
+    lesson.say(
+        "release_chunk unmaps an mmap chunk at once. Break memory is kept, merged with free \
+         neighbours, and reused by later requests that fit; it goes back to the OS only from \
+         the top of the break.",
+    );
+    let released: Vec<Chunk> = taken.iter().step_by(2).map(|(_, c)| *c).collect();
+    for chunk in &released {
+        release_chunk(chunk.start())
+            .with_context(|| format!("release_chunk({:?}) failed", chunk.start()))?;
+    }
+    let after = chunk_stats();
+    stats_facts(lesson, &after);
+    lesson.check(
+        &format!("{} chunks are gone from the registry", released.len()),
+        after.count == taken.len() - released.len()
+            && released
+                .iter()
+                .all(|c| find_chunk(c.start().as_ptr()).is_none()),
+        format!("{after:?}"),
+    );
+    let map = lesson.map()?;
+    let unmapped = released
+        .iter()
+        .filter(|c| c.source() == Source::Mmap)
+        .all(|c| {
+            map.region_of(c.start().as_ptr() as usize)
+                .is_none_or(|r| r.start > c.start().as_ptr() as usize || r.end < c.end())
+        });
+    lesson.check(
+        "released mmap chunks are unmapped",
+        unmapped,
+        "a released mmap chunk is still mapped",
+    );
+    let lowest_free = released
+        .iter()
+        .filter(|c| c.source() == Source::Sbrk)
+        .min_by_key(|c| c.start());
+    match lowest_free {
+        Some(freed) if after.sbrk_count > 0 => {
+            let again = mem_chunk(freed.len()).context("mem_chunk failed")?;
+            lesson.observe("a new chunk of the same size", again.as_ptr() as usize)?;
+            lesson.check(
+                "it reuses the lowest released break memory",
+                again == freed.start(),
+                format!("{again:?} is not {:?}", freed.start()),
+            );
+            release_chunk(again).context("release_chunk failed")?;
+        }
+        _ => lesson.say("No break chunk is left live, so its memory went back to the OS."),
+    }
+
+    lesson.step("Bad input is refused and changes nothing");
+    let before = chunk_stats();
+    let zero = mem_chunk(0);
+    lesson.fact("mem_chunk(0)", describe(zero.map(|_| ())));
+    let huge = mem_chunk(usize::MAX);
+    lesson.fact("mem_chunk(usize::MAX)", describe(huge.map(|_| ())));
+    // Any chunk's interior, live or released, is not a chunk start.
+    let (_, kept) = taken
+        .get(1)
+        .or(taken.first())
+        .copied()
+        .context("no chunk")?;
+    let interior = NonNull::new(kept.start().as_ptr().wrapping_add(16)).context("null")?;
+    let not_a_start = release_chunk(interior);
+    lesson.fact("release_chunk(an interior pointer)", describe(not_a_start));
+    let first = released.first().context("nothing was released")?;
+    let twice = release_chunk(first.start());
+    lesson.fact("release_chunk(a released chunk)", describe(twice));
+    let unchanged = chunk_stats();
+    lesson.check(
+        "each was refused with its own error",
+        zero == Err(ChunkError::ZeroSize)
+            && matches!(huge, Err(ChunkError::TooLarge { .. }))
+            && matches!(not_a_start, Err(ChunkError::NotAChunk { .. }))
+            && matches!(twice, Err(ChunkError::NotAChunk { .. })),
+        "an error was missing or wrong",
+    );
+    lesson.check(
+        "the registry and the counters are exactly as before",
+        unchanged == before,
+        format!("{before:?} became {unchanged:?}"),
+    );
+
+    lesson.step("Give everything back");
+    for chunk in all_chunks() {
+        release_chunk(chunk.start()).context("release_chunk failed")?;
+    }
+    let end = chunk_stats();
+    stats_facts(lesson, &end);
+    let end_break = sys::program_break() as usize;
+    lesson.observe("the program break now", end_break)?;
+    lesson.check(
+        "no chunk is live and nothing is held from the OS",
+        end.count == 0 && end.held_bytes == 0,
+        format!("{end:?}"),
+    );
+    lesson.check(
+        "the break is back where it was before the first chunk",
+        end_break == start_break,
+        format!("{end_break:#x}, was {start_break:#x}"),
+    );
+    Ok(())
+}
+
+fn describe(result: Result<(), ChunkError>) -> String {
+    match result {
+        Ok(()) => "accepted (it should not have been)".to_owned(),
+        Err(error) => format!("refused: {error}"),
+    }
+}

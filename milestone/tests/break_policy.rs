@@ -364,6 +364,46 @@ fn a_refused_sbrk_falls_back_to_mmap() -> Outcome {
     outcome
 }
 
+fn memory_held_stays_within_twice_the_peak_plus_1_mib_under_churn() -> Outcome {
+    let start = sys::program_break() as usize;
+    let mut m = ChunkManager::new(Policy::glibc());
+    // xorshift: deterministic churn without a dependency.
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut live: Vec<(NonNull<u8>, usize)> = Vec::new();
+    let (mut live_bytes, mut peak) = (0usize, 0usize);
+    for step in 0..20_000 {
+        if live.is_empty() || next() % 100 < 55 {
+            // Sizes from 1 byte to 1 MiB, log-uniform.
+            let size = 1usize << (next() % 21);
+            let size = size + (next() as usize % size);
+            let p = m.chunk(size).map_err(|e| e.to_string())?;
+            live.push((p, size));
+            live_bytes += size;
+            peak = peak.max(live_bytes);
+        } else {
+            let (p, size) = live.swap_remove(next() as usize % live.len());
+            m.release(p).map_err(|e| e.to_string())?;
+            live_bytes -= size;
+        }
+        let held = m.stats().held_bytes;
+        ensure(held <= 2 * peak + (1 << 20), || {
+            format!("step {step}: held {held} bytes, peak live {peak}")
+        })?;
+    }
+    disjoint(&m)?;
+    release_all(&mut m)?;
+    let brk = sys::program_break() as usize;
+    ensure(brk == start, || {
+        format!("break at {brk:#x}, started at {start:#x}")
+    })
+}
+
 /// The tests by name: each function becomes a trial called after it.
 macro_rules! trials {
     ($($test:ident),* $(,)?) => {
@@ -383,6 +423,7 @@ fn main() {
         a_foreign_sbrk_is_never_overlapped_or_shrunk,
         errors_change_nothing,
         a_refused_sbrk_falls_back_to_mmap,
+        memory_held_stays_within_twice_the_peak_plus_1_mib_under_churn,
     ];
     libtest_mimic::run(&args, trials).exit();
 }

@@ -230,7 +230,7 @@ impl Lesson {
             Some(r) => format!("in {r}"),
             None => "in no mapped region".to_owned(),
         };
-        self.print(&format!("  {label:<34} {addr:#x}  {place}"));
+        self.print(&format!("  {label:<40} {addr:#x}  {place}"));
         self.current().observations.push(Observation {
             label: label.to_owned(),
             address: format!("{addr:#x}"),
