@@ -313,27 +313,22 @@ fn diagram(lesson: &mut Lesson, map: &MemoryMap, placed: &[Placed]) -> Result<()
         };
         drawn.push((name, region, things));
     }
-    let width = 70;
-    let border = format!("  +{}+", "-".repeat(width));
+    // Only a left border: a right one would have to be padded to the width of numbers that
+    // change from run to run. Each region shows its start and size rather than both ends: with
+    // ASLR off the heap starts exactly where the data ends, and one address would stand for two.
+    let border = format!("  +{}", "-".repeat(64));
     lesson.line("  high addresses");
     for (i, (name, region, things)) in drawn.iter().enumerate().rev() {
-        lesson.line(format!("{border} {:#x}", region.end));
+        lesson.line(border.clone());
         lesson.line(format!(
-            "  | {:<w$}|",
-            format!(
-                "{name:<11} {region}, {}",
-                varying_bytes(region.len() as u64)
-            ),
-            w = width - 1
+            "  | {name:<11} {region} from {:#x}, {}",
+            region.start,
+            varying_bytes(region.len() as u64)
         ));
         for thing in things {
-            lesson.line(format!(
-                "  |   {:<w$}|",
-                format!("{:<25} {:#x}", thing.label, thing.addr),
-                w = width - 3
-            ));
+            lesson.line(format!("  |   {:<25} {:#x}", thing.label, thing.addr));
         }
-        lesson.line(format!("{border} {:#x}", region.start));
+        lesson.line(border.clone());
         if let Some((_, below, _)) = i.checked_sub(1).map(|j| &drawn[j]) {
             let gap = region.start.saturating_sub(below.end) as u64;
             let between = map
@@ -342,12 +337,8 @@ fn diagram(lesson: &mut Lesson, map: &MemoryMap, placed: &[Placed]) -> Result<()
                 .filter(|r| r.start >= below.end && r.end <= region.start)
                 .count();
             lesson.line(format!(
-                "  : {:<w$}:",
-                format!(
-                    "~{between} other regions and unmapped space, {}",
-                    varying_bytes(gap)
-                ),
-                w = width - 1
+                "  :   ~{between} other regions and unmapped space, {}",
+                varying_bytes(gap)
             ));
         }
     }

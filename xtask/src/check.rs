@@ -1,0 +1,119 @@
+//! `cargo xtask check-all` and `cargo xtask check NAME`: run each lesson binary, turn its output
+//! into an address pattern, and compare it with the committed snapshot.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+
+use crate::lessons::LessonBinary;
+use crate::normalize::normalize;
+use crate::run::{self, Profile, root};
+use crate::{readme, snapshot};
+
+/// How to check.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// Rewrite the snapshots (and the READMEs' patterns) instead of comparing.
+    pub bless: bool,
+    /// Debug or release binaries.
+    pub profile: Profile,
+    /// How long one binary may run.
+    pub timeout: Duration,
+}
+
+/// Whether snapshots may be written: never under CI.
+pub fn in_ci() -> bool {
+    std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
+/// Builds once, then checks each lesson in turn, even after one fails. Returns whether all
+/// passed.
+pub fn check(lessons: &[LessonBinary], options: Options) -> Result<bool> {
+    let bin_dir = run::build(options.profile)?;
+    let bless = options.bless && !in_ci();
+    if options.bless && !bless {
+        println!("check-all: CI is set, so --bless writes nothing; comparing instead");
+    }
+    let (mut passed, mut failed) = (0, 0);
+    for lesson in lessons {
+        let ok = check_one(lesson, &bin_dir, options, bless)?;
+        if ok {
+            passed += 1;
+        } else {
+            failed += 1;
+        }
+    }
+    println!("check-all: {passed} passed, {failed} failed");
+    if failed > 0 && !bless {
+        let update = if in_ci() {
+            "cargo xtask check-all --bless (on a developer machine, not under CI)"
+        } else {
+            "cargo xtask check-all --bless, or review with cargo insta review"
+        };
+        println!("If the new output is intended, update the snapshots with: {update}");
+    }
+    Ok(failed == 0)
+}
+
+fn check_one(
+    lesson: &LessonBinary,
+    bin_dir: &std::path::Path,
+    options: Options,
+    bless: bool,
+) -> Result<bool> {
+    let name = lesson.name;
+    let run = run::run(&bin_dir.join(name), &[], options.timeout)?;
+    if let Some(failure) = run.failure() {
+        println!("{name} ... FAILED: {failure}");
+        for line in run.stderr.lines() {
+            println!("    stderr: {line}");
+        }
+        return Ok(false);
+    }
+    let pattern = normalize(&run.stdout);
+    let readme_path = root().join(lesson.readme);
+    let readme_text = std::fs::read_to_string(&readme_path)
+        .with_context(|| format!("cannot read {}", lesson.readme))?;
+    if bless {
+        snapshot::record(name, &pattern);
+        std::fs::write(&readme_path, readme::replace(&readme_text, &pattern))
+            .with_context(|| format!("cannot write {}", lesson.readme))?;
+        println!(
+            "{name} ... blessed ({} and {})",
+            snapshot::shown(&snapshot::path(name)),
+            lesson.readme
+        );
+        return Ok(true);
+    }
+    let Some(expected) = snapshot::load(name)? else {
+        println!(
+            "{name} ... FAILED: no snapshot yet at {}",
+            snapshot::shown(&snapshot::path(name))
+        );
+        snapshot::record(name, &pattern);
+        return Ok(false);
+    };
+    if !snapshot::matches(&expected, &pattern) {
+        println!("{name} ... FAILED: the output does not match its snapshot");
+        println!(
+            "{}",
+            snapshot::explain(name, &expected, &pattern, &run.stdout)
+        );
+        println!("    the whole diff:");
+        for line in snapshot::diff(&expected, &pattern).lines() {
+            println!("    {line}");
+        }
+        snapshot::record(name, &pattern);
+        return Ok(false);
+    }
+    let shown = readme::extract(&readme_text);
+    if !shown.is_some_and(|s| snapshot::matches(&expected, &s)) {
+        println!(
+            "{name} ... FAILED: {} does not show the snapshot's pattern (run cargo xtask check-all --bless)",
+            lesson.readme
+        );
+        return Ok(false);
+    }
+    println!("{name} ... ok");
+    Ok(true)
+}

@@ -1,0 +1,10 @@
+//! The workspace's own commands, as a library so that their logic is tested by
+//! `cargo test --workspace`; `main.rs` only parses the command line and dispatches.
+
+pub mod check;
+pub mod lessons;
+pub mod normalize;
+pub mod readme;
+pub mod run;
+pub mod snapshot;
+pub mod trace;

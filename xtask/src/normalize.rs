@@ -1,0 +1,252 @@
+//! Turns a lesson binary's output into its *address pattern*: what ASLR and the build change is
+//! masked, what the lesson teaches stays.
+//!
+//! The rules form an ordered list, applied in turn, specific before general; each has a name
+//! and a fixture test. Add new rules at the end, so that old snapshots keep passing.
+//!
+//! Why these rules: every address in the output becomes a token by its rank among the output's
+//! distinct addresses (`<A1>` is the lowest), the same address always the same token, with
+//! `:page` when it is page aligned. Relative order, identity and page alignment are what the
+//! lessons teach about addresses; their absolute values are ASLR's. Numbers the binaries mark
+//! with `~` (gaps, region sizes, anything that changes from run to run or build to build) are
+//! masked; all other numbers (sizes asked, deltas, counts) are compared exactly.
+
+use std::collections::BTreeMap;
+
+/// One normalisation rule.
+#[derive(Debug)]
+pub struct Rule {
+    /// Its name, for messages and tests.
+    pub name: &'static str,
+    /// What it does, in a sentence.
+    pub does: &'static str,
+    apply: fn(&str) -> String,
+}
+
+/// The rules, in the order they apply. New rules go at the end.
+pub const RULES: &[Rule] = &[
+    Rule {
+        name: "varying-numbers",
+        does: "masks numbers marked with `~` (and a unit right after): `~30408704` -> `~N`",
+        apply: varying_numbers,
+    },
+    Rule {
+        name: "addresses",
+        does: "replaces each distinct `0x…` address by its rank: `<A1>` is the lowest; \
+               `:page` marks page-aligned ones",
+        apply: addresses,
+    },
+    Rule {
+        name: "padding",
+        does: "folds runs of spaces after a line's indentation into one, so column padding \
+               that depends on an address's width does not matter",
+        apply: padding,
+    },
+    Rule {
+        name: "line-ends",
+        does: "drops trailing spaces and trailing empty lines",
+        apply: line_ends,
+    },
+];
+
+/// Applies every rule in order.
+pub fn normalize(raw: &str) -> String {
+    RULES
+        .iter()
+        .fold(raw.to_owned(), |text, rule| (rule.apply)(&text))
+}
+
+const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+
+fn varying_numbers(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('~') {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        let digits = after
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(after.len());
+        if digits == 0 || !after.starts_with(|c: char| c.is_ascii_digit()) {
+            out.push('~');
+            rest = after;
+            continue;
+        }
+        out.push_str("~N");
+        let mut tail = &after[digits..];
+        if let Some(unit) = UNITS.iter().find(|u| {
+            tail.strip_prefix(' ')
+                .is_some_and(|t| starts_with_word(t, u))
+        }) {
+            tail = &tail[1 + unit.len()..];
+        }
+        rest = tail;
+    }
+    out.push_str(rest);
+    out
+}
+
+fn starts_with_word(text: &str, word: &str) -> bool {
+    text.strip_prefix(word)
+        .is_some_and(|t| !t.starts_with(|c: char| c.is_ascii_alphanumeric()))
+}
+
+/// Where each `0x…` address lies in `text`, as (byte range, value).
+fn find_addresses(text: &str) -> Vec<(std::ops::Range<usize>, u64)> {
+    let bytes = text.as_bytes();
+    let mut found = Vec::new();
+    let mut i = 0;
+    while i + 2 < bytes.len() {
+        let boundary = i == 0 || !bytes[i - 1].is_ascii_alphanumeric();
+        if boundary && bytes[i] == b'0' && bytes[i + 1] == b'x' {
+            let start = i + 2;
+            let end = start
+                + bytes[start..]
+                    .iter()
+                    .take_while(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b))
+                    .count();
+            let whole = end == bytes.len() || !bytes[end].is_ascii_alphanumeric();
+            if end > start && end - start <= 16 && whole {
+                if let Ok(value) = u64::from_str_radix(&text[start..end], 16) {
+                    found.push((i..end, value));
+                }
+                i = end;
+                continue;
+            }
+        }
+        i += 1;
+    }
+    found
+}
+
+/// The page size the tokens' `:page` refers to: 4 KiB, the smallest page of both platforms.
+const PAGE: u64 = 4096;
+
+fn addresses(text: &str) -> String {
+    let found = find_addresses(text);
+    let ranks: BTreeMap<u64, usize> = found
+        .iter()
+        .map(|(_, v)| *v)
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .enumerate()
+        .map(|(rank, value)| (value, rank + 1))
+        .collect();
+    let mut out = String::with_capacity(text.len());
+    let mut last = 0;
+    for (range, value) in found {
+        out.push_str(&text[last..range.start]);
+        let page = if value % PAGE == 0 { ":page" } else { "" };
+        out.push_str(&format!("<A{}{page}>", ranks[&value]));
+        last = range.end;
+    }
+    out.push_str(&text[last..]);
+    out
+}
+
+fn padding(text: &str) -> String {
+    text.lines()
+        .map(|line| {
+            let indent = line.len() - line.trim_start_matches(' ').len();
+            let mut folded = String::from(&line[..indent]);
+            let mut previous_space = false;
+            for c in line[indent..].chars() {
+                if c == ' ' && previous_space {
+                    continue;
+                }
+                previous_space = c == ' ';
+                folded.push(c);
+            }
+            folded
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn line_ends(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().map(str::trim_end).collect();
+    let keep = lines
+        .iter()
+        .rposition(|l| !l.is_empty())
+        .map_or(0, |i| i + 1);
+    let mut out = lines[..keep].join("\n");
+    out.push('\n');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(name: &str) -> &'static Rule {
+        RULES.iter().find(|r| r.name == name).unwrap()
+    }
+
+    #[test]
+    fn varying_numbers_fixture() {
+        let apply = rule("varying-numbers").apply;
+        assert_eq!(
+            apply("gap: ~30408704 bytes (~29 MiB), ~1.5 KiB, ~7 regions"),
+            "gap: ~N bytes (~N), ~N, ~N regions"
+        );
+        assert_eq!(
+            apply("no ~ here, ~x, 4096 bytes"),
+            "no ~ here, ~x, 4096 bytes"
+        );
+        assert_eq!(apply("~12 Bytes"), "~N Bytes", "B must be a whole word");
+    }
+
+    #[test]
+    fn addresses_fixture() {
+        let apply = rule("addresses").apply;
+        assert_eq!(
+            apply("stack 0x7ffd00001238, heap 0x55d000001000, again 0x7ffd00001238"),
+            "stack <A2>, heap <A1:page>, again <A2>"
+        );
+        assert_eq!(
+            apply("not 0xzz, not a0x10, range 0x1000-0x2010"),
+            "not 0xzz, not a0x10, range <A1:page>-<A2>"
+        );
+        assert_eq!(apply("0xffffffffff600000"), "<A1:page>");
+    }
+
+    #[test]
+    fn padding_fixture() {
+        let apply = rule("padding").apply;
+        assert_eq!(
+            apply("  label      <A1>  in [heap]\n    x  y"),
+            "  label <A1> in [heap]\n    x y"
+        );
+    }
+
+    #[test]
+    fn line_ends_fixture() {
+        let apply = rule("line-ends").apply;
+        assert_eq!(apply("a  \nb\t\n\n\n"), "a\nb\n");
+        assert_eq!(apply(""), "\n");
+    }
+
+    /// The pattern must change whenever what the lesson teaches changes.
+    #[test]
+    fn the_pattern_is_sensitive_to_what_the_lesson_teaches() {
+        let base = "  a local 0x7ffd0010 in [stack] rw-p\n  a Box 0x55d00020 in [heap] rw-p\n  moved by 10000 bytes\n";
+        let swapped = "  a local 0x55d00020 in [stack] rw-p\n  a Box 0x7ffd0010 in [heap] rw-p\n  moved by 10000 bytes\n";
+        let region = "  a local 0x7ffd0010 in [stack] rw-p\n  a Box 0x55d00020 in anonymous rw-p\n  moved by 10000 bytes\n";
+        let size = "  a local 0x7ffd0010 in [stack] rw-p\n  a Box 0x55d00020 in [heap] rw-p\n  moved by 10001 bytes\n";
+        let missing = "  a local 0x7ffd0010 in [stack] rw-p\n  moved by 10000 bytes\n";
+        for changed in [swapped, region, size, missing] {
+            assert!(
+                !crate::snapshot::matches(&normalize(base), &normalize(changed)),
+                "{changed}"
+            );
+        }
+    }
+
+    /// And blind to what ASLR changes.
+    #[test]
+    fn the_pattern_ignores_what_aslr_changes() {
+        let one = "  a local 0x7ffd00001010 in [stack]\n  a Box 0x55d000002020 in [heap]\n  gap ~1234 bytes (~1.2 KiB)\n";
+        let two = "  a local 0x7fff12341010 in [stack]\n  a Box 0x563400007020 in [heap]\n  gap ~99999 bytes (~97.7 KiB)\n";
+        assert!(crate::snapshot::matches(&normalize(one), &normalize(two)));
+    }
+}

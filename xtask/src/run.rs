@@ -1,0 +1,182 @@
+//! Building the workspace once, and running one binary with a time limit.
+
+use std::io::Read;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+/// The workspace root, found from this crate's manifest directory.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+/// Cargo as the `CARGO` variable names it (set when run through `cargo xtask`).
+pub fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned())
+}
+
+/// How the binaries are built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Profile {
+    /// `cargo build`
+    Debug,
+    /// `cargo build --release`
+    Release,
+}
+
+/// Builds every binary of the workspace once; returns the folder holding them.
+pub fn build(profile: Profile) -> Result<PathBuf> {
+    let cargo = cargo();
+    let mut command = Command::new(&cargo);
+    command
+        .current_dir(root())
+        .args(["build", "--workspace", "--bins", "--quiet"]);
+    if profile == Profile::Release {
+        command.arg("--release");
+    }
+    let status = command
+        .status()
+        .with_context(|| format!("failed to run `{cargo} build`"))?;
+    if !status.success() {
+        bail!("`{cargo} build --workspace --bins` failed ({status})");
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|t| if t.is_absolute() { t } else { root().join(t) })
+        .unwrap_or_else(|| root().join("target"));
+    Ok(target.join(match profile {
+        Profile::Debug => "debug",
+        Profile::Release => "release",
+    }))
+}
+
+/// How a run ended.
+#[derive(Debug)]
+pub enum Ending {
+    /// It exited (with this status).
+    Exited(ExitStatus),
+    /// It did not finish within the limit and was killed.
+    TimedOut,
+}
+
+/// What a run printed and how it ended.
+#[derive(Debug)]
+pub struct Run {
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+    /// How it ended.
+    pub ending: Ending,
+}
+
+impl Run {
+    /// `None` if it exited 0; otherwise what went wrong, in a few words.
+    pub fn failure(&self) -> Option<String> {
+        match &self.ending {
+            Ending::TimedOut => Some("timed out".to_owned()),
+            Ending::Exited(status) if status.success() => None,
+            Ending::Exited(status) => Some(match status.signal() {
+                Some(signal) => format!("crashed: killed by {}", signal_name(signal)),
+                None => format!("failed: exit status {}", status.code().unwrap_or(-1)),
+            }),
+        }
+    }
+}
+
+/// A signal's conventional name.
+pub fn signal_name(signal: i32) -> String {
+    let name = match signal {
+        4 => "SIGILL",
+        6 => "SIGABRT",
+        7 => "SIGBUS",
+        8 => "SIGFPE",
+        9 => "SIGKILL",
+        11 => "SIGSEGV",
+        15 => "SIGTERM",
+        _ => return format!("signal {signal}"),
+    };
+    name.to_owned()
+}
+
+fn drain(mut from: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = from.read_to_end(&mut bytes);
+        String::from_utf8_lossy(&bytes).into_owned()
+    })
+}
+
+fn wait(child: &mut Child, limit: Duration) -> Result<Ending> {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(Ending::Exited(status));
+        }
+        if started.elapsed() > limit {
+            // Kill the whole process group: a child it forked could otherwise keep the output
+            // pipes open, and reading them would hang.
+            let group = i32::try_from(child.id()).unwrap_or(0);
+            // SAFETY: kill only sends a signal; the group is the one made for this child.
+            unsafe { libc::kill(-group, libc::SIGKILL) };
+            let _ = child.wait();
+            return Ok(Ending::TimedOut);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Runs `program` with `args`, capturing its output, killing it after `limit`.
+pub fn run(program: &Path, args: &[&str], limit: Duration) -> Result<Run> {
+    let mut child = Command::new(program)
+        .args(args)
+        .process_group(0)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("failed to run `{}`", program.display()))?;
+    let stdout = drain(child.stdout.take().context("no stdout")?);
+    let stderr = drain(child.stderr.take().context("no stderr")?);
+    let ending = wait(&mut child, limit)?;
+    Ok(Run {
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+        ending,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_reports_exit_status_signal_and_timeout() {
+        let sh = Path::new("/bin/sh");
+        let limit = Duration::from_secs(10);
+        let ok = run(sh, &["-c", "echo out; echo err >&2"], limit).unwrap();
+        assert_eq!((ok.stdout.as_str(), ok.stderr.as_str()), ("out\n", "err\n"));
+        assert_eq!(ok.failure(), None);
+        let failed = run(sh, &["-c", "exit 3"], limit).unwrap();
+        assert_eq!(failed.failure().as_deref(), Some("failed: exit status 3"));
+        let crashed = run(sh, &["-c", "kill -SEGV $$"], limit).unwrap();
+        assert_eq!(
+            crashed.failure().as_deref(),
+            Some("crashed: killed by SIGSEGV")
+        );
+        // The shell's own child keeps the pipes open; the whole group must go.
+        let started = Instant::now();
+        let hung = run(sh, &["-c", "sleep 30; echo"], Duration::from_millis(100)).unwrap();
+        assert_eq!(hung.failure().as_deref(), Some("timed out"));
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+}

@@ -1,0 +1,136 @@
+//! `cargo xtask trace NAME`: the memory system calls one lesson binary makes, step by step.
+//!
+//! Runs the binary under `strace`, keeps `brk`, `mmap`, `munmap`, `mprotect`, `mremap` and
+//! `madvise`, and turns the binary's own writes of its step headings into dividers, from the
+//! start of `main` on (its first write), so each step's calls, and those malloc makes behind
+//! its back, stand under it.
+
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+use crate::lessons::LessonBinary;
+use crate::run::{self, Profile};
+
+const CALLS: &str = "brk,mmap,munmap,mprotect,mremap,madvise,write";
+
+/// Runs the trace and prints it.
+pub fn trace(lesson: &LessonBinary, profile: Profile) -> Result<()> {
+    match Command::new("strace").arg("-V").output() {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
+            "strace is not installed; install it with `sudo apt-get install strace` (Debian, \
+             Ubuntu) or `sudo dnf install strace` (Fedora), then run this again"
+        ),
+        Err(e) => return Err(e).context("cannot run strace"),
+        Ok(_) => {}
+    }
+    let bin_dir = run::build(profile)?;
+    let log = std::env::temp_dir().join(format!("xtask-trace-{}.txt", std::process::id()));
+    let status = Command::new("strace")
+        .args([
+            "-f",
+            "-qq",
+            "-s",
+            "512",
+            "-e",
+            &format!("trace={CALLS}"),
+            "-o",
+        ])
+        .arg(&log)
+        .arg(bin_dir.join(lesson.name))
+        .stdout(std::process::Stdio::null())
+        .status()
+        .context("cannot run strace")?;
+    let text = std::fs::read_to_string(&log).context("cannot read strace's log")?;
+    let _ = std::fs::remove_file(&log);
+    print!("{}", render(&text, lesson.name));
+    if !status.success() {
+        println!("({} exited with {status})", lesson.name);
+    }
+    Ok(())
+}
+
+/// The string a `write(fd, "…", n)` line wrote, unescaped.
+fn written(call: &str) -> Option<String> {
+    let rest = call.strip_prefix("write(")?;
+    let open = rest.find('"')?;
+    let close = rest.rfind("\", ")?;
+    let quoted = rest.get(open + 1..close)?;
+    let mut out = String::new();
+    let mut chars = quoted.chars();
+    while let Some(c) = chars.next() {
+        match (c, c == '\\') {
+            (_, true) => match chars.next() {
+                Some('n') => out.push('\n'),
+                Some('t') => out.push('\t'),
+                Some(other) => out.push(other),
+                None => {}
+            },
+            (c, false) => out.push(c),
+        }
+    }
+    Some(out)
+}
+
+/// Turns strace's log into the trace learners read.
+pub fn render(log: &str, name: &str) -> String {
+    let mut out = String::new();
+    let mut started = false;
+    let mut main_pid: Option<&str> = None;
+    for line in log.lines() {
+        let (pid, call) = line.split_once(' ').unwrap_or(("", line));
+        let call = call.trim_start();
+        let main = *main_pid.get_or_insert(pid);
+        let who = if pid == main { "" } else { "[child] " };
+        if let Some(text) = written(call) {
+            if !started {
+                started = true;
+                out.push_str(&format!("== {name}: main has started\n"));
+            }
+            for heading in text.lines().filter(|l| l.starts_with("Step ")) {
+                out.push_str(&format!("\n== {heading}\n"));
+            }
+            continue;
+        }
+        if started {
+            out.push_str(&format!("{who}{call}\n"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_trace_starts_at_main_and_divides_by_step() {
+        let log = "\
+100 brk(NULL)                     = 0x5555
+100 mmap(NULL, 8192, PROT_READ) = 0x7f00
+100 write(1, \"ex2: title\\n\", 11) = 11
+100 write(1, \"\\nStep 1. Find the break\\n\", 24) = 24
+100 brk(0x5566)                   = 0x5566
+101 munmap(0x7f00, 4096) = 0
+100 write(1, \"  [ok] fine\\n\", 12) = 12
+";
+        let out = render(log, "ex2");
+        assert_eq!(
+            out,
+            "== ex2: main has started\n\n== Step 1. Find the break\nbrk(0x5566)                   = 0x5566\n[child] munmap(0x7f00, 4096) = 0\n"
+        );
+        assert!(
+            !out.contains("brk(NULL)"),
+            "the loader's calls come before main"
+        );
+    }
+
+    #[test]
+    fn writes_are_unescaped() {
+        assert_eq!(
+            written("write(1, \"a\\\"b\\n\", 4) = 4").as_deref(),
+            Some("a\"b\n")
+        );
+        assert_eq!(written("brk(NULL) = 0x1"), None);
+    }
+}
