@@ -104,7 +104,7 @@ pub struct ChunkStats {
     pub brk_calls: usize,
     /// `mmap` system calls made, for chunks and for the registry's records.
     pub mmap_calls: usize,
-    /// `munmap` system calls made, for chunks and for the registry's records.
+    /// `munmap` system calls made (the registry keeps its own pages until it is dropped).
     pub munmap_calls: usize,
     /// Times the break was found moved by someone else, so a new stretch of it was started.
     pub foreign_break_moves: usize,
@@ -454,7 +454,6 @@ impl ChunkManager {
     pub fn stats(&self) -> ChunkStats {
         let t = self.registry.tally();
         let unused_top = self.segment.map_or(0, |s| s.end - s.top);
-        let (own_mmaps, own_munmaps) = self.registry.own_syscalls();
         ChunkStats {
             count: t.sbrk_count + t.mmap_count,
             bytes: t.sbrk_bytes + t.mmap_bytes,
@@ -466,8 +465,8 @@ impl ChunkManager {
             held_bytes: self.held_break + t.mmap_bytes,
             registry_bytes: self.registry.own_bytes(),
             brk_calls: self.brk_calls,
-            mmap_calls: self.mmap_calls + own_mmaps,
-            munmap_calls: self.munmap_calls + own_munmaps,
+            mmap_calls: self.mmap_calls + self.registry.own_mmaps(),
+            munmap_calls: self.munmap_calls,
             foreign_break_moves: self.foreign_break_moves,
             sbrk_fallbacks: self.sbrk_fallbacks,
         }

@@ -110,7 +110,10 @@ pub fn explain(name: &str, expected: &str, actual: &str, raw: &str) -> String {
 
 /// The whole diff from the snapshot's pattern to the actual one, unified, with context.
 pub fn diff(expected: &str, actual: &str) -> String {
-    similar::TextDiff::from_lines(expected, actual)
+    // insta keeps no final newline; compare the lines, not how the last one ends.
+    let expected = format!("{}\n", expected.trim_end());
+    let actual = format!("{}\n", actual.trim_end());
+    similar::TextDiff::from_lines(&expected, &actual)
         .unified_diff()
         .context_radius(2)
         .header("snapshot", "actual")

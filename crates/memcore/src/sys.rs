@@ -220,6 +220,16 @@ pub fn mmap_anonymous_noreserve(len: usize) -> Result<NonNull<u8>, Error> {
     mmap_anon(len, libc::MAP_NORESERVE)
 }
 
+/// `mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0)`
+/// —As [`mmap_anonymous`], but the kernel maps every page at once, instead of one page fault
+/// at a time on first touch: cheaper for memory that will all be used soon.
+///
+/// # References
+/// - <https://man7.org/linux/man-pages/man2/mmap.2.html>
+pub fn mmap_anonymous_populated(len: usize) -> Result<NonNull<u8>, Error> {
+    mmap_anon(len, libc::MAP_POPULATE)
+}
+
 /// `munmap(addr, len)`—Removes the mappings of the pages in `[addr, addr + len)`.
 ///
 /// # Safety
