@@ -3,9 +3,10 @@
 //!
 //! The next lessons build allocators on this layer, calling it from inside
 //! `GlobalAlloc::alloc` on any thread, so it:
-//! - is thread-safe: all state sits behind one lock;
+//! - is thread-safe: all state sits behind one lock, a spin-then-yield lock that never
+//!   allocates (`src/lock.rs` says why not `std::sync::Mutex`);
 //! - never calls the global allocator: the registry's records live in pages memcore maps for
-//!   them, and the lock ([`std::sync::Mutex`]) does not allocate;
+//!   them;
 //! - finds a chunk by any address inside it in O(log n), and scales to hundreds of thousands of
 //!   chunks at about 16 bytes of records each;
 //! - never hands out a byte twice, and never takes memory it does not own: if someone else
@@ -31,9 +32,11 @@
 //! ```
 
 use std::ptr::NonNull;
-use std::sync::{Mutex, MutexGuard};
 
+mod lock;
 mod manager;
+
+use lock::{SpinGuard, SpinLock};
 
 pub use manager::{BREAK_STEP, ChunkManager, ChunkStats, Policy, TRIM_THRESHOLD};
 pub use memcore::Errno;
@@ -71,14 +74,10 @@ pub enum ChunkError {
 }
 
 /// The one registry, behind the one lock.
-static CHUNKS: Mutex<ChunkManager> = Mutex::new(ChunkManager::new(Policy::glibc()));
+static CHUNKS: SpinLock<ChunkManager> = SpinLock::new(ChunkManager::new(Policy::glibc()));
 
-fn chunks() -> MutexGuard<'static, ChunkManager> {
-    // Nothing panics while holding the lock but a caller's `for_each_chunk` closure, which only
-    // reads; the state is consistent either way.
-    CHUNKS
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+fn chunks() -> SpinGuard<'static, ChunkManager> {
+    CHUNKS.lock()
 }
 
 /// Gets at least `size` writable bytes from the OS, aligned to 16 bytes (page aligned when
@@ -111,7 +110,7 @@ pub fn find_chunk(addr: *const u8) -> Option<Chunk> {
 /// Calls `f` with every live chunk, in address order, without allocating.
 ///
 /// The lock is held meanwhile, so `f` must not call back into this crate (it would wait for
-/// itself); collect what you need and act afterwards.
+/// itself forever); collect what you need and act afterwards.
 pub fn for_each_chunk(f: impl FnMut(&Chunk)) {
     chunks().for_each(f);
 }
