@@ -1,6 +1,7 @@
 //! The workspace's own commands, as a library so that their logic is tested by
 //! `cargo test --workspace`; `main.rs` only parses the command line and dispatches.
 
+pub mod bench;
 pub mod check;
 pub mod lessons;
 pub mod normalize;

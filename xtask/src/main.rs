@@ -21,6 +21,7 @@ commands:
   list             the lesson binaries and what each shows
   trace NAME [--release]
                    the memory system calls NAME makes, step by step (needs strace)
+  bench            run milestone's benchmarks and print the table of figures and goals
   help             this text";
 
 fn main() -> ExitCode {
@@ -113,6 +114,7 @@ fn dispatch(args: &[String]) -> Result<bool> {
             trace::trace(lesson, profile)?;
             Ok(true)
         }
+        "bench" => xtask::bench::bench(),
         "help" | "--help" | "-h" => {
             println!("{USAGE}");
             Ok(true)

@@ -1,0 +1,76 @@
+//! Counted figures for BENCHMARKS.md, from `chunk_stats()`; deterministic, so one run is enough.
+//! Prints one `counter: ID VALUE GOAL` line each for `cargo xtask bench`.
+//!
+//! - B4 `brk` system calls per MiB of 64-byte chunks.
+//! - B5 registry bytes per live chunk at 100,000 chunks.
+//! - B6 memory held from the OS under random churn, against the peak of live bytes.
+
+use std::ptr::NonNull;
+
+use milestone::{chunk_stats, mem_chunk, release_chunk};
+
+fn release(ptrs: impl IntoIterator<Item = NonNull<u8>>) {
+    for p in ptrs {
+        release_chunk(p).expect("release_chunk");
+    }
+}
+
+fn main() {
+    // Criterion-style arguments (`--bench`) are ignored: this binary only counts.
+    let before = chunk_stats();
+    let mib: Vec<_> = (0..(1 << 20) / 64)
+        .map(|_| mem_chunk(64).expect("mem_chunk"))
+        .collect();
+    let brk_per_mib = chunk_stats().brk_calls - before.brk_calls;
+    release(mib);
+    println!("counter: B4 {brk_per_mib} brk calls per MiB of 64-byte chunks");
+
+    let many: Vec<_> = (0..100_000)
+        .map(|_| mem_chunk(64).expect("mem_chunk"))
+        .collect();
+    let s = chunk_stats();
+    let per_chunk = s.registry_bytes as f64 / s.count as f64;
+    release(many);
+    println!("counter: B5 {per_chunk:.2} registry bytes per live chunk at 100000 chunks");
+
+    // Random churn: sizes log-uniform from 1 byte to 1 MiB; the number of live chunks wanders
+    // between 0 and 2,000, so the live bytes rise and fall.
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut live: Vec<(NonNull<u8>, usize)> = Vec::new();
+    let (mut live_bytes, mut peak) = (0usize, 0usize);
+    let (mut worst_ratio, mut worst_held, mut within) = (0f64, 0usize, true);
+    for step in 0..200_000u64 {
+        // Drift up for 20,000 steps, then down, then up again.
+        let up = (step / 20_000) % 2 == 0;
+        let request =
+            live.is_empty() || (live.len() < 2_000 && next() % 100 < if up { 60 } else { 40 });
+        if request {
+            let size = 1usize << (next() % 21);
+            let size = size + (next() as usize % size);
+            live.push((mem_chunk(size).expect("mem_chunk"), size));
+            live_bytes += size;
+            peak = peak.max(live_bytes);
+        } else {
+            let (p, size) = live.swap_remove(next() as usize % live.len());
+            release_chunk(p).expect("release_chunk");
+            live_bytes -= size;
+        }
+        let held = chunk_stats().held_bytes;
+        within &= held <= 2 * peak + (1 << 20);
+        let ratio = held as f64 / peak as f64;
+        if ratio > worst_ratio && peak >= 1 << 20 {
+            worst_ratio = ratio;
+            worst_held = held;
+        }
+    }
+    release(live.into_iter().map(|(p, _)| p));
+    println!(
+        "counter: B6 {worst_ratio:.3} x peak live bytes at worst (held {worst_held} bytes; peak live {peak} bytes; within 2 x peak + 1 MiB at every step: {within})"
+    );
+}
