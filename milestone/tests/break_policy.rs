@@ -8,19 +8,11 @@
 
 use std::ptr::NonNull;
 
-use libtest_mimic::{Arguments, Failed, Trial};
 use memcore::{MemoryMap, RegionKind, sys};
 use milestone::{BREAK_STEP, Chunk, ChunkError, ChunkManager, Errno, Policy, Source};
 
-type Outcome = Result<(), Failed>;
-
-fn ensure(condition: bool, what: impl FnOnce() -> String) -> Outcome {
-    if condition {
-        Ok(())
-    } else {
-        Err(what().into())
-    }
-}
+mod common;
+use common::{Failed, Outcome, ensure, fill, holds};
 
 fn chunks_of(m: &ChunkManager) -> Vec<Chunk> {
     let mut all = Vec::new();
@@ -37,23 +29,6 @@ fn disjoint(m: &ChunkManager) -> Outcome {
         })?;
     }
     m.check_invariants().map_err(Failed::from)
-}
-
-fn fill(ptr: NonNull<u8>, len: usize, seed: u8) {
-    // SAFETY: the tests call this only on a live chunk of at least `len` bytes they own.
-    let bytes = unsafe { std::slice::from_raw_parts_mut(ptr.as_ptr(), len) };
-    for (i, b) in bytes.iter_mut().enumerate() {
-        *b = seed.wrapping_add(i as u8);
-    }
-}
-
-fn holds(ptr: NonNull<u8>, len: usize, seed: u8) -> bool {
-    // SAFETY: as in fill.
-    let bytes = unsafe { std::slice::from_raw_parts(ptr.as_ptr(), len) };
-    bytes
-        .iter()
-        .enumerate()
-        .all(|(i, &b)| b == seed.wrapping_add(i as u8))
 }
 
 fn release_all(m: &mut ChunkManager) -> Outcome {
@@ -86,7 +61,7 @@ fn small_chunks_share_one_break_step() -> Outcome {
         ensure(p.as_ptr() as usize % 16 == 0, || {
             format!("{p:?} not 16-aligned")
         })?;
-        ensure(holds(*p, 64, k as u8), || {
+        ensure(holds(*p, 64, k as u64), || {
             format!("chunk {k} was overwritten")
         })?;
     }
@@ -404,16 +379,79 @@ fn memory_held_stays_within_twice_the_peak_plus_1_mib_under_churn() -> Outcome {
     })
 }
 
-/// The tests by name: each function becomes a trial called after it.
-macro_rules! trials {
-    ($($test:ident),* $(,)?) => {
-        vec![$(Trial::test(stringify!($test), $test)),*]
-    };
+fn random_foreign_sbrk_calls_are_never_overlapped_or_shrunk() -> Outcome {
+    let mut m = ChunkManager::new(Policy::glibc());
+    let mut rng = common::Rng(0x5eed_f00d_dead_beef);
+    let mut foreign: Vec<(NonNull<u8>, usize, u64)> = Vec::new();
+    let mut live: Vec<(NonNull<u8>, usize, u64)> = Vec::new();
+    let mut seed = 0u64;
+    for step in 0..3_000 {
+        seed += 1;
+        match rng.below(10) {
+            0 => {
+                // Someone else grows the break, by any amount, and writes there.
+                let len = 1 + rng.below(20_000);
+                let at = sys::sbrk(len).map_err(|e| e.to_string())?;
+                let p = NonNull::new(at).ok_or("null")?;
+                fill(p, len, seed);
+                foreign.push((p, len, seed));
+            }
+            1..=5 => {
+                let size = 1 + rng.below(200_000);
+                let p = m.chunk(size).map_err(|e| e.to_string())?;
+                let len = m.find(p.as_ptr()).ok_or("not found")?.len();
+                fill(p, len, seed);
+                live.push((p, len, seed));
+            }
+            _ if !live.is_empty() => {
+                let (p, len, s) = live.swap_remove(rng.below(live.len()));
+                ensure(holds(p, len, s), || format!("step {step}: a chunk changed"))?;
+                m.release(p).map_err(|e| e.to_string())?;
+            }
+            _ => {}
+        }
+        let top = foreign
+            .iter()
+            .map(|(p, len, _)| p.as_ptr() as usize + len)
+            .max();
+        let brk = sys::program_break() as usize;
+        ensure(top.is_none_or(|t| brk >= t), || {
+            format!("step {step}: the break {brk:#x} fell below foreign memory ending at {top:x?}")
+        })?;
+    }
+    for c in chunks_of(&m) {
+        let (a, b) = (c.start().as_ptr() as usize, c.end());
+        for (p, len, _) in &foreign {
+            let (fa, fb) = (p.as_ptr() as usize, p.as_ptr() as usize + len);
+            ensure(b <= fa || a >= fb, || {
+                format!("{a:#x}-{b:#x} overlaps foreign {fa:#x}-{fb:#x}")
+            })?;
+        }
+    }
+    disjoint(&m)?;
+    ensure(m.stats().foreign_break_moves > 0, || {
+        "no foreign move was noticed".into()
+    })?;
+    for (p, len, s) in live.drain(..) {
+        ensure(holds(p, len, s), || "a chunk changed".into())?;
+        m.release(p).map_err(|e| e.to_string())?;
+    }
+    for (p, len, s) in &foreign {
+        ensure(holds(*p, *len, *s), || {
+            format!("foreign memory at {p:?} changed")
+        })?;
+    }
+    let top = foreign
+        .iter()
+        .map(|(p, len, _)| p.as_ptr() as usize + len)
+        .max();
+    let brk = sys::program_break() as usize;
+    ensure(top.is_none_or(|t| brk >= t), || {
+        "the break fell below foreign memory".into()
+    })
 }
 
 fn main() {
-    let mut args = Arguments::from_args();
-    args.test_threads = Some(1);
     let trials = trials![
         small_chunks_share_one_break_step,
         the_threshold_splits_break_and_mmap,
@@ -424,6 +462,7 @@ fn main() {
         errors_change_nothing,
         a_refused_sbrk_falls_back_to_mmap,
         memory_held_stays_within_twice_the_peak_plus_1_mib_under_churn,
+        random_foreign_sbrk_calls_are_never_overlapped_or_shrunk,
     ];
-    libtest_mimic::run(&args, trials).exit();
+    common::run(trials);
 }

@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod check;
 pub mod lessons;
+pub mod memcheck;
 pub mod normalize;
 pub mod readme;
 pub mod run;

@@ -21,6 +21,7 @@ commands:
   list             the lesson binaries and what each shows
   trace NAME [--release]
                    the memory system calls NAME makes, step by step (needs strace)
+  memcheck         run ex3-mmap and the milestone demo under valgrind (needs valgrind)
   bench            run milestone's benchmarks and print the table of figures and goals
   help             this text";
 
@@ -115,6 +116,7 @@ fn dispatch(args: &[String]) -> Result<bool> {
             Ok(true)
         }
         "bench" => xtask::bench::bench(),
+        "memcheck" => xtask::memcheck::memcheck(),
         "help" | "--help" | "-h" => {
             println!("{USAGE}");
             Ok(true)

@@ -575,3 +575,38 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever the bytes, the parser answers with regions or an error, never a panic.
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let _ = MemoryMap::parse(&bytes[..], Some("/bin/x"));
+        }
+
+        /// Lines in the kernel's format parse back to what was written.
+        #[test]
+        fn well_formed_lines_parse_back(
+            start in 0u64..(1 << 47),
+            len in 1u64..(1 << 30),
+            perms in "[r-][w-][x-][ps]",
+            offset in any::<u32>(),
+            inode in any::<u32>(),
+            path in "(|\\[heap\\]|/[a-z ]{1,12}( \\(deleted\\))?)",
+        ) {
+            let end = start + len;
+            let line = format!("{start:x}-{end:x} {perms} {offset:08x} fe:01 {inode}    {path}\n");
+            let map = MemoryMap::parse(line.as_bytes(), None).unwrap();
+            let r = &map.regions()[0];
+            prop_assert_eq!((r.start as u64, r.end as u64), (start, end));
+            prop_assert_eq!(r.perms.to_string(), perms);
+            prop_assert_eq!((r.offset, r.inode), (u64::from(offset), u64::from(inode)));
+            prop_assert_eq!(r.deleted, path.ends_with(" (deleted)"));
+            prop_assert_eq!(r.path.as_str(), path.trim_end_matches(" (deleted)"));
+        }
+    }
+}
