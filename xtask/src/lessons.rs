@@ -14,6 +14,11 @@ pub struct LessonBinary {
 /// Every lesson binary.
 pub const LESSONS: &[LessonBinary] = &[
     LessonBinary {
+        name: "ex0-virtual-memory",
+        readme: "exercises/ex0-virtual-memory/README.md",
+        shows: "virtual memory: more than the machine has, isolation, protection",
+    },
+    LessonBinary {
         name: "ex1-segments",
         readme: "exercises/ex1-segments/README.md",
         shows: "where the stack, heap, data, bss and code live, with real addresses",

@@ -53,10 +53,10 @@ pub fn memcheck() -> Result<bool> {
             &argv,
             Duration::from_secs(300),
         )?;
-        let shown = format!(
-            "{name} {}",
-            args.first().map_or("", |_| "(past the 8 MiB cap)")
-        );
+        let shown = match args.first() {
+            Some(_) => format!("{name} (past the 8 MiB cap)"),
+            None => name.to_owned(),
+        };
         let errors = outcome
             .stderr
             .lines()

@@ -47,6 +47,11 @@ pub const RULES: &[Rule] = &[
         does: "drops trailing spaces and trailing empty lines",
         apply: line_ends,
     },
+    Rule {
+        name: "varying-text",
+        does: "masks text the binaries mark as machine-dependent: `~{granted}` -> `~{?}`",
+        apply: varying_text,
+    },
 ];
 
 /// Applies every rule in order.
@@ -174,6 +179,26 @@ fn line_ends(text: &str) -> String {
     out
 }
 
+fn varying_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("~{") {
+        out.push_str(&rest[..at]);
+        match rest[at..].find('}') {
+            Some(close) => {
+                out.push_str("~{?}");
+                rest = &rest[at + close + 1..];
+            }
+            None => {
+                out.push_str("~{");
+                rest = &rest[at + 2..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -217,6 +242,16 @@ mod tests {
             apply("  label      <A1>  in [heap]\n    x  y"),
             "  label <A1> in [heap]\n    x y"
         );
+    }
+
+    #[test]
+    fn varying_text_fixture() {
+        let apply = rule("varying-text").apply;
+        assert_eq!(
+            apply("policy: ~{0 (heuristic)}, plain: ~{refused: ENOMEM}\n"),
+            "policy: ~{?}, plain: ~{?}\n"
+        );
+        assert_eq!(apply("an open ~{ stays"), "an open ~{ stays");
     }
 
     #[test]

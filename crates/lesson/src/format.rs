@@ -32,6 +32,12 @@ pub fn varying_bytes(n: u64) -> String {
     format!("~{n} bytes (~{})", human(n))
 }
 
+/// Text that depends on the machine (a policy, an outcome that follows from it), marked so that
+/// `check-all` masks it: `~{granted}`. The line around it must not change.
+pub fn varying_text(text: &str) -> String {
+    format!("~{{{text}}}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -45,6 +51,11 @@ mod tests {
         assert_eq!(bytes(3 << 20), "3145728 bytes (3 MiB)");
         assert_eq!(human(1 << 46), "64 TiB");
         assert_eq!(human(u64::MAX), "16384.0 PiB");
+    }
+
+    #[test]
+    fn varying_text_is_marked() {
+        assert_eq!(varying_text("0 (heuristic)"), "~{0 (heuristic)}");
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //!   ([`bytes`]: `4096 bytes (4 KiB)`), never hex;
 //! - a number that changes from run to run (ASLR, the build, the machine) starts with `~`
 //!   ([`varying_bytes`]: `~30408704 bytes (~29 MiB)`); every other number is the same on every
-//!   run.
+//!   run; text that depends on the machine reads `~{…}` ([`varying_text`]).
 //!
 //! Exit codes: 0 when every check held, 1 when one did not (or the OS refused something the
 //! lesson needed), 2 for bad command-line input.
@@ -17,5 +17,5 @@ mod format;
 mod report;
 pub mod testing;
 
-pub use format::{bytes, human, varying_bytes};
+pub use format::{bytes, human, varying_bytes, varying_text};
 pub use report::{Check, Fact, Lesson, LessonInfo, Observation, RegionInfo, Step};

@@ -5,6 +5,7 @@
 //! * [`mapping`]: an owned anonymous mapping built on `memmap2`, unmapped by `Drop`.
 //! * [`maps`]: `/proc/self/maps` parsed into classified regions, with address lookup.
 //! * [`linker`]: the linker's segment boundaries `etext`, `edata` and `end` (`man 3 end`).
+//! * [`procfs`]: RAM and swap, the overcommit policy, resident sizes and physical frames.
 //! * [`fault`]: single-instruction memory probes for demonstrations that must fault.
 //! * [`registry`]: the chunk registry that the milestone's `mem_chunk` builds on.
 //!
@@ -30,6 +31,7 @@ pub mod fault;
 pub mod linker;
 pub mod mapping;
 pub mod maps;
+pub mod procfs;
 pub mod registry;
 pub mod sys;
 

@@ -251,6 +251,27 @@ pub unsafe fn munmap(addr: NonNull<u8>, len: usize) -> Result<(), Error> {
     }
 }
 
+/// `madvise(addr, len, MADV_NOHUGEPAGE)`—Asks the kernel to back the range with ordinary pages
+/// only, never transparent huge pages, so that touching one byte makes one page resident.
+///
+/// Advice changes no memory's contents or access, so the call is safe.
+///
+/// # Errors
+/// [`Error::Os`] with `EINVAL` (not page aligned, or the kernel has no huge pages) or `ENOMEM`
+/// (not mapped).
+///
+/// # References
+/// - <https://man7.org/linux/man-pages/man2/madvise.2.html>
+pub fn madvise_no_huge_pages(addr: NonNull<u8>, len: usize) -> Result<(), Error> {
+    // SAFETY: MADV_NOHUGEPAGE only changes how future faults are served; it neither frees
+    // nor changes memory, so any range is safe to advise.
+    if unsafe { libc::madvise(addr.as_ptr().cast(), len, libc::MADV_NOHUGEPAGE) } == 0 {
+        Ok(())
+    } else {
+        Err(Error::last_os("madvise"))
+    }
+}
+
 /// Access allowed to a range of pages, for [`mprotect`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Protection {

@@ -1,0 +1,276 @@
+//! The kernel's other memory files: `/proc/meminfo` (RAM and swap), the overcommit policy,
+//! `/proc/self/smaps` (how much of a mapping is resident) and `/proc/self/pagemap` (which
+//! physical frame backs a virtual page).
+//!
+//! As in [`crate::maps`], parsing takes any `BufRead` and reading the live file is a thin
+//! wrapper.
+//!
+//! # References
+//! - <https://man7.org/linux/man-pages/man5/proc_meminfo.5.html>
+//! - <https://man7.org/linux/man-pages/man5/proc_pid_smaps.5.html>
+//! - <https://docs.kernel.org/mm/overcommit-accounting.html>
+//! - <https://docs.kernel.org/admin-guide/mm/pagemap.html>
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
+
+use crate::maps::MapsError;
+
+fn io_error(what: &'static str) -> impl FnOnce(io::Error) -> MapsError {
+    move |source| MapsError::Io { what, source }
+}
+
+fn malformed(line: usize, reason: &'static str, text: &str) -> MapsError {
+    MapsError::Malformed {
+        line,
+        reason,
+        text: text.to_owned(),
+    }
+}
+
+/// RAM and swap, from `/proc/meminfo`, in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemInfo {
+    /// `MemTotal`: usable RAM.
+    pub mem_total: u64,
+    /// `SwapTotal`: swap space.
+    pub swap_total: u64,
+}
+
+/// A `Name:   1234 kB` line's value in bytes, if the line is about `name`.
+fn kb_field(line: &str, name: &str) -> Option<Option<u64>> {
+    let rest = line.strip_prefix(name)?.strip_prefix(':')?;
+    let kb = rest.trim().strip_suffix("kB").map(str::trim);
+    Some(kb.and_then(|kb| kb.parse::<u64>().ok()).map(|kb| kb * 1024))
+}
+
+/// Parses `/proc/meminfo` text.
+///
+/// # Errors
+/// [`MapsError::Malformed`] if `MemTotal` or `SwapTotal` is missing or not a kB figure.
+pub fn parse_meminfo<R: BufRead>(reader: R) -> Result<MemInfo, MapsError> {
+    let (mut mem, mut swap) = (None, None);
+    for (i, line) in reader.lines().enumerate() {
+        let line = line.map_err(io_error("the meminfo text"))?;
+        for (name, slot) in [("MemTotal", &mut mem), ("SwapTotal", &mut swap)] {
+            if let Some(value) = kb_field(&line, name) {
+                *slot = Some(value.ok_or_else(|| malformed(i + 1, "not a kB figure", &line))?);
+            }
+        }
+    }
+    Ok(MemInfo {
+        mem_total: mem.ok_or_else(|| malformed(0, "no MemTotal", ""))?,
+        swap_total: swap.ok_or_else(|| malformed(0, "no SwapTotal", ""))?,
+    })
+}
+
+/// Reads `/proc/meminfo`.
+///
+/// # Errors
+/// If it cannot be read or parsed.
+pub fn meminfo() -> Result<MemInfo, MapsError> {
+    let file = File::open("/proc/meminfo").map_err(io_error("/proc/meminfo"))?;
+    parse_meminfo(BufReader::new(file))
+}
+
+/// The kernel's policy for granting memory it may not be able to back
+/// (`/proc/sys/vm/overcommit_memory`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overcommit {
+    /// 0: refuse only requests that obviously cannot fit in RAM plus swap.
+    Heuristic,
+    /// 1: grant every request.
+    Always,
+    /// 2: never grant more than swap plus a share of RAM, in all.
+    Never,
+}
+
+impl Overcommit {
+    /// The number the kernel uses (0, 1, 2).
+    pub fn number(self) -> u8 {
+        match self {
+            Overcommit::Heuristic => 0,
+            Overcommit::Always => 1,
+            Overcommit::Never => 2,
+        }
+    }
+
+    /// What it does, in a few words.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            Overcommit::Heuristic => "refuse only what obviously cannot fit in RAM plus swap",
+            Overcommit::Always => "grant every request",
+            Overcommit::Never => "never promise more than swap plus a share of RAM",
+        }
+    }
+}
+
+/// Parses the overcommit file's text (`0\n`).
+///
+/// # Errors
+/// [`MapsError::Malformed`] for anything but 0, 1 or 2.
+pub fn parse_overcommit(text: &str) -> Result<Overcommit, MapsError> {
+    match text.trim() {
+        "0" => Ok(Overcommit::Heuristic),
+        "1" => Ok(Overcommit::Always),
+        "2" => Ok(Overcommit::Never),
+        other => Err(malformed(1, "not 0, 1 or 2", other)),
+    }
+}
+
+/// Reads `/proc/sys/vm/overcommit_memory`.
+///
+/// # Errors
+/// If it cannot be read or parsed.
+pub fn overcommit() -> Result<Overcommit, MapsError> {
+    let text = std::fs::read_to_string("/proc/sys/vm/overcommit_memory")
+        .map_err(io_error("/proc/sys/vm/overcommit_memory"))?;
+    parse_overcommit(&text)
+}
+
+/// The resident size (`Rss`, in bytes) of the mapping that holds `addr`, from smaps text;
+/// `None` if no mapping holds it.
+///
+/// # Errors
+/// [`MapsError::Malformed`] if the mapping's header or its `Rss` line does not parse.
+pub fn parse_smaps_rss<R: BufRead>(reader: R, addr: usize) -> Result<Option<u64>, MapsError> {
+    let mut inside = false;
+    for (i, line) in reader.lines().enumerate() {
+        let line = line.map_err(io_error("the smaps text"))?;
+        // A mapping's header starts with its range; its fields start with a capital letter.
+        let first = line.split(' ').next().unwrap_or("");
+        if let Some((start, end)) = first.split_once('-') {
+            let parse = |t: &str| usize::from_str_radix(t, 16);
+            match (parse(start), parse(end)) {
+                (Ok(s), Ok(e)) => inside = s <= addr && addr < e,
+                _ => return Err(malformed(i + 1, "bad address range", &line)),
+            }
+        } else if inside {
+            if let Some(rss) = kb_field(&line, "Rss") {
+                return rss
+                    .map(Some)
+                    .ok_or_else(|| malformed(i + 1, "not a kB figure", &line));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// The resident size of the mapping that holds `addr`, from `/proc/self/smaps`.
+///
+/// # Errors
+/// If the file cannot be read or parsed.
+pub fn rss_of(addr: usize) -> Result<Option<u64>, MapsError> {
+    let text = std::fs::read("/proc/self/smaps").map_err(io_error("/proc/self/smaps"))?;
+    parse_smaps_rss(&text[..], addr)
+}
+
+/// What `/proc/self/pagemap` says of one virtual page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Frame {
+    /// Not in RAM (never touched, or swapped out).
+    NotPresent,
+    /// In RAM, in this physical frame.
+    Present(u64),
+    /// In RAM, but the frame number is hidden: reading it needs `CAP_SYS_ADMIN`.
+    Hidden,
+}
+
+/// Decodes one 64-bit pagemap entry: bit 63 present, bits 0-54 the frame number (zero when
+/// the reader lacks the privilege to see it).
+pub fn decode_pagemap_entry(entry: u64) -> Frame {
+    let present = entry >> 63 == 1;
+    let frame = entry & ((1 << 55) - 1);
+    match (present, frame) {
+        (false, _) => Frame::NotPresent,
+        (true, 0) => Frame::Hidden,
+        (true, frame) => Frame::Present(frame),
+    }
+}
+
+/// `pages` consecutive virtual pages from the one holding `addr`, as `/proc/self/pagemap`
+/// shows them.
+///
+/// # Errors
+/// [`MapsError::Io`] if the file cannot be read.
+pub fn page_frames(addr: usize, pages: usize) -> Result<Vec<Frame>, MapsError> {
+    let page = crate::sys::page_size();
+    let mut file = File::open("/proc/self/pagemap").map_err(io_error("/proc/self/pagemap"))?;
+    let offset = (addr / page * 8) as u64;
+    file.seek(SeekFrom::Start(offset))
+        .map_err(io_error("/proc/self/pagemap"))?;
+    let mut bytes = vec![0u8; pages * 8];
+    file.read_exact(&mut bytes)
+        .map_err(io_error("/proc/self/pagemap"))?;
+    Ok(bytes
+        .chunks_exact(8)
+        .map(|e| decode_pagemap_entry(u64::from_ne_bytes(e.try_into().unwrap_or([0; 8]))))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn meminfo_gives_ram_and_swap_in_bytes() {
+        let text = "MemTotal:       24683652 kB\nMemFree:  1 kB\nSwapTotal:             0 kB\n";
+        let info = parse_meminfo(text.as_bytes()).unwrap();
+        assert_eq!(info.mem_total, 24_683_652 * 1024);
+        assert_eq!(info.swap_total, 0);
+        assert!(parse_meminfo("MemTotal: 5 kB\n".as_bytes()).is_err());
+        assert!(parse_meminfo("MemTotal: x kB\nSwapTotal: 0 kB\n".as_bytes()).is_err());
+        let live = meminfo().unwrap();
+        assert!(live.mem_total > 0);
+    }
+
+    #[test]
+    fn the_overcommit_policy_parses() {
+        assert_eq!(parse_overcommit("0\n").unwrap(), Overcommit::Heuristic);
+        assert_eq!(parse_overcommit("2").unwrap().number(), 2);
+        assert!(parse_overcommit("3").is_err());
+        assert!(overcommit().is_ok());
+    }
+
+    #[test]
+    fn smaps_gives_the_rss_of_the_mapping_holding_an_address() {
+        let text = "\
+1000-3000 r--p 00000000 fe:00 1 /bin/x
+Size:                  8 kB
+Rss:                   4 kB
+7f00-8f00 rw-p 00000000 00:00 0
+Size:                  4 kB
+Rss:                   0 kB
+";
+        assert_eq!(
+            parse_smaps_rss(text.as_bytes(), 0x1fff).unwrap(),
+            Some(4096)
+        );
+        assert_eq!(parse_smaps_rss(text.as_bytes(), 0x7f00).unwrap(), Some(0));
+        assert_eq!(parse_smaps_rss(text.as_bytes(), 0x5000).unwrap(), None);
+        assert!(parse_smaps_rss("zz-1 r--p\n".as_bytes(), 0).is_err());
+    }
+
+    #[test]
+    fn touching_pages_makes_them_resident() {
+        let page = crate::sys::page_size();
+        let mut map = crate::Mapping::anonymous(16 * page).unwrap();
+        let addr = map.as_ptr() as usize;
+        map[0] = 1;
+        map[5 * page] = 1;
+        // Merged neighbours may add to the region's Rss, never less than our two pages.
+        assert!(rss_of(addr).unwrap().unwrap() >= 2 * page as u64);
+        let frames = page_frames(addr, 2).unwrap();
+        assert!(matches!(frames[0], Frame::Present(_) | Frame::Hidden));
+    }
+
+    #[test]
+    fn pagemap_entries_decode() {
+        assert_eq!(decode_pagemap_entry(0), Frame::NotPresent);
+        assert_eq!(decode_pagemap_entry(1 << 63), Frame::Hidden);
+        assert_eq!(
+            decode_pagemap_entry((1 << 63) | 0x1234),
+            Frame::Present(0x1234)
+        );
+    }
+}

@@ -1,0 +1,277 @@
+//! Exercise 0: what virtual memory gives a process, seen happening.
+//!
+//! Each process sees its own address space, which the kernel backs with physical memory page
+//! by page, only when a page is first touched. That one idea gives the lesson's four benefits:
+//! a process can ask for more than the machine has; two processes can use the same address
+//! for different data; a page can forbid writes; and contiguous addresses can sit on
+//! scattered physical frames.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Arg, ArgAction};
+use lesson::{Lesson, LessonInfo, bytes, varying_bytes, varying_text};
+use memcore::procfs::{self, Frame, Overcommit};
+use memcore::sys::{self, ChildExit, Protection};
+use memcore::{Error, fault};
+
+const GIB: u64 = 1 << 30;
+/// How many pages step 2 touches.
+const TOUCHED: usize = 10;
+
+const INFO: LessonInfo = LessonInfo {
+    name: "ex0-virtual-memory",
+    title: "virtual memory: more than the machine has, isolation and protection, seen happening",
+    about: "Asks for a mapping larger than RAM and swap together and shows what the overcommit \
+            policy does with it, with and without MAP_NORESERVE; touches a few pages of a huge \
+            mapping and shows only those become resident (Rss in /proc/self/smaps); forks, and \
+            shows parent and child holding different values at one virtual address; makes a \
+            page read-only and shows a write to it killed by SIGSEGV in a child. With \
+            --frames, also shows the physical frames behind consecutive virtual pages \
+            (/proc/self/pagemap; the numbers need root).",
+};
+
+fn main() -> ExitCode {
+    let (mut lesson, matches) = Lesson::start_with(INFO, |command| {
+        command.arg(
+            Arg::new("frames")
+                .long("frames")
+                .action(ArgAction::SetTrue)
+                .help("Also show the physical frames behind a few virtual pages (needs root)"),
+        )
+    });
+    let frames = matches.get_flag("frames");
+    match run(&mut lesson, frames) {
+        Ok(()) => lesson.finish(),
+        Err(error) => lesson.abort(error),
+    }
+}
+
+fn outcome<T>(result: &Result<T, Error>) -> String {
+    match result {
+        Ok(_) => "granted".to_owned(),
+        Err(error) => format!("refused: {error}"),
+    }
+}
+
+fn run(lesson: &mut Lesson, frames: bool) -> Result<()> {
+    let page = sys::page_size();
+
+    lesson.step("Ask for more memory than the machine has");
+    lesson.say(
+        "mmap gives a process address space, not memory: the kernel finds a physical page \
+         for a virtual one only when it is first touched.\n\
+         So it may promise more than it has. How much more is its overcommit policy \
+         (/proc/sys/vm/overcommit_memory): 0 refuses only what obviously cannot fit in RAM \
+         plus swap, 1 grants everything, 2 never promises more than it could back.\n\
+         MAP_NORESERVE asks it not to count the mapping against RAM and swap at all.\n\
+         What follows depends on this machine, so it is marked with a leading ~; the checks compare it \
+         with what the policy documents.",
+    );
+    let info = procfs::meminfo()?;
+    let policy = procfs::overcommit()?;
+    lesson.fact("RAM (MemTotal)", varying_bytes(info.mem_total));
+    lesson.fact("swap (SwapTotal)", varying_bytes(info.swap_total));
+    lesson.fact(
+        "overcommit policy",
+        varying_text(&format!("{}: {}", policy.number(), policy.meaning())),
+    );
+    // At least 64 GiB, and at least twice RAM and swap together, in whole GiB.
+    let size = (2 * (info.mem_total + info.swap_total))
+        .div_ceil(GIB)
+        .max(64)
+        * GIB;
+    let size = usize::try_from(size).context("the request does not fit in usize")?;
+    lesson.fact("asked for", varying_bytes(size as u64));
+    let plain = sys::mmap_anonymous(size);
+    lesson.fact("a plain request", varying_text(&outcome(&plain)));
+    if let Ok(p) = plain {
+        // SAFETY: we mapped it just above and nothing refers to it.
+        unsafe { sys::munmap(p, size) }.context("munmap failed")?;
+    }
+    let plain_granted = policy == Overcommit::Always;
+    lesson.check(
+        "the plain request was answered as the overcommit policy says",
+        plain.is_ok() == plain_granted,
+        format!("policy {} but {}", policy.number(), outcome(&plain)),
+    );
+    let noreserve = sys::mmap_anonymous_noreserve(size);
+    lesson.fact(
+        "the same with MAP_NORESERVE",
+        varying_text(&outcome(&noreserve)),
+    );
+    let noreserve_granted = policy != Overcommit::Never;
+    lesson.check(
+        "the MAP_NORESERVE request was answered as the overcommit policy says",
+        noreserve.is_ok() == noreserve_granted,
+        format!("policy {} but {}", policy.number(), outcome(&noreserve)),
+    );
+
+    lesson.step(format!("Touch {TOUCHED} pages: only they take memory"));
+    lesson.say(
+        "The mapping is there, but empty: no page of it is in RAM yet.\n\
+         Writing one byte in a page makes the kernel find a physical page for it (a page \
+         fault) and count it as resident (Rss in /proc/self/smaps). Huge pages are turned off \
+         for this mapping, so each touch costs exactly one page.",
+    );
+    // Under policy 2 the huge request is refused; a 64 MiB one shows the same thing.
+    let (start, len) = match noreserve {
+        Ok(p) => (p, size),
+        Err(_) => (sys::mmap_anonymous(64 << 20)?, 64 << 20),
+    };
+    let addr = start.as_ptr() as usize;
+    lesson.observe("the mapping", addr)?;
+    lesson.fact("its size", varying_bytes(len as u64));
+    sys::madvise_no_huge_pages(start, len).context("madvise failed")?;
+    let before = procfs::rss_of(addr)?.context("no smaps entry for the mapping")?;
+    let stride = (len / TOUCHED) / page * page;
+    for k in 0..TOUCHED {
+        // SAFETY: the mapping is ours, readable and writable, and k * stride < len.
+        unsafe { fault::probe_write(addr + k * stride, 1) };
+    }
+    let after = procfs::rss_of(addr)?.context("no smaps entry for the mapping")?;
+    lesson.fact(
+        "pages touched",
+        format!("{TOUCHED}, spread evenly over the mapping"),
+    );
+    // Before and after are marked: a mapping merged with a neighbour counts its pages too.
+    lesson.fact("resident before", varying_bytes(before));
+    lesson.fact("resident after", varying_bytes(after));
+    lesson.fact("the resident size grew by", bytes(after - before));
+    lesson.check(
+        &format!("the resident size grew by exactly {TOUCHED} pages"),
+        after - before == (TOUCHED * page) as u64,
+        format!("it grew by {} bytes", after - before),
+    );
+    // SAFETY: the mapping is ours and nothing refers to it any more.
+    unsafe { sys::munmap(start, len) }.context("munmap failed")?;
+
+    lesson.step("Isolation: one address, two processes, two values");
+    lesson.say(
+        "fork copies this process: the child has the same virtual addresses, but its pages \
+         are copies (copy-on-write: the kernel copies a page the moment either side writes).\n\
+         The child writes 42 where this process keeps 41, and reports what it reads there; \
+         then this process reads its own value at the same address.",
+    );
+    let mut value = Box::new(41u64);
+    // The address, taken once; the child writes through it.
+    let value_addr = &raw mut *value as usize;
+    lesson.observe("the value's address", value_addr)?;
+    let child = || {
+        // SAFETY: the child writes its own copy of the value; nothing else runs in it.
+        unsafe { (value_addr as *mut u64).write_volatile(42) };
+        // SAFETY: as above; the value is readable.
+        let seen = unsafe { (value_addr as *const u64).read_volatile() };
+        i32::try_from(seen).unwrap_or(-1)
+    };
+    // SAFETY: this process has one thread, and the child only writes and reads one value.
+    let exit = unsafe { sys::fork_and_wait(child) }.context("fork failed")?;
+    let mine: u64 = **std::hint::black_box(&value);
+    let theirs = match exit {
+        ChildExit::Exited(code) => code.to_string(),
+        ChildExit::Signaled(s) => format!("nothing: killed by {}", sys::signal_name(s)),
+    };
+    lesson.fact("the child read there", &theirs);
+    lesson.fact("this process reads there", mine);
+    lesson.check(
+        "the child saw its own 42 at that address",
+        exit == ChildExit::Exited(42),
+        format!("the child ended with {exit:?}"),
+    );
+    lesson.check(
+        "this process still sees 41 at the same address",
+        mine == 41,
+        format!("it sees {mine}"),
+    );
+
+    lesson.step("Protection: a read-only page");
+    lesson.say(
+        "Each page has its own permissions. mprotect makes a page read-only: reads work, and \
+         a write makes the CPU fault and the kernel send SIGSEGV.\n\
+         The write is tried in a child process, which dies; this one is unharmed.",
+    );
+    let guarded = sys::mmap_anonymous(page).context("mmap failed")?;
+    let guarded_addr = guarded.as_ptr() as usize;
+    // SAFETY: the page is ours and writable until the mprotect below.
+    unsafe { fault::probe_write(guarded_addr, 7) };
+    // SAFETY: the page is ours; from now on it is only read (the write happens in a child).
+    unsafe { sys::mprotect(guarded, page, Protection::Read) }.context("mprotect failed")?;
+    lesson.observe("the read-only page", guarded_addr)?;
+    // SAFETY: the page is readable.
+    let read = unsafe { fault::probe_read(guarded_addr) };
+    lesson.fact("a read there gives", read);
+    let writer = || {
+        // SAFETY: the write faults on purpose; it is the last thing the child does.
+        unsafe { fault::probe_write(guarded_addr, 8) };
+        0
+    };
+    // SAFETY: this process has one thread; the child only makes one store.
+    let exit = unsafe { sys::fork_and_wait(writer) }.context("fork failed")?;
+    let how = match exit {
+        ChildExit::Signaled(s) => format!("killed by {}", sys::signal_name(s)),
+        ChildExit::Exited(code) => format!("exited with status {code}"),
+    };
+    lesson.fact("the child that wrote there was", &how);
+    // SAFETY: the page is still ours and readable.
+    let still = unsafe { fault::probe_read(guarded_addr) };
+    lesson.check(
+        "reading a read-only page works",
+        read == 7,
+        format!("read {read}"),
+    );
+    lesson.check(
+        "the write was killed by SIGSEGV",
+        exit.signal_name() == Some("SIGSEGV"),
+        format!("the child {how}"),
+    );
+    lesson.check(
+        "this process is unharmed and the page unchanged",
+        still == 7,
+        format!("it reads {still}"),
+    );
+    // SAFETY: the page is ours and nothing refers to it.
+    unsafe { sys::munmap(guarded, page) }.context("munmap failed")?;
+
+    if frames {
+        show_frames(lesson)?;
+    }
+    Ok(())
+}
+
+/// Step 5, with --frames: consecutive virtual pages and the physical frames behind them.
+fn show_frames(lesson: &mut Lesson) -> Result<()> {
+    const PAGES: usize = 8;
+    let page = sys::page_size();
+    lesson.step("Contiguous addresses over scattered frames");
+    lesson.say(
+        "A program sees one contiguous range; the kernel backs each page with whatever \
+         physical frame was free. /proc/self/pagemap shows the frame behind each page, but \
+         only to a privileged process (CAP_SYS_ADMIN); others see zeros.",
+    );
+    let mut map = memcore::Mapping::anonymous(PAGES * page)?;
+    for k in 0..PAGES {
+        map[k * page] = 1;
+    }
+    let start = map.as_ptr() as usize;
+    let frames = procfs::page_frames(start, PAGES)?;
+    if frames.contains(&Frame::Hidden) {
+        lesson.say(
+            "This process may not see frame numbers: run it as root to see them \
+             (sudo target/debug/ex0-virtual-memory --frames).",
+        );
+    }
+    for (k, frame) in frames.iter().enumerate() {
+        let what = match frame {
+            Frame::Present(n) => format!("frame {n}"),
+            Frame::Hidden => "a frame (number hidden)".to_owned(),
+            Frame::NotPresent => "no frame".to_owned(),
+        };
+        lesson.line(format!("  page {k} at {:#x} -> {what}", start + k * page));
+    }
+    lesson.check(
+        "every touched page is in RAM",
+        frames.iter().all(|f| *f != Frame::NotPresent),
+        format!("{frames:?}"),
+    );
+    Ok(())
+}

@@ -1,0 +1,62 @@
+//! ex0-virtual-memory run as learners run it, as root and as an ordinary user.
+
+use lesson::testing::{assert_document_holds, assert_flags_behave, observation, run, run_json};
+use xtask::normalize::normalize;
+
+const BIN: &str = env!("CARGO_BIN_EXE_ex0-virtual-memory");
+
+#[test]
+fn every_check_holds() {
+    let doc = run_json(BIN);
+    assert!(assert_document_holds(&doc) >= 8);
+    assert_eq!(
+        observation(&doc, "the value's address")["region"]["kind"],
+        "heap"
+    );
+    assert_eq!(
+        observation(&doc, "the read-only page")["region"]["perms"],
+        "r--p"
+    );
+}
+
+#[test]
+fn frames_are_shown_or_said_to_be_hidden() {
+    let out = run(BIN, &["--frames"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    let pages = text
+        .lines()
+        .filter(|l| l.trim_start().starts_with("page "))
+        .count();
+    assert_eq!(pages, 8, "{text}");
+    // Never a row of zeros: a number, or the word that it is hidden.
+    assert!(!text.contains("frame 0\n"), "{text}");
+}
+
+#[test]
+fn help_and_bad_flags() {
+    assert_flags_behave(BIN, "virtual memory: more than the machine has");
+}
+
+/// The pattern learners compare against must not depend on who runs the program.
+#[test]
+fn an_ordinary_user_sees_the_same_pattern_as_root() {
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let setpriv = std::path::Path::new("/usr/bin/setpriv").exists();
+    if !(root && setpriv) {
+        eprintln!("skipped: needs root and setpriv to run the program as another user");
+        return;
+    }
+    let as_root = run(BIN, &[]);
+    let as_user = std::process::Command::new("/usr/bin/setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN])
+        .output()
+        .expect("setpriv runs");
+    let user_text = String::from_utf8_lossy(&as_user.stdout);
+    assert!(as_user.status.success(), "as nobody: {user_text}");
+    assert_eq!(
+        normalize(&String::from_utf8_lossy(&as_root.stdout)),
+        normalize(&user_text)
+    );
+}
