@@ -9,6 +9,9 @@ use std::ptr::NonNull;
 
 use milestone::{chunk_stats, mem_chunk, release_chunk};
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 fn release(ptrs: impl IntoIterator<Item = NonNull<u8>>) {
     for p in ptrs {
         release_chunk(p).expect("release_chunk");
@@ -35,29 +38,22 @@ fn main() {
 
     // Random churn: sizes log-uniform from 1 byte to 1 MiB; the number of live chunks wanders
     // between 0 and 2,000, so the live bytes rise and fall.
-    let mut seed = 0x2545_f491_4f6c_dd1du64;
-    let mut next = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
+    let mut rng = common::Rng(0x2545_f491_4f6c_dd1d);
     let mut live: Vec<(NonNull<u8>, usize)> = Vec::new();
     let (mut live_bytes, mut peak) = (0usize, 0usize);
     let (mut worst_ratio, mut worst_held, mut within) = (0f64, 0usize, true);
     for step in 0..200_000u64 {
         // Drift up for 20,000 steps, then down, then up again.
         let up = (step / 20_000) % 2 == 0;
-        let request =
-            live.is_empty() || (live.len() < 2_000 && next() % 100 < if up { 60 } else { 40 });
+        let share = if up { 60 } else { 40 };
+        let request = live.is_empty() || (live.len() < 2_000 && rng.below(100) < share);
         if request {
-            let size = 1usize << (next() % 21);
-            let size = size + (next() as usize % size);
+            let size = rng.size();
             live.push((mem_chunk(size).expect("mem_chunk"), size));
             live_bytes += size;
             peak = peak.max(live_bytes);
         } else {
-            let (p, size) = live.swap_remove(next() as usize % live.len());
+            let (p, size) = live.swap_remove(rng.below(live.len()));
             release_chunk(p).expect("release_chunk");
             live_bytes -= size;
         }

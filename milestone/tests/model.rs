@@ -184,10 +184,7 @@ fn the_registry_agrees_with_a_plain_model_after_every_step() -> Outcome {
         Ok(())
     });
     ensure(result.is_ok(), || format!("{result:?}"))?;
-    let end_break = sys::program_break() as usize;
-    ensure(end_break == start_break, || {
-        format!("the break is at {end_break:#x}, it started at {start_break:#x}")
-    })
+    common::ensure_break_at(start_break)
 }
 
 fn main() {

@@ -19,6 +19,14 @@ pub fn ensure(condition: bool, what: impl FnOnce() -> String) -> Outcome {
     }
 }
 
+/// Fails unless the program break is back at `start`.
+pub fn ensure_break_at(start: usize) -> Outcome {
+    let now = memcore::sys::program_break() as usize;
+    ensure(now == start, || {
+        format!("the break is at {now:#x}, it started at {start:#x}")
+    })
+}
+
 /// Runs the trials single-threaded on the main thread and exits.
 pub fn run(trials: Vec<Trial>) -> ! {
     let mut args = Arguments::from_args();
