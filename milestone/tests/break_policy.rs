@@ -390,14 +390,7 @@ fn random_foreign_sbrk_calls_are_never_overlapped_or_shrunk() -> Outcome {
             }
             _ => {}
         }
-        let top = foreign
-            .iter()
-            .map(|(p, len, _)| p.as_ptr() as usize + len)
-            .max();
-        let brk = sys::program_break() as usize;
-        ensure(top.is_none_or(|t| brk >= t), || {
-            format!("step {step}: the break {brk:#x} fell below foreign memory ending at {top:x?}")
-        })?;
+        break_above(&foreign).map_err(|e| format!("step {step}: {e}"))?;
     }
     for c in chunks_of(&m) {
         let (a, b) = (c.start().as_ptr() as usize, c.end());
@@ -421,14 +414,22 @@ fn random_foreign_sbrk_calls_are_never_overlapped_or_shrunk() -> Outcome {
             format!("foreign memory at {p:?} changed")
         })?;
     }
+    Ok(break_above(&foreign)?)
+}
+
+/// Fails if the program break lies below the end of any of the foreign memory.
+fn break_above(foreign: &[(NonNull<u8>, usize, u64)]) -> Result<(), String> {
     let top = foreign
         .iter()
         .map(|(p, len, _)| p.as_ptr() as usize + len)
         .max();
     let brk = sys::program_break() as usize;
-    ensure(top.is_none_or(|t| brk >= t), || {
-        "the break fell below foreign memory".into()
-    })
+    match top {
+        Some(top) if brk < top => Err(format!(
+            "the break {brk:#x} fell below foreign memory ending at {top:#x}"
+        )),
+        _ => Ok(()),
+    }
 }
 
 fn main() {
