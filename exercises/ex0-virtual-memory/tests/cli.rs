@@ -49,10 +49,18 @@ fn an_ordinary_user_sees_the_same_pattern_as_root() {
         return;
     }
     let as_root = run(BIN, &[]);
+    // The build folder may sit where another user cannot reach (under /root, say): run a copy
+    // from the temporary folder instead; the program does not depend on where it lies.
+    let copy = std::env::temp_dir().join(format!("ex0-virtual-memory-{}", std::process::id()));
+    std::fs::copy(BIN, &copy).expect("copy the binary");
+    std::fs::set_permissions(&copy, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("make the copy executable");
     let as_user = std::process::Command::new("/usr/bin/setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN])
-        .output()
-        .expect("setpriv runs");
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(&copy)
+        .output();
+    let _ = std::fs::remove_file(&copy);
+    let as_user = as_user.expect("setpriv runs");
     let user_text = String::from_utf8_lossy(&as_user.stdout);
     assert!(as_user.status.success(), "as nobody: {user_text}");
     assert_eq!(
