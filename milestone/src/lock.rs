@@ -19,7 +19,10 @@ use std::cell::UnsafeCell;
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// Spins this many times before yielding the CPU on each further try.
+/// Looks at the lock this many times (with the backoff, about 12,800 pauses, a few tenths of a
+/// millisecond) before yielding the CPU on each further try. Measured on B7: 32 looks gave
+/// 0.88 to 1.0 of one thread's throughput, 200 gave 1.16 to 1.24. With more threads than
+/// cores, a waiter may spin that long behind a preempted holder before it yields.
 const SPINS_BEFORE_YIELD: u32 = 200;
 
 /// A value behind a spin-then-yield lock.
