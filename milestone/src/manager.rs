@@ -314,21 +314,30 @@ impl ChunkManager {
     /// Records `[start, start + len)` as free, merged with free neighbours that touch it.
     /// Returns the merged extent.
     fn add_free(&mut self, start: usize, len: usize) -> Result<Extent, ChunkError> {
-        let mut merged = Extent {
+        let free = Extent {
             start,
             len,
             state: State::Free,
         };
-        let below = self.registry.containing(start.wrapping_sub(1));
-        if let Some(b) = below.filter(|b| b.state == State::Free && b.end() == start) {
-            merged = Extent {
-                start: b.start,
-                len: b.len + len,
-                state: State::Free,
-            };
-            self.registry.replace(b.start, merged);
-        } else {
-            self.registry.insert(merged)?;
+        self.registry.insert(free)?;
+        Ok(self.merge_with_free_neighbours(free))
+    }
+
+    /// Merges the free extent `free`, already recorded, with the free extents that touch it
+    /// on either side; returns the merged extent. Merging only removes and widens records, so
+    /// it cannot fail.
+    fn merge_with_free_neighbours(&mut self, free: Extent) -> Extent {
+        let mut merged = free;
+        if let Some(b) = self.registry.before(free.start) {
+            if b.state == State::Free && b.end() == free.start {
+                self.registry.remove(free.start);
+                merged = Extent {
+                    start: b.start,
+                    len: b.len + free.len,
+                    state: State::Free,
+                };
+                self.registry.replace(b.start, merged);
+            }
         }
         if let Some(a) = self.registry.after(merged.start) {
             if a.state == State::Free && a.start == merged.end() {
@@ -337,7 +346,7 @@ impl ChunkManager {
                 self.registry.replace(merged.start, merged);
             }
         }
-        Ok(merged)
+        merged
     }
 
     /// See `milestone::release_chunk`.
@@ -369,25 +378,7 @@ impl ChunkManager {
             state: State::Free,
         };
         self.registry.replace(addr, freed);
-        let mut merged = freed;
-        if let Some(b) = self.registry.before(addr) {
-            if b.state == State::Free && b.end() == addr {
-                self.registry.remove(addr);
-                merged = Extent {
-                    start: b.start,
-                    len: b.len + len,
-                    state: State::Free,
-                };
-                self.registry.replace(b.start, merged);
-            }
-        }
-        if let Some(a) = self.registry.after(merged.start) {
-            if a.state == State::Free && a.start == merged.end() {
-                self.registry.remove(a.start);
-                merged.len += a.len;
-                self.registry.replace(merged.start, merged);
-            }
-        }
+        let merged = self.merge_with_free_neighbours(freed);
         // Free memory at the top of the segment goes back to its unused top.
         if let Some(segment) = self.segment.as_mut() {
             if merged.end() == segment.top && merged.start >= segment.start {
@@ -499,7 +490,6 @@ impl From<Error> for ChunkError {
             Error::Os { call, errno } => ChunkError::Os { call, errno },
             Error::ZeroSize => ChunkError::ZeroSize,
             Error::Overflow { requested } => ChunkError::TooLarge { requested },
-            Error::NotAChunk { addr } => ChunkError::NotAChunk { addr },
             // Handled inside the manager; should one escape, it reads as a refusal to retry.
             Error::BreakMoved { .. } => ChunkError::Os {
                 call: "sbrk",

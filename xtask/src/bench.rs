@@ -5,12 +5,11 @@
 //! medians it writes to `target/criterion/GROUP/BENCH/new/estimates.json`; the counted ones
 //! from `milestone/benches/counters.rs`, which prints `counter: ID VALUE …` lines.
 
-use std::path::PathBuf;
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-use crate::run::{cargo, root};
+use crate::run::{cargo, root, target_dir};
 
 /// The median time of one criterion benchmark, in nanoseconds.
 fn median_ns(group: &str, bench: &str) -> Result<f64> {
@@ -25,13 +24,6 @@ fn median_ns(group: &str, bench: &str) -> Result<f64> {
     json["median"]["point_estimate"]
         .as_f64()
         .with_context(|| format!("no median in {}", path.display()))
-}
-
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .map(|t| if t.is_absolute() { t } else { root().join(t) })
-        .unwrap_or_else(|| root().join("target"))
 }
 
 /// One row of the table.

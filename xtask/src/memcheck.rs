@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
-use crate::run::{self, Profile, root};
+use crate::run::{self, Ending, Profile, root};
 
 /// The exit status valgrind uses when it found errors (the programs never use it).
 const ERRORS: i32 = 99;
@@ -37,11 +37,13 @@ pub fn memcheck() -> Result<bool> {
     }
     let bin_dir = run::build(Profile::Debug)?;
     let suppressions = root().join("xtask/valgrind.supp");
+    let runs = runs();
     let mut failed = 0;
-    for (name, args) in runs() {
+    for (name, args) in &runs {
+        let name = *name;
         let mut argv = vec![
             "-q".to_owned(),
-            "--error-exitcode=99".to_owned(),
+            format!("--error-exitcode={ERRORS}"),
             "--leak-check=no".to_owned(),
             format!("--suppressions={}", suppressions.display()),
             bin_dir.join(name).display().to_string(),
@@ -57,22 +59,21 @@ pub fn memcheck() -> Result<bool> {
             Some(_) => format!("{name} (past the 8 MiB cap)"),
             None => name.to_owned(),
         };
-        let errors = outcome
-            .stderr
-            .lines()
-            .filter(|l| l.contains("Invalid") || l.contains("uninitialised"))
-            .count();
-        match outcome.failure() {
-            None if errors == 0 => println!("memcheck {shown} ... ok"),
-            failure => {
+        // Valgrind says so by its exit status, and by its reports on stderr.
+        let found_errors = matches!(outcome.ending, Ending::Exited(s) if s.code() == Some(ERRORS))
+            || outcome
+                .stderr
+                .lines()
+                .any(|l| l.contains("Invalid") || l.contains("uninitialised"));
+        let why = if found_errors {
+            Some("memcheck found errors".to_owned())
+        } else {
+            outcome.failure()
+        };
+        match why {
+            None => println!("memcheck {shown} ... ok"),
+            Some(why) => {
                 failed += 1;
-                let why = match failure {
-                    Some(f) if f.ends_with(&format!("status {ERRORS}")) => {
-                        "memcheck found errors".to_owned()
-                    }
-                    Some(f) => f,
-                    None => "memcheck found errors".to_owned(),
-                };
                 println!("memcheck {shown} ... FAILED: {why}");
                 for line in outcome.stderr.lines().take(40) {
                     println!("    {line}");
@@ -80,9 +81,6 @@ pub fn memcheck() -> Result<bool> {
             }
         }
     }
-    println!(
-        "memcheck: {} passed, {failed} failed",
-        runs().len() - failed
-    );
+    println!("memcheck: {} passed, {failed} failed", runs.len() - failed);
     Ok(failed == 0)
 }

@@ -20,6 +20,14 @@ pub fn cargo() -> String {
     std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned())
 }
 
+/// Cargo's target folder: `CARGO_TARGET_DIR` (relative to the root), or `target/`.
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|t| if t.is_absolute() { t } else { root().join(t) })
+        .unwrap_or_else(|| root().join("target"))
+}
+
 /// How the binaries are built.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Profile {
@@ -45,11 +53,7 @@ pub fn build(profile: Profile) -> Result<PathBuf> {
     if !status.success() {
         bail!("`{cargo} build --workspace --bins` failed ({status})");
     }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .map(|t| if t.is_absolute() { t } else { root().join(t) })
-        .unwrap_or_else(|| root().join("target"));
-    Ok(target.join(match profile {
+    Ok(target_dir().join(match profile {
         Profile::Debug => "debug",
         Profile::Release => "release",
     }))

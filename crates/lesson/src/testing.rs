@@ -88,6 +88,14 @@ pub fn observation<'a>(doc: &'a Value, label: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no observation {label:?}"))
 }
 
+/// The address of the observation with `label`.
+///
+/// # Panics
+/// If there is none, or its address is not `0x` and lowercase hex.
+pub fn address(doc: &Value, label: &str) -> usize {
+    hex(&observation(doc, label)["address"])
+}
+
 /// Asserts that `--help` exits 0 and says `about`, and that an unknown flag gets one line with
 /// the usage and exit status 2.
 ///

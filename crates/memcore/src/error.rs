@@ -94,12 +94,6 @@ pub enum Error {
         /// Where it is now.
         found: usize,
     },
-    /// The pointer is not the start of a live chunk (unknown, interior, or already released).
-    #[error("{addr:#x} is not the start of a live chunk")]
-    NotAChunk {
-        /// The address that was passed in.
-        addr: usize,
-    },
 }
 
 impl Error {

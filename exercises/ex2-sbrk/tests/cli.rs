@@ -1,17 +1,11 @@
 //! ex2-sbrk run as learners run it. It moves the program break, so it runs as a child process
 //! of its own, never inside this multi-threaded test harness.
 
-use lesson::testing::{assert_document_holds, assert_flags_behave, observation, run_json};
+use lesson::testing::{
+    address as addr, assert_document_holds, assert_flags_behave, observation, run_json,
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ex2-sbrk");
-
-fn addr(doc: &serde_json::Value, label: &str) -> usize {
-    let text = observation(doc, label)["address"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    usize::from_str_radix(text.trim_start_matches("0x"), 16).unwrap()
-}
 
 #[test]
 fn every_check_holds_and_the_break_comes_back() {
