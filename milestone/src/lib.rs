@@ -23,6 +23,9 @@
 //! [`TRIM_THRESHOLD`]. When `sbrk` fails (a limit; musl, where it always fails; valgrind's
 //! 8 MiB cap), small requests are mapped instead.
 //!
+//! [`contract`] checks any `mem_chunk` against what the lesson asks of it: this one, the
+//! lesson's short reference answer (`src/parts.rs`) and the learner's own (`learn/parts.rs`).
+//!
 //! ```
 //! let ptr = milestone::mem_chunk(100).unwrap();
 //! let chunk = milestone::find_chunk(ptr.as_ptr().wrapping_add(50)).unwrap();
@@ -33,6 +36,7 @@
 
 use std::ptr::NonNull;
 
+pub mod contract;
 mod lock;
 mod manager;
 

@@ -1,7 +1,11 @@
 //! The milestone demo: chunks from `mem_chunk`, their registry, lookups, releases and stats.
 //!
 //! `cargo run -p milestone` uses a few small and large sizes; `cargo run -p milestone -- 100
-//! 200000 4096` uses the sizes given.
+//! 200000 4096` uses the sizes given. `cargo run -p milestone -- --contract` checks the lesson's
+//! reference answer (`src/parts.rs`) against the lesson's contract instead, and `--contract
+//! library` this crate's `mem_chunk`; the learner's own runs as `milestone-learn`.
+
+mod parts;
 
 use std::process::ExitCode;
 use std::ptr::NonNull;
@@ -47,16 +51,51 @@ fn parse_size(text: &str) -> Result<usize, String> {
         .ok_or_else(|| format!("too large: a chunk holds at most {largest} bytes"))
 }
 
+/// Whose `mem_chunk` `--contract` checks, if it was given: the lesson's reference answer
+/// (`--contract` or `--contract lesson`) or this crate's (`--contract library`).
+fn contract_parts() -> Option<Result<milestone::contract::Parts, String>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let at = args.iter().position(|a| a == "--contract")?;
+    Some(match args.get(at + 1).map(String::as_str) {
+        None | Some("lesson") => Ok(parts::PARTS),
+        Some("library") => Ok(milestone::contract::library()),
+        Some(other) if !other.starts_with('-') => Err(format!(
+            "milestone: --contract takes lesson or library, not {other}; usage: milestone \
+             --contract [lesson|library] [--json] [--pause]"
+        )),
+        Some(_) => Ok(parts::PARTS),
+    })
+}
+
 fn main() -> ExitCode {
+    match contract_parts() {
+        Some(Ok(parts)) => return milestone::contract::main(&parts),
+        Some(Err(usage)) => {
+            eprintln!("{usage}");
+            return ExitCode::from(2);
+        }
+        None => {}
+    }
     let (mut lesson, matches) = Lesson::start_with(INFO, |command| {
-        command.arg(
-            Arg::new("sizes")
-                .value_name("SIZE")
-                .help("Chunk sizes in bytes (default: 24 100 4096 200000 1048576 64)")
-                .action(ArgAction::Append)
-                .allow_negative_numbers(true)
-                .value_parser(parse_size),
-        )
+        command
+            .arg(
+                Arg::new("sizes")
+                    .value_name("SIZE")
+                    .help("Chunk sizes in bytes (default: 24 100 4096 200000 1048576 64)")
+                    .action(ArgAction::Append)
+                    .allow_negative_numbers(true)
+                    .value_parser(parse_size),
+            )
+            .arg(
+                Arg::new("contract")
+                    .long("contract")
+                    .value_name("WHOSE")
+                    .num_args(0..=1)
+                    .help(
+                        "Check a mem_chunk against the lesson's contract instead: the lesson's \
+                         reference answer (lesson, the default) or this crate's (library)",
+                    ),
+            )
     });
     let sizes: Vec<usize> = match matches.get_many::<usize>("sizes") {
         Some(given) => given.copied().collect(),

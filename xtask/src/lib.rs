@@ -3,10 +3,12 @@
 
 pub mod bench;
 pub mod check;
+pub mod learn;
 pub mod lessons;
 pub mod memcheck;
 pub mod normalize;
 pub mod readme;
 pub mod run;
 pub mod snapshot;
+pub mod template;
 pub mod trace;

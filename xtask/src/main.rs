@@ -4,30 +4,98 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
 use xtask::check::{self, Options};
+use xtask::learn::{self, Workspace};
 use xtask::lessons::{self, LESSONS};
 use xtask::run::Profile;
 use xtask::trace;
 
-const USAGE: &str = "\
-usage: cargo xtask <command>
+/// The workspace's own commands.
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", disable_version_flag = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
 
-commands:
-  check-all [--bless] [--release] [--timeout SECS]
-                   run every lesson binary and compare its output's address pattern with
-                   its snapshot in xtask/snapshots/ (--bless rewrites them, never under CI)
-  check NAME [...] the same for one binary
-  list             the lesson binaries and what each shows
-  trace NAME [--release]
-                   the memory system calls NAME makes, step by step (needs strace)
-  memcheck         run ex3-mmap and the milestone demo under valgrind (needs valgrind)
-  bench            run milestone's benchmarks and print the table of figures and goals
-  help             this text";
+/// How `check-all` and `check` build and run.
+#[derive(Debug, clap::Args)]
+struct CheckFlags {
+    /// Rewrite the snapshots and the READMEs' expected output (never under CI).
+    #[arg(long)]
+    bless: bool,
+    /// Check release binaries.
+    #[arg(long)]
+    release: bool,
+    /// How long one binary may run, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    timeout: u64,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run every lesson binary and compare its output's address pattern with its snapshot in
+    /// xtask/snapshots/.
+    CheckAll(CheckFlags),
+    /// The same for one binary.
+    Check {
+        /// The binary, as `cargo xtask list` names it.
+        name: String,
+        #[command(flatten)]
+        flags: CheckFlags,
+    },
+    /// List the lesson binaries and what each shows.
+    List,
+    /// Show the memory system calls a binary makes, step by step (needs strace).
+    Trace {
+        /// The binary, as `cargo xtask list` names it.
+        name: String,
+        /// Trace the release binary.
+        #[arg(long)]
+        release: bool,
+    },
+    /// Run ex3-mmap and the milestone demo under valgrind (needs valgrind).
+    Memcheck,
+    /// Run milestone's benchmarks and print the table of figures and goals.
+    Bench,
+    /// Build and run your parts of each exercise, checked by the lesson's own programs.
+    Learn {
+        /// Check again whenever one of your files is saved.
+        #[arg(long, conflicts_with_all = ["reset", "verify"])]
+        watch: bool,
+        /// Bring one exercise's file back as the template (it keeps a copy of yours).
+        #[arg(long, value_name = "NAME", conflicts_with = "verify")]
+        reset: Option<String>,
+        /// With --reset: replace the file even if it holds your work.
+        #[arg(long, requires = "reset")]
+        yes: bool,
+        /// For CI and whoever changes a reference: the templates are fresh, build clippy-clean
+        /// and stop at their first part; the references and the kept answers pass.
+        #[arg(long)]
+        verify: bool,
+    },
+    /// The hint for the next part of an exercise that is still to do.
+    Hint {
+        /// The exercise: ex1-segments, ex2-sbrk, ex3-mmap or milestone.
+        name: String,
+        /// Every hint of the exercise.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Write every learner's template from its reference (for whoever changes a reference).
+    Templates {
+        /// Replace files that differ from the template (a copy of each is kept).
+        #[arg(long)]
+        yes: bool,
+    },
+}
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match dispatch(&args) {
+    let cli = Cli::parse();
+    match dispatch(cli.command) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(error) => {
@@ -37,31 +105,16 @@ fn main() -> ExitCode {
     }
 }
 
-fn options(flags: &[String]) -> Result<Options> {
-    let mut options = Options {
-        bless: false,
-        profile: Profile::Debug,
-        timeout: Duration::from_secs(30),
-    };
-    let mut flags = flags.iter();
-    while let Some(flag) = flags.next() {
-        match flag.as_str() {
-            "--bless" => options.bless = true,
-            "--release" => options.profile = Profile::Release,
-            "--timeout" => {
-                let secs = flags
-                    .next()
-                    .context("--timeout needs a number of seconds")?;
-                let secs: u64 =
-                    secs.parse().ok().filter(|&s| s > 0).with_context(|| {
-                        format!("--timeout {secs}: not a positive whole number")
-                    })?;
-                options.timeout = Duration::from_secs(secs);
-            }
-            other => bail!("unknown flag {other}\n{USAGE}"),
-        }
+fn options(flags: &CheckFlags) -> Options {
+    Options {
+        bless: flags.bless,
+        profile: if flags.release {
+            Profile::Release
+        } else {
+            Profile::Debug
+        },
+        timeout: Duration::from_secs(flags.timeout),
     }
-    Ok(options)
 }
 
 fn configure_insta(bless: bool) {
@@ -72,8 +125,7 @@ fn configure_insta(bless: bool) {
     }
 }
 
-fn lesson(name: Option<&String>) -> Result<&'static lessons::LessonBinary> {
-    let name = name.context("which binary? `cargo xtask list` shows them")?;
+fn lesson(name: &str) -> Result<&'static lessons::LessonBinary> {
     lessons::find(name).with_context(|| {
         let names: Vec<_> = LESSONS.iter().map(|l| l.name).collect();
         format!(
@@ -83,44 +135,55 @@ fn lesson(name: Option<&String>) -> Result<&'static lessons::LessonBinary> {
     })
 }
 
-fn dispatch(args: &[String]) -> Result<bool> {
-    let Some(command) = args.first() else {
-        bail!("{USAGE}");
-    };
-    match command.as_str() {
-        "check-all" => {
-            let options = options(&args[1..])?;
-            configure_insta(options.bless);
-            check::check(LESSONS, options)
+fn dispatch(command: Command) -> Result<bool> {
+    match command {
+        Command::CheckAll(flags) => {
+            configure_insta(flags.bless);
+            check::check(LESSONS, options(&flags))
         }
-        "check" => {
-            let lesson = lesson(args.get(1))?;
-            let options = options(&args[2..])?;
-            configure_insta(options.bless);
-            check::check(std::slice::from_ref(lesson), options)
+        Command::Check { name, flags } => {
+            let lesson = lesson(&name)?;
+            configure_insta(flags.bless);
+            check::check(std::slice::from_ref(lesson), options(&flags))
         }
-        "list" => {
+        Command::List => {
             for l in LESSONS {
-                println!("{:<14} {}", l.name, l.shows);
+                println!("{:<28} {}", l.name, l.shows);
             }
             Ok(true)
         }
-        "trace" => {
-            let lesson = lesson(args.get(1))?;
-            let profile = match args.get(2).map(String::as_str) {
-                None => Profile::Debug,
-                Some("--release") => Profile::Release,
-                Some(other) => bail!("unknown flag {other}\n{USAGE}"),
+        Command::Trace { name, release } => {
+            let profile = if release {
+                Profile::Release
+            } else {
+                Profile::Debug
             };
-            trace::trace(lesson, profile)?;
+            trace::trace(lesson(&name)?, profile)?;
             Ok(true)
         }
-        "bench" => xtask::bench::bench(),
-        "memcheck" => xtask::memcheck::memcheck(),
-        "help" | "--help" | "-h" => {
-            println!("{USAGE}");
+        Command::Bench => xtask::bench::bench(),
+        Command::Memcheck => xtask::memcheck::memcheck(),
+        Command::Learn {
+            watch,
+            reset,
+            yes,
+            verify,
+        } => {
+            let workspace = Workspace::here();
+            if verify {
+                learn::verify(&workspace)
+            } else if let Some(name) = reset {
+                learn::reset(&workspace, &name, yes)
+            } else if watch {
+                learn::watch(&workspace)
+            } else {
+                learn::learn(&workspace)
+            }
+        }
+        Command::Hint { name, all } => {
+            learn::hint(&Workspace::here(), &name, all)?;
             Ok(true)
         }
-        other => bail!("unknown command {other}\n{USAGE}"),
+        Command::Templates { yes } => learn::templates(&Workspace::here(), yes),
     }
 }

@@ -52,6 +52,12 @@ pub const RULES: &[Rule] = &[
         does: "masks text the binaries mark as machine-dependent: `~{granted}` -> `~{?}`",
         apply: varying_text,
     },
+    Rule {
+        name: "varying-addresses",
+        does: "masks addresses marked with `~`, whose place among the others is not part of the \
+               lesson (it depends on whose code made them): `~0x55d0a000` -> `~<A>`",
+        apply: varying_addresses,
+    },
 ];
 
 /// Applies every rule in order.
@@ -69,6 +75,12 @@ fn varying_numbers(text: &str) -> String {
     while let Some(at) = rest.find('~') {
         out.push_str(&rest[..at]);
         let after = &rest[at + 1..];
+        if after.starts_with("0x") {
+            // A marked address: the varying-addresses rule masks it.
+            out.push('~');
+            rest = after;
+            continue;
+        }
         let digits = after
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
             .unwrap_or(after.len());
@@ -96,8 +108,35 @@ fn starts_with_word(text: &str, word: &str) -> bool {
         .is_some_and(|t| !t.starts_with(|c: char| c.is_ascii_alphanumeric()))
 }
 
-/// Where each `0x…` address lies in `text`, as (byte range, value).
+/// The byte ranges of `~{…}` spans, whose contents the varying-text rule masks.
+fn varying_spans(text: &str) -> Vec<std::ops::Range<usize>> {
+    let mut spans = Vec::new();
+    let mut from = 0;
+    while let Some(at) = text[from..].find("~{").map(|a| a + from) {
+        let Some(close) = text[at..].find('}') else {
+            break;
+        };
+        spans.push(at..at + close + 1);
+        from = at + close + 1;
+    }
+    spans
+}
+
+/// Where each `0x…` address lies in `text`, as (byte range, value). Addresses marked with `~`
+/// and those inside `~{…}` are not part of the pattern, and are left out.
 fn find_addresses(text: &str) -> Vec<(std::ops::Range<usize>, u64)> {
+    let all = find_all_addresses(text);
+    let spans = varying_spans(text);
+    all.into_iter()
+        .filter(|(range, _)| {
+            let marked = range.start > 0 && text.as_bytes()[range.start - 1] == b'~';
+            !marked && !spans.iter().any(|s| s.contains(&range.start))
+        })
+        .collect()
+}
+
+/// Where every `0x…` address lies in `text`, as (byte range, value).
+fn find_all_addresses(text: &str) -> Vec<(std::ops::Range<usize>, u64)> {
     let bytes = text.as_bytes();
     let mut found = Vec::new();
     let mut i = 0;
@@ -179,6 +218,20 @@ fn line_ends(text: &str) -> String {
     out
 }
 
+fn varying_addresses(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut last = 0;
+    for (range, _) in find_all_addresses(text) {
+        if range.start > 0 && text.as_bytes()[range.start - 1] == b'~' {
+            out.push_str(&text[last..range.start]);
+            out.push_str("<A>");
+            last = range.end;
+        }
+    }
+    out.push_str(&text[last..]);
+    out
+}
+
 fn varying_text(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
@@ -252,6 +305,32 @@ mod tests {
             "policy: ~{?}, plain: ~{?}\n"
         );
         assert_eq!(apply("an open ~{ stays"), "an open ~{ stays");
+    }
+
+    #[test]
+    fn varying_addresses_fixture() {
+        let apply = rule("varying-addresses").apply;
+        assert_eq!(
+            apply("chunk ~0x55d0a0001000 in [heap], plain 0x10"),
+            "chunk ~<A> in [heap], plain 0x10"
+        );
+    }
+
+    /// Marked addresses, and addresses inside `~{…}`, neither count among the ranks nor
+    /// change the others'.
+    #[test]
+    fn marked_addresses_leave_the_ranks_alone() {
+        let plain = "a 0x2000\nb 0x1000\n";
+        let marked = "a 0x2000\nx ~0x1800 and ~{at 0x1400}\nb 0x1000\n";
+        assert_eq!(
+            normalize(marked),
+            "a <A2:page>\nx ~<A> and ~{?}\nb <A1:page>\n"
+        );
+        assert_eq!(normalize(plain), "a <A2:page>\nb <A1:page>\n");
+        assert_eq!(
+            (rule("varying-numbers").apply)("~0x10 and ~12"),
+            "~0x10 and ~N"
+        );
     }
 
     #[test]

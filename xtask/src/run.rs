@@ -8,9 +8,14 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-/// The workspace root, found from this crate's manifest directory.
+/// The workspace root: the parent of this crate's manifest directory, which `cargo run` (and so
+/// `cargo xtask`) names at run time. The value from compile time is the fallback: two clones
+/// sharing one target folder can share one xtask binary, which must check the clone it was run
+/// in, not the one it was built in.
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+    manifest_dir
         .parent()
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }
@@ -60,7 +65,7 @@ pub fn build(profile: Profile) -> Result<PathBuf> {
 }
 
 /// How a run ended.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 pub enum Ending {
     /// It exited (with this status).
     Exited(ExitStatus),
@@ -82,14 +87,19 @@ pub struct Run {
 impl Run {
     /// `None` if it exited 0; otherwise what went wrong, in a few words.
     pub fn failure(&self) -> Option<String> {
-        match &self.ending {
-            Ending::TimedOut => Some("timed out".to_owned()),
-            Ending::Exited(status) if status.success() => None,
-            Ending::Exited(status) => Some(match status.signal() {
-                Some(signal) => format!("crashed: killed by {}", signal_name(signal)),
-                None => format!("failed: exit status {}", status.code().unwrap_or(-1)),
-            }),
-        }
+        describe(&self.ending)
+    }
+}
+
+/// `None` for an exit with status 0; otherwise what went wrong, in a few words.
+pub fn describe(ending: &Ending) -> Option<String> {
+    match ending {
+        Ending::TimedOut => Some("timed out".to_owned()),
+        Ending::Exited(status) if status.success() => None,
+        Ending::Exited(status) => Some(match status.signal() {
+            Some(signal) => format!("crashed: killed by {}", signal_name(signal)),
+            None => format!("failed: exit status {}", status.code().unwrap_or(-1)),
+        }),
     }
 }
 

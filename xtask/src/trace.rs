@@ -37,7 +37,8 @@ pub fn trace(lesson: &LessonBinary, profile: Profile) -> Result<()> {
             "-o",
         ])
         .arg(&log)
-        .arg(bin_dir.join(lesson.name))
+        .arg(bin_dir.join(lesson.binary))
+        .args(lesson.args)
         .stdout(std::process::Stdio::null())
         .status()
         .context("cannot run strace")?;

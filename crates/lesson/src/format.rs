@@ -38,9 +38,26 @@ pub fn varying_text(text: &str) -> String {
     format!("~{{{text}}}")
 }
 
+/// What a failed system call said, as the lessons print it: `ENOMEM (Cannot allocate memory)`
+/// for an errno, the error's own words otherwise (`invalid input parameter`).
+pub fn io_error(error: &std::io::Error) -> String {
+    match error.raw_os_error() {
+        Some(code) => memcore::Errno(code).to_string(),
+        None => error.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn io_errors_read_as_their_errno_name() {
+        let enomem = std::io::Error::from_raw_os_error(12);
+        assert_eq!(io_error(&enomem), "ENOMEM (Cannot allocate memory)");
+        let invalid = std::io::Error::from(std::io::ErrorKind::InvalidInput);
+        assert_eq!(io_error(&invalid), "invalid input parameter");
+    }
 
     #[test]
     fn sizes_read_as_decimal_with_a_human_form() {

@@ -11,11 +11,19 @@
 //!   run; text that depends on the machine reads `~{…}` ([`varying_text`]).
 //!
 //! Exit codes: 0 when every check held, 1 when one did not (or the OS refused something the
-//! lesson needed), 2 for bad command-line input.
+//! lesson needed, or a part panicked), 2 for bad command-line input, 3
+//! ([`EXIT_TO_DO`]) when a learner's part is still `todo!()`, 4 ([`EXIT_OPTIONAL_TO_DO`]) when
+//! every check held and only an optional part is still `todo!()`.
+//!
+//! Every lesson binary takes `--pause`: it stops after each step, prints its pid, and waits for
+//! Enter, so that `/proc/PID/maps` can be read (or `gdb -p PID` attached) while the memory of
+//! that step is live.
 
 mod format;
+mod parts;
 mod report;
 pub mod testing;
 
-pub use format::{bytes, human, varying_bytes, varying_text};
+pub use format::{bytes, human, io_error, varying_bytes, varying_text};
+pub use parts::{EXIT_OPTIONAL_TO_DO, EXIT_TO_DO, PartError};
 pub use report::{Check, Fact, Lesson, LessonInfo, Observation, RegionInfo, Step};

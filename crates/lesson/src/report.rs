@@ -9,6 +9,8 @@ use clap::{Arg, ArgAction, ArgMatches, Command};
 use memcore::{MemoryMap, Region};
 use serde::Serialize;
 
+use crate::parts::{self, EXIT_OPTIONAL_TO_DO, EXIT_TO_DO, PartError};
+
 /// What a lesson binary says about itself.
 #[derive(Debug, Clone, Copy)]
 pub struct LessonInfo {
@@ -109,11 +111,21 @@ struct Document<'a> {
     steps: &'a [Step],
 }
 
+/// What an observation prints as varying (`~`), so that `check-all` masks it.
+#[derive(Debug, Clone, Copy, Default)]
+struct Marks {
+    /// The address's rank among the others is not part of the lesson.
+    address: bool,
+    /// The region depends on the build.
+    region: bool,
+}
+
 /// A lesson run in progress.
 #[derive(Debug)]
 pub struct Lesson {
     info: LessonInfo,
     json: bool,
+    pause: bool,
     steps: Vec<Step>,
 }
 
@@ -145,6 +157,15 @@ impl Lesson {
                         .long("json")
                         .action(ArgAction::SetTrue)
                         .help("Print the observations and checks as one JSON document"),
+                )
+                .arg(
+                    Arg::new("pause")
+                        .long("pause")
+                        .action(ArgAction::SetTrue)
+                        .help(
+                            "Stop after each step, print the pid and wait for Enter, to look at \
+                             /proc/PID/maps (or attach gdb -p PID) while the memory is live",
+                        ),
                 ),
         );
         let matches = match command.clone().try_get_matches() {
@@ -158,6 +179,7 @@ impl Lesson {
         let lesson = Lesson {
             info,
             json,
+            pause: matches.get_flag("pause"),
             steps: Vec::new(),
         };
         (lesson, matches)
@@ -182,8 +204,30 @@ impl Lesson {
         &mut self.steps[last]
     }
 
-    /// Starts the next numbered step.
+    /// With `--pause`: says which step just ended and this process's pid on stderr, and waits
+    /// for a line on stdin (or its end). It reads stdin through a file of its own and a buffer
+    /// on the stack, so that waiting allocates nothing and cannot move the program break.
+    fn pause_after_step(&self) {
+        let Some(step) = self.steps.last().filter(|_| self.pause) else {
+            return;
+        };
+        let pid = std::process::id();
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "-- paused after step {} (pid {pid}): look at /proc/{pid}/maps or /proc/{pid}/smaps, \
+             or attach gdb -p {pid}; press Enter to go on",
+            step.number
+        );
+        let _ = std::io::stdout().lock().flush();
+        if let Ok(mut stdin) = std::fs::File::open("/dev/stdin") {
+            let mut byte = [0u8; 1];
+            while matches!(std::io::Read::read(&mut stdin, &mut byte), Ok(1) if byte[0] != b'\n') {}
+        }
+    }
+
+    /// Starts the next numbered step (after pausing, with `--pause`).
     pub fn step(&mut self, title: impl Into<String>) {
+        self.pause_after_step();
         let title = title.into();
         let number = self.steps.len() + 1;
         self.print("");
@@ -225,12 +269,57 @@ impl Lesson {
 
     /// Looks `addr` up in `map`, prints `label  0x…  in <region>` and returns the region.
     pub fn observe_in(&mut self, map: &MemoryMap, label: &str, addr: usize) -> Option<Region> {
+        self.observe_with(map, label, addr, Marks::default())
+    }
+
+    /// As [`Lesson::observe_in`], for an address whose place among the others is not part of
+    /// the lesson (it depends on whose code made it): printed `~0x…`, so that `check-all`
+    /// masks it instead of ranking it.
+    pub fn observe_unranked_in(
+        &mut self,
+        map: &MemoryMap,
+        label: &str,
+        addr: usize,
+    ) -> Option<Region> {
+        let marks = Marks {
+            address: true,
+            region: false,
+        };
+        self.observe_with(map, label, addr, marks)
+    }
+
+    /// As [`Lesson::observe_in`], for an address whose region depends on the build rather than
+    /// on the lesson: the region is printed marked as varying, `in ~{anonymous rw-p (bss)}`.
+    /// (The bss shares the data's last page only when it fits there, so where a zeroed global
+    /// or the linker's `end` lies changes with the size of the program.)
+    pub fn observe_in_build_dependent(
+        &mut self,
+        map: &MemoryMap,
+        label: &str,
+        addr: usize,
+    ) -> Option<Region> {
+        let marks = Marks {
+            address: false,
+            region: true,
+        };
+        self.observe_with(map, label, addr, marks)
+    }
+
+    fn observe_with(
+        &mut self,
+        map: &MemoryMap,
+        label: &str,
+        addr: usize,
+        marks: Marks,
+    ) -> Option<Region> {
         let region = map.region_of(addr).cloned();
         let place = match &region {
+            Some(r) if marks.region => format!("in {}", crate::varying_text(&r.to_string())),
             Some(r) => format!("in {r}"),
             None => "in no mapped region".to_owned(),
         };
-        self.print(&format!("  {label:<40} {addr:#x}  {place}"));
+        let mark = if marks.address { "~" } else { "" };
+        self.print(&format!("  {label:<40} {mark}{addr:#x}  {place}"));
         self.current().observations.push(Observation {
             label: label.to_owned(),
             address: format!("{addr:#x}"),
@@ -275,6 +364,37 @@ impl Lesson {
         passed
     }
 
+    /// Runs one of the learner's parts, `name`. A part that is still `todo!()`, or that panics,
+    /// does not unwind further: it comes back as a [`PartError`], which [`Lesson::abort`]
+    /// reports in words, naming this step, with its own exit status.
+    ///
+    /// # Errors
+    /// [`PartError::ToDo`] or [`PartError::Panicked`].
+    pub fn part<T>(&self, name: &'static str, part: impl FnOnce() -> T) -> Result<T, PartError> {
+        parts::call(name, false, part)
+    }
+
+    /// As [`Lesson::part`], for a part the lesson can be done without: when it is still
+    /// `todo!()`, the run ends with [`EXIT_OPTIONAL_TO_DO`] instead of [`EXIT_TO_DO`].
+    ///
+    /// # Errors
+    /// [`PartError::ToDo`] or [`PartError::Panicked`].
+    pub fn optional_part<T>(
+        &self,
+        name: &'static str,
+        part: impl FnOnce() -> T,
+    ) -> Result<T, PartError> {
+        parts::call(name, true, part)
+    }
+
+    /// The current step as `step N (title)`.
+    fn where_now(&self) -> String {
+        self.steps.last().map_or_else(
+            || "before the first step".to_owned(),
+            |s| format!("step {} ({})", s.number, s.title),
+        )
+    }
+
     fn counts(&self) -> (usize, usize) {
         let checks = self.steps.iter().flat_map(|s| &s.checks);
         let failed = checks.clone().filter(|c| !c.passed).count();
@@ -298,6 +418,7 @@ impl Lesson {
     /// Ends the lesson: a summary (or the JSON document) and exit status 0 if every check held,
     /// 1 if one did not.
     pub fn finish(self) -> ExitCode {
+        self.pause_after_step();
         let (passed, failed) = self.counts();
         if self.json {
             emit(&self.document(None));
@@ -335,13 +456,48 @@ impl Lesson {
 
     /// Ends the lesson early because something it needed failed: one line on stderr (and the
     /// JSON document with the error), exit status 1.
+    ///
+    /// A part still `todo!()` is not an error of the program: it says which step waits for
+    /// which part, where to write it and how to get a hint, and exits with [`EXIT_TO_DO`]
+    /// ([`EXIT_OPTIONAL_TO_DO`] for an optional part, when every check so far held).
     pub fn abort(self, error: anyhow::Error) -> ExitCode {
         let message = format!("{error:#}");
         if self.json {
             emit(&self.document(Some(message.clone())));
         }
-        eprintln!("{}: error: {message}", self.info.name);
-        ExitCode::FAILURE
+        let name = self.info.name;
+        let (passed, failed) = self.counts();
+        match error.downcast_ref::<PartError>() {
+            Some(todo @ PartError::ToDo { optional, .. }) if !optional || failed == 0 => {
+                let status = if *optional {
+                    if !self.json {
+                        emit("");
+                        emit(&format!(
+                            "All {passed} checks passed; the last, optional part is yours to write."
+                        ));
+                    }
+                    EXIT_OPTIONAL_TO_DO
+                } else {
+                    EXIT_TO_DO
+                };
+                eprintln!(
+                    "{name}: to do: {} waits for your code: {todo}",
+                    self.where_now()
+                );
+                eprintln!(
+                    "{name}: write it there, then run `cargo xtask learn`; a hint: `cargo xtask hint {name}`"
+                );
+                ExitCode::from(status)
+            }
+            Some(part) => {
+                eprintln!("{name}: error: {}: {part}", self.where_now());
+                ExitCode::FAILURE
+            }
+            None => {
+                eprintln!("{name}: error: {message}");
+                ExitCode::FAILURE
+            }
+        }
     }
 }
 
@@ -377,6 +533,7 @@ mod tests {
                 about: "",
             },
             json: true,
+            pause: false,
             steps: Vec::new(),
         }
     }

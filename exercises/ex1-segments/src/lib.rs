@@ -1,0 +1,487 @@
+//! Exercise 1's driver: where a program's stack, heap, data, bss and code live.
+//!
+//! Each kind of variable is placed somewhere different by the compiler, the linker, the loader
+//! or the allocator. The parts (`src/parts.rs`, or the learner's `learn/parts.rs`) give the
+//! address of one of each; this driver finds the region of `/proc/self/maps` that holds it, and
+//! cross-checks the executable's own segments against the linker's `etext`, `edata` and `end`.
+
+use std::hint::black_box;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Arg, value_parser};
+use lesson::{Lesson, LessonInfo, bytes, varying_bytes};
+use memcore::linker::{SegmentBounds, segment_bounds};
+use memcore::{MemoryMap, Region, RegionKind, sys};
+
+/// The default size of the large allocation: well above glibc's mmap threshold.
+pub const LARGE: usize = 256 * 1024;
+
+/// glibc's default mmap threshold (`M_MMAP_THRESHOLD`, man 3 mallopt).
+const MMAP_THRESHOLD: usize = 128 * 1024;
+
+/// The learner's parts, in the lesson's order (see `src/parts.rs` for what each must do).
+#[derive(Debug, Clone, Copy)]
+pub struct Parts {
+    /// The address of a local variable of the part itself.
+    pub address_of_a_local: fn() -> usize,
+    /// A small value on the heap.
+    pub a_small_heap_value: fn() -> Box<u64>,
+    /// A large allocation of `len` bytes.
+    pub a_large_allocation: fn(usize) -> Vec<u8>,
+    /// The address of an initialised, writable global.
+    pub address_of_an_initialised_global: fn() -> usize,
+    /// The address of a zero-initialised global.
+    pub address_of_a_zeroed_global: fn() -> usize,
+    /// The address of a string literal.
+    pub address_of_a_string_literal: fn() -> usize,
+    /// The address of a function's code.
+    pub address_of_a_function: fn() -> usize,
+}
+
+const INFO: LessonInfo = LessonInfo {
+    name: "ex1-segments",
+    title: "where a program's stack, heap, data, bss and code live",
+    about: "Prints the address of a local variable, a small and a large heap allocation, an \
+            initialised and a zeroed global, a string literal and a function; finds the region \
+            of /proc/self/maps that holds each; cross-checks the executable's segments against \
+            the linker symbols etext, edata and end (man 3 end); and draws the lesson's layout \
+            diagram with this run's real addresses.",
+};
+
+/// Runs the lesson with `parts`; the exit status says how it went (see the `lesson` crate).
+pub fn main(parts: &Parts) -> ExitCode {
+    let (mut lesson, matches) = Lesson::start_with(INFO, |command| {
+        command.arg(
+            Arg::new("large")
+                .long("large")
+                .value_name("BYTES")
+                .help("The size of step 3's large allocation (default 262144, 256 KiB)")
+                .value_parser(value_parser!(u64).range(1..=1 << 30)),
+        )
+    });
+    let large = matches
+        .get_one::<u64>("large")
+        .map_or(LARGE, |&n| n as usize);
+    match run(&mut lesson, parts, large) {
+        Ok(()) => lesson.finish(),
+        Err(error) => lesson.abort(error),
+    }
+}
+
+/// Calls `address_of_a_local` one frame deeper than the caller. `inline(never)` keeps the frame:
+/// an inlined call would share its caller's frame.
+#[inline(never)]
+fn one_call_deeper(parts: &Parts) -> usize {
+    let here = black_box(0u64);
+    black_box(&raw const here);
+    black_box(parts.address_of_a_local)()
+}
+
+/// Where each observed thing lies, for the diagram at the end.
+struct Placed {
+    label: &'static str,
+    addr: usize,
+}
+
+fn run(lesson: &mut Lesson, parts: &Parts, large: usize) -> Result<()> {
+    let bounds = segment_bounds();
+    let mut placed: Vec<Placed> = Vec::new();
+    stack(lesson, parts, &mut placed)?;
+    let small = small_heap_value(lesson, parts, &mut placed)?;
+    let large = large_allocation(lesson, parts, large, &mut placed)?;
+    initialised_global(lesson, parts, &bounds, &mut placed)?;
+    zeroed_global(lesson, parts, &bounds, &mut placed)?;
+    string_literal(lesson, parts)?;
+    function(lesson, parts, &bounds, &mut placed)?;
+    heap_grows(lesson)?;
+    lesson.step("The whole picture, with this run's addresses");
+    let map = lesson.map()?;
+    diagram(lesson, &map, &placed)?;
+    drop((small, large));
+    Ok(())
+}
+
+fn stack(lesson: &mut Lesson, parts: &Parts, placed: &mut Vec<Placed>) -> Result<()> {
+    lesson.step("A local variable lives on the stack");
+    lesson.say(
+        "Each function call gets a frame on the stack for its local variables; the frame is \
+         given back when the call returns.\n\
+         The main thread's stack is the region the kernel calls [stack], near the top of the \
+         address space.",
+    );
+    let local_addr = lesson.part("address_of_a_local", parts.address_of_a_local)?;
+    let region = lesson.observe("a local variable (main)", local_addr)?;
+    let in_stack = region.as_ref().is_some_and(|r| r.kind == RegionKind::Stack);
+    lesson.check("the local lies in [stack]", in_stack, describe(&region));
+    let deeper = lesson.part("address_of_a_local", || one_call_deeper(parts))?;
+    lesson.observe("a local one call deeper", deeper)?;
+    lesson.check(
+        "the stack grows down: the deeper call's local is lower",
+        deeper < local_addr,
+        format!("{deeper:#x} is not below {local_addr:#x}"),
+    );
+    placed.push(Placed {
+        label: "a local variable",
+        addr: local_addr,
+    });
+    Ok(())
+}
+
+fn small_heap_value(
+    lesson: &mut Lesson,
+    parts: &Parts,
+    placed: &mut Vec<Placed>,
+) -> Result<Box<u64>> {
+    lesson.step("A small allocation lives in the heap");
+    lesson.say(
+        "Box::new asks the global allocator, here glibc's malloc, for 8 bytes.\n\
+         malloc serves small requests from the heap, which it grows by moving the program \
+         break with sbrk; the kernel calls that region [heap].",
+    );
+    let small = lesson.part("a_small_heap_value", parts.a_small_heap_value)?;
+    let small_addr = &raw const *small as usize;
+    let region = lesson.observe("a Box<u64>", small_addr)?;
+    let in_heap = region.as_ref().is_some_and(|r| r.kind == RegionKind::Heap);
+    lesson.check("the Box lies in [heap]", in_heap, describe(&region));
+    placed.push(Placed {
+        label: "a Box<u64>",
+        addr: small_addr,
+    });
+    Ok(small)
+}
+
+fn large_allocation(
+    lesson: &mut Lesson,
+    parts: &Parts,
+    len: usize,
+    placed: &mut Vec<Placed>,
+) -> Result<Vec<u8>> {
+    // glibc compares the chunk it needs, the request plus an 8-byte header rounded up to 16,
+    // with its threshold.
+    let chunk = (len + 8).next_multiple_of(16);
+    let above = chunk >= MMAP_THRESHOLD;
+    lesson.step(if above {
+        "A large allocation gets a mapping of its own"
+    } else {
+        "An allocation below the mmap threshold stays in the heap"
+    });
+    lesson.say(&format!(
+        "A Vec of {} also comes from malloc. glibc serves a request whose chunk (the request \
+         plus an 8-byte header, rounded up to 16) reaches its mmap threshold, 128 KiB by \
+         default, with a fresh anonymous mmap of its own when no free heap memory already fits \
+         it, so that freeing it gives the memory straight back to the OS; smaller requests come \
+         from the heap.\n\
+         The threshold moves up after the first such block is freed, which is why this is \
+         done early, in a fresh process. (--large BYTES picks another size.)",
+        bytes(len as u64)
+    ));
+    let before = sys::program_break() as usize;
+    let large = lesson.part("a_large_allocation", || (parts.a_large_allocation)(len))?;
+    let after = sys::program_break() as usize;
+    let large_addr = large.as_ptr() as usize;
+    let label = format!("a Vec of {}", bytes(len as u64));
+    let region = lesson.observe(&label, large_addr)?;
+    let kind = region.as_ref().map(|r| r.kind);
+    let holds = large.len() == len;
+    if above {
+        // Served from the heap only if free heap memory fitted it: then the break stayed put.
+        let from_free_heap = kind == Some(RegionKind::Heap) && after == before;
+        if from_free_heap {
+            lesson.say(
+                "Free memory at the top of the heap already fitted it, so it came from there.",
+            );
+        }
+        lesson.check(
+            "the large Vec lies in an anonymous mapping, not in [heap]",
+            holds && (kind == Some(RegionKind::Anonymous) || from_free_heap),
+            format!("{} bytes; {}", large.len(), describe(&region)),
+        );
+    } else {
+        lesson.check(
+            "the Vec lies in [heap]",
+            holds && kind == Some(RegionKind::Heap),
+            format!("{} bytes; {}", large.len(), describe(&region)),
+        );
+    }
+    placed.push(Placed {
+        label: "a large Vec",
+        addr: large_addr,
+    });
+    Ok(large)
+}
+
+fn initialised_global(
+    lesson: &mut Lesson,
+    parts: &Parts,
+    bounds: &SegmentBounds,
+    placed: &mut Vec<Placed>,
+) -> Result<()> {
+    lesson.step("An initialised global lives in the data segment");
+    lesson.say(
+        "A global with a non-zero initial value is stored in the executable file; the loader \
+         maps that part of the file read-write (rw-p).\n\
+         The linker marks the end of the code with etext and the end of initialised data with \
+         edata, so data lies between the two.",
+    );
+    let data_addr = lesson.part(
+        "address_of_an_initialised_global",
+        parts.address_of_an_initialised_global,
+    )?;
+    let region = lesson.observe("an initialised global", data_addr)?;
+    let in_data = region.as_ref().is_some_and(|r| r.kind == RegionKind::Data);
+    lesson.check(
+        "it lies in the executable's rw-p mapping",
+        in_data,
+        describe(&region),
+    );
+    lesson.check(
+        "the linker agrees: etext <= it < edata",
+        bounds.etext <= data_addr && data_addr < bounds.edata,
+        format!(
+            "{data_addr:#x} is not in [{:#x}, {:#x})",
+            bounds.etext, bounds.edata
+        ),
+    );
+    placed.push(Placed {
+        label: "an initialised global",
+        addr: data_addr,
+    });
+    Ok(())
+}
+
+fn zeroed_global(
+    lesson: &mut Lesson,
+    parts: &Parts,
+    bounds: &SegmentBounds,
+    placed: &mut Vec<Placed>,
+) -> Result<()> {
+    lesson.step("A zeroed global lives in the bss");
+    lesson.say(
+        "A global that starts as zero takes no room in the file: the linker only records how \
+         much zeroed memory the bss needs, and the loader provides it after the data.\n\
+         The bss shares the data's last page (and so its rw-p mapping) as far as it fits there; \
+         the rest is an anonymous mapping just above. Which one holds this global changes with \
+         the size of the program, so only the linker's edata and end tell data and bss apart: \
+         bss lies between the two.",
+    );
+    let bss_addr = lesson.part(
+        "address_of_a_zeroed_global",
+        parts.address_of_a_zeroed_global,
+    )?;
+    let map = lesson.map()?;
+    let region = lesson.observe_in_build_dependent(&map, "a zeroed global", bss_addr);
+    let in_rw = region
+        .as_ref()
+        .is_some_and(|r| matches!(r.kind, RegionKind::Data | RegionKind::Bss));
+    lesson.check(
+        "it lies in the executable's writable memory",
+        in_rw,
+        describe(&region),
+    );
+    lesson.check(
+        "the linker agrees: edata <= it < end",
+        bounds.edata <= bss_addr && bss_addr < bounds.end,
+        format!(
+            "{bss_addr:#x} is not in [{:#x}, {:#x})",
+            bounds.edata, bounds.end
+        ),
+    );
+    placed.push(Placed {
+        label: "a zeroed global",
+        addr: bss_addr,
+    });
+    Ok(())
+}
+
+fn string_literal(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
+    lesson.step("A string literal lives in read-only data");
+    lesson.say(
+        "String literals and constants are part of the file and never change, so the loader \
+         maps them read-only (r--p); writing there would fault.\n\
+         The lesson's picture does not show read-only data: where it goes is the linker's \
+         choice.",
+    );
+    let literal_addr = lesson.part(
+        "address_of_a_string_literal",
+        parts.address_of_a_string_literal,
+    )?;
+    let region = lesson.observe("a string literal", literal_addr)?;
+    let read_only = region
+        .as_ref()
+        .is_some_and(|r| r.kind == RegionKind::ReadOnlyData && !r.perms.write);
+    lesson.check(
+        "it lies in a read-only mapping of the executable",
+        read_only,
+        describe(&region),
+    );
+    let map = lesson.map()?;
+    if let Some(text) = map.first(RegionKind::Text) {
+        let side = if literal_addr < text.start {
+            "below the code: this linker (Rust's default, rust-lld) puts read-only data first, \
+             unlike the classic GNU ld layout"
+        } else {
+            "above the code, as in the classic GNU ld layout"
+        };
+        lesson.fact("read-only data lies", side);
+    }
+    Ok(())
+}
+
+fn function(
+    lesson: &mut Lesson,
+    parts: &Parts,
+    bounds: &SegmentBounds,
+    placed: &mut Vec<Placed>,
+) -> Result<()> {
+    lesson.step("A function's code lives in the text segment");
+    lesson.say(
+        "Machine code is mapped from the file read-and-execute (r-xp); the linker's etext marks \
+         its end.",
+    );
+    let function_addr = lesson.part("address_of_a_function", parts.address_of_a_function)?;
+    let region = lesson.observe("a function's code", function_addr)?;
+    let in_text = region.as_ref().is_some_and(|r| r.kind == RegionKind::Text);
+    lesson.check(
+        "it lies in the executable's r-xp mapping",
+        in_text,
+        describe(&region),
+    );
+    lesson.check(
+        "the linker agrees: it lies below etext",
+        function_addr < bounds.etext,
+        format!("{function_addr:#x} is not below {:#x}", bounds.etext),
+    );
+    placed.push(Placed {
+        label: "a function's code",
+        addr: function_addr,
+    });
+    Ok(())
+}
+
+fn heap_grows(lesson: &mut Lesson) -> Result<()> {
+    lesson.step("The heap grows up");
+    lesson.say(
+        "When malloc's heap is full it asks for more with sbrk, which moves the program break \
+         up. Blocks of 16 KiB are allocated, and kept, until the break moves.",
+    );
+    let before = sys::program_break() as usize;
+    let mut kept: Vec<Box<[u8; 16 * 1024]>> = Vec::with_capacity(64);
+    while kept.len() < 64 && sys::program_break() as usize == before {
+        kept.push(black_box(Box::new([1u8; 16 * 1024])));
+    }
+    let after = sys::program_break() as usize;
+    let newest = kept.last().map_or(0, |b| b.as_ptr() as usize);
+    let newest_end = newest + 16 * 1024;
+    let map = lesson.map()?;
+    lesson.say(
+        "The break is the first address past the heap, so no region holds the new break itself.",
+    );
+    lesson.observe_in(&map, "the program break before", before);
+    lesson.observe_in(&map, "the program break after", after);
+    lesson.observe_in(&map, "the block that did not fit", newest);
+    lesson.fact(
+        "blocks allocated until the break moved",
+        format!("~{}", kept.len()),
+    );
+    lesson.check(
+        "the break moved up",
+        after > before,
+        format!("{after:#x} is not above {before:#x}"),
+    );
+    lesson.check(
+        "the block that did not fit reaches above the old break, into the new memory",
+        newest < before && newest_end > before && newest_end <= after,
+        format!("{newest:#x}-{newest_end:#x} does not cross {before:#x} below {after:#x}"),
+    );
+    Ok(())
+}
+
+fn describe(region: &Option<Region>) -> String {
+    match region {
+        Some(r) => format!("it lies in {r} ({:#x}-{:#x})", r.start, r.end),
+        None => "no mapped region holds it".to_owned(),
+    }
+}
+
+/// Draws the lesson's diagram, high addresses first, with the real regions, the gaps between
+/// them, and where each variable landed; then checks the lesson's order.
+fn diagram(lesson: &mut Lesson, map: &MemoryMap, placed: &[Placed]) -> Result<()> {
+    let find = |label: &str| placed.iter().find(|p| p.label == label);
+    // The rows of the lesson's picture, bottom to top, each with the things that lie in it. A
+    // large Vec that malloc served from the heap (--large below the threshold) is drawn there,
+    // and the picture then has no mmap area.
+    let large_in_heap = find("a large Vec")
+        .and_then(|p| map.region_of(p.addr))
+        .is_some_and(|r| r.kind == RegionKind::Heap);
+    let mut rows: Vec<(&str, &[&str])> = vec![
+        ("text", &["a function's code"]),
+        ("data + bss", &["an initialised global", "a zeroed global"]),
+        ("heap", &["a Box<u64>"]),
+        ("mmap area", &["a large Vec"]),
+        ("stack", &["a local variable"]),
+    ];
+    if large_in_heap {
+        rows[2].1 = &["a Box<u64>", "a large Vec"];
+        rows.remove(3);
+    }
+    let mut drawn: Vec<(&str, &Region, Vec<&Placed>)> = Vec::new();
+    for (name, labels) in rows {
+        let things: Vec<&Placed> = labels.iter().filter_map(|l| find(l)).collect();
+        let Some(region) = things.iter().find_map(|p| map.region_of(p.addr)) else {
+            anyhow::bail!("no region holds the {name} row's variables");
+        };
+        drawn.push((name, region, things));
+    }
+    // Only a left border: a right one would have to be padded to the width of numbers that
+    // change from run to run. Each region shows its start and size rather than both ends: with
+    // ASLR off the heap starts exactly where the data ends, and one address would stand for two.
+    let border = format!("  +{}", "-".repeat(64));
+    lesson.line("  high addresses");
+    for (i, (name, region, things)) in drawn.iter().enumerate().rev() {
+        lesson.line(border.clone());
+        lesson.line(format!(
+            "  | {name:<11} {region} from {:#x}, {}",
+            region.start,
+            varying_bytes(region.len() as u64)
+        ));
+        for thing in things {
+            lesson.line(format!("  |   {:<25} {:#x}", thing.label, thing.addr));
+        }
+        lesson.line(border.clone());
+        if let Some((_, below, _)) = i.checked_sub(1).map(|j| &drawn[j]) {
+            let gap = region.start.saturating_sub(below.end) as u64;
+            let between = map
+                .regions()
+                .iter()
+                .filter(|r| r.start >= below.end && r.end <= region.start)
+                .count();
+            lesson.line(format!(
+                "  :   ~{between} other regions and unmapped space, {}",
+                varying_bytes(gap)
+            ));
+        }
+    }
+    lesson.line("  low addresses");
+
+    let order: Vec<(&str, usize)> = drawn
+        .iter()
+        .map(|(name, _, things)| (*name, things[0].addr))
+        .collect();
+    for pair in order.windows(2) {
+        let ((low, a), (high, b)) = (pair[0], pair[1]);
+        lesson.check(
+            &format!("{low} lies below {high}"),
+            a < b,
+            format!("{a:#x} is not below {b:#x}"),
+        );
+    }
+    let data = find("an initialised global").map_or(0, |p| p.addr);
+    let bss = find("a zeroed global").map_or(0, |p| p.addr);
+    lesson.check(
+        "data lies below bss",
+        data < bss,
+        format!("{data:#x} is not below {bss:#x}"),
+    );
+    Ok(())
+}

@@ -1,0 +1,92 @@
+//! The reference answer to exercise 1: one thing of each kind, and where it lives. The driver
+//! (`src/lib.rs`) finds the region of `/proc/self/maps` that holds each address.
+
+use std::hint::black_box;
+use std::sync::atomic::AtomicU64;
+
+use ex1_segments::Parts;
+
+/// The parts, in the lesson's order, for the driver.
+pub const PARTS: Parts = Parts {
+    address_of_a_local,
+    a_small_heap_value,
+    a_large_allocation,
+    address_of_an_initialised_global,
+    address_of_a_zeroed_global,
+    address_of_a_string_literal,
+    address_of_a_function,
+};
+
+/// Step 1: the address of a local variable of this very function, which lives in this call's
+/// stack frame. (The driver calls it twice, once from one frame deeper.)
+///
+/// `#[inline(never)]` keeps the call a call: inlined, its locals would live in the caller's
+/// frame.
+#[inline(never)]
+pub fn address_of_a_local() -> usize {
+    // ANCHOR: address_of_a_local
+    // HINT: `let local = 1u64;` then `&raw const local as usize` (or `&local as *const u64 as
+    // HINT: usize`). `std::hint::black_box` around the value keeps the optimiser from folding
+    // HINT: it away.
+    let local = black_box(1u64);
+    black_box(&raw const local) as usize
+    // ANCHOR_END: address_of_a_local
+}
+
+/// Step 2: a small value on the heap: a `Box<u64>` holding anything. The driver looks at where
+/// it points.
+pub fn a_small_heap_value() -> Box<u64> {
+    // ANCHOR: a_small_heap_value
+    // HINT: `Box::new(7)`: the global allocator, glibc's malloc here, finds it 8 bytes.
+    Box::new(7)
+    // ANCHOR_END: a_small_heap_value
+}
+
+/// Step 3: a large allocation: a `Vec<u8>` of exactly `len` bytes (zeros will do).
+pub fn a_large_allocation(len: usize) -> Vec<u8> {
+    // ANCHOR: a_large_allocation
+    // HINT: `vec![0u8; len]` asks malloc for `len` bytes at once.
+    vec![0u8; len]
+    // ANCHOR_END: a_large_allocation
+}
+
+/// Step 4: the address of a global (a `static`) with a non-zero initial value, which the
+/// program can change.
+///
+/// An immutable `static` of a plain type may be put in read-only data, like a constant: give
+/// it interior mutability (`AtomicU64`) so that it must be writable. A `static` may be declared
+/// inside the function: it is still a global.
+pub fn address_of_an_initialised_global() -> usize {
+    // ANCHOR: address_of_an_initialised_global
+    // HINT: `static INITIALISED: AtomicU64 = AtomicU64::new(0x1e55_0001);` then
+    // HINT: `&raw const INITIALISED as usize`.
+    static INITIALISED: AtomicU64 = AtomicU64::new(0x1e55_0001);
+    &raw const INITIALISED as usize
+    // ANCHOR_END: address_of_an_initialised_global
+}
+
+/// Step 5: the address of a global that starts as zero, which the program can change.
+pub fn address_of_a_zeroed_global() -> usize {
+    // ANCHOR: address_of_a_zeroed_global
+    // HINT: As step 4, with `AtomicU64::new(0)`: all zeros, so it takes no room in the file.
+    static ZEROED: AtomicU64 = AtomicU64::new(0);
+    &raw const ZEROED as usize
+    // ANCHOR_END: address_of_a_zeroed_global
+}
+
+/// Step 6: the address of the first byte of a string literal.
+pub fn address_of_a_string_literal() -> usize {
+    // ANCHOR: address_of_a_string_literal
+    // HINT: A `&str` knows where its bytes are: `"hello".as_ptr() as usize`.
+    "hello from read-only data".as_ptr() as usize
+    // ANCHOR_END: address_of_a_string_literal
+}
+
+/// Step 7: the address of a function's machine code: this very function's will do.
+pub fn address_of_a_function() -> usize {
+    // ANCHOR: address_of_a_function
+    // HINT: A function's name is a value: cast it to a function pointer, then to a number,
+    // HINT: `address_of_a_function as fn() -> usize as usize`.
+    address_of_a_function as fn() -> usize as usize
+    // ANCHOR_END: address_of_a_function
+}

@@ -1,0 +1,374 @@
+//! Exercise 2's driver: the program break, grown with `sbrk`, written, read back, given back.
+//!
+//! The heap of a classic Unix process ends at the *program break*. `sbrk(n)` moves the break up
+//! by `n` bytes and returns where it was, which is where the new memory starts. glibc's malloc
+//! uses the same call, so the break we find in `main` is already not where the heap began.
+//!
+//! The driver (steps, explanations, observations, checks) is this file. The calls the lesson
+//! asks for are the *parts*, plain functions in `src/parts.rs` (the reference) or
+//! `learn/parts.rs` (the learner's), handed over as a [`Parts`]; the driver checks what they
+//! do against `/proc/self/maps`, the linker's `end` and the break as memcore reads it.
+
+use std::io;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use lesson::{Lesson, LessonInfo, bytes, io_error, varying_bytes, varying_text};
+use memcore::linker::segment_bounds;
+use memcore::{Errno, MemoryMap, Region, RegionKind, sys};
+
+/// Deliberately not a multiple of the page size, to show that the break moves by exactly this
+/// much while the kernel maps whole pages.
+pub const GROWTH: usize = 10_000;
+
+/// What the `write` part puts at the start of the new memory; [`pattern`] fills the rest.
+pub const MESSAGE: &[u8] = b"written to memory we got from sbrk";
+
+/// The byte the `write` part puts at `offset` (for every offset past [`MESSAGE`]).
+pub fn pattern(offset: usize) -> u8 {
+    (offset % 251) as u8
+}
+
+/// The learner's parts, in the lesson's order (see `src/parts.rs` for what each must do).
+#[derive(Debug, Clone, Copy)]
+pub struct Parts {
+    /// Step 1: `sbrk(0)`, the current break.
+    pub current_break: fn() -> *mut u8,
+    /// Step 2: `sbrk(n)`, the start of `n` new bytes.
+    pub request: fn(usize) -> io::Result<*mut u8>,
+    /// Step 3: writes [`MESSAGE`] and [`pattern`] to `len` bytes.
+    pub write: unsafe fn(*mut u8, usize),
+    /// Step 4: counts the bytes that differ from what `write` wrote.
+    pub read_back: unsafe fn(*const u8, usize) -> usize,
+    /// Step 5: `sbrk(-len)`, only if the break is still at `start + len`.
+    pub give_back: unsafe fn(*mut u8, usize) -> io::Result<()>,
+}
+
+const INFO: LessonInfo = LessonInfo {
+    name: "ex2-sbrk",
+    title: "the program break, grown with sbrk, written, read back and given back",
+    about: "Finds the program break with sbrk(0) and compares it with the linker's end and the \
+            [heap] mapping; grows it with sbrk by a size that is not a page multiple; writes a \
+            message and a pattern there and reads them back in another function; gives the \
+            memory back only if the break is still where we left it; and shows the kernel \
+            refusing an absurd request with ENOMEM. See man 2 sbrk.",
+};
+
+/// Runs the lesson with `parts`; the exit status says how it went (see the `lesson` crate).
+pub fn main(parts: &Parts) -> ExitCode {
+    let mut lesson = Lesson::start(INFO);
+    match run(&mut lesson, parts) {
+        Ok(()) => lesson.finish(),
+        Err(error) => lesson.abort(error),
+    }
+}
+
+fn heap_of(map: &MemoryMap) -> Result<Region> {
+    map.first(RegionKind::Heap)
+        .cloned()
+        .context("/proc/self/maps has no [heap] region")
+}
+
+fn run(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
+    let initial = find_initial_break(lesson, parts)?;
+    let (start, grown) = grow(lesson, parts, initial)?;
+    write(lesson, parts, start)?;
+    read_back(lesson, parts, start)?;
+    give_back(lesson, parts, start, grown, initial)?;
+    ask_for_too_much(lesson, parts)
+}
+
+fn find_initial_break(lesson: &mut Lesson, parts: &Parts) -> Result<usize> {
+    lesson.step("Find the initial program break");
+    lesson.say(
+        "sbrk(0) moves nothing and returns the current break: the first address past the heap.\n\
+         The linker's `end` marks the end of the bss; the heap starts a random distance above \
+         it (ASLR).\n\
+         Before main ran, the Rust runtime already allocated with glibc's malloc, which grew \
+         the heap with sbrk, so the break is above the start of [heap].",
+    );
+    let map = lesson.map()?;
+    let initial = lesson.part("current_break", parts.current_break)? as usize;
+    let truth = sys::program_break() as usize;
+    let end = segment_bounds().end;
+    let heap = heap_of(&map)?;
+    lesson.observe_in_build_dependent(&map, "the linker's end (end of bss)", end);
+    lesson.observe_in(&map, "the start of [heap]", heap.start);
+    lesson.observe_in(&map, "the initial program break", initial);
+    lesson.fact(
+        "gap from end to [heap]",
+        varying_bytes(heap.start.saturating_sub(end) as u64),
+    );
+    lesson.fact(
+        "heap malloc took before main",
+        varying_bytes(initial.saturating_sub(heap.start) as u64),
+    );
+    lesson.check(
+        "current_break returned the break, as sbrk(0) reads it",
+        initial == truth,
+        format!("it returned {initial:#x}; sbrk(0) says {truth:#x}"),
+    );
+    lesson.check(
+        "the break lies at or above end",
+        initial >= end,
+        format!("{initial:#x} is below {end:#x}"),
+    );
+    lesson.check(
+        "malloc already moved the break above the start of [heap]",
+        initial > heap.start && initial <= heap.end,
+        format!(
+            "{initial:#x} is not in ({:#x}, {:#x}]",
+            heap.start, heap.end
+        ),
+    );
+    Ok(initial)
+}
+
+fn grow(lesson: &mut Lesson, parts: &Parts, initial: usize) -> Result<(usize, usize)> {
+    let page = sys::page_size();
+    lesson.step(format!("Grow the break by {}", bytes(GROWTH as u64)));
+    lesson.say(
+        "sbrk(n) returns the old break: the new memory is [old break, old break + n).\n\
+         The break moves by exactly n, but the kernel maps memory in whole pages, so the end \
+         of [heap] is the new break rounded up to a page.",
+    );
+    let before = sys::program_break() as usize;
+    let start = lesson
+        .part("request", || (parts.request)(GROWTH))?
+        .map_err(|e| anyhow::anyhow!("request({GROWTH}) failed: {}", io_error(&e)))?
+        as usize;
+    let grown = sys::program_break() as usize;
+    let map = lesson.map()?;
+    let heap = heap_of(&map)?;
+    lesson.observe_in(&map, "sbrk returned (the new memory)", start);
+    lesson.observe_in(&map, "the last new byte", grown.wrapping_sub(1));
+    lesson.observe_in(&map, "the new program break", grown);
+    lesson.fact(
+        "the break moved by",
+        bytes(grown.wrapping_sub(start) as u64),
+    );
+    lesson.fact("page size", bytes(page as u64));
+    lesson.fact(
+        "[heap] ends past the new break by",
+        bytes(heap.end.saturating_sub(grown) as u64),
+    );
+    let returned_old = lesson.check(
+        "sbrk returned the old break",
+        start == before && before == initial,
+        format!("returned {start:#x}, the break was {before:#x}"),
+    );
+    let moved_right = lesson.check(
+        &format!("the break moved by exactly {GROWTH} bytes"),
+        grown.wrapping_sub(before) == GROWTH,
+        format!("it moved by {} bytes", grown.wrapping_sub(before) as isize),
+    );
+    let rounded = grown.next_multiple_of(page);
+    lesson.check(
+        "the kernel mapped whole pages: [heap] ends at the new break rounded up to a page",
+        heap.end == rounded,
+        format!("[heap] ends at {:#x}, not {rounded:#x}", heap.end),
+    );
+    if !(returned_old && moved_right) {
+        bail!(
+            "stopping here: the new memory is not where step 2 expects it, so writing to it \
+             could hit memory that is not ours"
+        );
+    }
+    Ok((start, grown))
+}
+
+/// Counts the bytes of the `GROWTH` bytes at `start` that do not hold what `write` must write.
+fn differences(start: usize) -> usize {
+    // SAFETY: step 2 checked that these GROWTH bytes are the ones sbrk just gave us, below the
+    // break, in [heap]; they stay ours until step 5, and nothing writes them meanwhile.
+    let memory = unsafe { std::slice::from_raw_parts(start as *const u8, GROWTH) };
+    let message_wrong = memory[..MESSAGE.len()]
+        .iter()
+        .zip(MESSAGE)
+        .filter(|(a, b)| a != b)
+        .count();
+    let pattern_wrong = memory
+        .iter()
+        .enumerate()
+        .skip(MESSAGE.len())
+        .filter(|&(offset, &byte)| byte != pattern(offset))
+        .count();
+    message_wrong + pattern_wrong
+}
+
+fn write(lesson: &mut Lesson, parts: &Parts, start: usize) -> Result<()> {
+    lesson.step("Write to the new memory");
+    lesson.say(
+        "The memory is ours now: nothing else uses the bytes between the old and the new break.\n\
+         We write a message at the start and a numbered pattern after it, to the last byte.",
+    );
+    // SAFETY: step 2 checked that the GROWTH bytes at `start` are the new memory from sbrk,
+    // ours alone until step 5.
+    lesson.part("write", || unsafe {
+        (parts.write)(start as *mut u8, GROWTH);
+    })?;
+    let wrong = differences(start);
+    lesson.fact("bytes written", bytes(GROWTH as u64));
+    lesson.fact("message", String::from_utf8_lossy(MESSAGE));
+    lesson.check(
+        &format!("all {GROWTH} bytes hold the message and the pattern"),
+        wrong == 0,
+        format!("{wrong} bytes do not"),
+    );
+    Ok(())
+}
+
+fn read_back(lesson: &mut Lesson, parts: &Parts, start: usize) -> Result<()> {
+    lesson.step("Read it back from another function");
+    lesson.say(
+        "Memory from sbrk does not belong to any function's stack frame: it stays until the \
+         break moves down again.\n\
+         A separate function, read_back, gets only the address and checks every byte; then we \
+         change one byte behind its back, and it must notice.",
+    );
+    let read = |lesson: &Lesson| {
+        // SAFETY: the GROWTH bytes at `start` are ours until step 5 (checked in step 2), and
+        // nothing writes them while read_back runs.
+        lesson.part("read_back", || unsafe {
+            (parts.read_back)(start as *const u8, GROWTH)
+        })
+    };
+    let found = read(lesson)?;
+    lesson.observe("where the other function read", start)?;
+    lesson.check(
+        "every byte written in step 3 reads back the same in another function",
+        found == 0 && differences(start) == 0,
+        format!("read_back found {found} bytes that differ"),
+    );
+    let last = start + GROWTH - 1;
+    // SAFETY: `last` is the last of the GROWTH bytes that are ours (step 2); no reference to
+    // them is alive.
+    unsafe { (last as *mut u8).write_volatile(!pattern(GROWTH - 1)) };
+    let noticed = read(lesson)?;
+    // SAFETY: as above; this puts the pattern's byte back.
+    unsafe { (last as *mut u8).write_volatile(pattern(GROWTH - 1)) };
+    lesson.check(
+        "with the last byte changed, read_back finds exactly 1 byte that differs",
+        noticed == 1,
+        format!("it found {noticed}"),
+    );
+    Ok(())
+}
+
+fn give_back(
+    lesson: &mut Lesson,
+    parts: &Parts,
+    start: usize,
+    grown: usize,
+    initial: usize,
+) -> Result<()> {
+    let page = sys::page_size();
+    lesson.step("Give the memory back");
+    lesson.say(
+        "sbrk(-n) moves the break down and the kernel unmaps the whole pages above it.\n\
+         Only do it if the break is still where we left it: if someone else (glibc's malloc) \
+         has grown it since, the memory just below the break is theirs, and shrinking would \
+         take it from under them.\n\
+         So first someone else grows the break by a page, and give_back must refuse; then \
+         they give their page back, and give_back may shrink.",
+    );
+    let theirs = sys::sbrk_from(grown as *mut u8, page)
+        .context("could not grow the break for the test")? as usize;
+    // SAFETY: the break is where step 2 left it plus one page that the test above just took
+    // (nobody else has moved it on this one thread); give_back must refuse.
+    let refused = lesson.part("give_back", || unsafe {
+        (parts.give_back)(start as *mut u8, GROWTH)
+    })?;
+    let after_refusal = sys::program_break() as usize;
+    lesson.fact(
+        "give_back with someone else's page above ours",
+        match &refused {
+            Ok(()) => "accepted (it should not have been)".to_owned(),
+            // The words are the part's own; only the refusal is the lesson's.
+            Err(e) => format!("refused: {}", varying_text(&e.to_string())),
+        },
+    );
+    let stayed = lesson.check(
+        "it refused, and the break did not move",
+        refused.is_err() && after_refusal == theirs + page,
+        format!(
+            "it {}, and the break is at {after_refusal:#x}, not {:#x}",
+            if refused.is_ok() {
+                "accepted"
+            } else {
+                "refused"
+            },
+            theirs + page
+        ),
+    );
+    if !stayed {
+        bail!("stopping here: give_back moved the break under someone else's memory");
+    }
+    // SAFETY: that page is the one taken above, and nothing refers to it.
+    unsafe { sys::sbrk_shrink((theirs + page) as *mut u8, page) }
+        .context("could not give the test's page back")?;
+
+    // SAFETY: the GROWTH bytes below `grown` are the ones sbrk gave us in step 2, nothing
+    // refers to them any more, and the break is at `grown` again.
+    let given = lesson.part("give_back", || unsafe {
+        (parts.give_back)(start as *mut u8, GROWTH)
+    })?;
+    given.map_err(|e| anyhow::anyhow!("give_back failed: {}", io_error(&e)))?;
+    let now = sys::program_break() as usize;
+    lesson.observe("the program break after shrinking", now)?;
+    lesson.check(
+        "the break is back at its value from step 1",
+        now == initial,
+        format!("it is at {now:#x}, not {initial:#x}"),
+    );
+    Ok(())
+}
+
+fn ask_for_too_much(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
+    lesson.step("Ask for far too much");
+    lesson.say(
+        "The kernel refuses to move the break past its limit (RLIMIT_DATA) or into other \
+         mappings; sbrk then returns (void *) -1 and sets errno to ENOMEM.\n\
+         A size above isize::MAX cannot even be passed to sbrk, whose argument is signed: it \
+         must be refused before the call.",
+    );
+    let before = sys::program_break() as usize;
+    let absurd = 1usize << 46;
+    let refused = lesson.part("request", || (parts.request)(absurd))?;
+    lesson.fact("asked for", bytes(absurd as u64));
+    let said = match &refused {
+        Err(error) => io_error(error),
+        Ok(_) => bail!("the kernel granted 64 TiB; this machine breaks the lesson's premise"),
+    };
+    lesson.fact("sbrk said", &said);
+    let enomem = refused
+        .as_ref()
+        .err()
+        .and_then(io::Error::raw_os_error)
+        .is_some_and(|code| Errno(code) == Errno::ENOMEM);
+    lesson.check("the OS refused with ENOMEM", enomem, format!("got {said}"));
+    let unmoved = sys::program_break() as usize;
+    lesson.check(
+        "the break did not move",
+        unmoved == before,
+        format!("it moved from {before:#x} to {unmoved:#x}"),
+    );
+
+    let overflowing = lesson.part("request", || (parts.request)(usize::MAX))?;
+    let after = sys::program_break() as usize;
+    if after < before {
+        // A request read as negative shrank the break; put it back before going on.
+        let _ = sys::sbrk_from(after as *mut u8, before - after);
+    }
+    let said = match &overflowing {
+        Err(error) => format!("refused: {}", varying_text(&io_error(error))),
+        Ok(_) => "granted".to_owned(),
+    };
+    lesson.fact("request(usize::MAX)", &said);
+    lesson.check(
+        "a size above isize::MAX is refused before the call, and the break did not move",
+        overflowing.is_err() && after == before,
+        format!("it was {said}, and the break went from {before:#x} to {after:#x}"),
+    );
+    Ok(())
+}

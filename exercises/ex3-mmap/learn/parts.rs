@@ -1,0 +1,62 @@
+//! Your parts of exercise 3, using mmap (ex3-mmap). Replace each `todo!()` below, in order, with
+//! your code, then run `cargo xtask learn`: the lesson's own program runs your parts and checks
+//! what they did.
+//!
+//! Each part's doc comment says what it must do. `cargo xtask hint ex3-mmap` gives a hint for the
+//! next one. `cargo xtask learn --reset ex3-mmap` brings this file back as it was (keeping a copy
+//! of yours). When the exercise is done, compare with the reference,
+//! `exercises/ex3-mmap/src/parts.rs`, from which `cargo xtask templates` wrote this file.
+
+// Until every part is written, their arguments, and the names they will use, are unused:
+// this keeps the compiler quiet meanwhile. Delete it when you are done.
+#![allow(unused_variables, unused_imports, dead_code)]
+
+use std::io;
+
+use ex3_mmap::{Parts, pattern};
+
+/// The parts, in the lesson's order, for the driver.
+pub const PARTS: Parts = Parts {
+    map,
+    write_and_read,
+    unmap,
+    owned_mapping,
+};
+
+/// Step 1: maps `len` bytes of fresh memory with
+/// `mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)` and returns
+/// its first byte.
+///
+/// When mmap fails it returns `MAP_FAILED` and sets `errno`: return
+/// `io::Error::last_os_error()`. Pass any `len` on, 0 included: the kernel judges it.
+///
+/// See `man 2 mmap`.
+pub fn map(len: usize) -> io::Result<*mut u8> {
+    todo!()
+}
+
+/// Step 2: writes `pattern(offset)` to each of the `len` bytes at `memory`, then reads them all
+/// back and returns how many differ.
+///
+/// # Safety
+/// `memory` must be valid for reads and writes of `len` bytes, used by nothing else.
+pub unsafe fn write_and_read(memory: *mut u8, len: usize) -> usize {
+    todo!()
+}
+
+/// Step 3: unmaps the `len` bytes at `memory` with `munmap(memory, len)`.
+///
+/// # Safety
+/// The range must be one that [`map`] returned, and nothing may use it any more: afterwards
+/// any access faults.
+pub unsafe fn unmap(memory: *mut u8, len: usize) -> io::Result<()> {
+    todo!()
+}
+
+/// Step 4: the same memory as step 1, owned: memmap2's `MmapMut` maps `len` bytes and unmaps
+/// them when dropped.
+///
+/// See <https://docs.rs/memmap2/latest/memmap2/struct.MmapMut.html#method.map_anon>.
+pub fn owned_mapping(len: usize) -> io::Result<memmap2::MmapMut> {
+    todo!()
+}

@@ -1,0 +1,281 @@
+//! Exercise 3's driver: anonymous memory with `mmap`, written, read, and unmapped.
+//!
+//! `mmap` asks the kernel for a new region of address space. With `MAP_ANONYMOUS` no file is
+//! behind it: the kernel fills each page with zeros the first time it is touched. `munmap`
+//! gives the region back, and any later access faults.
+//!
+//! The driver (steps, explanations, observations, checks) is this file. The calls the lesson
+//! asks for are the *parts*, plain functions in `src/parts.rs` (the reference) or
+//! `learn/parts.rs` (the learner's), handed over as a [`Parts`]; the driver checks each against
+//! `/proc/self/maps` before it touches the memory, and what it holds after.
+
+use std::io;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, anyhow, bail};
+use lesson::{Lesson, LessonInfo, bytes, io_error};
+use memcore::sys::{self, ChildExit};
+use memcore::{Errno, MemoryMap, RegionKind, fault};
+
+/// Deliberately not a multiple of the page size.
+pub const LEN: usize = 10_000;
+
+/// The byte the `write_and_read` part writes at `offset`.
+pub fn pattern(offset: usize) -> u8 {
+    (offset % 253) as u8 ^ 0x5a
+}
+
+/// The learner's parts, in the lesson's order (see `src/parts.rs` for what each must do).
+#[derive(Debug, Clone, Copy)]
+pub struct Parts {
+    /// Step 1: `mmap` of `len` bytes of anonymous, private, read-write memory.
+    pub map: fn(usize) -> io::Result<*mut u8>,
+    /// Step 2: writes [`pattern`] to `len` bytes, reads them back, returns how many differ.
+    pub write_and_read: unsafe fn(*mut u8, usize) -> usize,
+    /// Step 3: `munmap`.
+    pub unmap: unsafe fn(*mut u8, usize) -> io::Result<()>,
+    /// Step 4: memmap2's owned anonymous mapping.
+    pub owned_mapping: fn(usize) -> io::Result<memmap2::MmapMut>,
+}
+
+const INFO: LessonInfo = LessonInfo {
+    name: "ex3-mmap",
+    title: "anonymous memory from mmap, written, read and unmapped",
+    about: "Maps anonymous, private, read-write memory of a size that is not a page multiple and \
+            finds it in /proc/self/maps; shows it reads as zeros, writes and reads back its \
+            whole length; unmaps it; does the same with memmap2's owned mapping, unmapped by \
+            Drop; shows, in a child process, that touching unmapped memory is killed by SIGSEGV; \
+            and shows mmap refusing a length of 0. See man 2 mmap.",
+};
+
+/// Runs the lesson with `parts`; the exit status says how it went (see the `lesson` crate).
+pub fn main(parts: &Parts) -> ExitCode {
+    let mut lesson = Lesson::start(INFO);
+    match run(&mut lesson, parts) {
+        Ok(()) => lesson.finish(),
+        Err(error) => lesson.abort(error),
+    }
+}
+
+/// How many bytes of `[start, end)` were not mapped in `before`: the kernel may merge a new
+/// mapping with a neighbour that has the same permissions, so the region holding it can be
+/// larger than what was just mapped.
+fn newly_mapped(before: &MemoryMap, start: usize, end: usize) -> usize {
+    let old: usize = before
+        .regions()
+        .iter()
+        .map(|r| r.end.min(end).saturating_sub(r.start.max(start)))
+        .sum();
+    (end - start) - old
+}
+
+fn run(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
+    let start = map(lesson, parts)?;
+    write_and_read(lesson, parts, start)?;
+    unmap(lesson, parts, start)?;
+    owned_mapping(lesson, parts)?;
+    touch_after_unmap(lesson)?;
+    ask_for_nothing(lesson, parts)
+}
+
+fn map(lesson: &mut Lesson, parts: &Parts) -> Result<usize> {
+    let page = sys::page_size();
+    let rounded = LEN.next_multiple_of(page);
+    lesson.step(format!("Map {} of anonymous memory", bytes(LEN as u64)));
+    lesson.say(
+        "mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0): no \
+         address hint, no file; the kernel picks a free place.\n\
+         It maps whole pages, so the region is len rounded up to the page size, and the \
+         address is page aligned.\n\
+         The kernel may merge the new region with a neighbour of the same kind, so we count \
+         only the bytes that were not mapped a moment before.",
+    );
+    let before = lesson.map()?;
+    let start = lesson
+        .part("map", || (parts.map)(LEN))?
+        .map_err(|e| anyhow!("map({LEN}) failed: {}", io_error(&e)))? as usize;
+    let map = lesson.map()?;
+    let region = lesson
+        .observe_in(&map, "mmap returned", start)
+        .context("no region holds the address map returned")?;
+    lesson.observe_in(&map, "the last byte asked for", start + LEN - 1);
+    let new = newly_mapped(&before, region.start, region.end);
+    lesson.fact("asked for", bytes(LEN as u64));
+    lesson.fact("newly mapped", bytes(new as u64));
+    lesson.check(
+        "the address is page aligned",
+        start % page == 0,
+        format!("{start:#x} is {} bytes past a page boundary", start % page),
+    );
+    let writable = lesson.check(
+        "the region is anonymous and rw-p, and holds all the bytes asked for",
+        region.kind == RegionKind::Anonymous
+            && region.perms.to_string() == "rw-p"
+            && region.end >= start + LEN,
+        format!("it is {region} ({:#x}-{:#x})", region.start, region.end),
+    );
+    lesson.check(
+        &format!("the kernel mapped the length rounded up to whole pages: {rounded} bytes"),
+        new == rounded,
+        format!("{new} bytes were newly mapped"),
+    );
+    if !writable {
+        bail!("stopping here: the memory map returned is not all ours to write");
+    }
+    Ok(start)
+}
+
+fn write_and_read(lesson: &mut Lesson, parts: &Parts, start: usize) -> Result<()> {
+    lesson.step("Read zeros, then write and read back the whole length");
+    lesson.say(
+        "Fresh anonymous memory reads as zeros: the kernel never hands one process another's \
+         old data.\n\
+         Then write_and_read writes every byte with a pattern and reads it back.",
+    );
+    let memory = start as *mut u8;
+    // SAFETY: step 1 checked that the LEN bytes at `start` lie in a fresh anonymous rw-p
+    // mapping that map made for us alone; this shared slice is gone before anything writes.
+    let zeros = unsafe { std::slice::from_raw_parts(memory, LEN) }
+        .iter()
+        .filter(|&&b| b == 0)
+        .count();
+    lesson.check(
+        "all of it read as zeros before we wrote",
+        zeros == LEN,
+        format!("only {zeros} of {LEN} bytes were zero"),
+    );
+    // SAFETY: as above: LEN writable bytes, ours alone, no reference alive.
+    let found = lesson.part("write_and_read", || unsafe {
+        (parts.write_and_read)(memory, LEN)
+    })?;
+    // SAFETY: as above; the part has returned, so nothing writes meanwhile.
+    let wrong = unsafe { std::slice::from_raw_parts(memory, LEN) }
+        .iter()
+        .enumerate()
+        .filter(|&(offset, &byte)| byte != pattern(offset))
+        .count();
+    lesson.check(
+        &format!("all {LEN} bytes read back what was written"),
+        found == 0 && wrong == 0,
+        format!("write_and_read found {found} bytes that differ; {wrong} do not hold the pattern"),
+    );
+    Ok(())
+}
+
+fn unmap(lesson: &mut Lesson, parts: &Parts, start: usize) -> Result<()> {
+    lesson.step("Unmap it");
+    lesson.say(
+        "munmap(addr, len) removes the pages; the range is a hole in the address space again.",
+    );
+    let unmapped = lesson.part("unmap", || {
+        // SAFETY: the range is the mapping map made in step 1, and nothing refers to it any
+        // more.
+        unsafe { (parts.unmap)(start as *mut u8, LEN) }
+    })?;
+    unmapped.map_err(|e| anyhow!("unmap failed: {}", io_error(&e)))?;
+    let map = lesson.map()?;
+    let after = lesson.observe_in(&map, "the old address", start);
+    lesson.check(
+        "no region holds the address any more",
+        after.is_none(),
+        format!("{start:#x} is still in {after:?}"),
+    );
+    Ok(())
+}
+
+fn owned_mapping(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
+    lesson.step("The same with an owned mapping, unmapped by Drop");
+    lesson.say(
+        "memmap2's MmapMut owns the mapping: it reads and writes it as a &mut [u8], and calls \
+         munmap in its Drop, so it cannot be used after being unmapped, and it is unmapped \
+         when it goes out of scope (unless it is deliberately leaked, with mem::forget).",
+    );
+    let owned_start = {
+        let mut owned = lesson
+            .part("owned_mapping", || (parts.owned_mapping)(LEN))?
+            .map_err(|e| anyhow!("owned_mapping({LEN}) failed: {}", io_error(&e)))?;
+        let owned_start = owned.as_ptr() as usize;
+        lesson.observe("the owned mapping", owned_start)?;
+        let zeros = owned.iter().filter(|&&b| b == 0).count();
+        for (offset, byte) in owned.iter_mut().enumerate() {
+            *byte = pattern(offset);
+        }
+        let wrong = owned
+            .iter()
+            .enumerate()
+            .filter(|&(offset, &byte)| byte != pattern(offset))
+            .count();
+        lesson.check(
+            &format!("it holds {LEN} bytes that read as zeros, then read back what was written"),
+            owned.len() == LEN && zeros == LEN && wrong == 0,
+            format!("{} bytes, {zeros} zero, {wrong} not read back", owned.len()),
+        );
+        owned_start
+        // `owned` goes out of scope here and is unmapped.
+    };
+    let after = lesson.observe("the old address after Drop", owned_start)?;
+    lesson.check(
+        "Drop unmapped it",
+        after.is_none(),
+        format!("{owned_start:#x} is still in {after:?}"),
+    );
+    Ok(())
+}
+
+fn touch_after_unmap(lesson: &mut Lesson) -> Result<()> {
+    let page = sys::page_size();
+    lesson.step("Touch memory after munmap (in a child process)");
+    lesson.say(
+        "A pointer into unmapped memory still holds its address, but no page is behind it: the \
+         CPU faults and the kernel sends SIGSEGV, which kills the process.\n\
+         We do it in a child process made with fork, never in this one: the child maps a \
+         page, unmaps it and reads it with one load instruction.",
+    );
+    let child = || {
+        let Ok(page_addr) = sys::mmap_anonymous(page) else {
+            return 2;
+        };
+        // SAFETY: the page was just mapped by this child, and nothing refers to it.
+        if unsafe { sys::munmap(page_addr, page) }.is_err() {
+            return 3;
+        }
+        // SAFETY: this load faults on purpose; it is the last thing this child does.
+        i32::from(unsafe { fault::probe_read(page_addr.as_ptr() as usize) })
+    };
+    // SAFETY: this process has only its main thread, and the child only maps, unmaps and loads.
+    let exit = unsafe { sys::fork_and_wait(child) }.context("fork failed")?;
+    let how = match exit {
+        ChildExit::Signaled(signal) => format!("killed by {}", sys::signal_name(signal)),
+        ChildExit::Exited(code) => format!("exited with status {code}"),
+    };
+    lesson.fact("the child", &how);
+    lesson.check(
+        "the child was killed by SIGSEGV",
+        exit.signal_name() == Some("SIGSEGV"),
+        format!("the child {how}"),
+    );
+    lesson.say("This process carries on: the fault and the signal were the child's alone.");
+    Ok(())
+}
+
+fn ask_for_nothing(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
+    lesson.step("Ask for a length of 0");
+    lesson.say("A mapping of no bytes makes no sense; the kernel refuses it with EINVAL.");
+    let refused = lesson.part("map", || (parts.map)(0))?;
+    let said = match &refused {
+        Err(error) => io_error(error),
+        Ok(_) => "yes (it should not have)".to_owned(),
+    };
+    lesson.fact("mmap said", &said);
+    let einval = refused
+        .as_ref()
+        .err()
+        .and_then(io::Error::raw_os_error)
+        .is_some_and(|code| Errno(code) == Errno::EINVAL);
+    lesson.check(
+        "mmap refused a length of 0 with EINVAL",
+        einval,
+        format!("got {said}"),
+    );
+    Ok(())
+}

@@ -1,0 +1,97 @@
+//! The reference answer to exercise 3: the calls the lesson asks for, and nothing else. The
+//! driver (`src/lib.rs`) calls them step by step and checks what they did.
+
+use std::io;
+
+use ex3_mmap::{Parts, pattern};
+
+/// The parts, in the lesson's order, for the driver.
+pub const PARTS: Parts = Parts {
+    map,
+    write_and_read,
+    unmap,
+    owned_mapping,
+};
+
+/// Step 1: maps `len` bytes of fresh memory with
+/// `mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)` and returns
+/// its first byte.
+///
+/// When mmap fails it returns `MAP_FAILED` and sets `errno`: return
+/// `io::Error::last_os_error()`. Pass any `len` on, 0 included: the kernel judges it.
+///
+/// See `man 2 mmap`.
+pub fn map(len: usize) -> io::Result<*mut u8> {
+    // ANCHOR: map
+    // HINT: `libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ | libc::PROT_WRITE,
+    // HINT: libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0)`. Compare what it returns with
+    // HINT: `libc::MAP_FAILED`, and `.cast()` the `*mut c_void` into a `*mut u8`.
+    // SAFETY: with a null hint and without MAP_FIXED the kernel picks addresses no mapping uses,
+    // so the call cannot disturb memory anyone holds; no file is involved.
+    let memory = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    if memory == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(memory.cast())
+    // ANCHOR_END: map
+}
+
+/// Step 2: writes `pattern(offset)` to each of the `len` bytes at `memory`, then reads them all
+/// back and returns how many differ.
+///
+/// # Safety
+/// `memory` must be valid for reads and writes of `len` bytes, used by nothing else.
+pub unsafe fn write_and_read(memory: *mut u8, len: usize) -> usize {
+    // ANCHOR: write_and_read
+    // HINT: `std::slice::from_raw_parts_mut(memory, len)` gives a `&mut [u8]` (the caller's
+    // HINT: promise is what makes it sound). Write with `iter_mut().enumerate()`, then count
+    // HINT: the bytes that differ with `iter().enumerate().filter(..).count()`.
+    // SAFETY: the caller promises `len` readable and writable bytes at `memory`, ours alone.
+    let bytes = unsafe { std::slice::from_raw_parts_mut(memory, len) };
+    for (offset, byte) in bytes.iter_mut().enumerate() {
+        *byte = pattern(offset);
+    }
+    bytes
+        .iter()
+        .enumerate()
+        .filter(|&(offset, &byte)| byte != pattern(offset))
+        .count()
+    // ANCHOR_END: write_and_read
+}
+
+/// Step 3: unmaps the `len` bytes at `memory` with `munmap(memory, len)`.
+///
+/// # Safety
+/// The range must be one that [`map`] returned, and nothing may use it any more: afterwards
+/// any access faults.
+pub unsafe fn unmap(memory: *mut u8, len: usize) -> io::Result<()> {
+    // ANCHOR: unmap
+    // HINT: `libc::munmap(memory.cast(), len)` returns 0, or -1 with `errno` set.
+    // SAFETY: the caller promises the range is a mapping of ours that nothing uses any more.
+    if unsafe { libc::munmap(memory.cast(), len) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+    // ANCHOR_END: unmap
+}
+
+/// Step 4: the same memory as step 1, owned: memmap2's `MmapMut` maps `len` bytes and unmaps
+/// them when dropped.
+///
+/// See <https://docs.rs/memmap2/latest/memmap2/struct.MmapMut.html#method.map_anon>.
+pub fn owned_mapping(len: usize) -> io::Result<memmap2::MmapMut> {
+    // ANCHOR: owned_mapping
+    // HINT: `memmap2::MmapMut::map_anon(len)` is all it takes, and needs no `unsafe`: the
+    // HINT: mapping is fresh, so nothing else can change it behind the slice's back.
+    memmap2::MmapMut::map_anon(len)
+    // ANCHOR_END: owned_mapping
+}

@@ -1,0 +1,479 @@
+//! The lesson's contract for any `mem_chunk`, checked live: the driver behind
+//! `cargo run -p milestone -- --contract` (the lesson's reference answer, `src/parts.rs`),
+//! `--contract library` (this crate's [`mem_chunk`](crate::mem_chunk)) and `milestone-learn`
+//! (the learner's, `learn/parts.rs`). All three must print the same address pattern.
+//!
+//! It checks what the lesson asks and nothing of how: each chunk is writable to its last byte,
+//! aligned, does not overlap another, comes from `sbrk` below the threshold (the program
+//! break's region) and from `mmap` at or above it (an anonymous mapping); the registry lists
+//! every chunk once and finds one by any address inside it; bad sizes are refused and change
+//! nothing; and, as a last optional part, chunks can be given back. How much a chunk is rounded
+//! up, whether memory is reused, and how many system calls are made are the implementation's
+//! own business, so they are printed marked as varying, or not at all.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, anyhow, bail};
+use clap::{Arg, ArgAction};
+use lesson::{Lesson, LessonInfo, bytes, io_error, varying_bytes, varying_text};
+use memcore::{MemoryMap, RegionKind, sys};
+
+use crate::{ChunkError, Source};
+
+/// One live chunk, as an implementation's registry describes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChunkInfo {
+    /// The address of its first byte.
+    pub start: usize,
+    /// How many bytes are usable, at least the size asked for.
+    pub len: usize,
+    /// Where the memory came from.
+    pub source: Source,
+}
+
+/// A `mem_chunk` implementation, as the contract calls it (see `src/parts.rs` for what each
+/// part must do).
+#[derive(Debug, Clone, Copy)]
+pub struct Parts {
+    /// Requests of this many bytes or more are mapped; smaller ones come from the break.
+    pub mmap_threshold: usize,
+    /// At least `size` writable bytes from the OS, recorded in the registry.
+    pub mem_chunk: fn(usize) -> io::Result<*mut u8>,
+    /// Every live chunk, once each.
+    pub list_chunks: fn() -> Vec<ChunkInfo>,
+    /// The live chunk holding an address, if any.
+    pub find_chunk: fn(usize) -> Option<ChunkInfo>,
+    /// Gives a chunk back (optional).
+    pub release_chunk: unsafe fn(*mut u8) -> io::Result<()>,
+}
+
+/// The sizes the contract asks for, in this order: small ones, the two sides of the threshold,
+/// large ones, and a small one after them.
+pub const SIZES: [usize; 8] = [24, 100, 4096, 131_071, 131_072, 200_000, 1_048_576, 64];
+
+/// The alignment every chunk must have: enough for any Rust or C type on x86_64 and aarch64
+/// (`max_align_t`).
+pub const ALIGN: usize = 16;
+
+const INFO: LessonInfo = LessonInfo {
+    name: "milestone",
+    title: "mem_chunk, checked against the lesson's contract",
+    about: "Asks a mem_chunk implementation for chunks below, at and above its mmap threshold; \
+            checks each is aligned, writable to its last byte, from sbrk below the threshold \
+            and from mmap at or above it, as /proc/self/maps and the program break say; checks \
+            the registry lists each chunk once and finds one by any address inside it; checks \
+            bad sizes are refused and change nothing; and, if release_chunk is written, gives \
+            every chunk back.",
+};
+
+fn to_io(error: ChunkError) -> io::Error {
+    match error {
+        ChunkError::Os { errno, .. } => io::Error::from(errno),
+        ChunkError::ZeroSize | ChunkError::TooLarge { .. } | ChunkError::NotAChunk { .. } => {
+            io::Error::from(io::ErrorKind::InvalidInput)
+        }
+    }
+}
+
+fn info(chunk: &crate::Chunk) -> ChunkInfo {
+    ChunkInfo {
+        start: chunk.start().as_ptr() as usize,
+        len: chunk.len(),
+        source: chunk.source(),
+    }
+}
+
+fn library_mem_chunk(size: usize) -> io::Result<*mut u8> {
+    crate::mem_chunk(size).map(|p| p.as_ptr()).map_err(to_io)
+}
+
+fn library_list_chunks() -> Vec<ChunkInfo> {
+    // for_each_chunk holds the lock while it visits, and pushing may allocate: count first,
+    // then fill a vector made big enough beforehand, without allocating under the lock.
+    let mut count = 0;
+    crate::for_each_chunk(|_| count += 1);
+    let mut all = Vec::with_capacity(count + 16);
+    crate::for_each_chunk(|c| {
+        if all.len() < all.capacity() {
+            all.push(info(c));
+        }
+    });
+    all
+}
+
+fn library_find_chunk(addr: usize) -> Option<ChunkInfo> {
+    crate::find_chunk(addr as *const u8).map(|c| info(&c))
+}
+
+/// # Safety
+/// As [`crate::release_chunk`]: nothing may use the chunk afterwards.
+unsafe fn library_release_chunk(ptr: *mut u8) -> io::Result<()> {
+    let ptr = std::ptr::NonNull::new(ptr).ok_or(io::ErrorKind::InvalidInput)?;
+    crate::release_chunk(ptr).map_err(to_io)
+}
+
+/// This crate's `mem_chunk`, as the contract calls it.
+pub fn library() -> Parts {
+    Parts {
+        mmap_threshold: crate::policy().mmap_threshold(),
+        mem_chunk: library_mem_chunk,
+        list_chunks: library_list_chunks,
+        find_chunk: library_find_chunk,
+        release_chunk: library_release_chunk,
+    }
+}
+
+/// Runs the contract on `parts`; the exit status says how it went (see the `lesson` crate).
+pub fn main(parts: &Parts) -> ExitCode {
+    let (mut lesson, _) = Lesson::start_with(INFO, |command| {
+        // The demo binary chooses whose mem_chunk runs with this flag before it gets here.
+        command.arg(
+            Arg::new("contract")
+                .long("contract")
+                .num_args(0..=1)
+                .action(ArgAction::Set)
+                .hide(true),
+        )
+    });
+    match run(&mut lesson, parts) {
+        Ok(()) => lesson.finish(),
+        Err(error) => lesson.abort(error),
+    }
+}
+
+/// One chunk the contract took.
+#[derive(Debug, Clone, Copy)]
+struct Taken {
+    size: usize,
+    start: usize,
+    source: Source,
+}
+
+fn pattern(chunk: usize, offset: usize) -> u8 {
+    (chunk * 31 + offset % 251) as u8
+}
+
+fn run(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
+    let taken = take(lesson, parts)?;
+    registry(lesson, parts, &taken)?;
+    find(lesson, parts, &taken)?;
+    bad_input(lesson, parts)?;
+    give_back(lesson, parts, &taken)
+}
+
+/// Whether `[start, start + len)` lies in one writable region of `map`.
+fn writable(map: &MemoryMap, start: usize, len: usize) -> bool {
+    map.region_of(start)
+        .is_some_and(|r| r.perms.write && start.checked_add(len).is_some_and(|end| end <= r.end))
+}
+
+fn take(lesson: &mut Lesson, parts: &Parts) -> Result<Vec<Taken>> {
+    let page = sys::page_size();
+    lesson.step(format!(
+        "Take {} chunks, and write each to its last byte",
+        SIZES.len()
+    ));
+    lesson.say(
+        "mem_chunk(size) gets memory from the OS: with sbrk, moving the program break, for a \
+         size below the mmap threshold; with an anonymous mmap of its own at or above it.\n\
+         It records every chunk in a registry, which lists them and finds the chunk that holds \
+         any address.",
+    );
+    lesson.fact("mmap threshold", bytes(parts.mmap_threshold as u64));
+    lesson.say(&format!(
+        "Each chunk must be aligned to {ALIGN} bytes (enough for any type), lie in the program \
+         break's region ([heap]) when it is smaller than the threshold and in an anonymous \
+         mapping when it is not, and hold every byte asked for: each is filled with a pattern \
+         of its own and read back.\n\
+         Where a chunk lies among the others is the implementation's choice, so the addresses \
+         are marked ~."
+    ));
+    let mut taken = Vec::new();
+    for (i, &size) in SIZES.iter().enumerate() {
+        let ptr = lesson
+            .part("mem_chunk", || (parts.mem_chunk)(size))?
+            .map_err(|e| anyhow!("mem_chunk({size}) failed: {}", io_error(&e)))?;
+        let start = ptr as usize;
+        let map = lesson.map()?;
+        let brk = sys::program_break() as usize;
+        let region =
+            lesson.observe_unranked_in(&map, &format!("mem_chunk({})", bytes(size as u64)), start);
+        let below = size < parts.mmap_threshold;
+        // The break's region is the one holding the last byte below the break.
+        let break_region = map.region_of(brk.wrapping_sub(1));
+        let (source, placed) = if below {
+            let in_break = region.is_some() && region.as_ref() == break_region;
+            (Source::Sbrk, in_break && start + size <= brk)
+        } else {
+            let anonymous = region
+                .as_ref()
+                .is_some_and(|r| r.kind == RegionKind::Anonymous);
+            (Source::Mmap, anonymous)
+        };
+        let align = if below { ALIGN } else { page };
+        let whole = writable(&map, start, size);
+        let holds = lesson.check(
+            &format!(
+                "it is aligned to {align}, lies where {source} memory does, and all {size} \
+                 bytes are mapped writable"
+            ),
+            start != 0 && start % align == 0 && placed && whole,
+            format!(
+                "{start:#x}: aligned {}, placed {placed}, {}",
+                start % align == 0,
+                region.map_or("in no region".to_owned(), |r| format!("in {r}"))
+            ),
+        );
+        if !holds {
+            bail!("stopping here: the chunk is not all ours to write");
+        }
+        // SAFETY: the check above found all `size` bytes in one writable mapping, and
+        // mem_chunk gave them to us alone.
+        let memory = unsafe { std::slice::from_raw_parts_mut(ptr, size) };
+        for (offset, byte) in memory.iter_mut().enumerate() {
+            *byte = pattern(i, offset);
+        }
+        taken.push(Taken {
+            size,
+            start,
+            source,
+        });
+    }
+    let intact = taken.iter().enumerate().all(|(i, t)| intact(i, t));
+    lesson.check(
+        "after all were written, each still holds its own pattern: none overlaps another",
+        intact,
+        "a chunk's bytes were overwritten by another's",
+    );
+    Ok(taken)
+}
+
+/// Whether the `i`th chunk still holds its pattern.
+fn intact(i: usize, taken: &Taken) -> bool {
+    // SAFETY: `take` checked these bytes are mapped writable and ours; nothing else writes them.
+    let memory = unsafe { std::slice::from_raw_parts(taken.start as *const u8, taken.size) };
+    memory
+        .iter()
+        .enumerate()
+        .all(|(offset, &b)| b == pattern(i, offset))
+}
+
+fn registry(lesson: &mut Lesson, parts: &Parts, taken: &[Taken]) -> Result<()> {
+    lesson.step("The registry lists every chunk once");
+    lesson.say(
+        "list_chunks gives every live chunk: its start, its usable length (at least what was \
+         asked; how much more is the implementation's choice) and where it came from.",
+    );
+    let listed = lesson.part("list_chunks", parts.list_chunks)?;
+    let map = lesson.map()?;
+    let brk = sys::program_break() as usize;
+    lesson.line(format!(
+        "  {:<18} {:<26} {:<7} region",
+        "start", "usable", "source"
+    ));
+    let mut times: BTreeMap<usize, usize> = BTreeMap::new();
+    for chunk in &listed {
+        *times.entry(chunk.start).or_default() += 1;
+    }
+    for t in taken {
+        let entry = listed.iter().find(|c| c.start == t.start);
+        let region = map
+            .region_of(t.start)
+            .map_or_else(|| "no region".to_owned(), |r| r.to_string());
+        let (usable, source) = entry.map_or(("not listed".to_owned(), "-".to_owned()), |c| {
+            (varying_bytes(c.len as u64), c.source.name().to_owned())
+        });
+        lesson.line(format!(
+            "  ~{:<#17x} {usable:<26} {source:<7} {region}",
+            t.start
+        ));
+    }
+    let once = taken.iter().all(|t| times.get(&t.start) == Some(&1));
+    lesson.check(
+        "each chunk is listed exactly once, and nothing else is",
+        once && listed.len() == taken.len(),
+        format!("{} listed for {} taken", listed.len(), taken.len()),
+    );
+    let described = taken.iter().all(|t| {
+        listed
+            .iter()
+            .any(|c| c.start == t.start && c.len >= t.size && c.source == t.source)
+    });
+    lesson.check(
+        "each is listed with at least the size asked, and the source its size calls for",
+        described,
+        "a chunk's length or source is wrong (see the table)",
+    );
+    let mut spans: Vec<(usize, usize)> =
+        listed.iter().map(|c| (c.start, c.start + c.len)).collect();
+    spans.sort_unstable();
+    let apart = spans.windows(2).all(|w| w[0].1 <= w[1].0);
+    lesson.check(
+        "no two listed chunks overlap",
+        apart,
+        "two chunks share bytes",
+    );
+    let agree = listed.iter().all(|c| match c.source {
+        Source::Sbrk => c.start + c.len <= brk && writable(&map, c.start, c.len),
+        Source::Mmap => map
+            .region_of(c.start)
+            .is_some_and(|r| r.kind == RegionKind::Anonymous && c.start + c.len <= r.end),
+    });
+    lesson.check(
+        "the break and /proc/self/maps agree: sbrk chunks lie below the break, mmap chunks in \
+         anonymous mappings, each whole",
+        agree,
+        format!("the break is at {brk:#x}; see the table"),
+    );
+    Ok(())
+}
+
+fn find(lesson: &mut Lesson, parts: &Parts, taken: &[Taken]) -> Result<()> {
+    lesson.step("Find the chunk that holds an address");
+    lesson.say(
+        "find_chunk takes any address, the first byte of a chunk, one in its middle or its \
+         last, and answers with the chunk that holds it; an address in no chunk finds none. \
+         It must never read the address itself.",
+    );
+    let mut wrong = Vec::new();
+    for t in taken {
+        for addr in [t.start, t.start + t.size / 2, t.start + t.size - 1] {
+            let found = lesson.part("find_chunk", || (parts.find_chunk)(addr))?;
+            if found.map(|c| c.start) != Some(t.start) {
+                wrong.push(format!("{addr:#x} found {found:?}"));
+            }
+        }
+    }
+    lesson.check(
+        &format!(
+            "for each of the {} chunks, its first, middle and last byte find it",
+            taken.len()
+        ),
+        wrong.is_empty(),
+        wrong.join("; "),
+    );
+    let local = 0u8;
+    let on_stack = &raw const local as usize;
+    let boxed = Box::new(0u64);
+    let from_malloc = &raw const *boxed as usize;
+    let map = lesson.map()?;
+    lesson.observe_unranked_in(&map, "a local variable", on_stack);
+    lesson.observe_unranked_in(&map, "a Box from glibc's malloc", from_malloc);
+    let none = (
+        lesson.part("find_chunk", || (parts.find_chunk)(on_stack))?,
+        lesson.part("find_chunk", || (parts.find_chunk)(from_malloc))?,
+    );
+    lesson.check(
+        "neither is in a chunk",
+        none == (None, None),
+        format!("found {none:?}"),
+    );
+    Ok(())
+}
+
+fn bad_input(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
+    lesson.step("Bad sizes are refused and change nothing");
+    lesson.say(
+        "A size of 0 makes no chunk; a size that overflows when rounded up, or that sbrk and \
+         mmap cannot take (above isize::MAX), must be refused before any system call, leaving \
+         the registry as it was.",
+    );
+    let mut before = lesson.part("list_chunks", parts.list_chunks)?;
+    let brk = sys::program_break() as usize;
+    let mut refused = true;
+    for (label, size) in [
+        ("0", 0),
+        ("isize::MAX + 1", isize::MAX as usize + 1),
+        ("usize::MAX", usize::MAX),
+    ] {
+        let result = lesson.part("mem_chunk", || (parts.mem_chunk)(size))?;
+        let said = match &result {
+            // The words are the implementation's own; only the refusal is the lesson's.
+            Err(e) => format!("refused: {}", varying_text(&io_error(e))),
+            Ok(p) => format!("granted at {:#x}", *p as usize),
+        };
+        refused &= result.is_err();
+        lesson.fact(&format!("mem_chunk({label})"), said);
+    }
+    let mut after = lesson.part("list_chunks", parts.list_chunks)?;
+    before.sort_by_key(|c| c.start);
+    after.sort_by_key(|c| c.start);
+    let unchanged = before == after && sys::program_break() as usize == brk;
+    lesson.check(
+        "each was refused, and the registry and the break are as they were",
+        refused && unchanged,
+        format!("refused each: {refused}; unchanged: {unchanged}"),
+    );
+    Ok(())
+}
+
+fn give_back(lesson: &mut Lesson, parts: &Parts, taken: &[Taken]) -> Result<()> {
+    lesson.step("Give every chunk back (the last part, optional)");
+    lesson.say(
+        "release_chunk takes a pointer mem_chunk returned: it unmaps an mmap chunk at once, \
+         and gives break memory back or keeps it for reuse, as the implementation chooses. \
+         Anything else, a pointer into the middle of a chunk or one already released, is \
+         refused and changes nothing.",
+    );
+    let first = taken.first().context("no chunk was taken")?;
+    let interior = (first.start + 1) as *mut u8;
+    // SAFETY: release_chunk must refuse a pointer that is not a chunk's start, without using
+    // the memory; if it does not, the check below says so.
+    let refused = lesson.optional_part("release_chunk", || unsafe {
+        (parts.release_chunk)(interior)
+    })?;
+    let still = lesson.part("list_chunks", parts.list_chunks)?.len();
+    lesson.check(
+        "a pointer into the middle of a chunk is refused, and every chunk stays",
+        refused.is_err() && still == taken.len(),
+        format!(
+            "it was {}, {still} chunks listed",
+            if refused.is_ok() {
+                "accepted"
+            } else {
+                "refused"
+            }
+        ),
+    );
+    let mut failures = Vec::new();
+    for t in taken {
+        // SAFETY: the chunk is one mem_chunk returned, and nothing uses it any more.
+        let released = lesson.part("release_chunk", || unsafe {
+            (parts.release_chunk)(t.start as *mut u8)
+        })?;
+        if let Err(e) = released {
+            failures.push(format!("{:#x}: {}", t.start, io_error(&e)));
+        }
+    }
+    lesson.check(
+        &format!("all {} chunks were released", taken.len()),
+        failures.is_empty(),
+        failures.join("; "),
+    );
+    let left = lesson.part("list_chunks", parts.list_chunks)?;
+    let map = lesson.map()?;
+    let unmapped = taken
+        .iter()
+        .filter(|t| t.source == Source::Mmap)
+        .all(|t| map.region_of(t.start).is_none());
+    lesson.check(
+        "the registry lists none, and the mmap chunks are unmapped",
+        left.is_empty() && unmapped,
+        format!(
+            "{} still listed; mmap chunks unmapped: {unmapped}",
+            left.len()
+        ),
+    );
+    // SAFETY: the pointer was released just above; release_chunk must refuse it unread.
+    let again = lesson.part("release_chunk", || unsafe {
+        (parts.release_chunk)(first.start as *mut u8)
+    })?;
+    lesson.check(
+        "releasing a chunk twice is refused",
+        again.is_err(),
+        "the second release was accepted",
+    );
+    Ok(())
+}

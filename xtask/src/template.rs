@@ -1,0 +1,266 @@
+//! The learner's templates, written from the reference parts, never by hand.
+//!
+//! A reference parts file (`src/parts.rs`) marks each part's body:
+//!
+//! ```text
+//! pub fn current_break() -> *mut u8 {
+//!     // ANCHOR: current_break
+//!     // HINT: what `cargo xtask hint` prints for this part,
+//!     // HINT: over as many lines as it needs.
+//!     unsafe { libc::sbrk(0) }.cast()
+//!     // ANCHOR_END: current_break
+//! }
+//! ```
+//!
+//! The template (`learn/parts.rs`) is the same file with a header of its own in place of the
+//! reference's module doc, and each marked body, hints included, replaced by `todo!()`.
+
+use anyhow::{Result, bail};
+
+/// One part of a reference file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Part {
+    /// Its name (the function's).
+    pub name: String,
+    /// Its hint, one string per line.
+    pub hint: Vec<String>,
+}
+
+const ANCHOR: &str = "// ANCHOR: ";
+const ANCHOR_END: &str = "// ANCHOR_END: ";
+const HINT: &str = "// HINT:";
+
+/// The parts of a reference file, in order, with their hints.
+///
+/// # Errors
+/// When an anchor is unclosed, closed under another name, nested, or named twice, or a part has
+/// no hint.
+pub fn parts(reference: &str) -> Result<Vec<Part>> {
+    let mut parts: Vec<Part> = Vec::new();
+    let mut open: Option<Part> = None;
+    for (i, line) in reference.lines().enumerate() {
+        let text = line.trim_start();
+        let at = i + 1;
+        if let Some(name) = text.strip_prefix(ANCHOR) {
+            if let Some(part) = &open {
+                bail!("line {at}: part `{name}` opens inside part `{}`", part.name);
+            }
+            if parts.iter().any(|p| p.name == name) {
+                bail!("line {at}: part `{name}` is marked twice");
+            }
+            open = Some(Part {
+                name: name.trim().to_owned(),
+                hint: Vec::new(),
+            });
+        } else if let Some(name) = text.strip_prefix(ANCHOR_END) {
+            match open.take() {
+                Some(part) if part.name == name.trim() => {
+                    if part.hint.is_empty() {
+                        bail!("line {at}: part `{name}` has no `{HINT}` line");
+                    }
+                    parts.push(part);
+                }
+                Some(part) => bail!("line {at}: `{name}` closes part `{}`", part.name),
+                None => bail!("line {at}: `{name}` closes no part"),
+            }
+        } else if let (Some(part), Some(hint)) = (&mut open, text.strip_prefix(HINT)) {
+            part.hint.push(hint.trim().to_owned());
+        }
+    }
+    if let Some(part) = open {
+        bail!("part `{}` is never closed", part.name);
+    }
+    Ok(parts)
+}
+
+/// `text` as `//!` lines of at most 100 columns.
+fn doc_lines(text: &str) -> String {
+    let mut out = String::new();
+    for paragraph in text.split("\n\n") {
+        if !out.is_empty() {
+            out.push_str("//!\n");
+        }
+        let mut line = String::from("//!");
+        for word in paragraph.split_whitespace() {
+            if line.len() + 1 + word.len() > 100 {
+                out.push_str(&line);
+                out.push('\n');
+                line = String::from("//!");
+            }
+            line.push(' ');
+            line.push_str(word);
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
+
+/// What a template says about itself, in place of the reference's module doc.
+fn header(exercise: &str, title: &str, reference: &str) -> String {
+    let doc = doc_lines(&format!(
+        "Your parts of {title} ({exercise}). Replace each `todo!()` below, in order, with your \
+         code, then run `cargo xtask learn`: the lesson's own program runs your parts and \
+         checks what they did.\n\n\
+         Each part's doc comment says what it must do. `cargo xtask hint {exercise}` gives a \
+         hint for the next one. `cargo xtask learn --reset {exercise}` brings this file back as \
+         it was (keeping a copy of yours). When the exercise is done, compare with the \
+         reference, `{reference}`, from which `cargo xtask templates` wrote this file."
+    ));
+    format!(
+        "{doc}\n\
+         // Until every part is written, their arguments, and the names they will use, are unused:\n\
+         // this keeps the compiler quiet meanwhile. Delete it when you are done.\n\
+         #![allow(unused_variables, unused_imports, dead_code)]\n"
+    )
+}
+
+/// The template of `reference`.
+///
+/// # Errors
+/// As [`parts`].
+pub fn template(
+    reference: &str,
+    exercise: &str,
+    title: &str,
+    reference_path: &str,
+) -> Result<String> {
+    parts(reference)?;
+    let mut out = header(exercise, title, reference_path);
+    let mut in_part = false;
+    let body = reference
+        .lines()
+        .skip_while(|l| l.starts_with("//!"))
+        .skip_while(|l| l.trim().is_empty());
+    out.push('\n');
+    for line in body {
+        let text = line.trim_start();
+        if text.starts_with(ANCHOR) {
+            let indent = &line[..line.len() - text.len()];
+            out.push_str(indent);
+            out.push_str("todo!()\n");
+            in_part = true;
+        } else if text.starts_with(ANCHOR_END) {
+            in_part = false;
+        } else if !in_part {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    Ok(out)
+}
+
+/// Whether `text` still holds a `todo!()`: the line of the first one (1-based) and the name
+/// of the function around it, if it can tell.
+pub fn first_todo(text: &str) -> Option<(usize, Option<String>)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.trim_start().starts_with("todo!(") && !l.trim_start().starts_with("//"))?;
+    let name = lines[..at].iter().rev().find_map(|l| function_name(l));
+    Some((at + 1, name))
+}
+
+/// The name of the function a line declares (`pub unsafe fn give_back(` gives `give_back`).
+fn function_name(line: &str) -> Option<String> {
+    let mut words = line.split_whitespace();
+    words.by_ref().find(|w| *w == "fn")?;
+    let name: String = words
+        .next()?
+        .chars()
+        .take_while(|c| c.is_alphanumeric() || *c == '_')
+        .collect();
+    (!name.is_empty()).then_some(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const REFERENCE: &str = "\
+//! The reference.
+
+use std::io;
+
+/// Doc.
+pub fn one() -> usize {
+    // ANCHOR: one
+    // HINT: return 1.
+    1
+    // ANCHOR_END: one
+}
+
+pub unsafe fn two(x: usize) -> io::Result<usize> {
+    // ANCHOR: two
+    // HINT: first line,
+    // HINT: second line.
+    let y = x + 1;
+    Ok(y)
+    // ANCHOR_END: two
+}
+";
+
+    #[test]
+    fn parts_come_in_order_with_their_hints() {
+        let parts = parts(REFERENCE).unwrap();
+        assert_eq!(parts.len(), 2);
+        assert_eq!(parts[0].name, "one");
+        assert_eq!(parts[0].hint, ["return 1."]);
+        assert_eq!(parts[1].hint, ["first line,", "second line."]);
+    }
+
+    #[test]
+    fn a_template_keeps_everything_but_the_bodies() {
+        let t = template(REFERENCE, "exN", "exercise N", "src/parts.rs").unwrap();
+        assert!(t.starts_with("//! Your parts of exercise N (exN)."), "{t}");
+        assert!(!t.contains("The reference."));
+        assert!(
+            !t.contains("HINT") && !t.contains("ANCHOR") && !t.contains("x + 1"),
+            "{t}"
+        );
+        assert!(
+            t.contains("/// Doc.\npub fn one() -> usize {\n    todo!()\n}\n"),
+            "{t}"
+        );
+        assert!(t.contains("pub unsafe fn two(x: usize) -> io::Result<usize> {\n    todo!()\n}"));
+        assert!(t.contains("\nuse std::io;\n"));
+        assert_eq!(
+            first_todo(&t).map(|(_, name)| name),
+            Some(Some("one".to_owned()))
+        );
+    }
+
+    #[test]
+    fn bad_marks_are_refused() {
+        let unclosed = "// ANCHOR: a\n// HINT: h\n";
+        assert!(
+            parts(unclosed)
+                .unwrap_err()
+                .to_string()
+                .contains("never closed")
+        );
+        let crossed = "// ANCHOR: a\n// HINT: h\n// ANCHOR_END: b\n";
+        assert!(
+            parts(crossed)
+                .unwrap_err()
+                .to_string()
+                .contains("closes part `a`")
+        );
+        let hintless = "// ANCHOR: a\nx\n// ANCHOR_END: a\n";
+        assert!(
+            parts(hintless)
+                .unwrap_err()
+                .to_string()
+                .contains("no `// HINT:`")
+        );
+        let twice = "// ANCHOR: a\n// HINT: h\n// ANCHOR_END: a\n// ANCHOR: a\n";
+        assert!(parts(twice).unwrap_err().to_string().contains("twice"));
+    }
+
+    #[test]
+    fn the_first_todo_names_its_function() {
+        let text = "fn done() {}\npub unsafe fn give_back(start: *mut u8) {\n    todo!()\n}\n";
+        assert_eq!(first_todo(text), Some((3, Some("give_back".to_owned()))));
+        assert_eq!(first_todo("fn f() { 1 }\n// todo!() in a comment\n"), None);
+    }
+}
