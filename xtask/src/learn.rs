@@ -113,8 +113,60 @@ fn last_step(stdout: &str) -> Option<&str> {
     stdout.lines().rev().find(|l| l.starts_with("Step "))
 }
 
+/// What a learner's run is compared with.
+#[derive(Debug, Clone)]
+pub struct Expected {
+    /// The snapshot's pattern.
+    pub pattern: String,
+    /// The snapshot file, as shown.
+    pub file: String,
+    /// The lines of its header, before the pattern.
+    pub header: usize,
+}
+
+impl Expected {
+    /// The committed snapshot `name`.
+    ///
+    /// # Errors
+    /// If there is none, or it cannot be read.
+    pub fn snapshot(name: &str) -> Result<Expected> {
+        Ok(Expected {
+            pattern: snapshot::load(name)?.with_context(|| format!("no snapshot {name}"))?,
+            file: snapshot::shown(&snapshot::path(name)),
+            header: snapshot::header_lines(name),
+        })
+    }
+}
+
+/// The first failed claim as a difference from the snapshot: the snapshot's `[ok]` line for the
+/// same claim, and the line the run printed, as a pattern and as printed. (The first line that
+/// differs may come earlier: a failure's detail holds addresses, which shift the ranks.)
+fn failed_claim(expected: &str, pattern: &str, raw: &str) -> Option<snapshot::FirstDifference> {
+    let at = pattern
+        .lines()
+        .position(|l| l.trim_start().starts_with("[FAILED] "))?;
+    let actual = pattern.lines().nth(at)?;
+    let claim = actual.trim_start().strip_prefix("[FAILED] ")?;
+    let (line, wanted) = expected.lines().enumerate().find(|(_, l)| {
+        l.trim_start()
+            .strip_prefix("[ok] ")
+            .is_some_and(|ok| claim.starts_with(ok) && claim[ok.len()..].starts_with(": "))
+    })?;
+    Some(snapshot::FirstDifference {
+        file_line: line + 1,
+        expected: Some(wanted.to_owned()),
+        actual: Some(actual.to_owned()),
+        raw: raw.lines().nth(at).map(|l| l.trim_end().to_owned()),
+    })
+}
+
 /// Judges one learner's run. `stdout` already names the exercise, not the learner's binary.
-pub fn classify(stdout: &str, stderr: &str, ending: &Ending, expected: &str) -> Status {
+pub fn classify(stdout: &str, stderr: &str, ending: &Ending, expected: &Expected) -> Status {
+    let Expected {
+        pattern: expected,
+        file: snapshot_file,
+        header,
+    } = expected;
     let code = match ending {
         Ending::Exited(status) => status.code(),
         Ending::TimedOut => None,
@@ -156,15 +208,15 @@ pub fn classify(stdout: &str, stderr: &str, ending: &Ending, expected: &str) -> 
         let during = last_step(stdout).map_or(String::new(), |s| format!(", during {s}"));
         why.push(format!("it {failure}{during}"));
     }
-    if let Some(d) = snapshot::first_difference(0, expected, &pattern, stdout) {
+    if let Some(d) = failed_claim(expected, &pattern, stdout)
+        .or_else(|| snapshot::first_difference(0, expected, &pattern, stdout))
+    {
+        let line = d.file_line + header;
         let show = |s: &Option<String>| {
             s.as_deref()
                 .map_or("(nothing: it ended)".to_owned(), |s| format!("{s:?}"))
         };
-        why.push(format!(
-            "first difference from the snapshot, at line {}:",
-            d.file_line
-        ));
+        why.push(format!("against the snapshot, {snapshot_file}:{line}:"));
         why.push(format!("  expected pattern: {}", show(&d.expected)));
         why.push(format!("  actual pattern:   {}", show(&d.actual)));
         why.push(format!("  actual output:    {}", show(&d.raw)));
@@ -211,8 +263,7 @@ pub fn check(workspace: &Workspace, exercise: &Exercise) -> Result<Status> {
         Err(errors) => return Ok(Status::Failed(errors)),
     };
     let run = run::run(&binary, &[], TIMEOUT)?;
-    let expected = snapshot::load(exercise.snapshot)?
-        .with_context(|| format!("no snapshot {}", exercise.snapshot))?;
+    let expected = Expected::snapshot(exercise.snapshot)?;
     // The learner's binary is a file of another name; everything else is the exercise's.
     let stdout = run.stdout.replace(exercise.binary, exercise.name);
     Ok(classify(&stdout, &run.stderr, &run.ending, &expected))
@@ -329,9 +380,16 @@ pub fn hint(workspace: &Workspace, name: &str, all: bool) -> Result<()> {
         .with_context(|| format!("{} is not a well-marked reference", exercise.reference))?;
     let show = |part: &template::Part| {
         println!("Hint for `{}` ({}):", part.name, exercise.name);
-        for line in &part.hint {
-            println!("  {line}");
+        let mut line = String::from(" ");
+        for word in part.hint.join(" ").split_whitespace() {
+            if line.len() + word.len() > 96 {
+                println!("{line}");
+                line = String::from(" ");
+            }
+            line.push(' ');
+            line.push_str(word);
         }
+        println!("{line}");
     };
     if all {
         for part in &parts {
@@ -648,6 +706,14 @@ mod tests {
 
     use super::*;
 
+    fn expect(pattern: &str) -> Expected {
+        Expected {
+            pattern: pattern.to_owned(),
+            file: "x.snap".to_owned(),
+            header: 4,
+        }
+    }
+
     fn exited(code: i32) -> Ending {
         Ending::Exited(ExitStatus::from_raw(code << 8))
     }
@@ -671,7 +737,7 @@ mod tests {
 
     #[test]
     fn runs_are_judged_by_exit_status_and_pattern() {
-        let expected = "Step 1. A\n  a <A1>\n  [ok] holds\n";
+        let expected = &expect("Step 1. A\n  a <A1>\n  [ok] holds\n");
         let good = "Step 1. A\n  a 0x10\n  [ok] holds\n";
         assert_eq!(classify(good, "", &exited(0), expected), Status::Done(None));
 
@@ -691,6 +757,12 @@ mod tests {
                 .any(|l| l.contains("expected pattern: \"  [ok] holds\"")),
             "{why:?}"
         );
+        assert!(
+            why.iter().any(|l| l == "against the snapshot, x.snap:7:"),
+            "{why:?}"
+        );
+        let actual = "actual pattern:   \"  [FAILED] holds: <A1> is not <A2>\"";
+        assert!(why.iter().any(|l| l.contains(actual)), "{why:?}");
         assert!(why.iter().any(|l| l.contains("actual output:")), "{why:?}");
 
         // Exit 0 is not enough: the output must have the snapshot's pattern.
@@ -715,7 +787,7 @@ mod tests {
     #[test]
     fn an_optional_part_to_do_is_done_when_all_before_it_matches() {
         let expected =
-            "Step 1. A\n  [ok] a\n\nStep 2. Optional\n  [ok] b\n\nAll 2 checks passed.\n";
+            &expect("Step 1. A\n  [ok] a\n\nStep 2. Optional\n  [ok] b\n\nAll 2 checks passed.\n");
         let stdout = "Step 1. A\n  [ok] a\n\nStep 2. Optional\n\nAll 1 checks passed; the last, optional part is yours to write.\n";
         let stderr = TO_DO.replace("current_break", "release_chunk");
         let status = classify(stdout, &stderr, &exited(EXIT_OPTIONAL_TO_DO), expected);

@@ -54,7 +54,7 @@ pub struct FirstDifference {
 }
 
 /// Lines of the snapshot file before its contents: insta's header, up to the second `---`.
-fn header_lines(name: &str) -> usize {
+pub fn header_lines(name: &str) -> usize {
     let text = std::fs::read_to_string(path(name)).unwrap_or_default();
     text.lines()
         .enumerate()
