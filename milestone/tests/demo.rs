@@ -1,6 +1,6 @@
 //! The milestone demo run as learners run it, as a child process.
 
-use lesson::testing::{assert_document_holds, assert_flags_behave, run, run_json};
+use lesson::testing::{assert_document_holds, assert_flags_behave, assert_pauses, run, run_json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_milestone");
 
@@ -61,4 +61,9 @@ fn an_os_refusal_gets_one_line_and_status_1() {
 #[test]
 fn help_and_bad_flags() {
     assert_flags_behave(BIN, "mem_chunk: memory from the OS by sbrk or mmap");
+}
+
+#[test]
+fn pause_stops_after_every_step() {
+    assert!(assert_pauses(BIN) >= 5);
 }

@@ -205,23 +205,18 @@ impl Lesson {
     }
 
     /// With `--pause`: says which step just ended and this process's pid on stderr, and waits
-    /// for a line on stdin (or its end). It reads stdin through a file of its own and a buffer
-    /// on the stack, so that waiting allocates nothing and cannot move the program break.
+    /// for Enter.
     fn pause_after_step(&self) {
-        let Some(step) = self.steps.last().filter(|_| self.pause) else {
-            return;
-        };
-        let pid = std::process::id();
-        let _ = writeln!(
-            std::io::stderr().lock(),
-            "-- paused after step {} (pid {pid}): look at /proc/{pid}/maps or /proc/{pid}/smaps, \
-             or attach gdb -p {pid}; press Enter to go on",
-            step.number
-        );
-        let _ = std::io::stdout().lock().flush();
-        if let Ok(mut stdin) = std::fs::File::open("/dev/stdin") {
-            let mut byte = [0u8; 1];
-            while matches!(std::io::Read::read(&mut stdin, &mut byte), Ok(1) if byte[0] != b'\n') {}
+        if let Some(step) = self.steps.last().filter(|_| self.pause) {
+            wait_for_enter(&format!("after step {}", step.number));
+        }
+    }
+
+    /// With `--pause`: stops in the middle of the current step, where memory that the step
+    /// gives back before it ends is still live, and says what to look at (`what`).
+    pub fn pause_here(&self, what: &str) {
+        if let Some(step) = self.steps.last().filter(|_| self.pause) {
+            wait_for_enter(&format!("in step {}, while {what}", step.number));
         }
     }
 
@@ -499,6 +494,19 @@ impl Lesson {
             }
         }
     }
+}
+
+/// Says where the run paused and this process's pid on stderr, and waits for a line on stdin
+/// (or its end) without allocating.
+fn wait_for_enter(when: &str) {
+    let pid = std::process::id();
+    let _ = std::io::stdout().lock().flush();
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "-- paused {when} (pid {pid}): look at /proc/{pid}/maps or /proc/{pid}/smaps, or \
+         attach gdb -p {pid}; press Enter to go on"
+    );
+    memcore::sys::wait_for_line();
 }
 
 /// Handles a command-line error from clap: `--help` is printed as is (exit 0); anything else

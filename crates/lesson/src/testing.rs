@@ -155,3 +155,42 @@ pub fn assert_stops_at_first_part(binary: &str, name: &str, part: &str, file: &s
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("Step 1."), "{stdout}");
 }
+
+/// Asserts that `binary --pause` stops after every step, and once more before its summary,
+/// naming its own pid, and goes on at each Enter; three Enters are given, then the input ends,
+/// which must let it run to the end as well. Returns how many times it paused.
+///
+/// # Panics
+/// If it does not exit 0, or does not pause after step 1 with its pid.
+pub fn assert_pauses(binary: &str) -> usize {
+    use std::io::Write as _;
+    use std::process::Stdio;
+    let mut child = Command::new(binary)
+        .arg("--pause")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {binary}: {e}"));
+    let pid = child.id();
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"\n\n\n")
+        .expect("write to stdin");
+    let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "-- paused after step 1 (pid {pid}): look at /proc/{pid}/maps"
+        )),
+        "{stderr}"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let steps = stdout.lines().filter(|l| l.starts_with("Step ")).count();
+    let pauses = stderr.matches("-- paused after step").count();
+    assert_eq!(pauses, steps, "one pause after each step: {stderr}");
+    pauses
+}

@@ -398,6 +398,27 @@ pub unsafe fn fork_and_wait(child: impl FnOnce() -> i32) -> Result<ChildExit, Er
     }
 }
 
+/// `read(0, buf, 1)` until a newline or the end of input—Waits for the user to press Enter.
+///
+/// It reads standard input one byte at a time into a buffer on the stack, so that waiting
+/// allocates nothing (std's `stdin()` allocates its buffer at first use) and cannot move the
+/// program break under a lesson that is watching it. It never reopens the input, which would
+/// block forever on a pipe whose writer has gone.
+///
+/// # References
+/// - <https://man7.org/linux/man-pages/man2/read.2.html>
+pub fn wait_for_line() {
+    let mut byte = 0u8;
+    loop {
+        // SAFETY: read writes at most one byte into `byte`, which lives on this stack frame.
+        let got = unsafe { libc::read(0, (&raw mut byte).cast(), 1) };
+        let interrupted = got < 0 && Errno::last().0 == libc::EINTR;
+        if !interrupted && (got != 1 || byte == b'\n') {
+            return;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -143,6 +143,7 @@ fn run(lesson: &mut Lesson, frames: bool) -> Result<()> {
         after - before == (TOUCHED * page) as u64,
         format!("it grew by {} bytes", after - before),
     );
+    lesson.pause_here("the mapping, with its touched pages, is still mapped");
     // SAFETY: the mapping is ours and nothing refers to it any more.
     unsafe { sys::munmap(start, len) }.context("munmap failed")?;
 

@@ -1,6 +1,8 @@
 //! ex0-virtual-memory run as learners run it, as root and as an ordinary user.
 
-use lesson::testing::{assert_document_holds, assert_flags_behave, observation, run, run_json};
+use lesson::testing::{
+    assert_document_holds, assert_flags_behave, assert_pauses, observation, run, run_json,
+};
 use xtask::normalize::normalize;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ex0-virtual-memory");
@@ -67,4 +69,9 @@ fn an_ordinary_user_sees_the_same_pattern_as_root() {
         normalize(&String::from_utf8_lossy(&as_root.stdout)),
         normalize(&user_text)
     );
+}
+
+#[test]
+fn pause_stops_after_every_step() {
+    assert!(assert_pauses(BIN) >= 4);
 }

@@ -2,8 +2,8 @@
 //! JSON says. The binary runs as a child process, so nothing here shares its address space.
 
 use lesson::testing::{
-    assert_document_holds, assert_flags_behave, assert_stops_at_first_part, observation, run,
-    run_json,
+    assert_document_holds, assert_flags_behave, assert_pauses, assert_stops_at_first_part,
+    observation, run, run_json,
 };
 
 const BIN: &str = env!("CARGO_BIN_EXE_ex1-segments");
@@ -58,4 +58,9 @@ fn help_and_bad_flags() {
         BIN,
         "where a program's stack, heap, data, bss and code live",
     );
+}
+
+#[test]
+fn pause_stops_after_every_step() {
+    assert!(assert_pauses(BIN) >= 5);
 }

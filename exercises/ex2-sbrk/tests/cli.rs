@@ -2,8 +2,8 @@
 //! of its own, never inside this multi-threaded test harness.
 
 use lesson::testing::{
-    address as addr, assert_document_holds, assert_flags_behave, assert_stops_at_first_part,
-    observation, run_json,
+    address as addr, assert_document_holds, assert_flags_behave, assert_pauses,
+    assert_stops_at_first_part, observation, run_json,
 };
 
 const BIN: &str = env!("CARGO_BIN_EXE_ex2-sbrk");
@@ -38,4 +38,9 @@ fn the_template_stops_at_its_first_part() {
         "current_break",
         "exercises/ex2-sbrk/learn/parts.rs",
     );
+}
+
+#[test]
+fn pause_stops_after_every_step() {
+    assert!(assert_pauses(BIN) >= 5);
 }

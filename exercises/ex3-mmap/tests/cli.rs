@@ -1,7 +1,8 @@
 //! ex3-mmap run as learners run it, as a child process.
 
 use lesson::testing::{
-    assert_document_holds, assert_flags_behave, assert_stops_at_first_part, observation, run_json,
+    assert_document_holds, assert_flags_behave, assert_pauses, assert_stops_at_first_part,
+    observation, run_json,
 };
 
 const BIN: &str = env!("CARGO_BIN_EXE_ex3-mmap");
@@ -33,4 +34,9 @@ fn the_template_stops_at_its_first_part() {
         "map",
         "exercises/ex3-mmap/learn/parts.rs",
     );
+}
+
+#[test]
+fn pause_stops_after_every_step() {
+    assert!(assert_pauses(BIN) >= 5);
 }
