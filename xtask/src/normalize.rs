@@ -5,9 +5,10 @@
 //! and a fixture test. Add new rules at the end, so that old snapshots keep passing.
 //!
 //! Why these rules: every address in the output becomes a token by its rank among the output's
-//! distinct addresses (`<A1>` is the lowest), the same address always the same token, with
-//! `:page` when it is page aligned. Relative order, identity and page alignment are what the
-//! lessons teach about addresses; their absolute values are ASLR's. Numbers the binaries mark
+//! distinct addresses (`<A1>` is the lowest), the same address always the same token. Relative
+//! order and identity are what the lessons teach about addresses; their absolute values are
+//! ASLR's. Alignment is never read from a value (an address that is not aligned by design can
+//! land on a page boundary by chance): where the lesson claims it, the program checks it. Numbers the binaries mark
 //! with `~` (gaps, region sizes, anything that changes from run to run or build to build) are
 //! masked; all other numbers (sizes asked, deltas, counts) are compared exactly.
 
@@ -33,7 +34,7 @@ pub const RULES: &[Rule] = &[
     Rule {
         name: "addresses",
         does: "replaces each distinct `0x…` address by its rank: `<A1>` is the lowest; \
-               `:page` marks page-aligned ones",
+               alignment is never read from the value: where it matters, the program checks it",
         apply: addresses,
     },
     Rule {
@@ -163,9 +164,6 @@ fn find_all_addresses(text: &str) -> Vec<(std::ops::Range<usize>, u64)> {
     found
 }
 
-/// The page size the tokens' `:page` refers to: 4 KiB, the smallest page of both platforms.
-const PAGE: u64 = 4096;
-
 fn addresses(text: &str) -> String {
     let found = find_addresses(text);
     let ranks: BTreeMap<u64, usize> = found
@@ -180,8 +178,7 @@ fn addresses(text: &str) -> String {
     let mut last = 0;
     for (range, value) in found {
         out.push_str(&text[last..range.start]);
-        let page = if value % PAGE == 0 { ":page" } else { "" };
-        out.push_str(&format!("<A{}{page}>", ranks[&value]));
+        out.push_str(&format!("<A{}>", ranks[&value]));
         last = range.end;
     }
     out.push_str(&text[last..]);
@@ -279,13 +276,26 @@ mod tests {
         let apply = rule("addresses").apply;
         assert_eq!(
             apply("stack 0x7ffd00001238, heap 0x55d000001000, again 0x7ffd00001238"),
-            "stack <A2>, heap <A1:page>, again <A2>"
+            "stack <A2>, heap <A1>, again <A2>"
         );
         assert_eq!(
             apply("not 0xzz, not a0x10, range 0x1000-0x2010"),
-            "not 0xzz, not a0x10, range <A1:page>-<A2>"
+            "not 0xzz, not a0x10, range <A1>-<A2>"
         );
-        assert_eq!(apply("0xffffffffff600000"), "<A1:page>");
+        assert_eq!(apply("0xffffffffff600000"), "<A1>");
+    }
+
+    /// A stack address moves in 16-byte steps with ASLR, so one run in 256 lands on a page
+    /// boundary: the pattern must not change then (it once did, about once in 70 runs).
+    #[test]
+    fn an_address_on_a_page_boundary_by_chance_changes_nothing() {
+        let usual = "  a local 0x7ffcddb2fff0 in [stack]\n  a Box 0x55d000002010 in [heap]\n";
+        let on_a_page = "  a local 0x7ffcddb30000 in [stack]\n  a Box 0x55d000002010 in [heap]\n";
+        assert_eq!(normalize(usual), normalize(on_a_page));
+        assert_eq!(
+            normalize(on_a_page),
+            "  a local <A2> in [stack]\n  a Box <A1> in [heap]\n"
+        );
     }
 
     #[test]
@@ -322,11 +332,8 @@ mod tests {
     fn marked_addresses_leave_the_ranks_alone() {
         let plain = "a 0x2000\nb 0x1000\n";
         let marked = "a 0x2000\nx ~0x1800 and ~{at 0x1400}\nb 0x1000\n";
-        assert_eq!(
-            normalize(marked),
-            "a <A2:page>\nx ~<A> and ~{?}\nb <A1:page>\n"
-        );
-        assert_eq!(normalize(plain), "a <A2:page>\nb <A1:page>\n");
+        assert_eq!(normalize(marked), "a <A2>\nx ~<A> and ~{?}\nb <A1>\n");
+        assert_eq!(normalize(plain), "a <A2>\nb <A1>\n");
         assert_eq!(
             (rule("varying-numbers").apply)("~0x10 and ~12"),
             "~0x10 and ~N"

@@ -79,8 +79,8 @@ pub struct Check {
     pub claim: String,
     /// Whether it held.
     pub passed: bool,
-    /// The evidence, with the addresses involved.
-    pub detail: String,
+    /// Why it did not hold, with the addresses involved; `None` when it held.
+    pub detail: Option<String>,
 }
 
 /// One numbered step.
@@ -129,9 +129,21 @@ pub struct Lesson {
     steps: Vec<Step>,
 }
 
-/// Writes one line to stdout; a closed pipe is not worth a panic.
-fn emit(line: &str) {
-    let _ = writeln!(std::io::stdout().lock(), "{line}");
+/// The exit status when stdout's reader has gone: what a C program killed by SIGPIPE shows.
+const EXIT_CLOSED_PIPE: i32 = 128 + 13;
+
+/// Writes one line of `name`'s output to stdout. A closed pipe (the reader has gone, as with
+/// `| head`) ends the program quietly, with status 141, as SIGPIPE would end a C program; any
+/// other write error (a full disk) ends it with one line on stderr and status 1, since the
+/// output would be lost.
+fn emit(name: &str, line: &str) {
+    if let Err(error) = writeln!(std::io::stdout().lock(), "{line}") {
+        if error.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(EXIT_CLOSED_PIPE);
+        }
+        eprintln!("{name}: error: cannot write the output: {error}");
+        std::process::exit(1);
+    }
 }
 
 impl Lesson {
@@ -174,7 +186,7 @@ impl Lesson {
         };
         let json = matches.get_flag("json");
         if !json {
-            emit(&format!("{}: {}", info.name, info.title));
+            emit(info.name, &format!("{}: {}", info.name, info.title));
         }
         let lesson = Lesson {
             info,
@@ -192,7 +204,7 @@ impl Lesson {
 
     fn print(&self, line: &str) {
         if !self.json {
-            emit(line);
+            emit(self.info.name, line);
         }
     }
 
@@ -345,12 +357,14 @@ impl Lesson {
     /// Checks a claim of the lesson and records the result; `detail` is the evidence, printed
     /// when the claim does not hold. Returns `passed`.
     pub fn check(&mut self, claim: &str, passed: bool, detail: impl Into<String>) -> bool {
-        let detail = detail.into();
-        if passed {
+        let detail = if passed {
             self.print(&format!("  [ok] {claim}"));
+            None
         } else {
+            let detail = detail.into();
             self.print(&format!("  [FAILED] {claim}: {detail}"));
-        }
+            Some(detail)
+        };
         self.current().checks.push(Check {
             claim: claim.to_owned(),
             passed,
@@ -416,23 +430,27 @@ impl Lesson {
         self.pause_after_step();
         let (passed, failed) = self.counts();
         if self.json {
-            emit(&self.document(None));
+            emit(self.info.name, &self.document(None));
         } else if failed == 0 {
-            emit("");
-            emit(&format!("All {passed} checks passed."));
+            emit(self.info.name, "");
+            emit(self.info.name, &format!("All {passed} checks passed."));
         } else {
-            emit("");
-            emit(&format!(
-                "{failed} of {} checks FAILED on this machine:",
-                passed + failed
-            ));
+            emit(self.info.name, "");
+            emit(
+                self.info.name,
+                &format!(
+                    "{failed} of {} checks FAILED on this machine:",
+                    passed + failed
+                ),
+            );
             for check in self
                 .steps
                 .iter()
                 .flat_map(|s| &s.checks)
                 .filter(|c| !c.passed)
             {
-                emit(&format!("  - {}: {}", check.claim, check.detail));
+                let detail = check.detail.as_deref().unwrap_or_default();
+                emit(self.info.name, &format!("  - {}: {detail}", check.claim));
             }
         }
         if failed > 0 {
@@ -458,7 +476,7 @@ impl Lesson {
     pub fn abort(self, error: anyhow::Error) -> ExitCode {
         let message = format!("{error:#}");
         if self.json {
-            emit(&self.document(Some(message.clone())));
+            emit(self.info.name, &self.document(Some(message.clone())));
         }
         let name = self.info.name;
         let (passed, failed) = self.counts();
@@ -466,10 +484,13 @@ impl Lesson {
             Some(todo @ PartError::ToDo { optional, .. }) if !optional || failed == 0 => {
                 let status = if *optional {
                     if !self.json {
-                        emit("");
-                        emit(&format!(
-                            "All {passed} checks passed; the last, optional part is yours to write."
-                        ));
+                        emit(self.info.name, "");
+                        emit(
+                            self.info.name,
+                            &format!(
+                                "All {passed} checks passed; the last, optional part is yours to write."
+                            ),
+                        );
                     }
                     EXIT_OPTIONAL_TO_DO
                 } else {
@@ -550,7 +571,7 @@ mod tests {
     fn checks_are_counted_per_step_and_in_the_document() {
         let mut l = lesson();
         l.step("one");
-        l.check("holds", true, "");
+        l.check("holds", true, "the failure's words, unused");
         l.step("two");
         l.fact("size", "4096 bytes (4 KiB)");
         l.check("does not hold", false, "0x10 > 0x8");
@@ -559,6 +580,10 @@ mod tests {
         assert_eq!(doc["passed"], false);
         assert_eq!(doc["steps"][1]["number"], 2);
         assert_eq!(doc["steps"][1]["checks"][0]["detail"], "0x10 > 0x8");
+        assert!(
+            doc["steps"][0]["checks"][0]["detail"].is_null(),
+            "a pass has no failure text"
+        );
         assert_eq!(doc["steps"][1]["facts"][0]["value"], "4096 bytes (4 KiB)");
         assert_eq!(l.exit_code(), ExitCode::FAILURE);
     }
