@@ -188,16 +188,19 @@ fn take(lesson: &mut Lesson, parts: &Parts) -> Result<Vec<Taken>> {
          mapping when it is not, and hold every byte asked for: each is filled with a pattern \
          of its own and read back.\n\
          Where a chunk lies among the others is the implementation's choice, so the addresses \
-         are marked ~."
+         are marked ~.\n\
+         This program allocates with glibc's malloc, to read /proc/self/maps and to print; so \
+         that this never moves the break between two chunks, malloc is first given 64 KiB of \
+         room at the top of its heap (a block allocated and freed)."
     ));
+    lesson.give_malloc_room();
     let mut taken = Vec::new();
     for (i, &size) in SIZES.iter().enumerate() {
         let ptr = lesson
             .part("mem_chunk", || (parts.mem_chunk)(size))?
             .map_err(|e| anyhow!("mem_chunk({size}) failed: {}", io_error(&e)))?;
         let start = ptr as usize;
-        let map = lesson.map()?;
-        let brk = sys::program_break() as usize;
+        let (map, brk) = lesson.map_and_break()?;
         let region =
             lesson.observe_unranked_in(&map, &format!("mem_chunk({})", bytes(size as u64)), start);
         let below = size < parts.mmap_threshold;
@@ -267,8 +270,7 @@ fn registry(lesson: &mut Lesson, parts: &Parts, taken: &[Taken]) -> Result<()> {
          asked; how much more is the implementation's choice) and where it came from.",
     );
     let listed = lesson.part("list_chunks", parts.list_chunks)?;
-    let map = lesson.map()?;
-    let brk = sys::program_break() as usize;
+    let (map, brk) = lesson.map_and_break()?;
     lesson.line(format!(
         "  {:<18} {:<26} {:<7} region",
         "start", "usable", "source"

@@ -116,16 +116,24 @@ fn stats_facts(lesson: &mut Lesson, s: &ChunkStats) {
         ),
     );
     lesson.fact("usable bytes in them", bytes(s.bytes as u64));
-    lesson.fact("held from the OS", bytes(s.held_bytes as u64));
+    lesson.fact("held from the OS for chunks", bytes(s.held_bytes as u64));
     lesson.fact(
         "free break memory kept for reuse",
         bytes(s.free_bytes as u64),
     );
     lesson.fact(
-        "system calls so far",
+        "system calls for chunks so far",
         format!(
             "brk {}, mmap {}, munmap {}",
             s.brk_calls, s.mmap_calls, s.munmap_calls
+        ),
+    );
+    lesson.fact(
+        "the registry's own pages",
+        format!(
+            "{}, from {} mmap calls",
+            bytes(s.registry_bytes as u64),
+            s.registry_mmap_calls
         ),
     );
 }
@@ -142,17 +150,23 @@ fn pattern(chunk: usize, offset: usize) -> u8 {
 
 fn run(lesson: &mut Lesson, sizes: &[usize]) -> Result<()> {
     let policy = policy();
-    let start_break = sys::program_break() as usize;
 
     lesson.step("The policy, and the registry before any chunk");
     lesson.say(
-        "mem_chunk follows glibc's malloc: a request below the mmap threshold is carved from \
-         memory got by moving the program break with sbrk, which grows in steps of at least \
-         64 KiB so that small chunks cost no system call each; a request at or above it gets \
-         an anonymous mapping of its own.\n\
-         Every chunk is recorded in a registry that lives in pages mapped for it alone, so \
-         mem_chunk never calls the global allocator (an allocator built on it could not).",
+        "mem_chunk takes its threshold from glibc's malloc: a request below 128 KiB (glibc's \
+         default M_MMAP_THRESHOLD) is carved from memory got by moving the program break with \
+         sbrk, and a request at or above it gets an anonymous mapping of its own.\n\
+         The rest is ours: the break grows in steps of at least 64 KiB, so that small chunks \
+         cost no system call each (glibc's malloc pads each growth by 128 KiB, M_TOP_PAD); \
+         released break memory is reused; every chunk is recorded in a registry that lives in \
+         pages mapped for it alone, so mem_chunk never calls the global allocator (an \
+         allocator built on it could not), and the registry keeps its pages for reuse.\n\
+         This program itself allocates with glibc's malloc, to read /proc/self/maps and to \
+         print; so that this never moves the break under our chunks, malloc is first given 64 \
+         KiB of room at the top of its heap (a block allocated and freed).",
     );
+    lesson.give_malloc_room();
+    let start_break = sys::program_break() as usize;
     lesson.fact("mmap threshold", bytes(policy.mmap_threshold() as u64));
     lesson.fact("break step", bytes(BREAK_STEP as u64));
     let before = chunk_stats();
@@ -224,7 +238,7 @@ fn run(lesson: &mut Lesson, sizes: &[usize]) -> Result<()> {
          [heap], the break's region; each mmap chunk is an anonymous mapping (the kernel may \
          merge neighbouring ones into one region).",
     );
-    let map = lesson.map()?;
+    let (map, brk) = lesson.map_and_break()?;
     lesson.line(format!(
         "  {:<16} {:<28} {:<6} region",
         "address", "usable size", "source"
@@ -252,7 +266,7 @@ fn run(lesson: &mut Lesson, sizes: &[usize]) -> Result<()> {
     // The break's region is [heap]; under valgrind, which emulates the break, it is an
     // anonymous mapping of valgrind's own, so the check asks for the region that holds the
     // last byte below the break.
-    let break_region = map.region_of((sys::program_break() as usize).wrapping_sub(1));
+    let break_region = map.region_of(brk.wrapping_sub(1));
     let regions_right = listed.iter().all(|c| {
         let region = map.region_of(c.start().as_ptr() as usize);
         match c.source() {
@@ -388,7 +402,7 @@ fn run(lesson: &mut Lesson, sizes: &[usize]) -> Result<()> {
     let end_break = sys::program_break() as usize;
     lesson.observe("the program break now", end_break)?;
     lesson.check(
-        "no chunk is live and nothing is held from the OS",
+        "no chunk is live and nothing is held from the OS for chunks (the registry keeps its pages)",
         end.count == 0 && end.held_bytes == 0,
         format!("{end:?}"),
     );

@@ -98,11 +98,13 @@ pub struct ChunkStats {
     /// All memory held from the OS for chunks: the break memory we grew (live, free and unused)
     /// plus the mapped chunks.
     pub held_bytes: usize,
-    /// Memory mapped for the registry's own records.
+    /// Memory mapped for the registry's own records (not counted in `held_bytes`).
     pub registry_bytes: usize,
+    /// `mmap` system calls made for the registry's own records (not counted in `mmap_calls`).
+    pub registry_mmap_calls: usize,
     /// `brk` system calls made (each `sbrk` that moved, or tried to move, the break).
     pub brk_calls: usize,
-    /// `mmap` system calls made, for chunks and for the registry's records.
+    /// `mmap` system calls made for chunks.
     pub mmap_calls: usize,
     /// `munmap` system calls made (the registry keeps its own pages until it is dropped).
     pub munmap_calls: usize,
@@ -455,8 +457,9 @@ impl ChunkManager {
             free_bytes: t.free_bytes + unused_top,
             held_bytes: self.held_break + t.mmap_bytes,
             registry_bytes: self.registry.own_bytes(),
+            registry_mmap_calls: self.registry.own_mmaps(),
             brk_calls: self.brk_calls,
-            mmap_calls: self.mmap_calls + self.registry.own_mmaps(),
+            mmap_calls: self.mmap_calls,
             munmap_calls: self.munmap_calls,
             foreign_break_moves: self.foreign_break_moves,
             sbrk_fallbacks: self.sbrk_fallbacks,

@@ -5,6 +5,7 @@ pub mod bench;
 pub mod check;
 pub mod learn;
 pub mod lessons;
+pub mod matrix;
 pub mod memcheck;
 pub mod normalize;
 pub mod readme;

@@ -61,6 +61,13 @@ enum Command {
     Memcheck,
     /// Run milestone's benchmarks and print the table of figures and goals.
     Bench,
+    /// Run every lesson binary on every setup a learner has: each linker, the legacy mmap
+    /// layout, glibc's tunables, root or not.
+    Matrix {
+        /// Leave out the setups that need a build of their own (the linkers).
+        #[arg(long)]
+        quick: bool,
+    },
     /// Build and run your parts of each exercise, checked by the lesson's own programs.
     Learn {
         /// Check again whenever one of your files is saved.
@@ -162,6 +169,7 @@ fn dispatch(command: Command) -> Result<bool> {
             Ok(true)
         }
         Command::Bench => xtask::bench::bench(),
+        Command::Matrix { quick } => xtask::matrix::matrix(quick),
         Command::Memcheck => xtask::memcheck::memcheck(),
         Command::Learn {
             watch,

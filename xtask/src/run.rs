@@ -171,7 +171,21 @@ fn wait(child: &mut Child, limit: Duration) -> Result<Ending> {
 
 /// Runs `program` with `args`, capturing its output, killing it after `limit`.
 pub fn run(program: &Path, args: &[&str], limit: Duration) -> Result<Run> {
-    let mut child = Command::new(program)
+    run_with_env(program, args, limit, None)
+}
+
+/// As [`run`], with one more variable in the environment.
+pub fn run_with_env(
+    program: &Path,
+    args: &[&str],
+    limit: Duration,
+    env: Option<(&str, &str)>,
+) -> Result<Run> {
+    let mut command = Command::new(program);
+    if let Some((key, value)) = env {
+        command.env(key, value);
+    }
+    let mut child = command
         .args(args)
         .process_group(0)
         .stdin(Stdio::null())

@@ -26,4 +26,6 @@ pub mod testing;
 
 pub use format::{bytes, human, io_error, varying_bytes, varying_text};
 pub use parts::{EXIT_OPTIONAL_TO_DO, EXIT_TO_DO, PartError};
-pub use report::{Check, Fact, Lesson, LessonInfo, Observation, RegionInfo, Step};
+pub use report::{
+    Check, Fact, Lesson, LessonInfo, MALLOC_ROOM, Marks, Observation, RegionInfo, Step,
+};

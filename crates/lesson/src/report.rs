@@ -113,12 +113,15 @@ struct Document<'a> {
 
 /// What an observation prints as varying (`~`), so that `check-all` masks it.
 #[derive(Debug, Clone, Copy, Default)]
-struct Marks {
-    /// The address's rank among the others is not part of the lesson.
-    address: bool,
-    /// The region depends on the build.
-    region: bool,
+pub struct Marks {
+    /// The address's place among the others is not part of the lesson: `~0x…`.
+    pub address: bool,
+    /// The region depends on the build or the setup: `in ~{…}`.
+    pub region: bool,
 }
+
+/// How much room [`Lesson::give_malloc_room`] gives glibc's malloc.
+pub const MALLOC_ROOM: usize = 64 * 1024;
 
 /// A lesson run in progress.
 #[derive(Debug)]
@@ -266,12 +269,39 @@ impl Lesson {
     }
 
     /// Reads `/proc/self/maps` now. Reading it allocates, so take the snapshot before or after
-    /// moving the break, never in between.
+    /// moving the break, never in between; [`Lesson::map_and_break`] when the two are compared.
     ///
     /// # Errors
     /// If the file cannot be read or parsed.
     pub fn map(&self) -> anyhow::Result<MemoryMap> {
         Ok(MemoryMap::read_self()?)
+    }
+
+    /// `/proc/self/maps` and the program break, from one moment: reading the maps allocates,
+    /// and an allocation can move the break (always, when glibc is tuned with `top_pad=0`), so
+    /// the break is read before and after, and the maps read again until it did not move.
+    ///
+    /// # Errors
+    /// If the file cannot be read or parsed, or the break moved on every one of 10 tries.
+    pub fn map_and_break(&self) -> anyhow::Result<(MemoryMap, usize)> {
+        for _ in 0..10 {
+            let before = memcore::sys::program_break() as usize;
+            let map = MemoryMap::read_self()?;
+            if memcore::sys::program_break() as usize == before {
+                return Ok((map, before));
+            }
+        }
+        anyhow::bail!("the program break moved every time /proc/self/maps was read")
+    }
+
+    /// Gives glibc's malloc room at the top of its heap: a block of [`MALLOC_ROOM`] bytes,
+    /// allocated and freed, stays there as free memory (below glibc's trim threshold, 128 KiB).
+    /// What a lesson allocates to read the maps and to print then comes from that room and
+    /// does not move the program break while the lesson watches it. glibc keeps such room
+    /// itself (`M_TOP_PAD`, 128 KiB by default), unless it is tuned to 0.
+    pub fn give_malloc_room(&self) {
+        let room: Vec<u8> = Vec::with_capacity(MALLOC_ROOM);
+        std::hint::black_box(&room);
     }
 
     /// Looks `addr` up in `map`, prints `label  0x…  in <region>` and returns the region.
@@ -312,7 +342,8 @@ impl Lesson {
         self.observe_with(map, label, addr, marks)
     }
 
-    fn observe_with(
+    /// [`Lesson::observe_in`] with the given parts marked as varying.
+    pub fn observe_with(
         &mut self,
         map: &MemoryMap,
         label: &str,

@@ -4,6 +4,7 @@
 //!   safe where the call cannot break memory safety, `unsafe` exactly where it can.
 //! * [`mapping`]: an owned anonymous mapping built on `memmap2`, unmapped by `Drop`.
 //! * [`maps`]: `/proc/self/maps` parsed into classified regions, with address lookup.
+//! * [`layout`]: the legacy or top-down mmap layout, and how much addresses are randomised.
 //! * [`linker`]: the linker's segment boundaries `etext`, `edata` and `end` (`man 3 end`).
 //! * [`procfs`]: RAM and swap, the overcommit policy, resident sizes and physical frames.
 //! * [`fault`]: single-instruction memory probes for demonstrations that must fault.
@@ -28,6 +29,7 @@ compile_error!(
 
 pub mod error;
 pub mod fault;
+pub mod layout;
 pub mod linker;
 pub mod mapping;
 pub mod maps;

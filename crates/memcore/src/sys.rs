@@ -398,6 +398,32 @@ pub unsafe fn fork_and_wait(child: impl FnOnce() -> i32) -> Result<ChildExit, Er
     }
 }
 
+/// `personality(0xffffffff)`—This process's personality flags (`ADDR_COMPAT_LAYOUT`,
+/// `ADDR_NO_RANDOMIZE`, …), read without changing them.
+///
+/// # References
+/// - <https://man7.org/linux/man-pages/man2/personality.2.html>
+pub fn personality() -> u32 {
+    // SAFETY: 0xffffffff only queries the personality; nothing changes.
+    let flags = unsafe { libc::personality(0xffff_ffff) };
+    u32::try_from(flags).unwrap_or(0)
+}
+
+/// `getrlimit(RLIMIT_STACK)`—The soft limit of the main thread's stack in bytes, `None` when
+/// unlimited.
+///
+/// # References
+/// - <https://man7.org/linux/man-pages/man2/getrlimit.2.html>
+pub fn stack_limit() -> Option<u64> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes the limit into our local struct.
+    let done = unsafe { libc::getrlimit(libc::RLIMIT_STACK, &mut limit) };
+    (done == 0 && limit.rlim_cur != libc::RLIM_INFINITY).then_some(limit.rlim_cur)
+}
+
 /// `read(0, buf, 1)` until a newline or the end of input—Waits for the user to press Enter.
 ///
 /// It reads standard input one byte at a time into a buffer on the stack, so that waiting

@@ -8,11 +8,11 @@
 use std::hint::black_box;
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Arg, value_parser};
-use lesson::{Lesson, LessonInfo, bytes, varying_bytes};
+use lesson::{Lesson, LessonInfo, Marks, bytes, varying_bytes, varying_text};
 use memcore::linker::{SegmentBounds, segment_bounds};
-use memcore::{MemoryMap, Region, RegionKind, sys};
+use memcore::{Mapping, MemoryMap, Region, RegionKind, sys};
 
 /// The default size of the large allocation: well above glibc's mmap threshold.
 pub const LARGE: usize = 256 * 1024;
@@ -89,7 +89,8 @@ fn run(lesson: &mut Lesson, parts: &Parts, large: usize) -> Result<()> {
     let mut placed: Vec<Placed> = Vec::new();
     stack(lesson, parts, &mut placed)?;
     let small = small_heap_value(lesson, parts, &mut placed)?;
-    let large = large_allocation(lesson, parts, large, &mut placed)?;
+    let mmap_page = Mapping::anonymous(sys::page_size()).context("mmap refused a page")?;
+    let large = large_allocation(lesson, parts, large, &mmap_page, &mut placed)?;
     initialised_global(lesson, parts, &bounds, &mut placed)?;
     zeroed_global(lesson, parts, &bounds, &mut placed)?;
     string_literal(lesson, parts)?;
@@ -98,7 +99,7 @@ fn run(lesson: &mut Lesson, parts: &Parts, large: usize) -> Result<()> {
     lesson.step("The whole picture, with this run's addresses");
     let map = lesson.map()?;
     diagram(lesson, &map, &placed)?;
-    drop((small, large));
+    drop((small, large, mmap_page));
     Ok(())
 }
 
@@ -151,62 +152,112 @@ fn small_heap_value(
     Ok(small)
 }
 
+/// glibc's mmap threshold in this process, and where it comes from: `GLIBC_TUNABLES`
+/// (`glibc.malloc.mmap_threshold=N`, the last one wins), the older `MALLOC_MMAP_THRESHOLD_`,
+/// or glibc's default. glibc ignores a value above its maximum, 32 MiB on 64-bit systems.
+fn mmap_threshold() -> (usize, String) {
+    const MAX: usize = 32 << 20;
+    let tunable = std::env::var("GLIBC_TUNABLES").ok().and_then(|all| {
+        all.split(':')
+            .filter_map(|t| t.strip_prefix("glibc.malloc.mmap_threshold="))
+            .filter_map(|v| v.parse::<usize>().ok())
+            .next_back()
+    });
+    let old_style = std::env::var("MALLOC_MMAP_THRESHOLD_")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok());
+    match (tunable, old_style) {
+        (Some(n), _) if n <= MAX => (n, "set by GLIBC_TUNABLES".to_owned()),
+        (None, Some(n)) if n <= MAX => (n, "set by MALLOC_MMAP_THRESHOLD_".to_owned()),
+        _ => (MMAP_THRESHOLD, "glibc's default".to_owned()),
+    }
+}
+
 fn large_allocation(
     lesson: &mut Lesson,
     parts: &Parts,
     len: usize,
+    mmap_page: &Mapping,
     placed: &mut Vec<Placed>,
 ) -> Result<Vec<u8>> {
-    // glibc compares the chunk it needs, the request plus an 8-byte header rounded up to 16,
-    // with its threshold.
-    let chunk = (len + 8).next_multiple_of(16);
-    let above = chunk >= MMAP_THRESHOLD;
-    lesson.step(if above {
-        "A large allocation gets a mapping of its own"
-    } else {
-        "An allocation below the mmap threshold stays in the heap"
-    });
+    lesson.step("A large allocation, and glibc's mmap threshold");
     lesson.say(&format!(
-        "A Vec of {} also comes from malloc. glibc serves a request whose chunk (the request \
-         plus an 8-byte header, rounded up to 16) reaches its mmap threshold, 128 KiB by \
-         default, with a fresh anonymous mmap of its own when no free heap memory already fits \
-         it, so that freeing it gives the memory straight back to the OS; smaller requests come \
-         from the heap.\n\
-         The threshold moves up after the first such block is freed, which is why this is \
-         done early, in a fresh process. (--large BYTES picks another size.)",
+        "A Vec of {} also comes from malloc. glibc's malloc serves a request whose chunk (the \
+         request plus an 8-byte header, rounded up to 16) reaches its mmap threshold with an \
+         anonymous mmap of its own, so that freeing it gives the memory straight back to the \
+         OS, unless free memory in the heap already fits it; smaller requests come from the \
+         heap.\n\
+         The threshold is 128 KiB unless it is tuned (GLIBC_TUNABLES, mallopt), and it moves \
+         up after the first such block is freed, which is why this is done early, in a fresh \
+         process. Only the main thread's malloc uses the heap: other threads' arenas are \
+         mappings of their own. (--large BYTES picks another size.)",
         bytes(len as u64)
     ));
+    let (threshold, source) = mmap_threshold();
+    lesson.fact(
+        "glibc's mmap threshold here",
+        varying_text(&format!("{} ({source})", bytes(threshold as u64))),
+    );
     let before = sys::program_break() as usize;
     let large = lesson.part("a_large_allocation", || (parts.a_large_allocation)(len))?;
     let after = sys::program_break() as usize;
     let large_addr = large.as_ptr() as usize;
-    let label = format!("a Vec of {}", bytes(len as u64));
-    let region = lesson.observe(&label, large_addr)?;
+    let map = lesson.map()?;
+    // Where it lies depends on the threshold, so its place among the others is not the lesson.
+    let marks = Marks {
+        address: true,
+        region: true,
+    };
+    let region = lesson.observe_with(
+        &map,
+        &format!("a Vec of {}", bytes(len as u64)),
+        large_addr,
+        marks,
+    );
     let kind = region.as_ref().map(|r| r.kind);
-    let holds = large.len() == len;
-    if above {
-        // Served from the heap only if free heap memory fitted it: then the break stayed put.
-        let from_free_heap = kind == Some(RegionKind::Heap) && after == before;
-        if from_free_heap {
-            lesson.say(
-                "Free memory at the top of the heap already fitted it, so it came from there.",
-            );
-        }
-        lesson.check(
-            "the large Vec lies in an anonymous mapping, not in [heap]",
-            holds && (kind == Some(RegionKind::Anonymous) || from_free_heap),
-            format!("{} bytes; {}", large.len(), describe(&region)),
-        );
+    let chunk = (len + 8).next_multiple_of(16);
+    // Served from the heap at or above the threshold only if free heap memory fitted it: then
+    // the break did not move.
+    let (expected, fits) = if chunk < threshold {
+        (
+            "below the threshold: in [heap]",
+            kind == Some(RegionKind::Heap),
+        )
+    } else if kind == Some(RegionKind::Heap) && after == before {
+        (
+            "at or above the threshold, but free heap memory fitted it: in [heap]",
+            true,
+        )
     } else {
-        lesson.check(
-            "the Vec lies in [heap]",
-            holds && kind == Some(RegionKind::Heap),
-            format!("{} bytes; {}", large.len(), describe(&region)),
-        );
-    }
+        (
+            "at or above the threshold: in an anonymous mapping of its own",
+            kind == Some(RegionKind::Anonymous),
+        )
+    };
+    lesson.check(
+        &format!(
+            "it lies where glibc's threshold sends it, {}",
+            varying_text(expected)
+        ),
+        large.len() == len && fits,
+        format!("{} bytes; {}", large.len(), describe(&region)),
+    );
+    lesson.say(
+        "For the picture's mmap area, this program also maps one page itself, with mmap: \
+         anonymous mappings are made there whatever the threshold.",
+    );
+    let page_addr = mmap_page.as_ptr() as usize;
+    let region = lesson.observe_in(&map, "a page from mmap", page_addr);
+    lesson.check(
+        "the page lies in an anonymous mapping",
+        region
+            .as_ref()
+            .is_some_and(|r| r.kind == RegionKind::Anonymous),
+        describe(&region),
+    );
     placed.push(Placed {
-        label: "a large Vec",
-        addr: large_addr,
+        label: "a page from mmap",
+        addr: page_addr,
     });
     Ok(large)
 }
@@ -298,32 +349,40 @@ fn string_literal(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
     lesson.step("A string literal lives in read-only data");
     lesson.say(
         "String literals and constants are part of the file and never change, so the loader \
-         maps them read-only (r--p); writing there would fault.\n\
+         maps them without write permission; writing there would fault.\n\
          The lesson's picture does not show read-only data: where it goes is the linker's \
-         choice.",
+         choice. rust-lld (Rust's default on x86_64) puts it in an r--p mapping of its own \
+         below the code; GNU ld with separate code (its x86_64 default) in one above the code; \
+         gold, and GNU ld without separate code (as on aarch64), inside the code's r-xp \
+         mapping. So its place among the other addresses, and its region, depend on the build.",
     );
     let literal_addr = lesson.part(
         "address_of_a_string_literal",
         parts.address_of_a_string_literal,
     )?;
-    let region = lesson.observe("a string literal", literal_addr)?;
-    let read_only = region
-        .as_ref()
-        .is_some_and(|r| r.kind == RegionKind::ReadOnlyData && !r.perms.write);
+    let map = lesson.map()?;
+    let marks = Marks {
+        address: true,
+        region: true,
+    };
+    let region = lesson.observe_with(&map, "a string literal", literal_addr, marks);
+    let read_only = region.as_ref().is_some_and(|r| {
+        matches!(r.kind, RegionKind::ReadOnlyData | RegionKind::Text) && !r.perms.write
+    });
     lesson.check(
-        "it lies in a read-only mapping of the executable",
+        "it lies in a mapping of the executable that cannot be written",
         read_only,
         describe(&region),
     );
-    let map = lesson.map()?;
-    if let Some(text) = map.first(RegionKind::Text) {
-        let side = if literal_addr < text.start {
-            "below the code: this linker (Rust's default, rust-lld) puts read-only data first, \
-             unlike the classic GNU ld layout"
+    if let (Some(text), Some(region)) = (map.first(RegionKind::Text), region.as_ref()) {
+        let side = if region.kind == RegionKind::Text {
+            "inside the code's r-xp mapping (gold, or GNU ld without separate code)"
+        } else if literal_addr < text.start {
+            "in a mapping of its own below the code (rust-lld)"
         } else {
-            "above the code, as in the classic GNU ld layout"
+            "in a mapping of its own above the code (GNU ld with separate code)"
         };
-        lesson.fact("read-only data lies", side);
+        lesson.fact("in this build, read-only data lies", varying_text(side));
     }
     Ok(())
 }
@@ -375,7 +434,9 @@ fn heap_grows(lesson: &mut Lesson) -> Result<()> {
     let newest_end = newest + 16 * 1024;
     let map = lesson.map()?;
     lesson.say(
-        "The break is the first address past the heap, so no region holds the new break itself.",
+        "The break is the first address past the heap, and [heap] ends at the break rounded up \
+         to a whole page: a break on a page boundary, as glibc's malloc leaves it, lies in no \
+         region.",
     );
     lesson.observe_in(&map, "the program break before", before);
     lesson.observe_in(&map, "the program break after", after);
@@ -408,23 +469,36 @@ fn describe(region: &Option<Region>) -> String {
 /// them, and where each variable landed; then checks the lesson's order.
 fn diagram(lesson: &mut Lesson, map: &MemoryMap, placed: &[Placed]) -> Result<()> {
     let find = |label: &str| placed.iter().find(|p| p.label == label);
-    // The rows of the lesson's picture, bottom to top, each with the things that lie in it. A
-    // large Vec that malloc served from the heap (--large below the threshold) is drawn there,
-    // and the picture then has no mmap area.
-    let large_in_heap = find("a large Vec")
-        .and_then(|p| map.region_of(p.addr))
-        .is_some_and(|r| r.kind == RegionKind::Heap);
+    // The rows of the lesson's picture, bottom to top, each with the things that lie in it.
     let mut rows: Vec<(&str, &[&str])> = vec![
         ("text", &["a function's code"]),
         ("data + bss", &["an initialised global", "a zeroed global"]),
         ("heap", &["a Box<u64>"]),
-        ("mmap area", &["a large Vec"]),
+        ("mmap area", &["a page from mmap"]),
         ("stack", &["a local variable"]),
     ];
-    if large_in_heap {
-        rows[2].1 = &["a Box<u64>", "a large Vec"];
-        rows.remove(3);
-    }
+    // The legacy layout puts the mmap area at a third of the address space, below the program.
+    let text_start = find("a function's code")
+        .and_then(|p| map.region_of(p.addr))
+        .map_or(0, |r| r.start);
+    let legacy = find("a page from mmap").is_some_and(|p| p.addr < text_start);
+    let reasons = memcore::layout::legacy_mmap_reasons();
+    let layout = if legacy {
+        let row = rows.remove(3);
+        rows.insert(0, row);
+        format!(
+            "legacy: the mmap area starts at a third of the address space, below the program \
+             (this process has {})",
+            if reasons.is_empty() {
+                "none of the reasons this program knows".to_owned()
+            } else {
+                reasons.join(", ")
+            }
+        )
+    } else {
+        "top-down: the mmap area lies below the stack, above the heap (the default)".to_owned()
+    };
+    lesson.fact("the mmap layout", varying_text(&layout));
     let mut drawn: Vec<(&str, &Region, Vec<&Placed>)> = Vec::new();
     for (name, labels) in rows {
         let things: Vec<&Placed> = labels.iter().filter_map(|l| find(l)).collect();
@@ -440,8 +514,9 @@ fn diagram(lesson: &mut Lesson, map: &MemoryMap, placed: &[Placed]) -> Result<()
     lesson.line("  high addresses");
     for (i, (name, region, things)) in drawn.iter().enumerate().rev() {
         lesson.line(border.clone());
+        // Where a region starts is not the lesson (a neighbour may have merged into it).
         lesson.line(format!(
-            "  | {name:<11} {region} from {:#x}, {}",
+            "  | {name:<11} {region} from ~{:#x}, {}",
             region.start,
             varying_bytes(region.len() as u64)
         ));

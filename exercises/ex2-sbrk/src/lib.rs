@@ -85,11 +85,15 @@ fn find_initial_break(lesson: &mut Lesson, parts: &Parts) -> Result<usize> {
          The linker's `end` marks the end of the bss; the heap starts a random distance above \
          it (ASLR).\n\
          Before main ran, the Rust runtime already allocated with glibc's malloc, which grew \
-         the heap with sbrk, so the break is above the start of [heap].",
+         the heap with sbrk, so the break is above the start of [heap].\n\
+         This program allocates too, to read /proc/self/maps and to print. So that it never \
+         moves the break while we watch it, glibc's malloc is first given 64 KiB of room at the \
+         top of its heap (a block allocated and freed), as glibc itself keeps room there \
+         (M_TOP_PAD, 128 KiB) unless it is tuned to 0.",
     );
-    let map = lesson.map()?;
+    lesson.give_malloc_room();
+    let (map, truth) = lesson.map_and_break()?;
     let initial = lesson.part("current_break", parts.current_break)? as usize;
-    let truth = sys::program_break() as usize;
     let end = segment_bounds().end;
     let heap = heap_of(&map)?;
     lesson.observe_in_build_dependent(&map, "the linker's end (end of bss)", end);
@@ -100,7 +104,7 @@ fn find_initial_break(lesson: &mut Lesson, parts: &Parts) -> Result<usize> {
         varying_bytes(heap.start.saturating_sub(end) as u64),
     );
     lesson.fact(
-        "heap malloc took before main",
+        "heap glibc's malloc holds so far",
         varying_bytes(initial.saturating_sub(heap.start) as u64),
     );
     lesson.check(
@@ -138,7 +142,7 @@ fn grow(lesson: &mut Lesson, parts: &Parts, initial: usize) -> Result<(usize, us
         .map_err(|e| anyhow::anyhow!("request({GROWTH}) failed: {}", io_error(&e)))?
         as usize;
     let grown = sys::program_break() as usize;
-    let map = lesson.map()?;
+    let (map, _) = lesson.map_and_break()?;
     let heap = heap_of(&map)?;
     lesson.observe_in(&map, "sbrk returned (the new memory)", start);
     lesson.observe_in(&map, "the last new byte", grown.wrapping_sub(1));
