@@ -222,10 +222,10 @@ fn take(lesson: &mut Lesson, parts: &Parts) -> Result<Vec<Taken>> {
                 "it is aligned to {align}, lies where {source} memory does, and all {size} \
                  bytes are mapped writable"
             ),
-            start != 0 && start % align == 0 && placed && whole,
+            start != 0 && start.is_multiple_of(align) && placed && whole,
             format!(
                 "{start:#x}: aligned {}, placed {placed}, {}",
-                start % align == 0,
+                start.is_multiple_of(align),
                 region.map_or("in no region".to_owned(), |r| format!("in {r}"))
             ),
         );

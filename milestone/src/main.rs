@@ -225,7 +225,7 @@ fn run(lesson: &mut Lesson, sizes: &[usize]) -> Result<()> {
             ),
             chunk.source() == expected
                 && chunk.len() >= size
-                && ptr.as_ptr() as usize % align == 0
+                && (ptr.as_ptr() as usize).is_multiple_of(align)
                 && intact,
             format!("{chunk:?}, pattern intact: {intact}"),
         );

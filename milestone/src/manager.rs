@@ -330,23 +330,25 @@ impl ChunkManager {
     /// it cannot fail.
     fn merge_with_free_neighbours(&mut self, free: Extent) -> Extent {
         let mut merged = free;
-        if let Some(b) = self.registry.before(free.start) {
-            if b.state == State::Free && b.end() == free.start {
-                self.registry.remove(free.start);
-                merged = Extent {
-                    start: b.start,
-                    len: b.len + free.len,
-                    state: State::Free,
-                };
-                self.registry.replace(b.start, merged);
-            }
+        if let Some(b) = self.registry.before(free.start)
+            && b.state == State::Free
+            && b.end() == free.start
+        {
+            self.registry.remove(free.start);
+            merged = Extent {
+                start: b.start,
+                len: b.len + free.len,
+                state: State::Free,
+            };
+            self.registry.replace(b.start, merged);
         }
-        if let Some(a) = self.registry.after(merged.start) {
-            if a.state == State::Free && a.start == merged.end() {
-                self.registry.remove(a.start);
-                merged.len += a.len;
-                self.registry.replace(merged.start, merged);
-            }
+        if let Some(a) = self.registry.after(merged.start)
+            && a.state == State::Free
+            && a.start == merged.end()
+        {
+            self.registry.remove(a.start);
+            merged.len += a.len;
+            self.registry.replace(merged.start, merged);
         }
         merged
     }
@@ -382,12 +384,13 @@ impl ChunkManager {
         self.registry.replace(addr, freed);
         let merged = self.merge_with_free_neighbours(freed);
         // Free memory at the top of the segment goes back to its unused top.
-        if let Some(segment) = self.segment.as_mut() {
-            if merged.end() == segment.top && merged.start >= segment.start {
-                self.registry.remove(merged.start);
-                segment.top = merged.start;
-                self.trim();
-            }
+        if let Some(segment) = self.segment.as_mut()
+            && merged.end() == segment.top
+            && merged.start >= segment.start
+        {
+            self.registry.remove(merged.start);
+            segment.top = merged.start;
+            self.trim();
         }
     }
 

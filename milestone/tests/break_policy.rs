@@ -58,7 +58,7 @@ fn small_chunks_share_one_break_step() -> Outcome {
         format!("{s:?}")
     })?;
     for (k, p) in ptrs.iter().enumerate() {
-        ensure(p.as_ptr() as usize % 16 == 0, || {
+        ensure((p.as_ptr() as usize).is_multiple_of(16), || {
             format!("{p:?} not 16-aligned")
         })?;
         ensure(holds(*p, 64, k as u64), || {
@@ -94,9 +94,10 @@ fn the_threshold_splits_break_and_mmap() -> Outcome {
     ensure(source(at) == Some(Source::Mmap), || {
         "at went elsewhere".into()
     })?;
-    ensure(at.as_ptr() as usize % sys::page_size() == 0, || {
-        "not page aligned".into()
-    })?;
+    ensure(
+        (at.as_ptr() as usize).is_multiple_of(sys::page_size()),
+        || "not page aligned".into(),
+    )?;
     let chunk = m.find(at.as_ptr()).ok_or("not found")?;
     ensure(chunk.len() == Policy::DEFAULT_MMAP_THRESHOLD, || {
         format!("{chunk:?}")

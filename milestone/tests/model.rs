@@ -138,11 +138,11 @@ fn step(m: &mut ChunkManager, model: &mut Model, op: &Op) -> Result<(), TestCase
             }
         }
         Op::ReleaseAgain(n) => {
-            if let Some(start) = nth(model.released.iter().copied(), n) {
-                if !model.live.contains_key(&start) {
-                    let p = NonNull::new(start as *mut u8).expect("non-null");
-                    prop_assert_eq!(m.release(p), Err(ChunkError::NotAChunk { addr: start }));
-                }
+            if let Some(start) = nth(model.released.iter().copied(), n)
+                && !model.live.contains_key(&start)
+            {
+                let p = NonNull::new(start as *mut u8).expect("non-null");
+                prop_assert_eq!(m.release(p), Err(ChunkError::NotAChunk { addr: start }));
             }
         }
         Op::Find(n, offset) => {

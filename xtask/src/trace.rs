@@ -94,10 +94,30 @@ pub fn render(log: &str, name: &str) -> String {
             continue;
         }
         if started {
-            out.push_str(&format!("{who}{call}\n"));
+            out.push_str(&format!("{who}{call}{}\n", brk_note(call)));
         }
     }
     out
+}
+
+/// What a `brk` line means when the kernel refused it: the system call never returns an error
+/// code; it returns the current break, which is below the address asked for.
+fn brk_note(call: &str) -> &'static str {
+    let parse = |text: &str| u64::from_str_radix(text.trim().trim_start_matches("0x"), 16).ok();
+    let Some(rest) = call.strip_prefix("brk(") else {
+        return "";
+    };
+    let Some((asked, answer)) = rest.split_once(')') else {
+        return "";
+    };
+    let answer = answer.trim_start().trim_start_matches('=').trim();
+    match (parse(asked), parse(answer)) {
+        (Some(asked), Some(answer)) if answer < asked => {
+            "  <- refused: the kernel returned the old break (not an error code); glibc's \
+             wrapper turns that into -1 and ENOMEM"
+        }
+        _ => "",
+    }
 }
 
 #[cfg(test)]
@@ -124,6 +144,14 @@ mod tests {
             !out.contains("brk(NULL)"),
             "the loader's calls come before main"
         );
+    }
+
+    #[test]
+    fn a_refused_brk_is_explained() {
+        assert!(brk_note("brk(0x95a0dddf0000)  = 0x55a0dddf0000").contains("refused"));
+        assert_eq!(brk_note("brk(0x5566) = 0x5566"), "");
+        assert_eq!(brk_note("brk(NULL) = 0x5566"), "");
+        assert_eq!(brk_note("mmap(NULL, 1) = 0x1"), "");
     }
 
     #[test]

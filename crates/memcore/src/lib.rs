@@ -8,6 +8,7 @@
 //! * [`linker`]: the linker's segment boundaries `etext`, `edata` and `end` (`man 3 end`).
 //! * [`procfs`]: RAM and swap, the overcommit policy, resident sizes and physical frames.
 //! * [`fault`]: single-instruction memory probes for demonstrations that must fault.
+//! * [`shared`]: a few numbers a forked child shares with its parent.
 //! * [`registry`]: the chunk registry that the milestone's `mem_chunk` builds on.
 //!
 //! Everything here assumes Linux with glibc; other targets fail to build (see below).
@@ -35,6 +36,7 @@ pub mod mapping;
 pub mod maps;
 pub mod procfs;
 pub mod registry;
+pub mod shared;
 pub mod sys;
 
 pub use error::{Errno, Error};

@@ -5,6 +5,13 @@ use std::ops::{Deref, DerefMut};
 
 use crate::error::{Errno, Error};
 
+fn os_error(e: std::io::Error) -> Error {
+    Error::Os {
+        call: "mmap",
+        errno: Errno(e.raw_os_error().unwrap_or(libc::ENOMEM)),
+    }
+}
+
 /// Anonymous, private, read-write memory that owns its mapping and unmaps it on `Drop`.
 ///
 /// A thin layer over `memmap2::MmapMut::map_anon`, which does the `mmap` and `munmap`; this type
@@ -31,11 +38,58 @@ impl Mapping {
         if len > isize::MAX as usize {
             return Err(Error::Overflow { requested: len });
         }
-        let inner = memmap2::MmapMut::map_anon(len).map_err(|e| Error::Os {
-            call: "mmap",
-            errno: Errno(e.raw_os_error().unwrap_or(libc::ENOMEM)),
-        })?;
+        let inner = memmap2::MmapMut::map_anon(len).map_err(os_error)?;
         Ok(Mapping { inner })
+    }
+
+    /// `mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)`—The whole of `file`, shared:
+    /// a write through the mapping is a write to the file, which an ordinary `read` sees at
+    /// once (both go through the same page cache).
+    ///
+    /// # Safety
+    /// Nothing else may change the file's length or contents while it is mapped: the mapping
+    /// is read as an ordinary `&[u8]`, and a file cut short under it makes an access fault.
+    ///
+    /// # Errors
+    /// [`Error::ZeroSize`] for an empty file; [`Error::Os`] if the kernel refuses (a file not
+    /// open for reading and writing gives `EACCES`).
+    ///
+    /// # References
+    /// - <https://man7.org/linux/man-pages/man2/mmap.2.html>
+    /// - <https://docs.rs/memmap2/latest/memmap2/struct.MmapMut.html#method.map_mut>
+    pub unsafe fn file_shared(file: &std::fs::File) -> Result<Mapping, Error> {
+        Self::nonempty(file)?;
+        // SAFETY: the caller promises nobody else changes the file while it is mapped.
+        let inner = unsafe { memmap2::MmapMut::map_mut(file) }.map_err(os_error)?;
+        Ok(Mapping { inner })
+    }
+
+    /// `mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0)`—The whole of `file`,
+    /// private: it reads the file, but the first write to a page gives this process a copy of
+    /// its own (copy on write), and the file never sees the change.
+    ///
+    /// # Safety
+    /// As [`Mapping::file_shared`]: a page not yet written still shows the file's own bytes.
+    ///
+    /// # Errors
+    /// As [`Mapping::file_shared`].
+    ///
+    /// # References
+    /// - <https://man7.org/linux/man-pages/man2/mmap.2.html>
+    /// - <https://docs.rs/memmap2/latest/memmap2/struct.MmapOptions.html#method.map_copy>
+    pub unsafe fn file_private(file: &std::fs::File) -> Result<Mapping, Error> {
+        Self::nonempty(file)?;
+        // SAFETY: the caller promises nobody else changes the file while it is mapped.
+        let inner = unsafe { memmap2::MmapOptions::new().map_copy(file) }.map_err(os_error)?;
+        Ok(Mapping { inner })
+    }
+
+    fn nonempty(file: &std::fs::File) -> Result<(), Error> {
+        let len = file.metadata().map_err(os_error)?.len();
+        if len == 0 {
+            return Err(Error::ZeroSize);
+        }
+        Ok(())
     }
 
     /// The first byte; page aligned.
@@ -96,6 +150,34 @@ mod tests {
         if let Some(r) = after.region_of(addr) {
             assert_ne!((r.start, r.end), (region.start, region.end));
         }
+    }
+
+    #[test]
+    fn a_shared_file_mapping_writes_the_file_and_a_private_one_does_not() {
+        use std::io::Write as _;
+        let path = std::env::temp_dir().join(format!("memcore-map-{}", std::process::id()));
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .unwrap();
+        file.write_all(&[b'.'; 100]).unwrap();
+        // SAFETY: the file is this test's own, new and named by its pid.
+        let mut shared = unsafe { Mapping::file_shared(&file) }.unwrap();
+        shared[..5].copy_from_slice(b"hello");
+        assert_eq!(&std::fs::read(&path).unwrap()[..6], b"hello.");
+        // SAFETY: as above.
+        let mut private = unsafe { Mapping::file_private(&file) }.unwrap();
+        assert_eq!(&private[..5], b"hello");
+        private[..5].copy_from_slice(b"HELLO");
+        assert_eq!(&std::fs::read(&path).unwrap()[..5], b"hello");
+        drop((shared, private));
+        file.set_len(0).unwrap();
+        // SAFETY: as above.
+        let empty = unsafe { Mapping::file_shared(&file) };
+        assert_eq!(empty.unwrap_err(), Error::ZeroSize);
+        std::fs::remove_file(&path).unwrap();
     }
 
     #[test]

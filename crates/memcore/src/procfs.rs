@@ -128,6 +128,33 @@ pub fn overcommit() -> Result<Overcommit, MapsError> {
     parse_overcommit(&text)
 }
 
+/// The size of this process's page tables (`VmPTE`, in bytes), from `/proc/self/status` text.
+///
+/// # Errors
+/// [`MapsError::Malformed`] if the text has no `VmPTE` line in kB.
+pub fn parse_page_tables<R: BufRead>(reader: R) -> Result<u64, MapsError> {
+    for (i, line) in reader.lines().enumerate() {
+        let line = line.map_err(io_error("/proc/self/status"))?;
+        if let Some(value) = kb_field(&line, "VmPTE") {
+            return value.ok_or_else(|| malformed(i + 1, "VmPTE is not in kB", &line));
+        }
+    }
+    Err(malformed(0, "no VmPTE line", ""))
+}
+
+/// Reads the size of this process's page tables (`VmPTE` in `/proc/self/status`): memory the
+/// kernel uses to map its virtual pages, counted apart from `Rss`.
+///
+/// # Errors
+/// If the file cannot be read or has no `VmPTE`.
+///
+/// # References
+/// - <https://man7.org/linux/man-pages/man5/proc_pid_status.5.html>
+pub fn page_tables() -> Result<u64, MapsError> {
+    let file = File::open("/proc/self/status").map_err(io_error("/proc/self/status"))?;
+    parse_page_tables(BufReader::new(file))
+}
+
 /// The resident size (`Rss`, in bytes) of the mapping that holds `addr`, from smaps text;
 /// `None` if no mapping holds it.
 ///
@@ -145,12 +172,10 @@ pub fn parse_smaps_rss<R: BufRead>(reader: R, addr: usize) -> Result<Option<u64>
                 (Ok(s), Ok(e)) => inside = s <= addr && addr < e,
                 _ => return Err(malformed(i + 1, "bad address range", &line)),
             }
-        } else if inside {
-            if let Some(rss) = kb_field(&line, "Rss") {
-                return rss
-                    .map(Some)
-                    .ok_or_else(|| malformed(i + 1, "not a kB figure", &line));
-            }
+        } else if inside && let Some(rss) = kb_field(&line, "Rss") {
+            return rss
+                .map(Some)
+                .ok_or_else(|| malformed(i + 1, "not a kB figure", &line));
         }
     }
     Ok(None)
@@ -211,6 +236,14 @@ pub fn page_frames(addr: usize, pages: usize) -> Result<Vec<Frame>, MapsError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn page_tables_are_read_from_status() {
+        let text = "Name:\tex0\nVmRSS:\t  2048 kB\nVmPTE:\t    56 kB\n";
+        assert_eq!(parse_page_tables(text.as_bytes()).unwrap(), 56 * 1024);
+        assert!(parse_page_tables("Name:\tx\n".as_bytes()).is_err());
+        assert!(page_tables().unwrap() > 0);
+    }
 
     #[test]
     fn meminfo_gives_ram_and_swap_in_bytes() {

@@ -872,7 +872,9 @@ impl ChunkRegistry {
     /// # Errors
     /// [`Error::Os`] if a page for the records cannot be mapped; nothing is changed then.
     pub fn insert(&mut self, e: Extent) -> Result<(), Error> {
-        debug_assert!(e.len > 0 && e.len % GRANULE == 0 && e.start % GRANULE == 0);
+        debug_assert!(
+            e.len > 0 && e.len.is_multiple_of(GRANULE) && e.start.is_multiple_of(GRANULE)
+        );
         debug_assert!(self.containing(e.start).is_none() && self.containing(e.end() - 1).is_none());
         let record = Record::pack(e);
         let free_len = if record.is_free() { e.len } else { 0 };
@@ -999,7 +1001,7 @@ impl ChunkRegistry {
     /// address and not reach the next extent. Returns the old extent, or `None` (and changes
     /// nothing) if no extent starts at `start`.
     pub fn replace(&mut self, start: usize, new: Extent) -> Option<Extent> {
-        debug_assert!(new.start == start && new.len > 0 && new.len % GRANULE == 0);
+        debug_assert!(new.start == start && new.len > 0 && new.len.is_multiple_of(GRANULE));
         debug_assert!(self.after(start).is_none_or(|n| new.end() <= n.start));
         let (i, j) = self.position(start)?;
         let old = self.leaf(i).at(j);

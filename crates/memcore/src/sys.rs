@@ -415,13 +415,182 @@ pub fn personality() -> u32 {
 /// # References
 /// - <https://man7.org/linux/man-pages/man2/getrlimit.2.html>
 pub fn stack_limit() -> Option<u64> {
+    limit(libc::RLIMIT_STACK)
+}
+
+/// `mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0)`—Maps `len`
+/// bytes of zero-filled memory that a child made by `fork` shares with this process, instead
+/// of getting a copy. [`crate::shared::SharedCells`] is the safe way to use it.
+///
+/// # Errors
+/// [`Error::Overflow`] above `isize::MAX`; [`Error::Os`] if the kernel refuses.
+///
+/// # References
+/// - <https://man7.org/linux/man-pages/man2/mmap.2.html>
+pub fn mmap_shared_anonymous(len: usize) -> Result<NonNull<u8>, Error> {
+    if len > isize::MAX as usize {
+        return Err(Error::Overflow { requested: len });
+    }
+    // SAFETY: with a null hint and without MAP_FIXED the kernel picks addresses no mapping uses;
+    // no file descriptor is used.
+    let addr = unsafe {
+        libc::mmap(
+            ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    if addr == libc::MAP_FAILED {
+        return Err(Error::last_os("mmap"));
+    }
+    NonNull::new(addr.cast()).ok_or(Error::Os {
+        call: "mmap",
+        errno: Errno(libc::EFAULT),
+    })
+}
+
+/// `brk(addr)`, glibc's—Sets the program break to `addr`; glibc's record of the break, which
+/// [`sbrk`] reads, follows.
+///
+/// glibc's wrapper returns 0 or -1 with `ENOMEM`: it sees a refusal when the kernel's answer is
+/// below `addr`. (So a request *below* the start of the heap, which the kernel also refuses,
+/// looks like a success to it.)
+///
+/// # Safety
+/// Nothing may use the memory between `addr` and the current break if `addr` is lower: the
+/// kernel unmaps it. In particular it must not be glibc's malloc's.
+///
+/// # Errors
+/// [`Error::Os`] with `ENOMEM` if the kernel refused.
+///
+/// # References
+/// - <https://man7.org/linux/man-pages/man2/brk.2.html>
+pub unsafe fn brk(addr: *mut u8) -> Result<(), Error> {
+    let _turn = lock_break();
+    // SAFETY: the caller promises that memory given back by a lower break is unused.
+    if unsafe { libc::brk(addr.cast()) } != 0 {
+        return Err(Error::last_os("brk"));
+    }
+    Ok(())
+}
+
+/// The raw `brk` system call, asked to grow the break by `increment` bytes *that it will
+/// refuse*—Returns what the kernel returns: on a refusal, the current break, never an error
+/// code (man 2 brk, "C library/kernel differences").
+///
+/// It never moves the break: if the kernel would grant the growth, it is not asked (`None`).
+/// Moving the break with the raw call in a glibc process would leave glibc's record of the
+/// break stale, and its next `sbrk` would shrink the break under live memory.
+///
+/// # References
+/// - <https://man7.org/linux/man-pages/man2/brk.2.html>
+pub fn kernel_brk_refusal(increment: usize) -> Option<usize> {
+    let on_the_stack = 0u8;
+    let stack = &raw const on_the_stack as usize;
+    let _turn = lock_break();
+    // SAFETY: brk(0) asks for an address below the heap's start, which the kernel refuses:
+    // it returns the current break and moves nothing.
+    let current = unsafe { libc::syscall(libc::SYS_brk, 0usize) } as usize;
+    let wanted = current.checked_add(increment)?;
+    // The kernel grants a growth that fits RLIMIT_DATA and meets no other mapping; only ask
+    // for one whose range holds this very stack, which it must refuse.
+    if wanted <= stack || current > stack {
+        return None;
+    }
+    // SAFETY: the range up to `wanted` holds the stack, another mapping, so the kernel refuses
+    // and returns the current break; nothing moves, and glibc's record stays right.
+    let answer = unsafe { libc::syscall(libc::SYS_brk, wanted) } as usize;
+    Some(answer)
+}
+
+/// `getrlimit(RLIMIT_DATA)`—The soft limit of the data segment (the break's heap and private
+/// writable mappings) in bytes, `None` when unlimited.
+///
+/// # References
+/// - <https://man7.org/linux/man-pages/man2/getrlimit.2.html>
+pub fn data_limit() -> Option<u64> {
+    limit(libc::RLIMIT_DATA)
+}
+
+fn limit(resource: libc::__rlimit_resource_t) -> Option<u64> {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
     };
     // SAFETY: getrlimit writes the limit into our local struct.
-    let done = unsafe { libc::getrlimit(libc::RLIMIT_STACK, &mut limit) };
+    let done = unsafe { libc::getrlimit(resource, &mut limit) };
     (done == 0 && limit.rlim_cur != libc::RLIM_INFINITY).then_some(limit.rlim_cur)
+}
+
+/// What [`sbrk_race`] saw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SbrkRace {
+    /// Calls made, in all threads.
+    pub calls: usize,
+    /// Pointers that more than one call got.
+    pub duplicates: usize,
+    /// How far the break moved, in all.
+    pub grown: usize,
+    /// Pointers whose 16 bytes reach above where the break ended: another thread's stale
+    /// write took the memory back after it was handed out.
+    pub taken_back: usize,
+}
+
+/// `threads` threads each call glibc's `sbrk(increment)` `calls` times at once, *without* the
+/// lock every other caller here takes: a demonstration that glibc's `sbrk` has none.
+///
+/// # Safety
+/// Call it only in a process where nothing else uses the break and that ends right after (a
+/// forked child): the break moves by an amount nobody can predict, and no memory it hands out
+/// is ever used.
+pub unsafe fn sbrk_race(threads: usize, calls: usize, increment: usize) -> SbrkRace {
+    let Ok(step) = isize::try_from(increment) else {
+        return SbrkRace {
+            calls: 0,
+            duplicates: 0,
+            grown: 0,
+            taken_back: 0,
+        };
+    };
+    // SAFETY: sbrk(0) moves nothing.
+    let start = unsafe { libc::sbrk(0) } as usize;
+    let mut all: Vec<usize> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(move || {
+                    let mut got = Vec::with_capacity(calls);
+                    for _ in 0..calls {
+                        // SAFETY: growing the break touches no memory anyone holds; nothing
+                        // else in this process uses the break (the caller's promise).
+                        got.push(unsafe { libc::sbrk(step) } as usize);
+                    }
+                    got
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap_or_default())
+            .collect()
+    });
+    // SAFETY: sbrk(0) moves nothing.
+    let end = unsafe { libc::sbrk(0) } as usize;
+    let made = all.len();
+    let taken_back = all
+        .iter()
+        .filter(|&&p| p.saturating_add(increment) > end)
+        .count();
+    all.sort_unstable();
+    all.dedup();
+    SbrkRace {
+        calls: made,
+        duplicates: made - all.len(),
+        grown: end.saturating_sub(start),
+        taken_back,
+    }
 }
 
 /// `read(0, buf, 1)` until a newline or the end of input—Waits for the user to press Enter.

@@ -121,7 +121,9 @@ fn an_mmap_is_page_aligned_anonymous_and_gone_after_munmap() -> Result<(), Faile
     let len = 3 * page_size() + 5;
     let addr = sys::mmap_anonymous(len).map_err(|e| e.to_string())?;
     let a = addr.as_ptr() as usize;
-    check(a % page_size() == 0, || format!("{a:#x} not page aligned"))?;
+    check(a.is_multiple_of(page_size()), || {
+        format!("{a:#x} not page aligned")
+    })?;
     let map = MemoryMap::read_self().map_err(|e| e.to_string())?;
     let region = map.region_of(a).ok_or("no region")?;
     check(region.kind == RegionKind::Anonymous, || format!("{region}"))?;

@@ -12,6 +12,7 @@ use anyhow::{Context, Result};
 use clap::{Arg, ArgAction};
 use lesson::{Lesson, LessonInfo, bytes, varying_bytes, varying_text};
 use memcore::procfs::{self, Frame, Overcommit};
+use memcore::shared::SharedCells;
 use memcore::sys::{self, ChildExit, Protection};
 use memcore::{Error, fault};
 
@@ -65,8 +66,9 @@ fn run(lesson: &mut Lesson, frames: bool) -> Result<()> {
          (/proc/sys/vm/overcommit_memory): 0 refuses only what obviously cannot fit in RAM \
          plus swap, 1 grants everything, 2 never promises more than it could back.\n\
          MAP_NORESERVE asks it not to count the mapping against RAM and swap at all.\n\
-         What follows depends on this machine, so it is marked with a leading ~; the checks compare it \
-         with what the policy documents.",
+         What follows depends on this machine, so it is marked with a leading ~; the checks \
+         compare it with what the policy documents. (This program never touches more than a \
+         few pages of what it is granted: touching it all would exhaust the machine.)",
     );
     let info = procfs::meminfo()?;
     let policy = procfs::overcommit()?;
@@ -76,6 +78,14 @@ fn run(lesson: &mut Lesson, frames: bool) -> Result<()> {
         "overcommit policy",
         varying_text(&format!("{}: {}", policy.number(), policy.meaning())),
     );
+    let swap = if info.swap_total == 0 {
+        "none: a touched page stays in RAM until it is unmapped, so touching more than RAM \
+         makes the kernel's OOM killer end a process (most likely the one touching)"
+    } else {
+        "pages not used lately can be written out to swap, so touching more than RAM works, \
+         slowly, up to RAM plus swap; past that the kernel's OOM killer ends a process"
+    };
+    lesson.fact("what swap does here", varying_text(swap));
     // At least 64 GiB, and at least twice RAM and swap together, in whole GiB.
     let size = (2 * (info.mem_total + info.swap_total))
         .div_ceil(GIB)
@@ -124,12 +134,14 @@ fn run(lesson: &mut Lesson, frames: bool) -> Result<()> {
     lesson.fact("its size", varying_bytes(len as u64));
     sys::madvise_no_huge_pages(start, len).context("madvise failed")?;
     let before = procfs::rss_of(addr)?.context("no smaps entry for the mapping")?;
+    let tables_before = procfs::page_tables()?;
     let stride = (len / TOUCHED) / page * page;
     for k in 0..TOUCHED {
         // SAFETY: the mapping is ours, readable and writable, and k * stride < len.
         unsafe { fault::probe_write(addr + k * stride, 1) };
     }
     let after = procfs::rss_of(addr)?.context("no smaps entry for the mapping")?;
+    let tables_after = procfs::page_tables()?;
     lesson.fact(
         "pages touched",
         format!("{TOUCHED}, spread evenly over the mapping"),
@@ -143,6 +155,15 @@ fn run(lesson: &mut Lesson, frames: bool) -> Result<()> {
         after - before == (TOUCHED * page) as u64,
         format!("it grew by {} bytes", after - before),
     );
+    lesson.say(
+        "Touching also made the kernel build page tables to map those pages, memory of its own \
+         that Rss does not count (VmPTE in /proc/self/status). Pages spread far apart each need \
+         tables of their own, so here they can cost more than the pages themselves.",
+    );
+    lesson.fact(
+        "the page tables grew by",
+        varying_bytes(tables_after.saturating_sub(tables_before)),
+    );
     lesson.pause_here("the mapping, with its touched pages, is still mapped");
     // SAFETY: the mapping is ours and nothing refers to it any more.
     unsafe { sys::munmap(start, len) }.context("munmap failed")?;
@@ -151,33 +172,39 @@ fn run(lesson: &mut Lesson, frames: bool) -> Result<()> {
     lesson.say(
         "fork copies this process: the child has the same virtual addresses, but its pages \
          are copies (copy-on-write: the kernel copies a page the moment either side writes).\n\
-         The child writes 42 where this process keeps 41, and reports what it reads there; \
-         then this process reads its own value at the same address.",
+         The child writes 42 where this process keeps 41, and puts what it reads there in a \
+         page both share (MAP_SHARED memory, the one kind fork does not copy); then this \
+         process reads its own value at the same address.",
     );
     let mut value = Box::new(41u64);
     // The address, taken once; the child writes through it.
     let value_addr = &raw mut *value as usize;
     lesson.observe("the value's address", value_addr)?;
+    // The child's reading comes back through a page both processes share: an exit status
+    // could only carry 0 to 255.
+    let seen = SharedCells::new(1).context("could not map a page to share with the child")?;
     let child = || {
         // SAFETY: the child writes its own copy of the value; nothing else runs in it.
         unsafe { (value_addr as *mut u64).write_volatile(42) };
         // SAFETY: as above; the value is readable.
-        let seen = unsafe { (value_addr as *const u64).read_volatile() };
-        i32::try_from(seen).unwrap_or(-1)
+        seen.set(0, unsafe { (value_addr as *const u64).read_volatile() });
+        0
     };
-    // SAFETY: this process has one thread, and the child only writes and reads one value.
+    // SAFETY: this process has one thread, and the child only writes and reads one value and
+    // stores one number.
     let exit = unsafe { sys::fork_and_wait(child) }.context("fork failed")?;
     let mine: u64 = **std::hint::black_box(&value);
     let theirs = match exit {
-        ChildExit::Exited(code) => code.to_string(),
+        ChildExit::Exited(0) => seen.get(0).to_string(),
+        ChildExit::Exited(code) => format!("nothing: it exited with {code}"),
         ChildExit::Signaled(s) => format!("nothing: killed by {}", sys::signal_name(s)),
     };
     lesson.fact("the child read there", &theirs);
     lesson.fact("this process reads there", mine);
     lesson.check(
         "the child saw its own 42 at that address",
-        exit == ChildExit::Exited(42),
-        format!("the child ended with {exit:?}"),
+        exit == ChildExit::Exited(0) && seen.get(0) == 42,
+        format!("the child read {theirs}"),
     );
     lesson.check(
         "this process still sees 41 at the same address",

@@ -13,9 +13,9 @@ use std::io;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, anyhow, bail};
-use lesson::{Lesson, LessonInfo, bytes, io_error};
+use lesson::{Lesson, LessonInfo, Marks, bytes, io_error, varying_text};
 use memcore::sys::{self, ChildExit};
-use memcore::{Errno, MemoryMap, RegionKind, fault};
+use memcore::{Errno, Mapping, MemoryMap, RegionKind, fault};
 
 /// Deliberately not a multiple of the page size.
 pub const LEN: usize = 10_000;
@@ -74,6 +74,7 @@ fn run(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
     write_and_read(lesson, parts, start)?;
     unmap(lesson, parts, start)?;
     owned_mapping(lesson, parts)?;
+    map_a_file(lesson)?;
     touch_after_unmap(lesson)?;
     ask_for_nothing(lesson, parts)
 }
@@ -104,7 +105,7 @@ fn map(lesson: &mut Lesson, parts: &Parts) -> Result<usize> {
     lesson.fact("newly mapped", bytes(new as u64));
     lesson.check(
         "the address is page aligned",
-        start % page == 0,
+        start.is_multiple_of(page),
         format!("{start:#x} is {} bytes past a page boundary", start % page),
     );
     let writable = lesson.check(
@@ -218,6 +219,111 @@ fn owned_mapping(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
         "Drop unmapped it",
         after.is_none(),
         format!("{owned_start:#x} is still in {after:?}"),
+    );
+    Ok(())
+}
+
+/// A temporary file, removed when dropped.
+struct TempFile {
+    path: std::path::PathBuf,
+    file: std::fs::File,
+}
+
+impl TempFile {
+    fn new(len: usize) -> Result<TempFile> {
+        use std::io::Write as _;
+        let path = std::env::temp_dir().join(format!("ex3-mmap-{}.txt", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .with_context(|| format!("cannot create {}", path.display()))?;
+        file.write_all(&vec![b'.'; len])
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        Ok(TempFile { path, file })
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        // A file left behind in the temporary folder harms nothing; there is nobody to tell.
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+fn map_a_file(lesson: &mut Lesson) -> Result<()> {
+    const WRITTEN: &[u8] = b"written through memory";
+    lesson.step("Map a file, shared and private");
+    lesson.say(
+        "mmap can also map a file: the region's pages are the file's bytes, from the kernel's \
+         page cache. With MAP_SHARED, a write through memory is a write to the file, and an \
+         ordinary read sees it at once. With MAP_PRIVATE, the first write to a page gives this \
+         process a copy of its own (copy on write), and the file never sees it.\n\
+         /proc/self/maps names such a region by the file's path, with s (shared) or p \
+         (private) at the end of its permissions. Here the file is a new temporary one, \
+         mapped with memmap2.",
+    );
+    let temp = TempFile::new(LEN)?;
+    lesson.fact(
+        "the file",
+        varying_text(&format!("{}, {} dots", temp.path.display(), LEN)),
+    );
+    // SAFETY: the file is a new one of ours, named after this process; nothing else changes it.
+    let mut shared = unsafe { Mapping::file_shared(&temp.file) }.context("mmap of the file")?;
+    let map = lesson.map()?;
+    let marks = Marks {
+        address: false,
+        region: true,
+    };
+    let region = lesson.observe_with(&map, "the shared mapping", shared.as_ptr() as usize, marks);
+    let path = temp.path.display().to_string();
+    lesson.check(
+        "/proc/self/maps names the region by the file's path, shared (rw-s)",
+        region
+            .as_ref()
+            .is_some_and(|r| r.path == path && r.perms.to_string() == "rw-s"),
+        format!("it is {region:?}"),
+    );
+    shared[..WRITTEN.len()].copy_from_slice(WRITTEN);
+    let read = std::fs::read(&temp.path).context("cannot read the file back")?;
+    lesson.fact("wrote through memory", String::from_utf8_lossy(WRITTEN));
+    lesson.fact(
+        "an ordinary read of the file starts with",
+        String::from_utf8_lossy(&read[..WRITTEN.len() + 3]),
+    );
+    lesson.check(
+        "read() sees the bytes written through the shared mapping",
+        read.starts_with(WRITTEN) && read.len() == LEN,
+        format!(
+            "the file starts with {:?}",
+            String::from_utf8_lossy(&read[..32.min(read.len())])
+        ),
+    );
+    // SAFETY: as above.
+    let mut private = unsafe { Mapping::file_private(&temp.file) }.context("mmap of the file")?;
+    let before = private.starts_with(WRITTEN);
+    private[..WRITTEN.len()].fill(b'#');
+    let map = lesson.map()?;
+    let region = lesson.observe_with(
+        &map,
+        "the private mapping",
+        private.as_ptr() as usize,
+        marks,
+    );
+    let read = std::fs::read(&temp.path).context("cannot read the file back")?;
+    lesson.check(
+        "the private mapping reads the file, but its write never reaches the file",
+        before
+            && read.starts_with(WRITTEN)
+            && region
+                .as_ref()
+                .is_some_and(|r| r.path == path && r.perms.to_string() == "rw-p"),
+        format!(
+            "it read the file: {before}; the file starts with {:?}",
+            String::from_utf8_lossy(&read[..32.min(read.len())])
+        ),
     );
     Ok(())
 }
