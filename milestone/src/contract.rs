@@ -215,11 +215,15 @@ fn take(lesson: &mut Lesson, parts: &Parts) -> Result<Vec<Taken>> {
                 .is_some_and(|r| r.kind == RegionKind::Anonymous);
             (Source::Mmap, anonymous)
         };
-        let align = if below { ALIGN } else { page };
+        let (align, aligned_to) = if below {
+            (ALIGN, format!("{ALIGN} bytes"))
+        } else {
+            (page, "a page".to_owned())
+        };
         let whole = writable(&map, start, size);
         let holds = lesson.check(
             &format!(
-                "it is aligned to {align}, lies where {source} memory does, and all {size} \
+                "it is aligned to {aligned_to}, lies where {source} memory does, and all {size} \
                  bytes are mapped writable"
             ),
             start != 0 && start.is_multiple_of(align) && placed && whole,

@@ -12,7 +12,7 @@ use std::ptr::NonNull;
 
 use anyhow::{Context, Result};
 use clap::{Arg, ArgAction};
-use lesson::{Lesson, LessonInfo, bytes};
+use lesson::{Lesson, LessonInfo, bytes, varying_bytes};
 use memcore::sys;
 use milestone::{
     BREAK_STEP, Chunk, ChunkError, ChunkStats, Source, chunk_stats, find_chunk, for_each_chunk,
@@ -115,8 +115,12 @@ fn stats_facts(lesson: &mut Lesson, s: &ChunkStats) {
             s.count, s.sbrk_count, s.mmap_count
         ),
     );
-    lesson.fact("usable bytes in them", bytes(s.bytes as u64));
-    lesson.fact("held from the OS for chunks", bytes(s.held_bytes as u64));
+    // Mapped chunks are rounded up to whole pages, whose size is the machine's: these vary.
+    lesson.fact("usable bytes in them", varying_bytes(s.bytes as u64));
+    lesson.fact(
+        "held from the OS for chunks",
+        varying_bytes(s.held_bytes as u64),
+    );
     lesson.fact(
         "free break memory kept for reuse",
         bytes(s.free_bytes as u64),
@@ -132,7 +136,7 @@ fn stats_facts(lesson: &mut Lesson, s: &ChunkStats) {
         "the registry's own pages",
         format!(
             "{}, from {} mmap calls",
-            bytes(s.registry_bytes as u64),
+            varying_bytes(s.registry_bytes as u64),
             s.registry_mmap_calls
         ),
     );
@@ -213,15 +217,15 @@ fn run(lesson: &mut Lesson, sizes: &[usize]) -> Result<()> {
         } else {
             Source::Mmap
         };
-        let align = if chunk.source() == Source::Mmap {
-            sys::page_size()
+        let (align, aligned_to) = if chunk.source() == Source::Mmap {
+            (sys::page_size(), "a page")
         } else {
-            16
+            (16, "16 bytes")
         };
         lesson.check(
             &format!(
-                "it came from {expected}, holds at least {size} bytes, is aligned to {align} \
-                 and reads back its pattern"
+                "it came from {expected}, holds at least {size} bytes, is aligned to \
+                 {aligned_to} and reads back its pattern"
             ),
             chunk.source() == expected
                 && chunk.len() >= size
@@ -251,7 +255,11 @@ fn run(lesson: &mut Lesson, sizes: &[usize]) -> Result<()> {
             .map_or_else(|| "no region".to_owned(), |r| r.to_string());
         lesson.line(format!(
             "  {addr:<#16x} {:<28} {:<6} {region}",
-            bytes(chunk.len() as u64),
+            match chunk.source() {
+                // Rounded up to whole pages, whose size is the machine's.
+                Source::Mmap => varying_bytes(chunk.len() as u64),
+                Source::Sbrk => bytes(chunk.len() as u64),
+            },
             chunk.source().name()
         ));
     }

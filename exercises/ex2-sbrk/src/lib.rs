@@ -159,10 +159,10 @@ fn grow(lesson: &mut Lesson, parts: &Parts, initial: usize) -> Result<(usize, us
         "the break moved by",
         bytes(grown.wrapping_sub(start) as u64),
     );
-    lesson.fact("page size", bytes(page as u64));
+    lesson.fact("this machine's page size", varying_bytes(page as u64));
     lesson.fact(
         "[heap] ends past the new break by",
-        bytes(heap.end.saturating_sub(grown) as u64),
+        varying_bytes(heap.end.saturating_sub(grown) as u64),
     );
     let returned_old = lesson.check(
         "sbrk returned the old break",

@@ -13,7 +13,7 @@ use std::io;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, anyhow, bail};
-use lesson::{Lesson, LessonInfo, Marks, bytes, io_error, varying_text};
+use lesson::{Lesson, LessonInfo, Marks, bytes, io_error, varying_bytes, varying_text};
 use memcore::sys::{self, ChildExit};
 use memcore::{Errno, Mapping, MemoryMap, RegionKind, fault};
 
@@ -102,7 +102,8 @@ fn map(lesson: &mut Lesson, parts: &Parts) -> Result<usize> {
     lesson.observe_in(&map, "the last byte asked for", start + LEN - 1);
     let new = newly_mapped(&before, region.start, region.end);
     lesson.fact("asked for", bytes(LEN as u64));
-    lesson.fact("newly mapped", bytes(new as u64));
+    lesson.fact("this machine's page size", varying_bytes(page as u64));
+    lesson.fact("newly mapped", varying_bytes(new as u64));
     lesson.check(
         "the address is page aligned",
         start.is_multiple_of(page),
@@ -116,9 +117,9 @@ fn map(lesson: &mut Lesson, parts: &Parts) -> Result<usize> {
         format!("it is {region} ({:#x}-{:#x})", region.start, region.end),
     );
     lesson.check(
-        &format!("the kernel mapped the length rounded up to whole pages: {rounded} bytes"),
+        "the kernel mapped the length rounded up to whole pages",
         new == rounded,
-        format!("{new} bytes were newly mapped"),
+        format!("{new} bytes were newly mapped, not {rounded}"),
     );
     if !writable {
         bail!("stopping here: the memory map returned is not all ours to write");
