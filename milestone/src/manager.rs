@@ -504,3 +504,26 @@ impl From<Error> for ChunkError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The registry's own pages and mmap calls are counted apart from the chunks'. (mmap only:
+    /// this test moves no break, so it may share the test harness's threads.)
+    #[test]
+    fn the_registry_is_counted_apart_from_the_chunks() {
+        let mut manager = ChunkManager::new(Policy::mmap_only());
+        let ptr = manager.chunk(100).unwrap();
+        let s = manager.stats();
+        assert_eq!((s.count, s.mmap_count, s.mmap_calls), (1, 1, 1));
+        assert!(s.registry_mmap_calls >= 1 && s.registry_bytes > 0, "{s:?}");
+        assert_eq!(
+            s.held_bytes, s.mmap_bytes,
+            "the registry is not held for chunks"
+        );
+        manager.release(ptr).unwrap();
+        let s = manager.stats();
+        assert_eq!((s.count, s.held_bytes, s.munmap_calls), (0, 0, 1));
+    }
+}
