@@ -17,7 +17,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Arg, ArgAction};
-use lesson::{Lesson, LessonInfo, bytes, io_error, varying_bytes, varying_text};
+use lesson::{Lesson, LessonInfo, Marks, bytes, io_error, varying_bytes, varying_text};
 use memcore::{MemoryMap, RegionKind, sys};
 
 use crate::{ChunkError, Source};
@@ -201,8 +201,12 @@ fn take(lesson: &mut Lesson, parts: &Parts) -> Result<Vec<Taken>> {
             .map_err(|e| anyhow!("mem_chunk({size}) failed: {}", io_error(&e)))?;
         let start = ptr as usize;
         let (map, brk) = lesson.map_and_break()?;
-        let region =
-            lesson.observe_unranked_in(&map, &format!("mem_chunk({})", bytes(size as u64)), start);
+        let region = lesson.observe_with(
+            &map,
+            &format!("mem_chunk({})", bytes(size as u64)),
+            start,
+            Marks::ADDRESS,
+        );
         let below = size < parts.mmap_threshold;
         // The break's region is the one holding the last byte below the break.
         let break_region = map.region_of(brk.wrapping_sub(1));
@@ -365,8 +369,13 @@ fn find(lesson: &mut Lesson, parts: &Parts, taken: &[Taken]) -> Result<()> {
     let boxed = Box::new(0u64);
     let from_malloc = &raw const *boxed as usize;
     let map = lesson.map()?;
-    lesson.observe_unranked_in(&map, "a local variable", on_stack);
-    lesson.observe_unranked_in(&map, "a Box from glibc's malloc", from_malloc);
+    lesson.observe_with(&map, "a local variable", on_stack, Marks::ADDRESS);
+    lesson.observe_with(
+        &map,
+        "a Box from glibc's malloc",
+        from_malloc,
+        Marks::ADDRESS,
+    );
     let none = (
         lesson.part("find_chunk", || (parts.find_chunk)(on_stack))?,
         lesson.part("find_chunk", || (parts.find_chunk)(from_malloc))?,

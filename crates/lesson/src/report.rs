@@ -114,10 +114,36 @@ struct Document<'a> {
 /// What an observation prints as varying (`~`), so that `check-all` masks it.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Marks {
-    /// The address's place among the others is not part of the lesson: `~0x…`.
+    /// The address's place among the others is not part of the lesson (it depends on whose
+    /// code made it, or on the setup): `~0x…`.
     pub address: bool,
-    /// The region depends on the build or the setup: `in ~{…}`.
+    /// The region depends on the build or the setup: `in ~{…}`. (The bss shares the data's
+    /// last page only when it fits there, so where a zeroed global or the linker's `end` lies
+    /// changes with the size of the program.)
     pub region: bool,
+}
+
+impl Marks {
+    /// Nothing varies: the address is ranked and the region compared.
+    pub const NONE: Marks = Marks {
+        address: false,
+        region: false,
+    };
+    /// The address is not ranked.
+    pub const ADDRESS: Marks = Marks {
+        address: true,
+        region: false,
+    };
+    /// The region is masked.
+    pub const REGION: Marks = Marks {
+        address: false,
+        region: true,
+    };
+    /// Both.
+    pub const BOTH: Marks = Marks {
+        address: true,
+        region: true,
+    };
 }
 
 /// How much room [`Lesson::give_malloc_room`] gives glibc's malloc.
@@ -306,40 +332,7 @@ impl Lesson {
 
     /// Looks `addr` up in `map`, prints `label  0x…  in <region>` and returns the region.
     pub fn observe_in(&mut self, map: &MemoryMap, label: &str, addr: usize) -> Option<Region> {
-        self.observe_with(map, label, addr, Marks::default())
-    }
-
-    /// As [`Lesson::observe_in`], for an address whose place among the others is not part of
-    /// the lesson (it depends on whose code made it): printed `~0x…`, so that `check-all`
-    /// masks it instead of ranking it.
-    pub fn observe_unranked_in(
-        &mut self,
-        map: &MemoryMap,
-        label: &str,
-        addr: usize,
-    ) -> Option<Region> {
-        let marks = Marks {
-            address: true,
-            region: false,
-        };
-        self.observe_with(map, label, addr, marks)
-    }
-
-    /// As [`Lesson::observe_in`], for an address whose region depends on the build rather than
-    /// on the lesson: the region is printed marked as varying, `in ~{anonymous rw-p (bss)}`.
-    /// (The bss shares the data's last page only when it fits there, so where a zeroed global
-    /// or the linker's `end` lies changes with the size of the program.)
-    pub fn observe_in_build_dependent(
-        &mut self,
-        map: &MemoryMap,
-        label: &str,
-        addr: usize,
-    ) -> Option<Region> {
-        let marks = Marks {
-            address: false,
-            region: true,
-        };
-        self.observe_with(map, label, addr, marks)
+        self.observe_with(map, label, addr, Marks::NONE)
     }
 
     /// [`Lesson::observe_in`] with the given parts marked as varying.

@@ -165,7 +165,9 @@ pub unsafe fn sbrk_shrink(expected: *mut u8, decrement: usize) -> Result<*mut u8
     Ok(expected.wrapping_sub(decrement as usize))
 }
 
-fn mmap_anon(len: usize, extra_flags: libc::c_int) -> Result<NonNull<u8>, Error> {
+/// `mmap` of `len` bytes of anonymous read-write memory, private unless `flags` says
+/// `MAP_SHARED`; `flags` adds to `MAP_ANONYMOUS`.
+fn mmap_anon(len: usize, flags: libc::c_int) -> Result<NonNull<u8>, Error> {
     if len > isize::MAX as usize {
         return Err(Error::Overflow { requested: len });
     }
@@ -176,7 +178,7 @@ fn mmap_anon(len: usize, extra_flags: libc::c_int) -> Result<NonNull<u8>, Error>
             ptr::null_mut(),
             len,
             libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | extra_flags,
+            libc::MAP_ANONYMOUS | flags,
             -1,
             0,
         )
@@ -206,7 +208,7 @@ fn mmap_anon(len: usize, extra_flags: libc::c_int) -> Result<NonNull<u8>, Error>
 /// # References
 /// - <https://man7.org/linux/man-pages/man2/mmap.2.html>
 pub fn mmap_anonymous(len: usize) -> Result<NonNull<u8>, Error> {
-    mmap_anon(len, 0)
+    mmap_anon(len, libc::MAP_PRIVATE)
 }
 
 /// `mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)`
@@ -217,7 +219,7 @@ pub fn mmap_anonymous(len: usize) -> Result<NonNull<u8>, Error> {
 /// - <https://man7.org/linux/man-pages/man2/mmap.2.html>
 /// - <https://docs.kernel.org/mm/overcommit-accounting.html>
 pub fn mmap_anonymous_noreserve(len: usize) -> Result<NonNull<u8>, Error> {
-    mmap_anon(len, libc::MAP_NORESERVE)
+    mmap_anon(len, libc::MAP_PRIVATE | libc::MAP_NORESERVE)
 }
 
 /// `mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0)`
@@ -227,7 +229,7 @@ pub fn mmap_anonymous_noreserve(len: usize) -> Result<NonNull<u8>, Error> {
 /// # References
 /// - <https://man7.org/linux/man-pages/man2/mmap.2.html>
 pub fn mmap_anonymous_populated(len: usize) -> Result<NonNull<u8>, Error> {
-    mmap_anon(len, libc::MAP_POPULATE)
+    mmap_anon(len, libc::MAP_PRIVATE | libc::MAP_POPULATE)
 }
 
 /// `munmap(addr, len)`—Removes the mappings of the pages in `[addr, addr + len)`.
@@ -428,28 +430,7 @@ pub fn stack_limit() -> Option<u64> {
 /// # References
 /// - <https://man7.org/linux/man-pages/man2/mmap.2.html>
 pub fn mmap_shared_anonymous(len: usize) -> Result<NonNull<u8>, Error> {
-    if len > isize::MAX as usize {
-        return Err(Error::Overflow { requested: len });
-    }
-    // SAFETY: with a null hint and without MAP_FIXED the kernel picks addresses no mapping uses;
-    // no file descriptor is used.
-    let addr = unsafe {
-        libc::mmap(
-            ptr::null_mut(),
-            len,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_SHARED | libc::MAP_ANONYMOUS,
-            -1,
-            0,
-        )
-    };
-    if addr == libc::MAP_FAILED {
-        return Err(Error::last_os("mmap"));
-    }
-    NonNull::new(addr.cast()).ok_or(Error::Os {
-        call: "mmap",
-        errno: Errno(libc::EFAULT),
-    })
+    mmap_anon(len, libc::MAP_SHARED)
 }
 
 /// `brk(addr)`, glibc's—Sets the program break to `addr`; glibc's record of the break, which

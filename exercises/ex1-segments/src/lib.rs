@@ -204,10 +204,7 @@ fn large_allocation(
     let large_addr = large.as_ptr() as usize;
     let map = lesson.map()?;
     // Where it lies depends on the threshold, so its place among the others is not the lesson.
-    let marks = Marks {
-        address: true,
-        region: true,
-    };
+    let marks = Marks::BOTH;
     let region = lesson.observe_with(
         &map,
         &format!("a Vec of {}", bytes(len as u64)),
@@ -321,7 +318,7 @@ fn zeroed_global(
         parts.address_of_a_zeroed_global,
     )?;
     let map = lesson.map()?;
-    let region = lesson.observe_in_build_dependent(&map, "a zeroed global", bss_addr);
+    let region = lesson.observe_with(&map, "a zeroed global", bss_addr, Marks::REGION);
     let in_rw = region
         .as_ref()
         .is_some_and(|r| matches!(r.kind, RegionKind::Data | RegionKind::Bss));
@@ -361,10 +358,7 @@ fn string_literal(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
         parts.address_of_a_string_literal,
     )?;
     let map = lesson.map()?;
-    let marks = Marks {
-        address: true,
-        region: true,
-    };
+    let marks = Marks::BOTH;
     let region = lesson.observe_with(&map, "a string literal", literal_addr, marks);
     let read_only = region.as_ref().is_some_and(|r| {
         matches!(r.kind, RegionKind::ReadOnlyData | RegionKind::Text) && !r.perms.write

@@ -13,7 +13,7 @@ use std::io;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use lesson::{Lesson, LessonInfo, bytes, io_error, varying_bytes, varying_text};
+use lesson::{Lesson, LessonInfo, Marks, bytes, io_error, varying_bytes, varying_text};
 use memcore::linker::segment_bounds;
 use memcore::shared::SharedCells;
 use memcore::{Errno, MemoryMap, Region, RegionKind, sys};
@@ -100,7 +100,7 @@ fn find_initial_break(lesson: &mut Lesson, parts: &Parts) -> Result<usize> {
     let initial = lesson.part("current_break", parts.current_break)? as usize;
     let end = segment_bounds().end;
     let heap = heap_of(&map)?;
-    lesson.observe_in_build_dependent(&map, "the linker's end (end of bss)", end);
+    lesson.observe_with(&map, "the linker's end (end of bss)", end, Marks::REGION);
     lesson.observe_in(&map, "the start of [heap]", heap.start);
     lesson.observe_in(&map, "the initial program break", initial);
     lesson.fact(

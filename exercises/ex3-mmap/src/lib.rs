@@ -274,10 +274,7 @@ fn map_a_file(lesson: &mut Lesson) -> Result<()> {
     // SAFETY: the file is a new one of ours, named after this process; nothing else changes it.
     let mut shared = unsafe { Mapping::file_shared(&temp.file) }.context("mmap of the file")?;
     let map = lesson.map()?;
-    let marks = Marks {
-        address: false,
-        region: true,
-    };
+    let marks = Marks::REGION;
     let region = lesson.observe_with(&map, "the shared mapping", shared.as_ptr() as usize, marks);
     let path = temp.path.display().to_string();
     lesson.check(
