@@ -1,0 +1,158 @@
+//! The learner's files: the hint for the next part, the templates written from the
+//! references, and bringing a file back as its template.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+
+use super::Workspace;
+use crate::lessons::{EXERCISES, Exercise};
+use crate::template;
+
+/// `cargo xtask hint NAME [--all]`: the hint for the next part still to do, or every hint.
+///
+/// # Errors
+/// When the exercise is unknown or its files cannot be read.
+pub fn hint(workspace: &Workspace, name: &str, all: bool) -> Result<()> {
+    let exercise = find(name)?;
+    let reference = read(&workspace.root.join(exercise.reference))?;
+    let parts = template::parts(&reference)
+        .with_context(|| format!("{} is not a well-marked reference", exercise.reference))?;
+    let show = |part: &template::Part| {
+        println!("Hint for `{}` ({}):", part.name, exercise.name);
+        let mut line = String::from(" ");
+        for word in part.hint.join(" ").split_whitespace() {
+            if line.len() + word.len() > 96 {
+                println!("{line}");
+                line = String::from(" ");
+            }
+            line.push(' ');
+            line.push_str(word);
+        }
+        println!("{line}");
+    };
+    if all {
+        for part in &parts {
+            show(part);
+        }
+        return Ok(());
+    }
+    let mine = read(&workspace.template(exercise))?;
+    match template::first_todo(&mine) {
+        None => println!(
+            "Every part of {} is written: run `cargo xtask learn` to see whether it holds \
+             (`cargo xtask hint {} --all` shows every hint).",
+            exercise.name, exercise.name
+        ),
+        Some((line, function)) => {
+            let part = function
+                .as_deref()
+                .and_then(|f| parts.iter().find(|p| p.name == f));
+            match part {
+                Some(part) => show(part),
+                None => {
+                    println!(
+                        "{}:{line} is still todo!(), in no part this exercise knows; every hint:",
+                        exercise.template
+                    );
+                    for part in &parts {
+                        show(part);
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn find(name: &str) -> Result<&'static Exercise> {
+    crate::lessons::exercise(name).with_context(|| {
+        let names: Vec<_> = EXERCISES.iter().map(|e| e.name).collect();
+        format!("no exercise {name}; the exercises are {}", names.join(", "))
+    })
+}
+
+pub(super) fn read(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+}
+
+/// The template of `exercise`, written fresh from its reference.
+///
+/// # Errors
+/// When the reference cannot be read or is badly marked.
+pub fn fresh_template(workspace: &Workspace, exercise: &Exercise) -> Result<String> {
+    let reference = read(&workspace.root.join(exercise.reference))?;
+    template::template(
+        &reference,
+        exercise.name,
+        exercise.title,
+        exercise.reference,
+    )
+    .with_context(|| format!("{} is not a well-marked reference", exercise.reference))
+}
+
+/// Writes the template of `exercise`, unless the file holds something else and `yes` is not
+/// given; a file that is replaced is first copied under `target/learn-saved/`. Returns whether
+/// the file now is the template.
+///
+/// # Errors
+/// When a file cannot be read or written.
+pub fn write_template(workspace: &Workspace, exercise: &Exercise, yes: bool) -> Result<bool> {
+    let fresh = fresh_template(workspace, exercise)?;
+    let path = workspace.template(exercise);
+    let current = std::fs::read_to_string(&path).ok();
+    match current {
+        Some(current) if current == fresh => {
+            println!("{}: already the template; nothing to do", exercise.template);
+            return Ok(true);
+        }
+        Some(current) => {
+            if !yes {
+                println!(
+                    "{}: not replaced: it differs from the template, so it may hold your work. \
+                     Add --yes to replace it (a copy is kept under target/learn-saved/).",
+                    exercise.template
+                );
+                return Ok(false);
+            }
+            let saved_dir = workspace.target.join("learn-saved");
+            std::fs::create_dir_all(&saved_dir)
+                .with_context(|| format!("cannot create {}", saved_dir.display()))?;
+            let stamp = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            let saved = saved_dir.join(format!("{}-{stamp}.rs", exercise.name));
+            std::fs::write(&saved, current)
+                .with_context(|| format!("cannot write {}", saved.display()))?;
+            println!(
+                "{}: your version is kept at {}",
+                exercise.template,
+                saved.display()
+            );
+        }
+        None => {}
+    }
+    std::fs::write(&path, fresh).with_context(|| format!("cannot write {}", path.display()))?;
+    println!("{}: written from {}", exercise.template, exercise.reference);
+    Ok(true)
+}
+
+/// `cargo xtask learn --reset NAME [--yes]`.
+///
+/// # Errors
+/// As [`write_template`], or for an unknown exercise.
+pub fn reset(workspace: &Workspace, name: &str, yes: bool) -> Result<bool> {
+    write_template(workspace, find(name)?, yes)
+}
+
+/// `cargo xtask templates [--yes]`: writes every template from its reference.
+///
+/// # Errors
+/// As [`write_template`].
+pub fn templates(workspace: &Workspace, yes: bool) -> Result<bool> {
+    let mut all = true;
+    for exercise in EXERCISES {
+        all &= write_template(workspace, exercise, yes)?;
+    }
+    Ok(all)
+}

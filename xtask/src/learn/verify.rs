@@ -1,0 +1,192 @@
+//! `cargo xtask learn --verify`: the maintainers' check of learner mode, which CI runs.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+
+use super::files::{fresh_template, read};
+use super::{Place, Status, Workspace, check, report};
+use crate::lessons::{EXERCISES, Exercise};
+use crate::template;
+
+/// What one answer in `xtask/answers/` must give.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Expect {
+    Done,
+    /// Failed, saying this (in the program's own words).
+    Failed(String),
+}
+
+/// The answers kept as tests, for `exercise`: (file, what it must give). A file says what it
+/// expects in a first line `//! expect: done` or `//! expect: failed: <words of the failure>`.
+fn answers(workspace: &Workspace, exercise: &Exercise) -> Result<Vec<(PathBuf, Expect)>> {
+    let folder = workspace.root.join("xtask/answers").join(exercise.name);
+    let mut found = Vec::new();
+    let entries =
+        std::fs::read_dir(&folder).with_context(|| format!("cannot read {}", folder.display()))?;
+    for entry in entries {
+        let path = entry?.path();
+        if path.extension().is_none_or(|x| x != "rs") {
+            continue;
+        }
+        let text = read(&path)?;
+        let first = text.lines().next().unwrap_or_default();
+        let expect = match first.strip_prefix("//! expect: ") {
+            Some("done") => Expect::Done,
+            Some(rest) if rest.starts_with("failed: ") => {
+                Expect::Failed(rest["failed: ".len()..].to_owned())
+            }
+            _ => bail!(
+                "{} does not start with `//! expect: done` or `//! expect: failed: …`",
+                path.display()
+            ),
+        };
+        found.push((path, expect));
+    }
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(found)
+}
+
+fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+    std::fs::create_dir_all(to).with_context(|| format!("cannot create {}", to.display()))?;
+    for entry in
+        std::fs::read_dir(from).with_context(|| format!("cannot read {}", from.display()))?
+    {
+        let entry = entry?;
+        let name = entry.file_name();
+        if name == "target" || name == ".git" {
+            continue;
+        }
+        let (source, dest) = (entry.path(), to.join(&name));
+        if entry.file_type()?.is_dir() {
+            copy_tree(&source, &dest)?;
+        } else {
+            let same = std::fs::read(&dest).ok() == Some(std::fs::read(&source)?);
+            if !same {
+                std::fs::copy(&source, &dest)
+                    .with_context(|| format!("cannot copy {}", source.display()))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `cargo xtask learn --verify`, for CI and for whoever changes a reference: the committed
+/// templates are fresh; each template builds clippy-clean and stops at its first part with the
+/// message and exit status of a part still to do; with the reference's parts in place of the
+/// templates (in a copy under `target/`), every exercise is done; and each kept answer in
+/// `xtask/answers/` gives what it expects. Returns whether all of that held.
+///
+/// # Errors
+/// When cargo, a binary or a file cannot be used at all.
+pub fn verify(workspace: &Workspace) -> Result<bool> {
+    let mut ok = true;
+    let mut fail = |what: String| {
+        println!("verify: FAILED: {what}");
+        ok = false;
+    };
+
+    println!("verify: the committed templates are fresh");
+    for exercise in EXERCISES {
+        let fresh = fresh_template(workspace, exercise)?;
+        if read(&workspace.template(exercise))? != fresh {
+            fail(format!(
+                "{} is stale: run `cargo xtask templates --yes`",
+                exercise.template
+            ));
+        }
+    }
+
+    println!("verify: every template builds clippy-clean");
+    let mut clippy = workspace.cargo();
+    clippy.args(["clippy", "--quiet"]);
+    for exercise in EXERCISES {
+        clippy.args(["-p", exercise.name, "--bin", exercise.binary]);
+    }
+    let status = clippy
+        .args(["--", "-D", "warnings"])
+        .status()
+        .context("failed to run `cargo clippy`")?;
+    if !status.success() {
+        fail("clippy found something in a template (above)".to_owned());
+    }
+
+    println!("verify: every template stops at its first part, saying where");
+    let mut results = Vec::new();
+    for exercise in EXERCISES {
+        let status = check(workspace, exercise)?;
+        let reference = read(&workspace.root.join(exercise.reference))?;
+        let first = template::parts(&reference)?
+            .into_iter()
+            .next()
+            .context("a reference without parts")?;
+        let line = template::first_todo(&read(&workspace.template(exercise))?).map(|(l, _)| l);
+        let expected = Status::ToDo(Place {
+            part: first.name,
+            file: exercise.template.to_owned(),
+            line: line.map_or(0, |l| l as u32),
+        });
+        if status != expected {
+            fail(format!(
+                "{}: expected {expected:?}, got {status:?}",
+                exercise.name
+            ));
+        }
+        results.push((exercise, status));
+    }
+    report(&results);
+
+    println!("verify: with the reference's parts in place, every exercise is done");
+    let copy = Workspace {
+        root: workspace.target.join("learn-verify/workspace"),
+        target: workspace.target.join("learn-verify/target"),
+    };
+    copy_tree(&workspace.root, &copy.root)?;
+    let mut results = Vec::new();
+    for exercise in EXERCISES {
+        std::fs::copy(
+            workspace.root.join(exercise.reference),
+            copy.template(exercise),
+        )
+        .context("cannot put the reference in place")?;
+        let status = check(&copy, exercise)?;
+        if !status.is_done() {
+            fail(format!(
+                "{} with the reference's parts: {status:?}",
+                exercise.name
+            ));
+        }
+        results.push((exercise, status));
+    }
+    report(&results);
+
+    println!("verify: the answers kept in xtask/answers/ give what they expect");
+    for exercise in EXERCISES {
+        for (answer, expect) in answers(workspace, exercise)? {
+            std::fs::copy(&answer, copy.template(exercise))
+                .context("cannot put an answer in place")?;
+            let status = check(&copy, exercise)?;
+            let shown = answer
+                .strip_prefix(&workspace.root)
+                .unwrap_or(&answer)
+                .display()
+                .to_string();
+            let held = match (&expect, &status) {
+                (Expect::Done, Status::Done(_)) => true,
+                (Expect::Failed(words), Status::Failed(why)) => {
+                    why.iter().any(|line| line.contains(words.as_str()))
+                }
+                _ => false,
+            };
+            if held {
+                println!("  {shown}: {expect:?}, as expected");
+            } else {
+                fail(format!("{shown}: expected {expect:?}, got {status:?}"));
+            }
+        }
+        std::fs::copy(workspace.template(exercise), copy.template(exercise))
+            .context("cannot put the template back")?;
+    }
+    println!("verify: {}", if ok { "ok" } else { "FAILED" });
+    Ok(ok)
+}
