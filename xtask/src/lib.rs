@@ -7,7 +7,6 @@ pub mod learn;
 pub mod lessons;
 pub mod matrix;
 pub mod memcheck;
-pub mod normalize;
 pub mod readme;
 pub mod run;
 pub mod snapshot;

@@ -13,9 +13,9 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 
 use crate::lessons::{LESSONS, LessonBinary};
-use crate::normalize::normalize;
 use crate::run::{self, Profile};
 use crate::snapshot;
+use lesson::normalize::normalize;
 
 /// How one setup differs from the default.
 #[derive(Debug, Clone, Copy)]

@@ -2,8 +2,8 @@
 //! addresses and sizes are that run's) and the address pattern `check-all` compares, which is
 //! the snapshot. `--bless` rewrites both; a test fails when either disagrees with the snapshot.
 
-use crate::normalize::normalize;
 use crate::snapshot;
+use lesson::normalize::normalize;
 
 /// The line before the expected output.
 pub const BEGIN: &str =

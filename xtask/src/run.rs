@@ -121,25 +121,10 @@ pub fn describe(ending: &Ending) -> Option<String> {
         Ending::TimedOut => Some("timed out".to_owned()),
         Ending::Exited(status) if status.success() => None,
         Ending::Exited(status) => Some(match status.signal() {
-            Some(signal) => format!("crashed: killed by {}", signal_name(signal)),
+            Some(signal) => format!("crashed: killed by {}", memcore::sys::signal_name(signal)),
             None => format!("failed: exit status {}", status.code().unwrap_or(-1)),
         }),
     }
-}
-
-/// A signal's conventional name.
-pub fn signal_name(signal: i32) -> String {
-    let name = match signal {
-        4 => "SIGILL",
-        6 => "SIGABRT",
-        7 => "SIGBUS",
-        8 => "SIGFPE",
-        9 => "SIGKILL",
-        11 => "SIGSEGV",
-        15 => "SIGTERM",
-        _ => return format!("signal {signal}"),
-    };
-    name.to_owned()
 }
 
 fn drain(mut from: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {

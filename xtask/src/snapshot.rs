@@ -137,7 +137,7 @@ pub fn record(name: &str, pattern: &str) -> bool {
     settings.set_prepend_module_to_snapshot(false);
     settings.set_omit_expression(true);
     settings.set_description(format!(
-        "`cargo run -p {name}` as an address pattern (see xtask/src/normalize.rs)"
+        "`cargo run -p {name}` as an address pattern (see crates/lesson/src/normalize.rs)"
     ));
     // insta reports a mismatch by panicking; its diff is already printed by then.
     let hook = std::panic::take_hook();

@@ -20,6 +20,7 @@
 //! that step is live.
 
 mod format;
+pub mod normalize;
 mod parts;
 mod report;
 pub mod testing;

@@ -1,9 +1,9 @@
 //! ex0-virtual-memory run as learners run it, as root and as an ordinary user.
 
+use lesson::normalize::normalize;
 use lesson::testing::{
     assert_document_holds, assert_flags_behave, assert_pauses, observation, run, run_json,
 };
-use xtask::normalize::normalize;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ex0-virtual-memory");
 

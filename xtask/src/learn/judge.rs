@@ -4,9 +4,9 @@
 use anyhow::{Context, Result};
 
 use super::{Place, Status};
-use crate::normalize::normalize;
 use crate::run::{self, Ending};
 use crate::snapshot;
+use lesson::normalize::normalize;
 
 /// The exit status of a lesson binary whose next part is still `todo!()` (the `lesson` crate's
 /// `EXIT_TO_DO`).
