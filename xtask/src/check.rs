@@ -73,7 +73,7 @@ fn check_one(
     let pattern = normalize(&run.stdout);
     let snapshot_name = lesson.snapshot;
     if bless {
-        snapshot::record(snapshot_name, &pattern);
+        snapshot::record(lesson, &pattern);
         let mut written = snapshot::shown(&snapshot::path(snapshot_name));
         if let Some(readme_file) = lesson.readme {
             let readme_path = root().join(readme_file);
@@ -100,7 +100,7 @@ fn check_one(
             "{name} ... FAILED: no snapshot yet at {}",
             snapshot::shown(&snapshot::path(snapshot_name))
         );
-        snapshot::record(snapshot_name, &pattern);
+        snapshot::record(lesson, &pattern);
         return Ok(false);
     };
     if !snapshot::matches(&expected, &pattern) {
@@ -124,7 +124,7 @@ fn check_one(
         for line in snapshot::diff(&expected, &pattern).lines() {
             println!("    {line}");
         }
-        snapshot::record(snapshot_name, &pattern);
+        snapshot::record(lesson, &pattern);
         return Ok(false);
     }
     if let Some(readme_file) = lesson.readme {

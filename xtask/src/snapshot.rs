@@ -11,6 +11,7 @@ use anyhow::{Context, Result};
 use insta::internals::TextSnapshotContents;
 use insta::{Snapshot, TextSnapshotKind};
 
+use crate::lessons::LessonBinary;
 use crate::run::root;
 
 /// Where the snapshot of `name` lives.
@@ -130,14 +131,19 @@ pub fn insta_environment(bless: bool) -> [(&'static str, &'static str); 2] {
 /// Hands the pattern to insta, which writes it as `.snap.new` for `cargo insta review` (or,
 /// with `--bless`, as the snapshot itself); under CI it writes nothing. Returns whether insta
 /// accepted it.
-pub fn record(name: &str, pattern: &str) -> bool {
+pub fn record(lesson: &LessonBinary, pattern: &str) -> bool {
+    let name = lesson.snapshot;
+    let mut command = format!("cargo run -p {}", lesson.binary);
+    if !lesson.args.is_empty() {
+        command = format!("{command} -- {}", lesson.args.join(" "));
+    }
     let mut settings = insta::Settings::clone_current();
     // Relative to this source file: xtask/snapshots.
     settings.set_snapshot_path("../snapshots");
     settings.set_prepend_module_to_snapshot(false);
     settings.set_omit_expression(true);
     settings.set_description(format!(
-        "`cargo run -p {name}` as an address pattern (see crates/lesson/src/normalize.rs)"
+        "`{command}` as an address pattern (see crates/lesson/src/normalize.rs)"
     ));
     // insta reports a mismatch by panicking; its diff is already printed by then.
     let hook = std::panic::take_hook();
