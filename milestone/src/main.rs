@@ -153,8 +153,18 @@ fn pattern(chunk: usize, offset: usize) -> u8 {
 }
 
 fn run(lesson: &mut Lesson, sizes: &[usize]) -> Result<()> {
-    let policy = policy();
+    let start_break = the_policy(lesson)?;
+    let taken = take(lesson, sizes)?;
+    registry(lesson, &taken)?;
+    find(lesson, &taken)?;
+    let released = release_every_other(lesson, &taken)?;
+    bad_input(lesson, &taken, &released)?;
+    give_everything_back(lesson, start_break)
+}
 
+/// Step 1; returns the break before any chunk.
+fn the_policy(lesson: &mut Lesson) -> Result<usize> {
+    let policy = policy();
     lesson.step("The policy, and the registry before any chunk");
     lesson.say(
         "mem_chunk takes its threshold from glibc's malloc: a request below 128 KiB (glibc's \
@@ -180,7 +190,12 @@ fn run(lesson: &mut Lesson, sizes: &[usize]) -> Result<()> {
         before.count == 0 && before.held_bytes == 0,
         format!("{before:?}"),
     );
+    Ok(start_break)
+}
 
+/// Step 2; returns each chunk with its number.
+fn take(lesson: &mut Lesson, sizes: &[usize]) -> Result<Vec<(usize, Chunk)>> {
+    let policy = policy();
     lesson.step(format!(
         "Take the chunks ({}), write and verify each",
         sizes.len()
@@ -235,7 +250,10 @@ fn run(lesson: &mut Lesson, sizes: &[usize]) -> Result<()> {
         );
         taken.push((i, chunk));
     }
+    Ok(taken)
+}
 
+fn registry(lesson: &mut Lesson, taken: &[(usize, Chunk)]) -> Result<()> {
     lesson.step("The registry");
     lesson.say(
         "for_each_chunk visits every live chunk in address order. Chunks from sbrk lie in \
@@ -287,7 +305,10 @@ fn run(lesson: &mut Lesson, sizes: &[usize]) -> Result<()> {
         regions_right,
         "a chunk lies elsewhere (see the table)",
     );
+    Ok(())
+}
 
+fn find(lesson: &mut Lesson, taken: &[(usize, Chunk)]) -> Result<()> {
     lesson.step("Find the chunk that holds an interior address");
     lesson.say(
         "find_chunk takes any address and answers with the live chunk holding it, by a \
@@ -315,7 +336,11 @@ fn run(lesson: &mut Lesson, sizes: &[usize]) -> Result<()> {
         none.is_none(),
         format!("found {none:?}"),
     );
+    Ok(())
+}
 
+/// Step 5; returns the chunks released.
+fn release_every_other(lesson: &mut Lesson, taken: &[(usize, Chunk)]) -> Result<Vec<Chunk>> {
     lesson.step("Release every other chunk");
     lesson.say(
         "release_chunk unmaps an mmap chunk at once. Break memory is kept, merged with free \
@@ -367,7 +392,10 @@ fn run(lesson: &mut Lesson, sizes: &[usize]) -> Result<()> {
         }
         _ => lesson.say("No break chunk is left live, so its memory went back to the OS."),
     }
+    Ok(released)
+}
 
+fn bad_input(lesson: &mut Lesson, taken: &[(usize, Chunk)], released: &[Chunk]) -> Result<()> {
     lesson.step("Bad input is refused and changes nothing");
     let before = chunk_stats();
     let zero = mem_chunk(0);
@@ -400,7 +428,10 @@ fn run(lesson: &mut Lesson, sizes: &[usize]) -> Result<()> {
         unchanged == before,
         format!("{before:?} became {unchanged:?}"),
     );
+    Ok(())
+}
 
+fn give_everything_back(lesson: &mut Lesson, start_break: usize) -> Result<()> {
     lesson.step("Give everything back");
     for chunk in all_chunks() {
         release_chunk(chunk.start()).context("release_chunk failed")?;

@@ -7,6 +7,7 @@
 //! scattered physical frames.
 
 use std::process::ExitCode;
+use std::ptr::NonNull;
 
 use anyhow::{Context, Result};
 use clap::{Arg, ArgAction};
@@ -56,8 +57,18 @@ fn outcome<T>(result: &Result<T, Error>) -> String {
 }
 
 fn run(lesson: &mut Lesson, frames: bool) -> Result<()> {
-    let page = sys::page_size();
+    let (noreserve, size) = more_than_the_machine(lesson)?;
+    touch_pages(lesson, noreserve, size)?;
+    isolation(lesson)?;
+    protection(lesson)?;
+    if frames {
+        show_frames(lesson)?;
+    }
+    Ok(())
+}
 
+/// Step 1; returns the MAP_NORESERVE request's answer, and its size.
+fn more_than_the_machine(lesson: &mut Lesson) -> Result<(Result<NonNull<u8>, Error>, usize)> {
     lesson.step("Ask for more memory than the machine has");
     lesson.say(
         "mmap gives a process address space, not memory: the kernel finds a physical page \
@@ -116,7 +127,15 @@ fn run(lesson: &mut Lesson, frames: bool) -> Result<()> {
         noreserve.is_ok() == noreserve_granted,
         format!("policy {} but {}", policy.number(), outcome(&noreserve)),
     );
+    Ok((noreserve, size))
+}
 
+fn touch_pages(
+    lesson: &mut Lesson,
+    noreserve: Result<NonNull<u8>, Error>,
+    size: usize,
+) -> Result<()> {
+    let page = sys::page_size();
     lesson.step(format!("Touch {TOUCHED} pages: only they take memory"));
     lesson.say(
         "The mapping is there, but empty: no page of it is in RAM yet.\n\
@@ -169,7 +188,10 @@ fn run(lesson: &mut Lesson, frames: bool) -> Result<()> {
     lesson.pause_here("the mapping, with its touched pages, is still mapped");
     // SAFETY: the mapping is ours and nothing refers to it any more.
     unsafe { sys::munmap(start, len) }.context("munmap failed")?;
+    Ok(())
+}
 
+fn isolation(lesson: &mut Lesson) -> Result<()> {
     lesson.step("Isolation: one address, two processes, two values");
     lesson.say(
         "fork copies this process: the child has the same virtual addresses, but its pages \
@@ -213,7 +235,11 @@ fn run(lesson: &mut Lesson, frames: bool) -> Result<()> {
         mine == 41,
         format!("it sees {mine}"),
     );
+    Ok(())
+}
 
+fn protection(lesson: &mut Lesson) -> Result<()> {
+    let page = sys::page_size();
     lesson.step("Protection: a read-only page");
     lesson.say(
         "Each page has its own permissions. mprotect makes a page read-only: reads work, and \
@@ -261,10 +287,6 @@ fn run(lesson: &mut Lesson, frames: bool) -> Result<()> {
     );
     // SAFETY: the page is ours and nothing refers to it.
     unsafe { sys::munmap(guarded, page) }.context("munmap failed")?;
-
-    if frames {
-        show_frames(lesson)?;
-    }
     Ok(())
 }
 
