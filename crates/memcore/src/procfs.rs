@@ -14,19 +14,57 @@
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 
-use crate::maps::MapsError;
-
-fn io_error(what: &'static str) -> impl FnOnce(io::Error) -> MapsError {
-    move |source| MapsError::Io { what, source }
+/// What can go wrong reading or parsing one of these files.
+#[derive(Debug, thiserror::Error)]
+pub enum ProcError {
+    /// Reading the file failed.
+    #[error("cannot read {file}: {source}")]
+    Io {
+        /// The file.
+        file: &'static str,
+        /// Why it failed.
+        source: io::Error,
+    },
+    /// A line is not in the format the kernel writes.
+    #[error("line {line} of {file} is malformed ({reason}): {text:?}")]
+    Malformed {
+        /// The file.
+        file: &'static str,
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong with it.
+        reason: &'static str,
+        /// The line.
+        text: String,
+    },
+    /// A field the kernel always writes is not there.
+    #[error("{file} has no {field}")]
+    Missing {
+        /// The file.
+        file: &'static str,
+        /// The field (`MemTotal`).
+        field: &'static str,
+    },
 }
 
-fn malformed(line: usize, reason: &'static str, text: &str) -> MapsError {
-    MapsError::Malformed {
+fn io_error(file: &'static str) -> impl FnOnce(io::Error) -> ProcError {
+    move |source| ProcError::Io { file, source }
+}
+
+fn malformed(file: &'static str, line: usize, reason: &'static str, text: &str) -> ProcError {
+    ProcError::Malformed {
+        file,
         line,
         reason,
         text: text.to_owned(),
     }
 }
+
+const MEMINFO: &str = "/proc/meminfo";
+const OVERCOMMIT: &str = "/proc/sys/vm/overcommit_memory";
+const STATUS: &str = "/proc/self/status";
+const SMAPS: &str = "/proc/self/smaps";
+const PAGEMAP: &str = "/proc/self/pagemap";
 
 /// RAM and swap, from `/proc/meminfo`, in bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,20 +85,28 @@ fn kb_field(line: &str, name: &str) -> Option<Option<u64>> {
 /// Parses `/proc/meminfo` text.
 ///
 /// # Errors
-/// [`MapsError::Malformed`] if `MemTotal` or `SwapTotal` is missing or not a kB figure.
-pub fn parse_meminfo<R: BufRead>(reader: R) -> Result<MemInfo, MapsError> {
+/// [`ProcError::Missing`] without `MemTotal` or `SwapTotal`; [`ProcError::Malformed`] if one
+/// is not a kB figure.
+pub fn parse_meminfo<R: BufRead>(reader: R) -> Result<MemInfo, ProcError> {
     let (mut mem, mut swap) = (None, None);
     for (i, line) in reader.lines().enumerate() {
-        let line = line.map_err(io_error("the meminfo text"))?;
+        let line = line.map_err(io_error(MEMINFO))?;
         for (name, slot) in [("MemTotal", &mut mem), ("SwapTotal", &mut swap)] {
             if let Some(value) = kb_field(&line, name) {
-                *slot = Some(value.ok_or_else(|| malformed(i + 1, "not a kB figure", &line))?);
+                *slot =
+                    Some(value.ok_or_else(|| malformed(MEMINFO, i + 1, "not a kB figure", &line))?);
             }
         }
     }
     Ok(MemInfo {
-        mem_total: mem.ok_or_else(|| malformed(0, "no MemTotal", ""))?,
-        swap_total: swap.ok_or_else(|| malformed(0, "no SwapTotal", ""))?,
+        mem_total: mem.ok_or(ProcError::Missing {
+            file: MEMINFO,
+            field: "MemTotal",
+        })?,
+        swap_total: swap.ok_or(ProcError::Missing {
+            file: MEMINFO,
+            field: "SwapTotal",
+        })?,
     })
 }
 
@@ -68,8 +114,8 @@ pub fn parse_meminfo<R: BufRead>(reader: R) -> Result<MemInfo, MapsError> {
 ///
 /// # Errors
 /// If it cannot be read or parsed.
-pub fn meminfo() -> Result<MemInfo, MapsError> {
-    let file = File::open("/proc/meminfo").map_err(io_error("/proc/meminfo"))?;
+pub fn meminfo() -> Result<MemInfo, ProcError> {
+    let file = File::open(MEMINFO).map_err(io_error(MEMINFO))?;
     parse_meminfo(BufReader::new(file))
 }
 
@@ -108,13 +154,13 @@ impl Overcommit {
 /// Parses the overcommit file's text (`0\n`).
 ///
 /// # Errors
-/// [`MapsError::Malformed`] for anything but 0, 1 or 2.
-pub fn parse_overcommit(text: &str) -> Result<Overcommit, MapsError> {
+/// [`ProcError::Malformed`] for anything but 0, 1 or 2.
+pub fn parse_overcommit(text: &str) -> Result<Overcommit, ProcError> {
     match text.trim() {
         "0" => Ok(Overcommit::Heuristic),
         "1" => Ok(Overcommit::Always),
         "2" => Ok(Overcommit::Never),
-        other => Err(malformed(1, "not 0, 1 or 2", other)),
+        other => Err(malformed(OVERCOMMIT, 1, "not 0, 1 or 2", other)),
     }
 }
 
@@ -122,24 +168,26 @@ pub fn parse_overcommit(text: &str) -> Result<Overcommit, MapsError> {
 ///
 /// # Errors
 /// If it cannot be read or parsed.
-pub fn overcommit() -> Result<Overcommit, MapsError> {
-    let text = std::fs::read_to_string("/proc/sys/vm/overcommit_memory")
-        .map_err(io_error("/proc/sys/vm/overcommit_memory"))?;
+pub fn overcommit() -> Result<Overcommit, ProcError> {
+    let text = std::fs::read_to_string(OVERCOMMIT).map_err(io_error(OVERCOMMIT))?;
     parse_overcommit(&text)
 }
 
 /// The size of this process's page tables (`VmPTE`, in bytes), from `/proc/self/status` text.
 ///
 /// # Errors
-/// [`MapsError::Malformed`] if the text has no `VmPTE` line in kB.
-pub fn parse_page_tables<R: BufRead>(reader: R) -> Result<u64, MapsError> {
+/// [`ProcError::Missing`] without a `VmPTE` line; [`ProcError::Malformed`] if it is not in kB.
+pub fn parse_page_tables<R: BufRead>(reader: R) -> Result<u64, ProcError> {
     for (i, line) in reader.lines().enumerate() {
-        let line = line.map_err(io_error("/proc/self/status"))?;
+        let line = line.map_err(io_error(STATUS))?;
         if let Some(value) = kb_field(&line, "VmPTE") {
-            return value.ok_or_else(|| malformed(i + 1, "VmPTE is not in kB", &line));
+            return value.ok_or_else(|| malformed(STATUS, i + 1, "VmPTE is not in kB", &line));
         }
     }
-    Err(malformed(0, "no VmPTE line", ""))
+    Err(ProcError::Missing {
+        file: STATUS,
+        field: "VmPTE",
+    })
 }
 
 /// Reads the size of this process's page tables (`VmPTE` in `/proc/self/status`): memory the
@@ -150,8 +198,8 @@ pub fn parse_page_tables<R: BufRead>(reader: R) -> Result<u64, MapsError> {
 ///
 /// # References
 /// - <https://man7.org/linux/man-pages/man5/proc_pid_status.5.html>
-pub fn page_tables() -> Result<u64, MapsError> {
-    let file = File::open("/proc/self/status").map_err(io_error("/proc/self/status"))?;
+pub fn page_tables() -> Result<u64, ProcError> {
+    let file = File::open(STATUS).map_err(io_error(STATUS))?;
     parse_page_tables(BufReader::new(file))
 }
 
@@ -159,23 +207,23 @@ pub fn page_tables() -> Result<u64, MapsError> {
 /// `None` if no mapping holds it.
 ///
 /// # Errors
-/// [`MapsError::Malformed`] if the mapping's header or its `Rss` line does not parse.
-pub fn parse_smaps_rss<R: BufRead>(reader: R, addr: usize) -> Result<Option<u64>, MapsError> {
+/// [`ProcError::Malformed`] if the mapping's header or its `Rss` line does not parse.
+pub fn parse_smaps_rss<R: BufRead>(reader: R, addr: usize) -> Result<Option<u64>, ProcError> {
     let mut inside = false;
     for (i, line) in reader.lines().enumerate() {
-        let line = line.map_err(io_error("the smaps text"))?;
+        let line = line.map_err(io_error(SMAPS))?;
         // A mapping's header starts with its range; its fields start with a capital letter.
         let first = line.split(' ').next().unwrap_or("");
         if let Some((start, end)) = first.split_once('-') {
             let parse = |t: &str| usize::from_str_radix(t, 16);
             match (parse(start), parse(end)) {
                 (Ok(s), Ok(e)) => inside = s <= addr && addr < e,
-                _ => return Err(malformed(i + 1, "bad address range", &line)),
+                _ => return Err(malformed(SMAPS, i + 1, "bad address range", &line)),
             }
         } else if inside && let Some(rss) = kb_field(&line, "Rss") {
             return rss
                 .map(Some)
-                .ok_or_else(|| malformed(i + 1, "not a kB figure", &line));
+                .ok_or_else(|| malformed(SMAPS, i + 1, "not a kB figure", &line));
         }
     }
     Ok(None)
@@ -185,8 +233,8 @@ pub fn parse_smaps_rss<R: BufRead>(reader: R, addr: usize) -> Result<Option<u64>
 ///
 /// # Errors
 /// If the file cannot be read or parsed.
-pub fn rss_of(addr: usize) -> Result<Option<u64>, MapsError> {
-    let text = std::fs::read("/proc/self/smaps").map_err(io_error("/proc/self/smaps"))?;
+pub fn rss_of(addr: usize) -> Result<Option<u64>, ProcError> {
+    let text = std::fs::read(SMAPS).map_err(io_error(SMAPS))?;
     parse_smaps_rss(&text[..], addr)
 }
 
@@ -217,16 +265,15 @@ pub fn decode_pagemap_entry(entry: u64) -> Frame {
 /// shows them.
 ///
 /// # Errors
-/// [`MapsError::Io`] if the file cannot be read.
-pub fn page_frames(addr: usize, pages: usize) -> Result<Vec<Frame>, MapsError> {
+/// [`ProcError::Io`] if the file cannot be read.
+pub fn page_frames(addr: usize, pages: usize) -> Result<Vec<Frame>, ProcError> {
     let page = crate::sys::page_size();
-    let mut file = File::open("/proc/self/pagemap").map_err(io_error("/proc/self/pagemap"))?;
+    let mut file = File::open(PAGEMAP).map_err(io_error(PAGEMAP))?;
     let offset = (addr / page * 8) as u64;
     file.seek(SeekFrom::Start(offset))
-        .map_err(io_error("/proc/self/pagemap"))?;
+        .map_err(io_error(PAGEMAP))?;
     let mut bytes = vec![0u8; pages * 8];
-    file.read_exact(&mut bytes)
-        .map_err(io_error("/proc/self/pagemap"))?;
+    file.read_exact(&mut bytes).map_err(io_error(PAGEMAP))?;
     Ok(bytes
         .chunks_exact(8)
         .map(|e| decode_pagemap_entry(u64::from_ne_bytes(e.try_into().unwrap_or([0; 8]))))
@@ -241,7 +288,8 @@ mod tests {
     fn page_tables_are_read_from_status() {
         let text = "Name:\tex0\nVmRSS:\t  2048 kB\nVmPTE:\t    56 kB\n";
         assert_eq!(parse_page_tables(text.as_bytes()).unwrap(), 56 * 1024);
-        assert!(parse_page_tables("Name:\tx\n".as_bytes()).is_err());
+        let missing = parse_page_tables("Name:\tx\n".as_bytes()).unwrap_err();
+        assert_eq!(missing.to_string(), "/proc/self/status has no VmPTE");
         assert!(page_tables().unwrap() > 0);
     }
 
@@ -251,7 +299,8 @@ mod tests {
         let info = parse_meminfo(text.as_bytes()).unwrap();
         assert_eq!(info.mem_total, 24_683_652 * 1024);
         assert_eq!(info.swap_total, 0);
-        assert!(parse_meminfo("MemTotal: 5 kB\n".as_bytes()).is_err());
+        let missing = parse_meminfo("MemTotal: 5 kB\n".as_bytes()).unwrap_err();
+        assert_eq!(missing.to_string(), "/proc/meminfo has no SwapTotal");
         assert!(parse_meminfo("MemTotal: x kB\nSwapTotal: 0 kB\n".as_bytes()).is_err());
         let live = meminfo().unwrap();
         assert!(live.mem_total > 0);
