@@ -9,22 +9,22 @@ mod common;
 
 use std::ptr::NonNull;
 
-use common::{Outcome, ensure};
+use common::Outcome;
 use memcore::sys::{self, Protection};
 use milestone::{ChunkError, chunk_stats, find_chunk, mem_chunk, release_chunk};
 
 static A_STATIC: u64 = 7;
 
 fn pointers_that_are_not_chunks_are_refused_without_being_read() -> Outcome {
-    let small = mem_chunk(100).map_err(|e| e.to_string())?;
-    let large = mem_chunk(300_000).map_err(|e| e.to_string())?;
-    let gone = mem_chunk(64).map_err(|e| e.to_string())?;
-    release_chunk(gone).map_err(|e| e.to_string())?;
+    let small = mem_chunk(100)?;
+    let large = mem_chunk(300_000)?;
+    let gone = mem_chunk(64)?;
+    release_chunk(gone)?;
     // A page that faults on any access.
     let page = sys::page_size();
-    let guard = sys::mmap_anonymous(page).map_err(|e| e.to_string())?;
+    let guard = sys::mmap_anonymous(page)?;
     // SAFETY: the page is ours and nothing refers to it.
-    unsafe { sys::mprotect(guard, page, Protection::None) }.map_err(|e| e.to_string())?;
+    unsafe { sys::mprotect(guard, page, Protection::None) }?;
     let local = 0u8;
     let boxed = Box::new(0u64);
     let cases: [(&str, usize); 11] = [
@@ -47,27 +47,24 @@ fn pointers_that_are_not_chunks_are_refused_without_being_read() -> Outcome {
     for (what, addr) in cases {
         let p = NonNull::new(addr as *mut u8).ok_or("null")?;
         let got = release_chunk(p);
-        ensure(got == Err(ChunkError::NotAChunk { addr }), || {
-            format!("{what}: {got:?}")
-        })?;
+        assert!(
+            got == Err(ChunkError::NotAChunk { addr }),
+            "{what}: {got:?}"
+        );
         let found = find_chunk(addr as *const u8);
         let inside = what.starts_with("inside") || what.starts_with("unaligned");
         let right = match found {
             Some(c) => inside && (c.start() == small || c.start() == large),
             None => !inside,
         };
-        ensure(right, || format!("find_chunk of {what}: {found:?}"))?;
+        assert!(right, "find_chunk of {what}: {found:?}");
     }
-    ensure(find_chunk(std::ptr::null()).is_none(), || {
-        "null was found".into()
-    })?;
-    ensure(chunk_stats() == before, || {
-        "a refusal changed the stats".into()
-    })?;
-    release_chunk(small).map_err(|e| e.to_string())?;
-    release_chunk(large).map_err(|e| e.to_string())?;
+    assert!(find_chunk(std::ptr::null()).is_none(), "null was found");
+    assert!(chunk_stats() == before, "a refusal changed the stats");
+    release_chunk(small)?;
+    release_chunk(large)?;
     // SAFETY: the guard page is ours and unused.
-    unsafe { sys::munmap(guard, page) }.map_err(|e| e.to_string())?;
+    unsafe { sys::munmap(guard, page) }?;
     Ok(())
 }
 

@@ -11,7 +11,7 @@ use std::os::unix::process::CommandExt;
 use std::process::Command;
 use std::ptr::NonNull;
 
-use common::{Outcome, ensure};
+use common::Outcome;
 use memcore::sys::{self, ChildExit};
 use milestone::{ChunkError, ChunkManager, Errno, Policy};
 
@@ -106,9 +106,11 @@ fn refuse_then_recover(resource: libc::__rlimit_resource_t, used_kb_field: &str)
 fn in_child(resource: libc::__rlimit_resource_t, field: &'static str) -> Outcome {
     // SAFETY: this process has one thread, so the child inherits no lock held elsewhere.
     let exit = unsafe { sys::fork_and_wait(|| refuse_then_recover(resource, field)) };
-    ensure(exit == Ok(ChildExit::Exited(0)), || {
-        format!("the child ended with {exit:?}")
-    })
+    assert!(
+        exit == Ok(ChildExit::Exited(0)),
+        "the child ended with {exit:?}"
+    );
+    Ok(())
 }
 
 fn a_low_address_space_limit_is_refused_and_recovered() -> Outcome {
@@ -133,14 +135,14 @@ fn the_demo_under_a_limit_prints_one_line_and_exits_1() -> Outcome {
             }
         })
     };
-    let out = demo.output().map_err(|e| e.to_string())?;
+    let out = demo.output()?;
     let err = String::from_utf8_lossy(&out.stderr);
-    ensure(out.status.code() == Some(1), || {
-        format!("exit {:?}: {err}", out.status)
-    })?;
-    ensure(err.lines().count() == 1 && err.contains("ENOMEM"), || {
-        format!("stderr was: {err}")
-    })
+    assert!(out.status.code() == Some(1), "exit {:?}: {err}", out.status);
+    assert!(
+        err.lines().count() == 1 && err.contains("ENOMEM"),
+        "stderr was: {err}"
+    );
+    Ok(())
 }
 
 fn main() {

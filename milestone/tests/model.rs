@@ -9,7 +9,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::ptr::NonNull;
 
-use common::{Outcome, ensure};
+use common::Outcome;
 use memcore::sys;
 use milestone::{Chunk, ChunkError, ChunkManager, Policy, Source};
 use proptest::prelude::*;
@@ -183,7 +183,7 @@ fn the_registry_agrees_with_a_plain_model_after_every_step() -> Outcome {
         prop_assert_eq!(m.stats().held_bytes, 0);
         Ok(())
     });
-    ensure(result.is_ok(), || format!("{result:?}"))?;
+    assert!(result.is_ok(), "{result:?}");
     common::ensure_break_at(start_break)
 }
 

@@ -10,7 +10,8 @@ pub use libtest_mimic::{Arguments, Failed, Trial};
 
 pub type Outcome = Result<(), Failed>;
 
-/// Fails with `what()` unless `condition` holds.
+/// Fails with `what()` unless `condition` holds. Tests assert with `assert!`; this is for the
+/// stress test's checker, which must not panic while the workers wait at its barrier.
 pub fn ensure(condition: bool, what: impl FnOnce() -> String) -> Outcome {
     if condition {
         Ok(())
