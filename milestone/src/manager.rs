@@ -117,20 +117,20 @@ pub struct ChunkStats {
 /// The stretch of the break we grew last: `[base, end)` is ours; chunks are carved upward
 /// from `start` (`base` aligned), and `[top, end)` is not handed out yet.
 #[derive(Debug, Clone, Copy)]
-struct Segment {
+struct BreakSpan {
     base: usize,
     start: usize,
     top: usize,
     end: usize,
 }
 
-/// All the chunk layer's state: one registry, one policy, the current break segment and the
+/// All the chunk layer's state: one registry, one policy, the current break span and the
 /// counters. The `milestone` functions keep one of these behind one lock.
 #[derive(Debug)]
 pub struct ChunkManager {
     policy: Policy,
     registry: ChunkRegistry,
-    segment: Option<Segment>,
+    span: Option<BreakSpan>,
     held_break: usize,
     brk_calls: usize,
     mmap_calls: usize,
@@ -156,7 +156,7 @@ impl ChunkManager {
         ChunkManager {
             policy,
             registry: ChunkRegistry::new(),
-            segment: None,
+            span: None,
             held_break: 0,
             brk_calls: 0,
             mmap_calls: 0,
@@ -208,7 +208,7 @@ impl ChunkManager {
     }
 
     /// Finds break memory for `len` bytes (a multiple of GRANULE): a released extent first,
-    /// then the unused top of the segment, then a larger break.
+    /// then the unused top of the span, then a larger break.
     fn carve(&mut self, len: usize) -> Result<Carve, ChunkError> {
         if let Some(free) = self.registry.first_free_fit(len) {
             let live = Extent {
@@ -232,49 +232,49 @@ impl ChunkManager {
             }
             return Ok(Carve::Done(free.start));
         }
-        let fits = |s: &Segment| s.end - s.top >= len;
-        if !self.segment.as_ref().is_some_and(fits) && !self.grow(len) {
+        let fits = |s: &BreakSpan| s.end - s.top >= len;
+        if !self.span.as_ref().is_some_and(fits) && !self.grow(len) {
             return Ok(Carve::BreakRefused);
         }
-        let Some(segment) = self.segment.as_mut() else {
+        let Some(span) = self.span.as_mut() else {
             return Ok(Carve::BreakRefused);
         };
-        let start = segment.top;
+        let start = span.top;
         self.registry.insert(Extent {
             start,
             len,
             state: State::Live(Source::Sbrk),
         })?;
-        segment.top += len;
+        span.top += len;
         Ok(Carve::Done(start))
     }
 
-    /// Grows the break so that the segment's unused top holds `len` bytes, starting a new
-    /// segment if someone else moved the break. Returns false if the break cannot grow.
+    /// Grows the break so that the span's unused top holds `len` bytes, starting a new
+    /// span if someone else moved the break. Returns false if the break cannot grow.
     fn grow(&mut self, len: usize) -> bool {
         let page = sys::page_size();
-        if let Some(segment) = self.segment {
-            let need = len - (segment.end - segment.top);
+        if let Some(span) = self.span {
+            let need = len - (span.end - span.top);
             let Some(step) = align_up(need, page).map(|s| s.max(BREAK_STEP)) else {
                 return false;
             };
-            match sys::sbrk_from(segment.end as *mut u8, step) {
+            match sys::sbrk_from(span.end as *mut u8, step) {
                 Ok(_) => {
                     self.brk_calls += 1;
                     self.held_break += step;
-                    if let Some(s) = self.segment.as_mut() {
+                    if let Some(s) = self.span.as_mut() {
                         s.end += step;
                     }
                     return true;
                 }
-                Err(Error::BreakMoved { found, .. }) => self.retire_segment(found),
+                Err(Error::BreakMoved { found, .. }) => self.retire_span(found),
                 Err(_) => {
                     self.brk_calls += 1;
                     return false;
                 }
             }
         }
-        // A new segment wherever the break is now; GRANULE more leaves room to align.
+        // A new span wherever the break is now; GRANULE more leaves room to align.
         let Some(step) = len
             .checked_add(GRANULE)
             .and_then(|l| align_up(l, page))
@@ -289,7 +289,7 @@ impl ChunkManager {
         let base = base as usize;
         let start = base.next_multiple_of(GRANULE);
         self.held_break += step;
-        self.segment = Some(Segment {
+        self.span = Some(BreakSpan {
             base,
             start,
             top: start,
@@ -298,18 +298,18 @@ impl ChunkManager {
         true
     }
 
-    /// Someone else moved the break away from the end of our segment: keep its unused top as
+    /// Someone else moved the break away from the end of our span: keep its unused top as
     /// free memory (if the break went up; if it went down, that memory is gone) and start over.
-    fn retire_segment(&mut self, found: usize) {
+    fn retire_span(&mut self, found: usize) {
         self.foreign_break_moves += 1;
-        let Some(segment) = self.segment.take() else {
+        let Some(span) = self.span.take() else {
             return;
         };
-        let unused = (segment.end - segment.top) & !(GRANULE - 1);
-        if found > segment.end && unused > 0 {
+        let unused = (span.end - span.top) & !(GRANULE - 1);
+        if found > span.end && unused > 0 {
             // If the registry cannot map a page for this record, the memory stays held but
             // unused: a leak of less than one step, never a double hand-out.
-            let _ = self.add_free(segment.top, unused);
+            let _ = self.add_free(span.top, unused);
         }
     }
 
@@ -383,48 +383,48 @@ impl ChunkManager {
         };
         self.registry.replace(addr, freed);
         let merged = self.merge_with_free_neighbours(freed);
-        // Free memory at the top of the segment goes back to its unused top.
-        if let Some(segment) = self.segment.as_mut()
-            && merged.end() == segment.top
-            && merged.start >= segment.start
+        // Free memory at the top of the span goes back to its unused top.
+        if let Some(span) = self.span.as_mut()
+            && merged.end() == span.top
+            && merged.start >= span.start
         {
             self.registry.remove(merged.start);
-            segment.top = merged.start;
+            span.top = merged.start;
             self.trim();
         }
     }
 
     /// Gives unused memory at the top of the break back to the OS, if the break is still where
-    /// we left it: all of the segment when nothing in it is live, otherwise what exceeds
+    /// we left it: all of the span when nothing in it is live, otherwise what exceeds
     /// [`TRIM_THRESHOLD`], keeping [`BREAK_STEP`].
     fn trim(&mut self) {
-        let Some(segment) = self.segment else {
+        let Some(span) = self.span else {
             return;
         };
-        let (new_end, drop_segment) = if segment.top == segment.start {
-            (segment.base, true)
-        } else if segment.end - segment.top > TRIM_THRESHOLD {
-            (segment.top + BREAK_STEP, false)
+        let (new_end, drop_span) = if span.top == span.start {
+            (span.base, true)
+        } else if span.end - span.top > TRIM_THRESHOLD {
+            (span.top + BREAK_STEP, false)
         } else {
             return;
         };
-        let decrement = segment.end - new_end;
-        // SAFETY: [new_end, end) is the unused top of our own segment (new_end >= top), and
+        let decrement = span.end - new_end;
+        // SAFETY: [new_end, end) is the unused top of our own span (new_end >= top), and
         // sbrk_shrink refuses unless the break is still at our end, so nobody else's memory
         // lies in it.
-        let shrunk = unsafe { sys::sbrk_shrink(segment.end as *mut u8, decrement) };
+        let shrunk = unsafe { sys::sbrk_shrink(span.end as *mut u8, decrement) };
         if matches!(shrunk, Err(Error::BreakMoved { .. })) {
             return; // someone else's memory now lies above ours; keep what we have
         }
         self.brk_calls += 1;
         if shrunk.is_ok() {
             self.held_break -= decrement;
-            self.segment = if drop_segment {
+            self.span = if drop_span {
                 None
             } else {
-                Some(Segment {
+                Some(BreakSpan {
                     end: new_end,
-                    ..segment
+                    ..span
                 })
             };
         }
@@ -449,7 +449,7 @@ impl ChunkManager {
     /// See `milestone::chunk_stats`.
     pub fn stats(&self) -> ChunkStats {
         let t = self.registry.tally();
-        let unused_top = self.segment.map_or(0, |s| s.end - s.top);
+        let unused_top = self.span.map_or(0, |s| s.end - s.top);
         ChunkStats {
             count: t.sbrk_count + t.mmap_count,
             bytes: t.sbrk_bytes + t.mmap_bytes,
@@ -459,8 +459,8 @@ impl ChunkManager {
             mmap_bytes: t.mmap_bytes,
             free_bytes: t.free_bytes + unused_top,
             held_bytes: self.held_break + t.mmap_bytes,
-            registry_bytes: self.registry.own_bytes(),
-            registry_mmap_calls: self.registry.own_mmaps(),
+            registry_bytes: self.registry.metadata_bytes(),
+            registry_mmap_calls: self.registry.metadata_mmaps(),
             brk_calls: self.brk_calls,
             mmap_calls: self.mmap_calls,
             munmap_calls: self.munmap_calls,
@@ -469,13 +469,13 @@ impl ChunkManager {
         }
     }
 
-    /// Checks the registry's and the segment's invariants; for tests.
+    /// Checks the registry's and the span's invariants; for tests.
     #[doc(hidden)]
     pub fn check_invariants(&self) -> Result<(), String> {
         self.registry.check_invariants()?;
-        if let Some(s) = self.segment {
+        if let Some(s) = self.span {
             if !(s.base <= s.start && s.start <= s.top && s.top <= s.end) {
-                return Err(format!("segment out of order: {s:x?}"));
+                return Err(format!("span out of order: {s:x?}"));
             }
             if let Some(e) = self.registry.containing(s.top) {
                 return Err(format!("{e:x?} lies in the unused top {s:x?}"));

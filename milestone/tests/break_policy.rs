@@ -183,12 +183,12 @@ fn a_foreign_sbrk_is_never_overlapped_or_shrunk() -> Outcome {
     let start = sys::program_break() as usize;
     let mut m = ChunkManager::new(Policy::glibc());
     let first = m.chunk(1000)?;
-    // Someone else grows the break above our segment and writes there.
+    // Someone else grows the break above our break span and writes there.
     let foreign = sys::sbrk(4096 + 24)? as usize;
     let foreign_end = foreign + 4096 + 24;
     let foreign_ptr = NonNull::new(foreign as *mut u8).ok_or("null")?;
     fill(foreign_ptr, 4096 + 24, 77);
-    // Our segment's unused top is reused first, then the break must grow past theirs.
+    // Our break span's unused top is reused first, then the break must grow past theirs.
     let mut ptrs = vec![first];
     for _ in 0..40 {
         ptrs.push(m.chunk(8000)?);
@@ -207,7 +207,7 @@ fn a_foreign_sbrk_is_never_overlapped_or_shrunk() -> Outcome {
     assert!(holds(foreign_ptr, 4096 + 24, 77), "foreign memory changed");
     // The break is back at the end of the foreign memory, not below it.
     ensure_break_at(foreign_end)?;
-    // The first segment, below the foreign memory, cannot go back; it stays held, all free,
+    // The first break span, below the foreign memory, cannot go back; it stays held, all free,
     // and is reused.
     let again = m.chunk(1000)?;
     assert!(again == first, "{again:?} did not reuse {first:?}");

@@ -1,0 +1,55 @@
+//! One extent packed into 16 bytes: its start, and its length with the state in the low bits
+//! (every length is a multiple of [`GRANULE`], which leaves them free).
+
+use super::types::{Extent, GRANULE, Source, State};
+
+pub(super) const TAG_MASK: usize = GRANULE - 1;
+pub(super) const TAG_FREE: usize = 0;
+pub(super) const TAG_SBRK: usize = 1;
+pub(super) const TAG_MMAP: usize = 2;
+
+/// One extent, packed: `word` is the length with the state in its low bits.
+#[derive(Clone, Copy)]
+#[repr(C)]
+pub(super) struct Record {
+    pub(super) start: usize,
+    pub(super) word: usize,
+}
+
+impl Record {
+    pub(super) fn pack(e: Extent) -> Record {
+        let tag = match e.state {
+            State::Free => TAG_FREE,
+            State::Live(Source::Sbrk) => TAG_SBRK,
+            State::Live(Source::Mmap) => TAG_MMAP,
+        };
+        Record {
+            start: e.start,
+            word: e.len | tag,
+        }
+    }
+
+    pub(super) fn len(self) -> usize {
+        self.word & !TAG_MASK
+    }
+
+    pub(super) fn tag(self) -> usize {
+        self.word & TAG_MASK
+    }
+
+    pub(super) fn is_free(self) -> bool {
+        self.tag() == TAG_FREE
+    }
+
+    pub(super) fn unpack(self) -> Extent {
+        Extent {
+            start: self.start,
+            len: self.len(),
+            state: match self.tag() {
+                TAG_FREE => State::Free,
+                TAG_SBRK => State::Live(Source::Sbrk),
+                _ => State::Live(Source::Mmap),
+            },
+        }
+    }
+}
