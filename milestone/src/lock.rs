@@ -1,64 +1,51 @@
-//! The one lock around the chunk layer's state.
+//! The one lock around the chunk layer's state: a spin-then-yield policy, on `lock_api`'s
+//! mutex.
 //!
-//! Why not `std::sync::Mutex`: measured with two threads both calling `mem_chunk` and
-//! `release_chunk` (benchmark B7), it collapsed to 0.28 of one thread's throughput. Its
-//! critical sections here are short (tens of nanoseconds), but once the futex mutex sees
-//! contention, waiters sleep in the kernel and every unlock pays a `futex` wake system call.
-//! Why not `parking_lot`: its parking table is allocated with the global allocator on first
-//! contention, and this lock is taken from inside a global allocator's `alloc`.
-//!
-//! So: a test-and-test-and-set spin lock. A waiter backs off exponentially between looks at
-//! the lock (up to 64 pauses), so that it does not pull the lock's cache line, and with it the
-//! registry's, away from the holder on every pause: with a fixed one-pause spin, two threads
-//! got 0.63 to 0.89 of one thread's throughput, varying run to run; with the backoff, 1.16 to
-//! 1.24. After 200 looks it yields the CPU, so that a waiter does not burn the time slice of a
-//! holder that was preempted. It never allocates. It is not fair: a thread that releases and
-//! at once asks again usually wins, which is what keeps the caches warm.
+//! `lock_api` (the mutex type behind `parking_lot` and `spin`) supplies the mutex, its guard
+//! and its `Sync`; this file supplies only the raw lock: how to wait. Why this policy, and not
+//! `std::sync::Mutex` or `parking_lot`, and what each choice measured, is in BENCHMARKS.md
+//! (B7): in short, std's futex mutex collapses under contention here, `parking_lot` allocates
+//! its parking table with the global allocator, and a spin with backoff that yields after 200
+//! looks measured best. The lock never allocates. It is not fair: a thread that releases and at
+//! once asks again usually wins, which is what keeps the caches warm.
 
-use std::cell::UnsafeCell;
-use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use lock_api::{GuardSend, RawMutex};
+
 /// Looks at the lock this many times (with the backoff, about 12,800 pauses, a few tenths of a
-/// millisecond) before yielding the CPU on each further try. Measured on B7: 32 looks gave
-/// 0.88 to 1.0 of one thread's throughput, 200 gave 1.16 to 1.24. With more threads than
-/// cores, a waiter may spin that long behind a preempted holder before it yields.
+/// millisecond) before yielding the CPU on each further try. With more threads than cores, a
+/// waiter may spin that long behind a preempted holder before it yields.
 const SPINS_BEFORE_YIELD: u32 = 200;
 
 /// A value behind a spin-then-yield lock.
-pub struct SpinLock<T> {
+pub type SpinLock<T> = lock_api::Mutex<RawSpinLock, T>;
+/// Access to the value while the lock is held; the lock is released when it is dropped.
+pub type SpinGuard<'a, T> = lock_api::MutexGuard<'a, RawSpinLock, T>;
+
+/// A test-and-test-and-set lock with exponential backoff, yielding after
+/// [`SPINS_BEFORE_YIELD`] looks.
+#[derive(Debug)]
+pub struct RawSpinLock {
     locked: AtomicBool,
-    value: UnsafeCell<T>,
 }
 
-// SAFETY: the lock hands out access to the value to one thread at a time (acquire on lock,
-// release on unlock), so sharing the lock between threads shares `T` only as a `Mutex` would,
-// which needs `T: Send`.
-unsafe impl<T: Send> Sync for SpinLock<T> {}
+// SAFETY: `lock` returns only once this thread set `locked` from false to true (acquire), and
+// `unlock` sets it back (release), so at most one thread holds the lock at a time and each
+// holder sees everything the previous one wrote; the guard may be sent to another thread,
+// which may release it, as the lock has no thread-local state.
+unsafe impl RawMutex for RawSpinLock {
+    const INIT: RawSpinLock = RawSpinLock {
+        locked: AtomicBool::new(false),
+    };
 
-impl<T> SpinLock<T> {
-    /// A new, unlocked lock around `value`.
-    pub const fn new(value: T) -> SpinLock<T> {
-        SpinLock {
-            locked: AtomicBool::new(false),
-            value: UnsafeCell::new(value),
-        }
-    }
+    type GuardMarker = GuardSend;
 
-    /// Waits for the lock and returns a guard that releases it when dropped.
-    pub fn lock(&self) -> SpinGuard<'_, T> {
+    fn lock(&self) {
         let mut tries = 0u32;
-        loop {
-            // Read first, and try the write only when it may succeed, so that waiters share
-            // the cache line instead of stealing it from each other.
-            if !self.locked.load(Ordering::Relaxed)
-                && self
-                    .locked
-                    .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
-                    .is_ok()
-            {
-                return SpinGuard { lock: self };
-            }
+        // Read first, and try the write only when it may succeed, so that waiters share the
+        // cache line instead of stealing it from each other.
+        while self.locked.load(Ordering::Relaxed) || !self.try_lock() {
             tries = tries.saturating_add(1);
             if tries < SPINS_BEFORE_YIELD {
                 // Back off exponentially (up to 64 pauses), so that a waiter does not pull the
@@ -71,33 +58,16 @@ impl<T> SpinLock<T> {
             }
         }
     }
-}
 
-/// Access to the value while the lock is held.
-pub struct SpinGuard<'a, T> {
-    lock: &'a SpinLock<T>,
-}
-
-impl<T> Deref for SpinGuard<'_, T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        // SAFETY: the guard exists only while this thread holds the lock, so no other thread
-        // has access to the value.
-        unsafe { &*self.lock.value.get() }
+    fn try_lock(&self) -> bool {
+        self.locked
+            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
     }
-}
 
-impl<T> DerefMut for SpinGuard<'_, T> {
-    fn deref_mut(&mut self) -> &mut T {
-        // SAFETY: as in deref; `&mut self` makes this the guard's only borrow.
-        unsafe { &mut *self.lock.value.get() }
-    }
-}
-
-impl<T> Drop for SpinGuard<'_, T> {
-    fn drop(&mut self) {
+    unsafe fn unlock(&self) {
         // Release: everything written under the lock is visible to the next holder.
-        self.lock.locked.store(false, Ordering::Release);
+        self.locked.store(false, Ordering::Release);
     }
 }
 
@@ -124,5 +94,14 @@ mod tests {
             t.join().unwrap();
         }
         assert_eq!(*COUNTER.lock(), 200_000);
+    }
+
+    #[test]
+    fn try_lock_fails_while_held() {
+        let lock = SpinLock::new(1);
+        let held = lock.lock();
+        assert!(lock.try_lock().is_none());
+        drop(held);
+        assert_eq!(lock.try_lock().map(|g| *g), Some(1));
     }
 }
