@@ -4,10 +4,11 @@
 //! - B4 `brk` system calls per MiB of 64-byte chunks.
 //! - B5 registry bytes per live chunk at 100,000 chunks.
 //! - B6 memory held from the OS under random churn, against the peak of live bytes.
+//! - B8 the registry's own bytes while at most 100 chunks are live.
 
 use std::ptr::NonNull;
 
-use milestone::{chunk_stats, mem_chunk, release_chunk};
+use milestone::{ChunkManager, Policy, chunk_stats, mem_chunk, release_chunk};
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -18,8 +19,34 @@ fn release(ptrs: impl IntoIterator<Item = NonNull<u8>>) {
     }
 }
 
+/// B8: a registry of its own (the global one keeps the pages of its peak, which the figures
+/// below raise), under random churn of at most 100 live chunks of sizes from 1 byte to 1 MiB,
+/// sbrk and mmap alike; returns the most bytes it ever mapped for itself.
+fn registry_bytes_with_100_live() -> usize {
+    let mut manager = ChunkManager::new(Policy::glibc());
+    let mut rng = common::Rng(0x9e37_79b9_7f4a_7c15);
+    let mut live: Vec<NonNull<u8>> = Vec::new();
+    let mut most = 0;
+    for _ in 0..20_000 {
+        if live.len() < 100 && (live.is_empty() || rng.below(100) < 55) {
+            live.push(manager.chunk(rng.size()).expect("chunk"));
+        } else {
+            let p = live.swap_remove(rng.below(live.len()));
+            manager.release(p).expect("release");
+        }
+        most = most.max(manager.stats().registry_bytes);
+    }
+    for p in live {
+        manager.release(p).expect("release");
+    }
+    most
+}
+
 fn main() {
     // Criterion-style arguments (`--bench`) are ignored: this binary only counts.
+    let b8 = registry_bytes_with_100_live();
+    println!("counter: B8 {b8} registry bytes at most, with at most 100 live chunks");
+
     let before = chunk_stats();
     let mib: Vec<_> = (0..(1 << 20) / 64)
         .map(|_| mem_chunk(64).expect("mem_chunk"))

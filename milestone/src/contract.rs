@@ -10,6 +10,13 @@
 //! nothing; and, as a last optional part, chunks can be given back. How much a chunk is rounded
 //! up, whether memory is reused, and how many system calls are made are the implementation's
 //! own business, so they are printed marked as varying, or not at all.
+//!
+//! # Safety
+//! The contract writes and reads the chunks an implementation hands out, through slices made
+//! from their addresses, only after checking in `/proc/self/maps` that every byte is mapped
+//! writable; and it calls `release_chunk`, whose promise (nothing uses the chunk after) it keeps.
+
+#![allow(unsafe_code)]
 
 use std::collections::BTreeMap;
 use std::io;

@@ -34,6 +34,10 @@
 //! milestone::release_chunk(ptr).unwrap();
 //! ```
 
+// Unsafe code is allowed only in the modules that need it, each of which says why in a `# Safety`
+// section of its docs.
+#![deny(unsafe_code)]
+
 use std::ptr::NonNull;
 
 pub mod contract;

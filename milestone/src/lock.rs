@@ -8,6 +8,12 @@
 //! its parking table with the global allocator, and a spin with backoff that yields after 200
 //! looks measured best. The lock never allocates. It is not fair: a thread that releases and at
 //! once asks again usually wins, which is what keeps the caches warm.
+//!
+//! # Safety
+//! `lock_api` needs the raw lock's promise that it excludes: `RawSpinLock` implements its
+//! `unsafe` trait, arguing it above the `impl`.
+
+#![allow(unsafe_code)]
 
 use std::sync::atomic::{AtomicBool, Ordering};
 

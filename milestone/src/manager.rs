@@ -1,11 +1,18 @@
 //! The policy behind `mem_chunk`: where each chunk's memory comes from, how released memory is
 //! reused, and when it goes back to the OS. The records themselves live in memcore's
 //! [`ChunkRegistry`]; the system calls are memcore's wrappers.
+//!
+//! # Safety
+//! Giving memory back is unsafe: `munmap` and shrinking the break take memory away. The
+//! manager does it only for chunks the registry records as its own, once their owner has
+//! released them, each call with its argument in a `// SAFETY:` comment.
+
+#![allow(unsafe_code)]
 
 use std::ptr::NonNull;
 
 use memcore::registry::{Chunk, ChunkRegistry, Extent, GRANULE, Source, State};
-use memcore::{Errno, Error, sys};
+use memcore::{BreakError, Error, sys};
 
 use crate::ChunkError;
 
@@ -267,7 +274,7 @@ impl ChunkManager {
                     }
                     return true;
                 }
-                Err(Error::BreakMoved { found, .. }) => self.retire_span(found),
+                Err(BreakError::Moved { found, .. }) => self.retire_span(found),
                 Err(_) => {
                     self.brk_calls += 1;
                     return false;
@@ -413,7 +420,7 @@ impl ChunkManager {
         // sbrk_shrink refuses unless the break is still at our end, so nobody else's memory
         // lies in it.
         let shrunk = unsafe { sys::sbrk_shrink(span.end as *mut u8, decrement) };
-        if matches!(shrunk, Err(Error::BreakMoved { .. })) {
+        if matches!(shrunk, Err(BreakError::Moved { .. })) {
             return; // someone else's memory now lies above ours; keep what we have
         }
         self.brk_calls += 1;
@@ -496,11 +503,6 @@ impl From<Error> for ChunkError {
             Error::Os { call, errno } => ChunkError::Os { call, errno },
             Error::ZeroSize => ChunkError::ZeroSize,
             Error::Overflow { requested } => ChunkError::TooLarge { requested },
-            // Handled inside the manager; should one escape, it reads as a refusal to retry.
-            Error::BreakMoved { .. } => ChunkError::Os {
-                call: "sbrk",
-                errno: Errno::EAGAIN,
-            },
         }
     }
 }

@@ -193,6 +193,15 @@ pub fn table(counted: &[(String, f64, String)], b1_paired: Option<(f64, f64)>) -
         goal: "ratio at least 0.7",
         met: one / two >= 0.7,
     });
+    let (_, b8, _) = counter("B8")?;
+    rows.push(counted_row(
+        "B8",
+        "the registry's own bytes at most, while at most 100 chunks are live (random churn)",
+        b8,
+        format!("{b8}"),
+        "at most 16384 (16 KiB)",
+        b8 <= 16384.0,
+    ));
     Ok(rows)
 }
 

@@ -85,15 +85,24 @@ pub enum Error {
         /// The size that was asked for.
         requested: usize,
     },
+}
+
+/// Why growing or shrinking the break from where the caller left it did not happen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum BreakError {
     /// The program break is not where we left it: someone else (glibc's malloc, another
     /// `sbrk` caller) moved it, so the memory next to it is no longer ours to take or give back.
+    /// No call was made.
     #[error("the program break moved behind our back: expected {expected:#x}, found {found:#x}")]
-    BreakMoved {
+    Moved {
         /// Where we left the break.
         expected: usize,
         /// Where it is now.
         found: usize,
     },
+    /// The break was where we left it, but the call failed.
+    #[error(transparent)]
+    Failed(#[from] Error),
 }
 
 impl Error {

@@ -6,6 +6,13 @@
 //! or delete it; what follows is up to the hardware and the kernel: the value, or a signal
 //! (`SIGSEGV`) that kills the process. Use them in a child process made with
 //! [`crate::sys::fork_and_wait`] when the point is to watch that signal.
+//!
+//! # Safety
+//! Each probe is `unsafe` to call: the caller promises that the fault, if it comes, is the
+//! point (a child process about to die) or that the address is valid. The `asm!` blocks are the
+//! only unsafe code here.
+
+#![allow(unsafe_code)]
 
 use std::arch::asm;
 

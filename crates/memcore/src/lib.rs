@@ -14,6 +14,9 @@
 //! Everything here assumes Linux with glibc; other targets fail to build (see below).
 
 #![deny(unsafe_op_in_unsafe_fn)]
+// Unsafe code is allowed only in the modules that need it, each of which says why in a `# Safety`
+// section of its docs.
+#![deny(unsafe_code)]
 
 // The lessons rely on glibc's `sbrk` (musl's always fails with ENOMEM), on `/proc/self/maps`,
 // on the linker symbols `etext`/`edata`/`end`, and on inline assembly for two architectures.
@@ -39,6 +42,6 @@ pub mod registry;
 pub mod shared;
 pub mod sys;
 
-pub use error::{Errno, Error};
+pub use error::{BreakError, Errno, Error};
 pub use mapping::Mapping;
 pub use maps::{MemoryMap, Region, RegionKind};

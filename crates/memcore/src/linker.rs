@@ -7,6 +7,12 @@
 //!
 //! # References
 //! - <https://man7.org/linux/man-pages/man3/end.3.html>
+//!
+//! # Safety
+//! The linker's symbols are `extern` statics: reading their addresses is unsafe to the compiler,
+//! but only their addresses are taken, never their contents.
+
+#![allow(unsafe_code)]
 
 unsafe extern "C" {
     static etext: u8;

@@ -1,4 +1,10 @@
 //! An owned anonymous mapping: `mmap` when made, `munmap` when dropped.
+//!
+//! # Safety
+//! memmap2 maps the memory; mapping a file is unsafe because another process could change the
+//! file under the slice. `file_shared` and `file_private` pass that promise on to their callers.
+
+#![allow(unsafe_code)]
 
 use std::fmt;
 use std::ops::{Deref, DerefMut};
@@ -40,6 +46,36 @@ impl Mapping {
         }
         let inner = memmap2::MmapMut::map_anon(len).map_err(os_error)?;
         Ok(Mapping { inner })
+    }
+
+    /// As [`Mapping::anonymous`], with `MAP_POPULATE`: the kernel backs every page at once,
+    /// so that the first touch of each costs no page fault.
+    ///
+    /// # Errors
+    /// As [`Mapping::anonymous`].
+    pub fn anonymous_populated(len: usize) -> Result<Mapping, Error> {
+        if len == 0 {
+            return Err(Error::ZeroSize);
+        }
+        if len > isize::MAX as usize {
+            return Err(Error::Overflow { requested: len });
+        }
+        let inner = memmap2::MmapOptions::new()
+            .len(len)
+            .populate()
+            .map_anon()
+            .map_err(os_error)?;
+        Ok(Mapping { inner })
+    }
+
+    /// Its length in bytes, as asked for (the kernel maps whole pages).
+    pub fn len(&self) -> usize {
+        self.inner.len()
+    }
+
+    /// Always false: a mapping has at least one byte.
+    pub fn is_empty(&self) -> bool {
+        self.inner.is_empty()
     }
 
     /// `mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)`—The whole of `file`, shared:

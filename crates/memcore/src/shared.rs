@@ -1,6 +1,13 @@
 //! A few numbers shared with a child process: an anonymous `MAP_SHARED` mapping survives `fork`
 //! as the *same* memory in both processes, unlike the rest of the address space, which the child
 //! gets as a copy. A child writes what it saw there, and the parent reads it after `wait`.
+//!
+//! # Safety
+//! The numbers are `AtomicU64`s in a shared mapping this type owns: the unsafe code turns the
+//! mapping's address into a reference to one of them, in bounds, for as long as the mapping
+//! lives.
+
+#![allow(unsafe_code)]
 
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64, Ordering};

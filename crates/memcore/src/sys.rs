@@ -4,12 +4,18 @@
 //!
 //! Every size is checked before the call: a value above `isize::MAX` is refused with
 //! [`Error::Overflow`] and never reaches the kernel as a negative number.
+//!
+//! # Safety
+//! This is where memcore calls the C library: each `unsafe` block is one call, and its comment
+//! says why that call cannot break memory safety, or which promise of the caller makes it safe.
+
+#![allow(unsafe_code)]
 
 use std::ptr::{self, NonNull};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::error::{Errno, Error};
+use crate::error::{BreakError, Errno, Error};
 
 /// `sysconf(_SC_PAGESIZE)`—The size of a page, in bytes; read once and cached.
 ///
@@ -68,6 +74,15 @@ fn raw_sbrk(increment: isize) -> Result<*mut u8, Error> {
     }
 }
 
+/// The C convention for a call that returns 0 on success and -1 with `errno` on failure.
+fn zero_or_errno(call: &'static str, returned: libc::c_int) -> Result<(), Error> {
+    if returned == 0 {
+        Ok(())
+    } else {
+        Err(Error::last_os(call))
+    }
+}
+
 fn increment_as_isize(bytes: usize) -> Result<isize, Error> {
     isize::try_from(bytes).map_err(|_| Error::Overflow { requested: bytes })
 }
@@ -113,22 +128,22 @@ pub fn sbrk(increment: usize) -> Result<*mut u8, Error> {
 /// `expected` then continues memory the caller already owns.
 ///
 /// # Errors
-/// [`Error::BreakMoved`] if someone else moved the break (no call is made);
+/// [`BreakError::Moved`] if someone else moved the break (no call is made);
 /// otherwise as [`sbrk`].
 ///
 /// # References
 /// - <https://man7.org/linux/man-pages/man2/sbrk.2.html>
-pub fn sbrk_from(expected: *mut u8, increment: usize) -> Result<*mut u8, Error> {
+pub fn sbrk_from(expected: *mut u8, increment: usize) -> Result<*mut u8, BreakError> {
     let increment = increment_as_isize(increment)?;
     let _turn = lock_break();
     let found = raw_sbrk(0)?;
     if found != expected {
-        return Err(Error::BreakMoved {
+        return Err(BreakError::Moved {
             expected: expected as usize,
             found: found as usize,
         });
     }
-    raw_sbrk(increment)
+    Ok(raw_sbrk(increment)?)
 }
 
 /// `sbrk(-decrement)`—Shrinks the data segment by `decrement` bytes, but only if the break is
@@ -140,23 +155,24 @@ pub fn sbrk_from(expected: *mut u8, increment: usize) -> Result<*mut u8, Error> 
 /// data). In particular the memory must not be glibc's malloc's.
 ///
 /// # Errors
-/// [`Error::BreakMoved`] if the break is not at `expected` (nothing is changed: the memory below
+/// [`BreakError::Moved`] if the break is not at `expected` (nothing is changed: the memory below
 /// it may now be someone else's); [`Error::Overflow`] if `decrement` is larger than
 /// `isize::MAX` or than `expected` itself; [`Error::Os`] if the kernel refuses.
 ///
 /// # References
 /// - <https://man7.org/linux/man-pages/man2/sbrk.2.html>
-pub unsafe fn sbrk_shrink(expected: *mut u8, decrement: usize) -> Result<*mut u8, Error> {
+pub unsafe fn sbrk_shrink(expected: *mut u8, decrement: usize) -> Result<*mut u8, BreakError> {
     let decrement = increment_as_isize(decrement)?;
     if decrement as usize > expected as usize {
         return Err(Error::Overflow {
             requested: decrement as usize,
-        });
+        }
+        .into());
     }
     let _turn = lock_break();
     let found = raw_sbrk(0)?;
     if found != expected {
-        return Err(Error::BreakMoved {
+        return Err(BreakError::Moved {
             expected: expected as usize,
             found: found as usize,
         });
@@ -246,11 +262,7 @@ pub fn mmap_anonymous_populated(len: usize) -> Result<NonNull<u8>, Error> {
 /// - <https://man7.org/linux/man-pages/man2/munmap.2.html>
 pub unsafe fn munmap(addr: NonNull<u8>, len: usize) -> Result<(), Error> {
     // SAFETY: the caller promises the range is theirs and unused from now on.
-    if unsafe { libc::munmap(addr.as_ptr().cast(), len) } == 0 {
-        Ok(())
-    } else {
-        Err(Error::last_os("munmap"))
-    }
+    zero_or_errno("munmap", unsafe { libc::munmap(addr.as_ptr().cast(), len) })
 }
 
 /// `madvise(addr, len, MADV_NOHUGEPAGE)`—Asks the kernel to back the range with ordinary pages
@@ -267,11 +279,9 @@ pub unsafe fn munmap(addr: NonNull<u8>, len: usize) -> Result<(), Error> {
 pub fn madvise_no_huge_pages(addr: NonNull<u8>, len: usize) -> Result<(), Error> {
     // SAFETY: MADV_NOHUGEPAGE only changes how future faults are served; it neither frees
     // nor changes memory, so any range is safe to advise.
-    if unsafe { libc::madvise(addr.as_ptr().cast(), len, libc::MADV_NOHUGEPAGE) } == 0 {
-        Ok(())
-    } else {
-        Err(Error::last_os("madvise"))
-    }
+    zero_or_errno("madvise", unsafe {
+        libc::madvise(addr.as_ptr().cast(), len, libc::MADV_NOHUGEPAGE)
+    })
 }
 
 /// Access allowed to a range of pages, for [`mprotect`].
@@ -303,11 +313,9 @@ pub unsafe fn mprotect(addr: NonNull<u8>, len: usize, prot: Protection) -> Resul
         Protection::ReadWrite => libc::PROT_READ | libc::PROT_WRITE,
     };
     // SAFETY: the caller promises the range is theirs and that no access breaks the protection.
-    if unsafe { libc::mprotect(addr.as_ptr().cast(), len, prot) } == 0 {
-        Ok(())
-    } else {
-        Err(Error::last_os("mprotect"))
-    }
+    zero_or_errno("mprotect", unsafe {
+        libc::mprotect(addr.as_ptr().cast(), len, prot)
+    })
 }
 
 /// How a child process ended.
@@ -452,10 +460,7 @@ pub fn mmap_shared_anonymous(len: usize) -> Result<NonNull<u8>, Error> {
 pub unsafe fn brk(addr: *mut u8) -> Result<(), Error> {
     let _turn = lock_break();
     // SAFETY: the caller promises that memory given back by a lower break is unused.
-    if unsafe { libc::brk(addr.cast()) } != 0 {
-        return Err(Error::last_os("brk"));
-    }
-    Ok(())
+    zero_or_errno("brk", unsafe { libc::brk(addr.cast()) })
 }
 
 /// The raw `brk` system call, asked to grow the break by `increment` bytes *that it will
@@ -645,9 +650,9 @@ mod tests {
         );
         assert_eq!(
             sbrk_from(before, isize::MAX as usize + 1),
-            Err(Error::Overflow {
+            Err(BreakError::Failed(Error::Overflow {
                 requested: isize::MAX as usize + 1
-            })
+            }))
         );
     }
 
@@ -656,12 +661,12 @@ mod tests {
         // The break is never at address 16, so this must be refused before any change.
         let wrong = 16 as *mut u8;
         match sbrk_from(wrong, 4096) {
-            Err(Error::BreakMoved { expected: 16, .. }) => {}
+            Err(BreakError::Moved { expected: 16, .. }) => {}
             other => panic!("expected BreakMoved, got {other:?}"),
         }
         // SAFETY: the call is refused before it could shrink anything (the break is not at 16).
         let shrink = unsafe { sbrk_shrink(wrong, 8) };
-        assert!(matches!(shrink, Err(Error::BreakMoved { .. })));
+        assert!(matches!(shrink, Err(BreakError::Moved { .. })));
     }
 
     #[test]

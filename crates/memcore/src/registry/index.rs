@@ -1,5 +1,12 @@
 //! The index: every extent in address order, found by a binary search of the leaves' first
 //! starts and then of one leaf.
+//!
+//! # Safety
+//! The registry's pages are raw memory it owns, not Rust values with lifetimes: `Send` is
+//! asserted for it by hand, and the leaf views are made here under the borrow of `self` that
+//! keeps them valid.
+
+#![allow(unsafe_code)]
 
 use std::fmt;
 
@@ -44,15 +51,6 @@ impl fmt::Debug for ChunkRegistry {
             .field("leaves", &self.metas.len)
             .field("tally", &self.tally)
             .finish()
-    }
-}
-
-impl Drop for ChunkRegistry {
-    fn drop(&mut self) {
-        self.leaves.release_all();
-        self.firsts.release_mapping();
-        self.metas.release_mapping();
-        self.fit.nodes.release_mapping();
     }
 }
 
@@ -103,11 +101,7 @@ impl ChunkRegistry {
     /// `mmap` calls made for the registry's own memory so far: one per batch of leaves and one
     /// per growth of a table. It unmaps nothing until dropped.
     pub fn metadata_mmaps(&self) -> usize {
-        self.leaves.batches.len
-            + self.leaves.batches.maps
-            + self.firsts.maps
-            + self.metas.maps
-            + self.fit.nodes.maps
+        self.leaves.mmaps() + self.firsts.maps + self.metas.maps + self.fit.nodes.maps
     }
 
     pub(super) fn leaf(&self, i: usize) -> Leaf<'_> {

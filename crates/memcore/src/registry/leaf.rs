@@ -1,4 +1,11 @@
 //! A leaf: one page of records, laid out for lookups that miss the cache.
+//!
+//! # Safety
+//! A leaf is a page of `usize`s the registry owns; the views here make slices of its fence,
+//! starts and words from the page's address, within the page, for as long as the caller keeps
+//! the page from changing (`&` or `&mut` of the registry).
+
+#![allow(unsafe_code)]
 
 use std::ptr::NonNull;
 

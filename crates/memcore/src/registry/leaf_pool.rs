@@ -1,36 +1,51 @@
 //! Where leaves come from: pages mapped for the registry alone, in batches.
+//!
+//! # Safety
+//! A leaf given back is kept on a free list linked through its first word; the unsafe code
+//! here reads and writes that word, in a page of a batch the pool owns, which no index entry
+//! refers to any more.
+
+#![allow(unsafe_code)]
 
 use std::ptr::NonNull;
 
 use super::leaf::LEAF_BYTES;
 use super::mapped_vec::MappedVec;
 use crate::error::Error;
-use crate::sys;
+use crate::mapping::Mapping;
 
-/// Leaves are mapped this many at a time, with their pages populated at once: one system call
-/// and no page faults per 16 leaves, instead of a call and a fault per leaf.
-pub(super) const BATCH_LEAVES: usize = 16;
-pub(super) const BATCH_BYTES: usize = LEAF_BYTES * BATCH_LEAVES;
+/// The most leaves mapped at once. Batches grow 1, 2, 4, 8, 16, 16, …: a small registry holds
+/// one page of leaves, and a large one makes one system call, with its pages populated at once
+/// (no page faults), per 16 leaves.
+const MAX_BATCH_LEAVES: usize = 16;
 
-/// Where leaves come from: batches mapped for the registry alone. A leaf given back is kept on a
-/// free list (linked through its first word) for the next one; the batches are unmapped only
-/// when the registry is dropped, so the registry holds as many leaves as it ever needed at once.
+/// Where leaves come from: batches mapped for the registry alone, owned as [`Mapping`]s, so
+/// that they are unmapped when the registry is dropped. A leaf given back is kept on a free
+/// list for the next one, so the registry holds as many leaves as it ever needed at once.
 pub(super) struct LeafPool {
-    pub(super) batches: MappedVec<NonNull<u8>>,
+    /// The first batch, kept here so that a small registry needs no list of batches.
+    first: Option<Mapping>,
+    /// The later batches.
+    more: MappedVec<Mapping>,
     /// The next never-used leaf of the newest batch, and how many are left there.
-    pub(super) next: usize,
-    pub(super) left: usize,
-    pub(super) free: Option<NonNull<usize>>,
+    next: usize,
+    left: usize,
+    free: Option<NonNull<usize>>,
 }
 
 impl LeafPool {
     pub(super) const fn new() -> LeafPool {
         LeafPool {
-            batches: MappedVec::new(),
+            first: None,
+            more: MappedVec::new(),
             next: 0,
             left: 0,
             free: None,
         }
+    }
+
+    fn batches(&self) -> usize {
+        usize::from(self.first.is_some()) + self.more.len
     }
 
     pub(super) fn take(&mut self) -> Result<NonNull<usize>, Error> {
@@ -41,12 +56,18 @@ impl LeafPool {
             return Ok(leaf);
         }
         if self.left == 0 {
+            let leaves = MAX_BATCH_LEAVES.min(1 << self.batches().min(4));
             // Room for the batch's record first, so that a failure leaks nothing.
-            self.batches.reserve_one()?;
-            let batch = sys::mmap_anonymous_populated(BATCH_BYTES)?;
-            self.batches.insert(self.batches.len, batch);
+            if self.first.is_some() {
+                self.more.reserve_one()?;
+            }
+            let batch = Mapping::anonymous_populated(leaves * LEAF_BYTES)?;
             self.next = batch.as_ptr() as usize;
-            self.left = BATCH_LEAVES;
+            self.left = leaves;
+            match self.first {
+                None => self.first = Some(batch),
+                Some(_) => self.more.push(batch),
+            }
         }
         let leaf = NonNull::new(self.next as *mut usize).ok_or(Error::ZeroSize)?;
         self.next += LEAF_BYTES;
@@ -62,18 +83,15 @@ impl LeafPool {
         self.free = Some(leaf);
     }
 
+    /// Bytes mapped: the batches, and the list of them.
     pub(super) fn mapped_bytes(&self) -> usize {
-        self.batches.len * BATCH_BYTES + self.batches.mapped_bytes()
+        let first = self.first.as_ref().map_or(0, |m| m.len());
+        let more: usize = self.more.as_slice().iter().map(|m| m.len()).sum();
+        first + more + self.more.mapped_bytes()
     }
 
-    pub(super) fn release_all(&mut self) {
-        for &batch in self.batches.as_slice() {
-            // SAFETY: each batch is a mapping this pool made; the registry is being dropped,
-            // so no leaf in it is used any more. A failure only leaks the pages.
-            let _ = unsafe { sys::munmap(batch, BATCH_BYTES) };
-        }
-        self.batches.release_mapping();
-        self.free = None;
-        self.left = 0;
+    /// `mmap` calls made: one per batch, and the list's.
+    pub(super) fn mmaps(&self) -> usize {
+        self.batches() + self.more.maps
     }
 }

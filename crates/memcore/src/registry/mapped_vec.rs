@@ -1,117 +1,195 @@
-//! A growable array of `Copy` values in memory mapped for it alone, never the global
-//! allocator's.
+//! A growable array in memory mapped for it alone, never the global allocator's.
+//!
+//! # Safety
+//! The values live in a [`Mapping`] the array owns, which unmaps itself when dropped: the
+//! unsafe code here only reads and moves the first `len` values, which were written, inside a
+//! mapping of `capacity() >= len` values.
 
+#![allow(unsafe_code)]
+
+use std::marker::PhantomData;
 use std::ptr::NonNull;
 
 use crate::error::Error;
+use crate::mapping::Mapping;
 use crate::sys;
 
-/// A growable array of `Copy` values in memory mapped for it alone.
-pub(super) struct MappedVec<T: Copy> {
-    pub(super) ptr: NonNull<T>,
+/// A growable array in memory mapped for it alone. It starts with one page and doubles.
+pub(super) struct MappedVec<T> {
+    /// The values' memory; `None` until the first value.
+    mapping: Option<Mapping>,
+    /// How many values are written.
     pub(super) len: usize,
-    pub(super) cap: usize,
     /// How many mappings it has made.
     pub(super) maps: usize,
+    values: PhantomData<T>,
 }
 
-impl<T: Copy> MappedVec<T> {
+impl<T> MappedVec<T> {
     pub(super) const fn new() -> Self {
         MappedVec {
-            ptr: NonNull::dangling(),
+            mapping: None,
             len: 0,
-            cap: 0,
             maps: 0,
+            values: PhantomData,
         }
     }
 
+    /// How many values fit in the mapping.
+    fn capacity(&self) -> usize {
+        self.mapping
+            .as_ref()
+            .map_or(0, |m| m.len() / size_of::<T>())
+    }
+
+    fn ptr(&self) -> *mut T {
+        self.mapping
+            .as_ref()
+            .map_or(NonNull::dangling().as_ptr(), |m| {
+                m.as_ptr().cast_mut().cast()
+            })
+    }
+
     pub(super) fn as_slice(&self) -> &[T] {
-        // SAFETY: `ptr` is either dangling with len 0, or a mapping of `cap >= len` values whose
-        // first `len` were written; `&self` keeps them from being changed meanwhile.
-        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+        // SAFETY: the pointer is dangling (and aligned) with len 0, or a page-aligned mapping
+        // of `capacity() >= len` values whose first `len` were written; `&self` keeps them from
+        // being changed meanwhile.
+        unsafe { std::slice::from_raw_parts(self.ptr(), self.len) }
     }
 
     pub(super) fn as_mut_slice(&mut self) -> &mut [T] {
         // SAFETY: as in as_slice; `&mut self` makes this the only access.
-        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
+        unsafe { std::slice::from_raw_parts_mut(self.ptr(), self.len) }
     }
 
+    /// Bytes mapped.
     pub(super) fn mapped_bytes(&self) -> usize {
-        if self.cap == 0 {
-            0
-        } else {
-            sys::round_up_to_page(self.cap * size_of::<T>()).unwrap_or(0)
+        self.mapping.as_ref().map_or(0, |m| m.len())
+    }
+
+    /// A new mapping of `bytes` (a multiple of the page size) holding the current values; the
+    /// old mapping is unmapped when it is replaced.
+    fn remap(&mut self, bytes: usize) -> Result<(), Error> {
+        let new = Mapping::anonymous(bytes)?;
+        self.maps += 1;
+        // SAFETY: the new mapping holds `bytes / size_of::<T>() >= len` values and does not
+        // overlap the old one, whose first `len` values are moved, not copied: the old mapping
+        // is then unmapped without dropping them.
+        unsafe {
+            std::ptr::copy_nonoverlapping(self.ptr(), new.as_ptr().cast_mut().cast(), self.len);
         }
+        self.mapping = Some(new);
+        Ok(())
     }
 
     /// Makes room for one more value; on failure nothing changes.
     pub(super) fn reserve_one(&mut self) -> Result<(), Error> {
-        if self.len < self.cap {
+        if self.len < self.capacity() {
             return Ok(());
         }
-        let bytes = (self.cap * size_of::<T>()).max(sys::page_size()) * 2;
-        let bytes = sys::round_up_to_page(bytes).ok_or(Error::Overflow { requested: bytes })?;
-        let new = sys::mmap_anonymous(bytes)?.cast::<T>();
-        self.maps += 1;
-        // SAFETY: the new mapping holds `bytes / size_of::<T>() > len` values and does not
-        // overlap the old one; the old one holds `len` initialised values.
-        unsafe { std::ptr::copy_nonoverlapping(self.ptr.as_ptr(), new.as_ptr(), self.len) };
-        self.release_mapping();
-        self.ptr = new;
-        self.cap = bytes / size_of::<T>();
-        Ok(())
-    }
-
-    pub(super) fn release_mapping(&mut self) {
-        if self.cap > 0 {
-            // SAFETY: the mapping is this vector's own and nothing refers to it after this.
-            // munmap of a mapping we made cannot fail in a way we could act on; ignoring its
-            // result at worst leaks the pages, as memmap2's Drop does.
-            let _ = unsafe { sys::munmap(self.ptr.cast(), self.mapped_bytes()) };
-            self.cap = 0;
-            self.ptr = NonNull::dangling();
-        }
-    }
-
-    /// Makes it `n` zeroed values long, mapping afresh if it has less room.
-    pub(super) fn reset_zeroed(&mut self, n: usize) -> Result<(), Error> {
-        if n > self.cap {
-            let bytes = n
-                .checked_mul(size_of::<T>())
-                .and_then(sys::round_up_to_page);
-            let bytes = bytes.ok_or(Error::Overflow { requested: n })?;
-            let new = sys::mmap_anonymous(bytes)?.cast::<T>();
-            self.maps += 1;
-            self.release_mapping();
-            self.ptr = new;
-            self.cap = bytes / size_of::<T>();
-        }
-        // SAFETY: the mapping holds `cap >= n` values; all-zero bytes are a valid value of the
-        // integer types this is used with.
-        unsafe { std::ptr::write_bytes(self.ptr.as_ptr(), 0, n) };
-        self.len = n;
-        Ok(())
+        let bytes = match self.mapped_bytes() {
+            0 => sys::round_up_to_page(size_of::<T>()),
+            now => now.checked_mul(2),
+        };
+        let bytes = bytes.ok_or(Error::Overflow {
+            requested: self.len,
+        })?;
+        self.remap(bytes)
     }
 
     /// Inserts at `at`; the caller has reserved room.
     pub(super) fn insert(&mut self, at: usize, value: T) {
-        debug_assert!(self.len < self.cap && at <= self.len);
-        let p = self.ptr.as_ptr().wrapping_add(at);
-        // SAFETY: room was reserved, so `len + 1 <= cap`; this moves the `len - at` initialised
-        // values from `at` one place up, inside the mapping.
+        assert!(
+            self.len < self.capacity() && at <= self.len,
+            "no room reserved"
+        );
+        let p = self.ptr().wrapping_add(at);
+        // SAFETY: `len < capacity`, so this moves the `len - at` written values from `at` one
+        // place up, inside the mapping...
         unsafe { std::ptr::copy(p, p.wrapping_add(1), self.len - at) };
-        // SAFETY: `at <= len < cap`, so `p` is inside the mapping.
+        // SAFETY: ...and `at <= len < capacity`, so `p` is inside it too.
         unsafe { p.write(value) };
         self.len += 1;
     }
 
+    /// Adds at the end; the caller has reserved room.
+    pub(super) fn push(&mut self, value: T) {
+        self.insert(self.len, value);
+    }
+
     pub(super) fn remove(&mut self, at: usize) -> T {
-        let value = self.as_slice()[at];
-        let p = self.ptr.as_ptr().wrapping_add(at);
-        // SAFETY: `at < len` (checked by the indexing above); this moves the values after it
-        // one place down, inside the mapping.
+        assert!(at < self.len, "remove {at} of {}", self.len);
+        let p = self.ptr().wrapping_add(at);
+        // SAFETY: `at < len`: the value is written; it is moved out, and the values after it
+        // move one place down over it, inside the mapping.
+        let value = unsafe { p.read() };
+        // SAFETY: as above.
         unsafe { std::ptr::copy(p.wrapping_add(1), p, self.len - at - 1) };
         self.len -= 1;
         value
+    }
+}
+
+impl MappedVec<usize> {
+    /// Makes it `n` zeros long, mapping afresh if it has less room.
+    pub(super) fn reset_zeroed(&mut self, n: usize) -> Result<(), Error> {
+        if n > self.capacity() {
+            let bytes = n
+                .checked_mul(size_of::<usize>())
+                .and_then(sys::round_up_to_page);
+            self.len = 0;
+            self.remap(bytes.ok_or(Error::Overflow { requested: n })?)?;
+        }
+        self.len = n;
+        self.as_mut_slice().fill(0);
+        Ok(())
+    }
+}
+
+impl<T> Drop for MappedVec<T> {
+    fn drop(&mut self) {
+        // Drops the values; the mapping unmaps itself after.
+        // SAFETY: the first `len` values are written, and nothing uses them after this.
+        unsafe { std::ptr::drop_in_place(self.as_mut_slice()) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn it_grows_from_one_page_and_keeps_its_values_in_order() {
+        let mut v: MappedVec<usize> = MappedVec::new();
+        assert_eq!((v.mapped_bytes(), v.maps), (0, 0));
+        let per_page = sys::page_size() / size_of::<usize>();
+        for i in 0..=per_page {
+            v.reserve_one().unwrap();
+            v.insert(0, i);
+        }
+        assert_eq!(v.mapped_bytes(), 2 * sys::page_size());
+        assert_eq!(v.maps, 2);
+        assert_eq!(v.as_slice()[0], per_page);
+        assert_eq!(v.remove(per_page), 0);
+        assert_eq!(v.len, per_page);
+        v.reset_zeroed(3).unwrap();
+        assert_eq!(v.as_slice(), [0, 0, 0]);
+    }
+
+    #[test]
+    fn values_that_own_mappings_are_dropped_with_it() {
+        let mut v: MappedVec<Mapping> = MappedVec::new();
+        v.reserve_one().unwrap();
+        let inner = Mapping::anonymous(1).unwrap();
+        let addr = inner.as_ptr() as usize;
+        v.push(inner);
+        drop(v);
+        let map = crate::maps::MemoryMap::read_self().unwrap();
+        // Another test thread may map something new at the same place; a page of ours would
+        // still be a one-page region.
+        assert!(
+            map.region_of(addr)
+                .is_none_or(|r| r.len() != sys::page_size() || r.start != addr)
+        );
     }
 }
