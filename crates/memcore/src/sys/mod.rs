@@ -1,0 +1,159 @@
+//! One thin wrapper per system call, named after it. Each is safe where the call cannot break
+//! memory safety and `unsafe` exactly where it can (shrinking the break, unmapping, changing
+//! protection, forking).
+//!
+//! Every size is checked before the call: a value above `isize::MAX` is refused with
+//! [`Error::Overflow`] and never reaches the kernel as a negative number.
+//!
+//! One file per thing the calls act on: `brk` (the program break), `mmap` (mappings),
+//! `process` (fork, signals, limits, input); this file has the page size.
+//!
+//! # Safety
+//! This is where memcore calls the C library: each `unsafe` block is one call, and its comment
+//! says why that call cannot break memory safety, or which promise of the caller makes it safe.
+//! Here, only `sysconf`.
+
+#![allow(unsafe_code)]
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::error::Error;
+
+mod brk;
+mod mmap;
+mod process;
+
+pub use brk::{
+    SbrkRace, brk, kernel_brk_refusal, program_break, sbrk, sbrk_from, sbrk_race, sbrk_shrink,
+};
+pub use mmap::{
+    Protection, madvise_no_huge_pages, mmap_anonymous, mmap_anonymous_noreserve,
+    mmap_anonymous_populated, mmap_shared_anonymous, mprotect, munmap,
+};
+pub use process::{
+    ChildExit, data_limit, fork_and_wait, personality, signal_name, stack_limit, wait_for_line,
+};
+
+/// `sysconf(_SC_PAGESIZE)`—The size of a page, in bytes; read once and cached.
+///
+/// # References
+/// - <https://man7.org/linux/man-pages/man3/sysconf.3.html>
+pub fn page_size() -> usize {
+    static PAGE_SIZE: AtomicUsize = AtomicUsize::new(0);
+    match PAGE_SIZE.load(Ordering::Relaxed) {
+        0 => {
+            // SAFETY: sysconf only reads a configuration value; it has no preconditions.
+            let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+            // POSIX requires _SC_PAGESIZE; a failure here means the C library is broken.
+            let size = usize::try_from(size).ok().filter(|s| s.is_power_of_two());
+            let size = size.expect("sysconf(_SC_PAGESIZE) returned no page size");
+            PAGE_SIZE.store(size, Ordering::Relaxed);
+            size
+        }
+        size => size,
+    }
+}
+
+/// Rounds `len` up to a whole number of pages, or `None` if that overflows `isize::MAX`.
+pub fn round_up_to_page(len: usize) -> Option<usize> {
+    let page = page_size();
+    len.checked_add(page - 1)
+        .map(|l| l & !(page - 1))
+        .filter(|&l| l <= isize::MAX as usize)
+}
+
+/// The C convention for a call that returns 0 on success and -1 with `errno` on failure.
+fn zero_or_errno(call: &'static str, returned: libc::c_int) -> Result<(), Error> {
+    if returned == 0 {
+        Ok(())
+    } else {
+        Err(Error::last_os(call))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::{BreakError, Errno};
+
+    #[test]
+    fn page_size_is_a_power_of_two_and_cached() {
+        let page = page_size();
+        assert!(page.is_power_of_two() && page >= 4096);
+        assert_eq!(page_size(), page);
+        assert_eq!(round_up_to_page(1), Some(page));
+        assert_eq!(round_up_to_page(page), Some(page));
+        assert_eq!(round_up_to_page(page + 1), Some(2 * page));
+        assert_eq!(round_up_to_page(usize::MAX), None);
+        assert_eq!(round_up_to_page(isize::MAX as usize), None);
+    }
+
+    #[test]
+    fn mmap_refuses_zero_length_with_einval() {
+        assert_eq!(
+            mmap_anonymous(0),
+            Err(Error::Os {
+                call: "mmap",
+                errno: Errno(libc::EINVAL)
+            })
+        );
+    }
+
+    #[test]
+    fn mmap_refuses_a_length_above_isize_max_without_a_call() {
+        let huge = isize::MAX as usize + 1;
+        assert_eq!(
+            mmap_anonymous(huge),
+            Err(Error::Overflow { requested: huge })
+        );
+    }
+
+    #[test]
+    fn sbrk_refuses_an_increment_above_isize_max_without_a_call() {
+        // Were it passed on, usize::MAX would read as -1 and shrink the break by a byte. Only the
+        // check before the call returns `Overflow`; `tests/program_break.rs` also shows, in a
+        // process of its own, that the break stays put.
+        let before = program_break();
+        assert_eq!(
+            sbrk(usize::MAX),
+            Err(Error::Overflow {
+                requested: usize::MAX
+            })
+        );
+        assert_eq!(
+            sbrk_from(before, isize::MAX as usize + 1),
+            Err(BreakError::Failed(Error::Overflow {
+                requested: isize::MAX as usize + 1
+            }))
+        );
+    }
+
+    #[test]
+    fn sbrk_from_refuses_when_the_break_is_elsewhere() {
+        // The break is never at address 16, so this must be refused before any change.
+        let wrong = 16 as *mut u8;
+        match sbrk_from(wrong, 4096) {
+            Err(BreakError::Moved { expected: 16, .. }) => {}
+            other => panic!("expected BreakMoved, got {other:?}"),
+        }
+        // SAFETY: the call is refused before it could shrink anything (the break is not at 16).
+        let shrink = unsafe { sbrk_shrink(wrong, 8) };
+        assert!(matches!(shrink, Err(BreakError::Moved { .. })));
+    }
+
+    #[test]
+    fn fork_and_wait_reports_the_exit_code_and_the_copy_on_write() {
+        let mut value = 7u32;
+        let value_ptr = &raw mut value;
+        let child = || {
+            // SAFETY: value_ptr points to the child's own copy of `value`, which lives on.
+            unsafe { value_ptr.write_volatile(99) };
+            // SAFETY: as above.
+            unsafe { value_ptr.read_volatile() as i32 }
+        };
+        // SAFETY: the child only writes and reads a local of its own; it waits on no lock.
+        let exit = unsafe { fork_and_wait(child) };
+        assert_eq!(exit, Ok(ChildExit::Exited(99)));
+        assert_eq!(value, 7, "the child's write must not reach the parent");
+    }
+}

@@ -1,0 +1,160 @@
+//! The process: `fork` and `waitpid`, signals' names, the personality and resource limits,
+//! and waiting for a line of input.
+//!
+//! # Safety
+//! Each `unsafe` block is one call; `fork_and_wait` is `unsafe` for its caller, who promises
+//! what the child may do.
+
+#![allow(unsafe_code)]
+
+use crate::error::{Errno, Error};
+
+/// How a child process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChildExit {
+    /// It called `_exit(code)`.
+    Exited(i32),
+    /// A signal killed it.
+    Signaled(i32),
+}
+
+impl ChildExit {
+    /// The signal's name (`"SIGSEGV"`) if a signal killed the child.
+    pub fn signal_name(self) -> Option<&'static str> {
+        match self {
+            ChildExit::Signaled(signal) => Some(signal_name(signal)),
+            ChildExit::Exited(_) => None,
+        }
+    }
+}
+
+/// The conventional name of a signal number (`SIGSEGV`), or `"an unknown signal"`.
+pub fn signal_name(signal: i32) -> &'static str {
+    match signal {
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGILL => "SIGILL",
+        libc::SIGFPE => "SIGFPE",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGTRAP => "SIGTRAP",
+        libc::SIGINT => "SIGINT",
+        _ => "an unknown signal",
+    }
+}
+
+/// `fork()` then `waitpid(pid, …)`—Runs `child` in a copy of this process and waits for it.
+///
+/// The child sees the same virtual addresses as the parent, backed by copy-on-write pages: what
+/// it writes, the parent never sees. It ends with `_exit(code)` where `code` is what `child`
+/// returns (101 if it panics), so no destructor or buffered output of the parent runs twice.
+/// It runs with a core-file size limit of 0, so a child that is meant to crash leaves no core.
+///
+/// # Safety
+/// The child has only the calling thread. If the parent has other threads, `child` must not
+/// wait for anything they might hold at the moment of the fork (a lock, including the global
+/// allocator's); keep it to reads and writes of memory and system calls.
+///
+/// # Errors
+/// [`Error::Os`] if `fork` or `waitpid` fails (`EAGAIN`: too many processes).
+///
+/// # References
+/// - <https://man7.org/linux/man-pages/man2/fork.2.html>
+/// - <https://man7.org/linux/man-pages/man2/waitpid.2.html>
+pub unsafe fn fork_and_wait(child: impl FnOnce() -> i32) -> Result<ChildExit, Error> {
+    // SAFETY: fork has no memory-safety preconditions of its own; what the child may do is the
+    // caller's promise above.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(Error::last_os("fork"));
+    }
+    if pid == 0 {
+        let no_core = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: setrlimit reads the struct we pass; failure only means a core may be written.
+        unsafe { libc::setrlimit(libc::RLIMIT_CORE, &no_core) };
+        let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(child)).unwrap_or(101);
+        // SAFETY: _exit ends this child at once, without running the parent's atexit handlers
+        // or destructors a second time.
+        unsafe { libc::_exit(code) };
+    }
+    let mut status = 0;
+    loop {
+        // SAFETY: waitpid writes the status into our local variable.
+        let done = unsafe { libc::waitpid(pid, &mut status, 0) };
+        if done == pid {
+            break;
+        }
+        if Errno::last().0 != libc::EINTR {
+            return Err(Error::last_os("waitpid"));
+        }
+    }
+    if libc::WIFSIGNALED(status) {
+        Ok(ChildExit::Signaled(libc::WTERMSIG(status)))
+    } else {
+        Ok(ChildExit::Exited(libc::WEXITSTATUS(status)))
+    }
+}
+
+/// `personality(0xffffffff)`—This process's personality flags (`ADDR_COMPAT_LAYOUT`,
+/// `ADDR_NO_RANDOMIZE`, …), read without changing them.
+///
+/// # References
+/// - <https://man7.org/linux/man-pages/man2/personality.2.html>
+pub fn personality() -> u32 {
+    // SAFETY: 0xffffffff only queries the personality; nothing changes.
+    let flags = unsafe { libc::personality(0xffff_ffff) };
+    u32::try_from(flags).unwrap_or(0)
+}
+
+/// `getrlimit(RLIMIT_STACK)`—The soft limit of the main thread's stack in bytes, `None` when
+/// unlimited.
+///
+/// # References
+/// - <https://man7.org/linux/man-pages/man2/getrlimit.2.html>
+pub fn stack_limit() -> Option<u64> {
+    limit(libc::RLIMIT_STACK)
+}
+
+/// `getrlimit(RLIMIT_DATA)`—The soft limit of the data segment (the break's heap and private
+/// writable mappings) in bytes, `None` when unlimited.
+///
+/// # References
+/// - <https://man7.org/linux/man-pages/man2/getrlimit.2.html>
+pub fn data_limit() -> Option<u64> {
+    limit(libc::RLIMIT_DATA)
+}
+
+fn limit(resource: libc::__rlimit_resource_t) -> Option<u64> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes the limit into our local struct.
+    let done = unsafe { libc::getrlimit(resource, &mut limit) };
+    (done == 0 && limit.rlim_cur != libc::RLIM_INFINITY).then_some(limit.rlim_cur)
+}
+
+/// `read(0, buf, 1)` until a newline or the end of input—Waits for the user to press Enter.
+///
+/// It reads standard input one byte at a time into a buffer on the stack, so that waiting
+/// allocates nothing (std's `stdin()` allocates its buffer at first use) and cannot move the
+/// program break under a lesson that is watching it. It never reopens the input, which would
+/// block forever on a pipe whose writer has gone.
+///
+/// # References
+/// - <https://man7.org/linux/man-pages/man2/read.2.html>
+pub fn wait_for_line() {
+    let mut byte = 0u8;
+    loop {
+        // SAFETY: read writes at most one byte into `byte`, which lives on this stack frame.
+        let got = unsafe { libc::read(0, (&raw mut byte).cast(), 1) };
+        let interrupted = got < 0 && Errno::last().0 == libc::EINTR;
+        if !interrupted && (got != 1 || byte == b'\n') {
+            return;
+        }
+    }
+}
