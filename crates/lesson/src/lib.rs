@@ -22,11 +22,12 @@
 mod format;
 pub mod normalize;
 mod parts;
+mod record;
 mod report;
+mod terminal;
 pub mod testing;
 
 pub use format::{bytes, human, io_error, varying_bytes, varying_text};
 pub use parts::{EXIT_OPTIONAL_TO_DO, EXIT_TO_DO, PartError};
-pub use report::{
-    Check, Fact, Lesson, LessonInfo, MALLOC_ROOM, Marks, Observation, RegionInfo, Step,
-};
+pub use record::{Check, Fact, LessonInfo, Marks, Observation, RegionInfo, Step};
+pub use report::{Lesson, MALLOC_ROOM};

@@ -2,149 +2,14 @@
 //! or collected into one JSON document.
 
 use std::fmt::Display;
-use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{Arg, ArgAction, ArgMatches, Command};
 use memcore::{MemoryMap, Region};
-use serde::Serialize;
 
 use crate::parts::{self, EXIT_OPTIONAL_TO_DO, EXIT_TO_DO, PartError};
-
-/// What a lesson binary says about itself.
-#[derive(Debug, Clone, Copy)]
-pub struct LessonInfo {
-    /// The binary's name, as learners type it (`ex2-sbrk`).
-    pub name: &'static str,
-    /// One line on what it shows.
-    pub title: &'static str,
-    /// A paragraph for `--help`.
-    pub about: &'static str,
-}
-
-/// The region of `/proc/self/maps` that held an address.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct RegionInfo {
-    /// `[heap]`, `anonymous`, a file name.
-    pub name: String,
-    /// What the region is (`text`, `heap`, `anonymous`).
-    pub kind: String,
-    /// `rw-p` and so on.
-    pub perms: String,
-    /// First address, `0x…`.
-    pub start: String,
-    /// First address past it, `0x…`.
-    pub end: String,
-    /// Its size in bytes.
-    pub size: u64,
-}
-
-impl From<&Region> for RegionInfo {
-    fn from(r: &Region) -> Self {
-        RegionInfo {
-            name: r.name().to_owned(),
-            kind: r.kind.name().to_owned(),
-            perms: r.perms.to_string(),
-            start: format!("{:#x}", r.start),
-            end: format!("{:#x}", r.end),
-            size: r.len() as u64,
-        }
-    }
-}
-
-/// An address the lesson looked at, and where it lay.
-#[derive(Debug, Clone, Serialize)]
-pub struct Observation {
-    /// What the address is of (`a local variable`).
-    pub label: String,
-    /// The address, `0x…`.
-    pub address: String,
-    /// The region holding it, or `None` if no mapping does.
-    pub region: Option<RegionInfo>,
-}
-
-/// A value the lesson reports (a size, a count, an errno).
-#[derive(Debug, Clone, Serialize)]
-pub struct Fact {
-    /// What it is.
-    pub label: String,
-    /// Its value as printed.
-    pub value: String,
-}
-
-/// One claim of the lesson, checked on this machine.
-#[derive(Debug, Clone, Serialize)]
-pub struct Check {
-    /// The claim (`the local lies in [stack]`).
-    pub claim: String,
-    /// Whether it held.
-    pub passed: bool,
-    /// Why it did not hold, with the addresses involved; `None` when it held.
-    pub detail: Option<String>,
-}
-
-/// One numbered step.
-#[derive(Debug, Clone, Serialize)]
-pub struct Step {
-    /// 1, 2, …
-    pub number: usize,
-    /// What the step does.
-    pub title: String,
-    /// The explanation, as printed.
-    pub text: Vec<String>,
-    /// Addresses looked at.
-    pub observations: Vec<Observation>,
-    /// Values reported.
-    pub facts: Vec<Fact>,
-    /// Claims checked.
-    pub checks: Vec<Check>,
-}
-
-#[derive(Serialize)]
-struct Document<'a> {
-    lesson: &'a str,
-    title: &'a str,
-    passed: bool,
-    checks_passed: usize,
-    checks_failed: usize,
-    error: Option<String>,
-    steps: &'a [Step],
-}
-
-/// What an observation prints as varying (`~`), so that `check-all` masks it.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Marks {
-    /// The address's place among the others is not part of the lesson (it depends on whose
-    /// code made it, or on the setup): `~0x…`.
-    pub address: bool,
-    /// The region depends on the build or the setup: `in ~{…}`. (The bss shares the data's
-    /// last page only when it fits there, so where a zeroed global or the linker's `end` lies
-    /// changes with the size of the program.)
-    pub region: bool,
-}
-
-impl Marks {
-    /// Nothing varies: the address is ranked and the region compared.
-    pub const NONE: Marks = Marks {
-        address: false,
-        region: false,
-    };
-    /// The address is not ranked.
-    pub const ADDRESS: Marks = Marks {
-        address: true,
-        region: false,
-    };
-    /// The region is masked.
-    pub const REGION: Marks = Marks {
-        address: false,
-        region: true,
-    };
-    /// Both.
-    pub const BOTH: Marks = Marks {
-        address: true,
-        region: true,
-    };
-}
+use crate::record::{Check, Document, Fact, LessonInfo, Marks, Observation, RegionInfo, Step};
+use crate::terminal::{emit, usage_error, wait_for_enter};
 
 /// How much room [`Lesson::give_malloc_room`] gives glibc's malloc.
 pub const MALLOC_ROOM: usize = 64 * 1024;
@@ -156,23 +21,6 @@ pub struct Lesson {
     json: bool,
     pause: bool,
     steps: Vec<Step>,
-}
-
-/// The exit status when stdout's reader has gone: what a C program killed by SIGPIPE shows.
-const EXIT_CLOSED_PIPE: i32 = 128 + 13;
-
-/// Writes one line of `name`'s output to stdout. A closed pipe (the reader has gone, as with
-/// `| head`) ends the program quietly, with status 141, as SIGPIPE would end a C program; any
-/// other write error (a full disk) ends it with one line on stderr and status 1, since the
-/// output would be lost.
-fn emit(name: &str, line: &str) {
-    if let Err(error) = writeln!(std::io::stdout().lock(), "{line}") {
-        if error.kind() == std::io::ErrorKind::BrokenPipe {
-            std::process::exit(EXIT_CLOSED_PIPE);
-        }
-        eprintln!("{name}: error: cannot write the output: {error}");
-        std::process::exit(1);
-    }
 }
 
 impl Lesson {
@@ -541,39 +389,6 @@ impl Lesson {
     }
 }
 
-/// Says where the run paused and this process's pid on stderr, and waits for a line on stdin
-/// (or its end) without allocating.
-fn wait_for_enter(when: &str) {
-    let pid = std::process::id();
-    let _ = std::io::stdout().lock().flush();
-    let _ = writeln!(
-        std::io::stderr().lock(),
-        "-- paused {when} (pid {pid}): look at /proc/{pid}/maps or /proc/{pid}/smaps, or \
-         attach gdb -p {pid}; press Enter to go on"
-    );
-    memcore::sys::wait_for_line();
-}
-
-/// Handles a command-line error from clap: `--help` is printed as is (exit 0); anything else
-/// becomes one line with the usage (exit 2). Returns the exit status.
-fn usage_error(name: &str, mut command: Command, err: &clap::Error) -> i32 {
-    use clap::error::ErrorKind;
-    if matches!(
-        err.kind(),
-        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
-    ) {
-        let _ = err.print();
-        return 0;
-    }
-    let text = err.to_string();
-    let first = text.lines().next().unwrap_or("bad arguments");
-    let first = first.strip_prefix("error: ").unwrap_or(first);
-    let usage = command.render_usage().to_string();
-    let usage = usage.trim().trim_start_matches("Usage: ");
-    eprintln!("{name}: {first}; usage: {usage} (--help explains)");
-    2
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -630,15 +445,5 @@ mod tests {
         assert_eq!((region.start.as_str(), region.size), ("0x1000", 0x2000));
         assert!(obs[1].region.is_none());
         assert_eq!(l.exit_code(), ExitCode::SUCCESS);
-    }
-
-    #[test]
-    fn an_unknown_flag_is_a_usage_error_with_status_2() {
-        let command = Command::new("ex9").arg(Arg::new("json").long("json"));
-        let err = command
-            .clone()
-            .try_get_matches_from(["ex9", "--nope"])
-            .unwrap_err();
-        assert_eq!(usage_error("ex9", command, &err), 2);
     }
 }
