@@ -43,12 +43,16 @@ use std::ptr::NonNull;
 pub mod contract;
 mod lock;
 mod manager;
+mod policy;
+mod stats;
 
 use lock::{SpinGuard, SpinLock};
 
-pub use manager::{BREAK_STEP, ChunkManager, ChunkStats, Policy, TRIM_THRESHOLD};
+pub use manager::ChunkManager;
 pub use memcore::Errno;
 pub use memcore::registry::{Chunk, Source};
+pub use policy::{BREAK_STEP, Policy, TRIM_THRESHOLD};
+pub use stats::ChunkStats;
 
 /// Why a chunk request or release failed. Each leaves the registry exactly as it was.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

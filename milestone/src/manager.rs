@@ -15,111 +15,8 @@ use memcore::registry::{Chunk, ChunkRegistry, Extent, GRANULE, Source, State};
 use memcore::{BreakError, Error, sys};
 
 use crate::ChunkError;
-
-/// The program break grows by at least this much at a time, so that small chunks do not cost a
-/// system call each.
-pub const BREAK_STEP: usize = 64 * 1024;
-
-/// When more than this much unused memory lies at the top of the break, it is given back,
-/// keeping [`BREAK_STEP`] for the next requests.
-pub const TRIM_THRESHOLD: usize = 256 * 1024;
-
-/// Where `mem_chunk` gets memory from.
-///
-/// # Choosing
-/// - [`Policy::glibc`] (the default) is glibc's own: chunks below 128 KiB are carved from the
-///   program break, larger ones get a mapping of their own. Small chunks then cost no system
-///   call each, and large ones go straight back to the OS when released. Use it when this
-///   layer is the only one moving the break, or when whatever else moves it does so on the same
-///   thread (glibc's malloc in a single-threaded program is fine: its moves are detected).
-/// - [`Policy::with_threshold`] moves the boundary: a lower threshold maps more chunks
-///   (more system calls, memory returned sooner), a higher one carves more from the break.
-/// - [`Policy::mmap_only`] never touches the break. Use it when another thread may move the
-///   break at the same time, above all glibc's malloc in a multi-threaded program: glibc's
-///   `sbrk` is not thread-safe, and no lock of ours can stop its malloc from calling it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Policy {
-    mmap_threshold: usize,
-    use_break: bool,
-}
-
-impl Policy {
-    /// glibc's default mmap threshold.
-    pub const DEFAULT_MMAP_THRESHOLD: usize = 128 * 1024;
-
-    /// Below 128 KiB from the break, at or above it from `mmap`.
-    pub const fn glibc() -> Policy {
-        Policy::with_threshold(Policy::DEFAULT_MMAP_THRESHOLD)
-    }
-
-    /// Below `threshold` bytes from the break, at or above it from `mmap`.
-    pub const fn with_threshold(threshold: usize) -> Policy {
-        Policy {
-            mmap_threshold: threshold,
-            use_break: true,
-        }
-    }
-
-    /// Every chunk from `mmap`; the break is never moved.
-    pub const fn mmap_only() -> Policy {
-        Policy {
-            mmap_threshold: 0,
-            use_break: false,
-        }
-    }
-
-    /// Requests of at least this many bytes are mapped.
-    pub fn mmap_threshold(&self) -> usize {
-        self.mmap_threshold
-    }
-
-    /// Whether small requests are carved from the break.
-    pub fn uses_break(&self) -> bool {
-        self.use_break
-    }
-}
-
-impl Default for Policy {
-    fn default() -> Self {
-        Policy::glibc()
-    }
-}
-
-/// Figures about the chunk layer, as of one moment.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ChunkStats {
-    /// Live chunks.
-    pub count: usize,
-    /// Their usable bytes.
-    pub bytes: usize,
-    /// Live chunks carved from the break.
-    pub sbrk_count: usize,
-    /// Their usable bytes.
-    pub sbrk_bytes: usize,
-    /// Live chunks with a mapping of their own.
-    pub mmap_count: usize,
-    /// Their usable bytes.
-    pub mmap_bytes: usize,
-    /// Released break memory kept for reuse, and the unused top of the break.
-    pub free_bytes: usize,
-    /// All memory held from the OS for chunks: the break memory we grew (live, free and unused)
-    /// plus the mapped chunks.
-    pub held_bytes: usize,
-    /// Memory mapped for the registry's own records (not counted in `held_bytes`).
-    pub registry_bytes: usize,
-    /// `mmap` system calls made for the registry's own records (not counted in `mmap_calls`).
-    pub registry_mmap_calls: usize,
-    /// `brk` system calls made (each `sbrk` that moved, or tried to move, the break).
-    pub brk_calls: usize,
-    /// `mmap` system calls made for chunks.
-    pub mmap_calls: usize,
-    /// `munmap` system calls made (the registry keeps its own pages until it is dropped).
-    pub munmap_calls: usize,
-    /// Times the break was found moved by someone else, so a new stretch of it was started.
-    pub foreign_break_moves: usize,
-    /// Times `sbrk` refused, so the request was served by `mmap` instead.
-    pub sbrk_fallbacks: usize,
-}
+use crate::policy::{BREAK_STEP, Policy, TRIM_THRESHOLD};
+use crate::stats::ChunkStats;
 
 /// The stretch of the break we grew last: `[base, end)` is ours; chunks are carved upward
 /// from `start` (`base` aligned), and `[top, end)` is not handed out yet.
@@ -191,7 +88,7 @@ impl ChunkManager {
         // Both roundings must fit in isize, checked before any system call.
         let too_large = ChunkError::TooLarge { requested: size };
         let mapped_len = sys::round_up_to_page(size).ok_or(too_large)?;
-        if self.policy.use_break && size < self.policy.mmap_threshold {
+        if self.policy.uses_break() && size < self.policy.mmap_threshold() {
             let len = align_up(size, GRANULE).ok_or(too_large)?;
             match self.carve(len)? {
                 Carve::Done(start) => return Ok(non_null(start)),

@@ -10,9 +10,9 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Arg, value_parser};
-use lesson::{Lesson, LessonInfo, Marks, bytes, varying_bytes, varying_text};
+use lesson::{Lesson, LessonInfo, Marks, bytes, varying_text};
 use memcore::linker::{SegmentBounds, segment_bounds};
-use memcore::{Mapping, MemoryMap, Region, RegionKind, sys};
+use memcore::{Mapping, Region, RegionKind, sys};
 
 /// The default size of the large allocation: well above glibc's mmap threshold.
 pub const LARGE: usize = 256 * 1024;
@@ -38,6 +38,10 @@ pub struct Parts {
     /// The address of a function's code.
     pub address_of_a_function: fn() -> usize,
 }
+
+mod picture;
+
+use picture::{Placed, diagram};
 
 const INFO: LessonInfo = LessonInfo {
     name: "ex1-segments",
@@ -76,12 +80,6 @@ fn one_call_deeper(parts: &Parts) -> usize {
     let here = black_box(0u64);
     black_box(&raw const here);
     black_box(parts.address_of_a_local)()
-}
-
-/// Where each observed thing lies, for the diagram at the end.
-struct Placed {
-    label: &'static str,
-    addr: usize,
 }
 
 fn run(lesson: &mut Lesson, parts: &Parts, large: usize) -> Result<()> {
@@ -457,100 +455,4 @@ fn describe(region: &Option<Region>) -> String {
         Some(r) => format!("it lies in {r} ({:#x}-{:#x})", r.start, r.end),
         None => "no mapped region holds it".to_owned(),
     }
-}
-
-/// Draws the lesson's diagram, high addresses first, with the real regions, the gaps between
-/// them, and where each variable landed; then checks the lesson's order.
-fn diagram(lesson: &mut Lesson, map: &MemoryMap, placed: &[Placed]) -> Result<()> {
-    let find = |label: &str| placed.iter().find(|p| p.label == label);
-    // The rows of the lesson's picture, bottom to top, each with the things that lie in it.
-    let mut rows: Vec<(&str, &[&str])> = vec![
-        ("text", &["a function's code"]),
-        ("data + bss", &["an initialised global", "a zeroed global"]),
-        ("heap", &["a Box<u64>"]),
-        ("mmap area", &["a page from mmap"]),
-        ("stack", &["a local variable"]),
-    ];
-    // The legacy layout puts the mmap area at a third of the address space, below the program.
-    let text_start = find("a function's code")
-        .and_then(|p| map.region_of(p.addr))
-        .map_or(0, |r| r.start);
-    let legacy = find("a page from mmap").is_some_and(|p| p.addr < text_start);
-    let reasons = memcore::layout::legacy_mmap_reasons();
-    let layout = if legacy {
-        let row = rows.remove(3);
-        rows.insert(0, row);
-        format!(
-            "legacy: the mmap area starts at a third of the address space, below the program \
-             (this process has {})",
-            if reasons.is_empty() {
-                "none of the reasons this program knows".to_owned()
-            } else {
-                reasons.join(", ")
-            }
-        )
-    } else {
-        "top-down: the mmap area lies below the stack, above the heap (the default)".to_owned()
-    };
-    lesson.fact("the mmap layout", varying_text(&layout));
-    let mut drawn: Vec<(&str, &Region, Vec<&Placed>)> = Vec::new();
-    for (name, labels) in rows {
-        let things: Vec<&Placed> = labels.iter().filter_map(|l| find(l)).collect();
-        let Some(region) = things.iter().find_map(|p| map.region_of(p.addr)) else {
-            anyhow::bail!("no region holds the {name} row's variables");
-        };
-        drawn.push((name, region, things));
-    }
-    // Only a left border: a right one would have to be padded to the width of numbers that
-    // change from run to run. Each region shows its start and size rather than both ends: with
-    // ASLR off the heap starts exactly where the data ends, and one address would stand for two.
-    let border = format!("  +{}", "-".repeat(64));
-    lesson.line("  high addresses");
-    for (i, (name, region, things)) in drawn.iter().enumerate().rev() {
-        lesson.line(border.clone());
-        // Where a region starts is not the lesson (a neighbour may have merged into it).
-        lesson.line(format!(
-            "  | {name:<11} {region} from ~{:#x}, {}",
-            region.start,
-            varying_bytes(region.len() as u64)
-        ));
-        for thing in things {
-            lesson.line(format!("  |   {:<25} {:#x}", thing.label, thing.addr));
-        }
-        lesson.line(border.clone());
-        if let Some((_, below, _)) = i.checked_sub(1).map(|j| &drawn[j]) {
-            let gap = region.start.saturating_sub(below.end) as u64;
-            let between = map
-                .regions()
-                .iter()
-                .filter(|r| r.start >= below.end && r.end <= region.start)
-                .count();
-            lesson.line(format!(
-                "  :   ~{between} other regions and unmapped space, {}",
-                varying_bytes(gap)
-            ));
-        }
-    }
-    lesson.line("  low addresses");
-
-    let order: Vec<(&str, usize)> = drawn
-        .iter()
-        .map(|(name, _, things)| (*name, things[0].addr))
-        .collect();
-    for pair in order.windows(2) {
-        let ((low, a), (high, b)) = (pair[0], pair[1]);
-        lesson.check(
-            &format!("{low} lies below {high}"),
-            a < b,
-            format!("{a:#x} is not below {b:#x}"),
-        );
-    }
-    let data = find("an initialised global").map_or(0, |p| p.addr);
-    let bss = find("a zeroed global").map_or(0, |p| p.addr);
-    lesson.check(
-        "data lies below bss",
-        data < bss,
-        format!("{data:#x} is not below {bss:#x}"),
-    );
-    Ok(())
 }

@@ -1,0 +1,203 @@
+//! The break's other side: setting it to an address with `brk`, the refusals of requests
+//! that cannot be granted, and the lock it does not have.
+
+use std::io;
+
+use anyhow::{Context, Result, bail};
+use lesson::{Lesson, bytes, io_error, varying_bytes, varying_text};
+use memcore::shared::SharedCells;
+use memcore::{Errno, sys};
+
+use crate::Parts;
+
+pub(crate) fn set_with_brk(lesson: &mut Lesson) -> Result<()> {
+    let page = sys::page_size();
+    lesson.step("Set the break to an address with brk");
+    lesson.say(
+        "brk(addr), the lesson's other call, sets the break to an absolute address where sbrk \
+         moves it by a distance. glibc's brk returns 0 on success and -1 with errno ENOMEM on \
+         failure, and keeps glibc's own record of the break, which sbrk reads, right.\n\
+         The system call underneath answers differently (man 2 brk, \"C library/kernel \
+         differences\"): it returns the new break on success and, on a refusal, the current \
+         break: never an error code. glibc's wrapper sees a refusal when that answer is below \
+         the address asked for, and turns it into -1 and ENOMEM.",
+    );
+    let before = sys::program_break() as usize;
+    let target = before + page;
+    // SAFETY: growing the break gives memory back to nobody.
+    let grown = unsafe { sys::brk(target as *mut u8) };
+    let at = sys::program_break() as usize;
+    lesson.fact(
+        "brk(the break + one page) returned",
+        match &grown {
+            Ok(()) => "0".to_owned(),
+            Err(e) => format!("-1: {e}"),
+        },
+    );
+    lesson.check(
+        "it returned 0, and the break is exactly at the address asked for",
+        grown.is_ok() && at == target,
+        format!("the break is at {at:#x}, not {target:#x}"),
+    );
+    // SAFETY: the page between `before` and `target` was just added by brk and nothing uses it;
+    // the break is still at `target` (checked above, on this one thread).
+    let back = unsafe { sys::brk(before as *mut u8) };
+    let now = sys::program_break() as usize;
+    lesson.check(
+        "brk(the old break) returned 0 and put it back",
+        back.is_ok() && now == before,
+        format!("the break is at {now:#x}, not {before:#x}"),
+    );
+    let absurd = 1usize << 46;
+    let refused = sys::kernel_brk_refusal(absurd)
+        .context("64 TiB above the break does not reach the stack here")?;
+    lesson.fact(
+        "the raw system call, asked for 64 TiB more, returned",
+        "the current break",
+    );
+    lesson.check(
+        "the raw system call refused by returning the current break, not an error",
+        refused == now,
+        format!("it returned {refused:#x}; the break is {now:#x}"),
+    );
+    // SAFETY: the kernel refuses this growth (it reaches the stack), so nothing moves.
+    let wrapped = unsafe { sys::brk((now + absurd) as *mut u8) };
+    let said = match &wrapped {
+        Ok(()) => "0 (it should not have)".to_owned(),
+        Err(e) => format!("-1: {e}"),
+    };
+    lesson.fact("glibc's brk, asked for the same, returned", &said);
+    lesson.check(
+        "glibc's brk turned the refusal into -1 and ENOMEM, and the break did not move",
+        wrapped.is_err_and(|e| e.errno() == Some(Errno::ENOMEM))
+            && sys::program_break() as usize == now,
+        format!("it returned {said}"),
+    );
+    Ok(())
+}
+
+pub(crate) fn ask_for_too_much(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
+    lesson.step("Ask for far too much");
+    lesson.say(
+        "The kernel refuses to move the break into another mapping, or past the data limit \
+         (RLIMIT_DATA, man 2 getrlimit); its brk then returns the old break, and glibc's sbrk \
+         returns (void *) -1 with errno ENOMEM.\n\
+         64 TiB above the break runs into other mappings: the mmap area and the stack lie \
+         above the heap, and a process's addresses end at 128 TiB on x86_64 (256 TiB on \
+         aarch64), so no limit is even needed to refuse it.\n\
+         A size above isize::MAX cannot even be passed to sbrk, whose argument is signed: it \
+         must be refused before the call.",
+    );
+    let limit = sys::data_limit().map_or("unlimited".to_owned(), bytes);
+    lesson.fact("the data limit here", varying_text(&limit));
+    let local = 0u8;
+    let stack = &raw const local as usize;
+    let reach = (sys::program_break() as usize).saturating_add(1 << 46);
+    lesson.fact("64 TiB above the break", format!("~{reach:#x}"));
+    lesson.fact("the stack, above the heap", format!("~{stack:#x}"));
+    lesson.check(
+        "64 TiB above the break lies beyond the stack: the request runs into it",
+        reach > stack,
+        format!("{reach:#x} is not above {stack:#x}"),
+    );
+    let before = sys::program_break() as usize;
+    let absurd = 1usize << 46;
+    let refused = lesson.part("request", || (parts.request)(absurd))?;
+    lesson.fact("asked for", bytes(absurd as u64));
+    let said = match &refused {
+        Err(error) => io_error(error),
+        Ok(_) => bail!("the kernel granted 64 TiB; this machine breaks the lesson's premise"),
+    };
+    lesson.fact("sbrk said", &said);
+    lesson
+        .say("(cargo xtask trace ex2-sbrk shows the raw brk call and the old break it returned.)");
+    let enomem = refused
+        .as_ref()
+        .err()
+        .and_then(io::Error::raw_os_error)
+        .is_some_and(|code| Errno(code) == Errno::ENOMEM);
+    lesson.check("the OS refused with ENOMEM", enomem, format!("got {said}"));
+    let unmoved = sys::program_break() as usize;
+    lesson.check(
+        "the break did not move",
+        unmoved == before,
+        format!("it moved from {before:#x} to {unmoved:#x}"),
+    );
+
+    let overflowing = lesson.part("request", || (parts.request)(usize::MAX))?;
+    let after = sys::program_break() as usize;
+    if after < before {
+        // A request read as negative shrank the break; put it back before going on.
+        let _ = sys::sbrk_from(after as *mut u8, before - after);
+    }
+    let said = match &overflowing {
+        Err(error) => format!("refused: {}", varying_text(&io_error(error))),
+        Ok(_) => "granted".to_owned(),
+    };
+    lesson.fact("request(usize::MAX)", &said);
+    lesson.check(
+        "a size above isize::MAX is refused before the call, and the break did not move",
+        overflowing.is_err() && after == before,
+        format!("it was {said}, and the break went from {before:#x} to {after:#x}"),
+    );
+    Ok(())
+}
+
+pub(crate) fn no_lock(lesson: &mut Lesson) -> Result<()> {
+    const THREADS: usize = 2;
+    const CALLS: usize = 20_000;
+    const ROUNDS: usize = 20;
+    lesson.step("The break has no lock");
+    lesson.say(&format!(
+        "glibc's sbrk reads its record of the break, asks the kernel for more, and writes the \
+         record back, with no lock: two threads calling it at once can both read the same \
+         break, and both get the same memory.\n\
+         In a child process (its break is its own), {THREADS} threads each call sbrk(16) \
+         {CALLS} times at once, and we count the pointers handed out twice; up to {ROUNDS} \
+         rounds, until one shows it.\n\
+         This is why mem_chunk takes a lock around its own sbrk calls. What no lock of ours can \
+         cover is glibc's malloc, which calls sbrk under its own lock: a program whose other \
+         threads use glibc's malloc while mem_chunk moves the break should use mmap only."
+    ));
+    let cells = SharedCells::new(4).context("could not map a page to share with the child")?;
+    let mut round = 0;
+    while round < ROUNDS && cells.get(1) == 0 {
+        round += 1;
+        let child = || {
+            // SAFETY: this child uses the break for nothing else and exits right after.
+            let race = unsafe { sys::sbrk_race(THREADS, CALLS, 16) };
+            cells.set(0, race.calls as u64);
+            cells.set(1, race.duplicates as u64);
+            cells.set(2, race.grown as u64);
+            cells.set(3, race.taken_back as u64);
+            0
+        };
+        // SAFETY: this process has one thread; the child only races sbrk, as sbrk_race says,
+        // and stores four numbers.
+        let exit = unsafe { sys::fork_and_wait(child) }.context("fork failed")?;
+        if !matches!(exit, sys::ChildExit::Exited(0)) {
+            bail!("the child did not finish: {exit:?}");
+        }
+    }
+    let (calls, duplicates, grown) = (cells.get(0), cells.get(1), cells.get(2));
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    lesson.fact("CPUs this process may use", format!("~{cpus}"));
+    lesson.fact("rounds", format!("~{round}"));
+    lesson.fact("calls in the last round", calls);
+    lesson.fact("pointers handed out twice", format!("~{duplicates}"));
+    lesson.fact(
+        "the break grew by",
+        format!("{}, for ~{} bytes asked", varying_bytes(grown), calls * 16),
+    );
+    lesson.fact(
+        "pointers above where the break ended (handed out, then taken back by another thread's \
+         stale write)",
+        format!("~{}", cells.get(3)),
+    );
+    lesson.check(
+        "two threads got the same memory from sbrk: it has no lock",
+        duplicates > 0,
+        format!("no pointer was handed out twice in {round} rounds, with {cpus} CPUs"),
+    );
+    Ok(())
+}
