@@ -67,66 +67,65 @@ fn many_ascending_inserts_fill_leaves_and_stay_searchable() {
     }
 }
 
-#[test]
-fn random_inserts_and_removes_match_a_sorted_model() {
-    // A small xorshift keeps the test deterministic without a dependency.
-    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-    let mut next = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
-    let mut r = ChunkRegistry::new();
-    let mut model = std::collections::BTreeMap::new();
-    for step in 0..40_000 {
-        let slot = (next() % 5_000) as usize;
-        let start = 0x4000_0000 + slot * 256;
-        if let Some(old) = model.remove(&start) {
-            assert_eq!(r.remove(start), Some(old));
-        } else {
-            let e = if next() % 3 == 0 {
-                free(start, 16 * (1 + (next() % 16) as usize))
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(12))]
+
+    /// Each step removes the extent in a slot if there is one, or inserts one (a third of them
+    /// free) of 1 to 16 granules; first fit is compared with the model every 97 steps.
+    #[test]
+    fn random_inserts_and_removes_match_a_sorted_model(
+        steps in proptest::collection::vec((0usize..5_000, 0u8..3, 1usize..=16, 1usize..=16), 1..20_000)
+    ) {
+        let mut r = ChunkRegistry::new();
+        let mut model = std::collections::BTreeMap::new();
+        for (step, &(slot, kind, units, wanted_units)) in steps.iter().enumerate() {
+            let start = 0x4000_0000 + slot * 256;
+            if let Some(old) = model.remove(&start) {
+                assert_eq!(r.remove(start), Some(old));
             } else {
-                live(start, 16 * (1 + (next() % 16) as usize))
-            };
-            r.insert(e).unwrap();
-            model.insert(start, e);
+                let e = if kind == 0 {
+                    free(start, 16 * units)
+                } else {
+                    live(start, 16 * units)
+                };
+                r.insert(e).unwrap();
+                model.insert(start, e);
+            }
+            if step % 97 == 0 {
+                // First fit agrees with the model, and the fit tree stays consistent.
+                let want = 16 * wanted_units;
+                let fit = model
+                    .values()
+                    .find(|e| e.state == State::Free && e.len >= want)
+                    .copied();
+                assert_eq!(r.first_free_fit(want), fit, "step {step}");
+            }
+            if step % 1_000 == 0 {
+                r.check_invariants().unwrap();
+            }
         }
-        if step % 97 == 0 {
-            // First fit agrees with the model, and the fit tree stays consistent.
-            let want = 16 * (1 + (next() % 16) as usize);
-            let fit = model
-                .values()
-                .find(|e| e.state == State::Free && e.len >= want)
-                .copied();
-            assert_eq!(r.first_free_fit(want), fit, "step {step}");
+        r.check_invariants().unwrap();
+        let mut seen = Vec::new();
+        r.for_each(|e| seen.push(*e));
+        assert_eq!(seen, model.values().copied().collect::<Vec<_>>());
+        let fit = model
+            .values()
+            .find(|e| e.state == State::Free && e.len >= 200)
+            .copied();
+        assert_eq!(r.first_free_fit(200), fit);
+        // Removing everything keeps the leaves for reuse: the same records again need no more.
+        let held = r.metadata_bytes();
+        for start in model.keys() {
+            r.remove(*start).unwrap();
         }
-        if step % 1_000 == 0 {
-            r.check_invariants().unwrap();
+        assert!(r.is_empty());
+        r.check_invariants().unwrap();
+        for e in model.values() {
+            r.insert(*e).unwrap();
         }
+        r.check_invariants().unwrap();
+        assert_eq!(r.metadata_bytes(), held);
     }
-    r.check_invariants().unwrap();
-    let mut seen = Vec::new();
-    r.for_each(|e| seen.push(*e));
-    assert_eq!(seen, model.values().copied().collect::<Vec<_>>());
-    let fit = model
-        .values()
-        .find(|e| e.state == State::Free && e.len >= 200)
-        .copied();
-    assert_eq!(r.first_free_fit(200), fit);
-    // Removing everything keeps the leaves for reuse: the same records again need no more.
-    let held = r.metadata_bytes();
-    for start in model.keys() {
-        r.remove(*start).unwrap();
-    }
-    assert!(r.is_empty());
-    r.check_invariants().unwrap();
-    for e in model.values() {
-        r.insert(*e).unwrap();
-    }
-    r.check_invariants().unwrap();
-    assert_eq!(r.metadata_bytes(), held);
 }
 
 #[test]

@@ -111,7 +111,7 @@ mod tests {
     #[test]
     fn sbrk_refuses_an_increment_above_isize_max_without_a_call() {
         // Were it passed on, usize::MAX would read as -1 and shrink the break by a byte. Only the
-        // check before the call returns `Overflow`; `tests/program_break.rs` also shows, in a
+        // check before the call returns `Overflow`; `tests/live_layout.rs` also shows, in a
         // process of its own, that the break stays put.
         let before = program_break();
         assert_eq!(
