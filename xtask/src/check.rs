@@ -35,13 +35,23 @@ pub fn check(lessons: &[LessonBinary], options: Options) -> Result<bool> {
         println!("check-all: CI is set, so --bless writes nothing; comparing instead");
     }
     let (mut passed, mut failed) = (0, 0);
+    let mut to_write = Vec::new();
     for lesson in lessons {
-        let ok = check_one(lesson, &bin_dir, options, bless)?;
-        if ok {
+        let outcome = check_one(lesson, &bin_dir, options, bless)?;
+        if outcome.passed {
             passed += 1;
         } else {
             failed += 1;
         }
+        if outcome.write {
+            to_write.push(lesson);
+        }
+    }
+    if bless {
+        snapshot::write_with_insta(&to_write, snapshot::Write::Snapshot)?;
+    } else if !in_ci() {
+        // Left beside the snapshots for `cargo insta review`.
+        snapshot::write_with_insta(&to_write, snapshot::Write::ForReview)?;
     }
     println!("check-all: {passed} passed, {failed} failed");
     if failed > 0 && !bless {
@@ -55,12 +65,37 @@ pub fn check(lessons: &[LessonBinary], options: Options) -> Result<bool> {
     Ok(failed == 0)
 }
 
+/// How one check went: whether it passed, and whether insta should write its snapshot.
+struct Outcome {
+    passed: bool,
+    write: bool,
+}
+
+impl Outcome {
+    const PASSED: Outcome = Outcome {
+        passed: true,
+        write: false,
+    };
+    const FAILED: Outcome = Outcome {
+        passed: false,
+        write: false,
+    };
+    const DIFFERS: Outcome = Outcome {
+        passed: false,
+        write: true,
+    };
+    const BLESSED: Outcome = Outcome {
+        passed: true,
+        write: true,
+    };
+}
+
 fn check_one(
     lesson: &LessonBinary,
     bin_dir: &std::path::Path,
     options: Options,
     bless: bool,
-) -> Result<bool> {
+) -> Result<Outcome> {
     let name = lesson.name;
     let run = run::run(&bin_dir.join(lesson.binary), lesson.args, options.timeout)?;
     if let Some(failure) = run.failure() {
@@ -68,12 +103,11 @@ fn check_one(
         for line in run.stderr.lines() {
             println!("    stderr: {line}");
         }
-        return Ok(false);
+        return Ok(Outcome::FAILED);
     }
     let pattern = normalize(&run.stdout);
     let snapshot_name = lesson.snapshot;
     if bless {
-        snapshot::record(lesson, &pattern);
         let mut written = snapshot::shown(&snapshot::path(snapshot_name));
         if let Some(readme_file) = lesson.readme {
             let readme_path = root().join(readme_file);
@@ -93,15 +127,14 @@ fn check_one(
             written = format!("{written} and {readme_file}");
         }
         println!("{name} ... blessed ({written})");
-        return Ok(true);
+        return Ok(Outcome::BLESSED);
     }
     let Some(expected) = snapshot::load(snapshot_name)? else {
         println!(
             "{name} ... FAILED: no snapshot yet at {}",
             snapshot::shown(&snapshot::path(snapshot_name))
         );
-        snapshot::record(lesson, &pattern);
-        return Ok(false);
+        return Ok(Outcome::DIFFERS);
     };
     if !snapshot::matches(&expected, &pattern) {
         let legacy = memcore::layout::legacy_mmap_reasons();
@@ -113,7 +146,7 @@ fn check_one(
                  checks passed",
                 legacy.join(", ")
             );
-            return Ok(true);
+            return Ok(Outcome::PASSED);
         }
         println!("{name} ... FAILED: the output does not match its snapshot");
         println!(
@@ -124,17 +157,16 @@ fn check_one(
         for line in snapshot::diff(&expected, &pattern).lines() {
             println!("    {line}");
         }
-        snapshot::record(lesson, &pattern);
-        return Ok(false);
+        return Ok(Outcome::DIFFERS);
     }
     if let Some(readme_file) = lesson.readme {
         let readme_text = std::fs::read_to_string(root().join(readme_file))
             .with_context(|| format!("cannot read {readme_file}"))?;
         if let Err(why) = readme::agrees(&readme_text, &expected) {
             println!("{name} ... FAILED: {readme_file} {why} (run cargo xtask check-all --bless)");
-            return Ok(false);
+            return Ok(Outcome::FAILED);
         }
     }
     println!("{name} ... ok");
-    Ok(true)
+    Ok(Outcome::PASSED)
 }

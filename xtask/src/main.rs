@@ -124,14 +124,6 @@ fn options(flags: &CheckFlags) -> Options {
     }
 }
 
-fn configure_insta(bless: bool) {
-    for (key, value) in xtask::snapshot::insta_environment(bless) {
-        // SAFETY: this runs before the xtask starts any thread, so nothing reads the
-        // environment at the same time.
-        unsafe { std::env::set_var(key, value) };
-    }
-}
-
 fn lesson(name: &str) -> Result<&'static lessons::LessonBinary> {
     lessons::find(name).with_context(|| {
         let names: Vec<_> = LESSONS.iter().map(|l| l.name).collect();
@@ -144,13 +136,9 @@ fn lesson(name: &str) -> Result<&'static lessons::LessonBinary> {
 
 fn dispatch(command: Command) -> Result<bool> {
     match command {
-        Command::CheckAll(flags) => {
-            configure_insta(flags.bless);
-            check::check(LESSONS, options(&flags))
-        }
+        Command::CheckAll(flags) => check::check(LESSONS, options(&flags)),
         Command::Check { name, flags } => {
             let lesson = lesson(&name)?;
-            configure_insta(flags.bless);
             check::check(std::slice::from_ref(lesson), options(&flags))
         }
         Command::List => {

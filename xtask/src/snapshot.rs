@@ -1,18 +1,17 @@
-//! The committed snapshots under `xtask/snapshots/`, in insta's format, so that
-//! `cargo insta review` finds and reviews them.
-//!
-//! insta decides whether a pattern matches and writes snapshots (`.snap.new` for review, or the
-//! `.snap` itself with `--bless`); this module adds the first differing line, the way a learner
-//! needs it, before insta's whole diff.
+//! The committed snapshots under `xtask/snapshots/`, written by insta through its public API:
+//! one insta test per lesson binary (`xtask/tests/snapshots.rs`), so that `cargo insta test`
+//! and `cargo insta review` work on them as on any insta snapshot. `check-all` reads them,
+//! compares, and adds the first differing line, the way a learner needs it; to write one (a
+//! `.snap.new` for review, or the `.snap` itself with `--bless`) it runs that test.
 
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 
-use anyhow::{Context, Result};
-use insta::internals::TextSnapshotContents;
-use insta::{Snapshot, TextSnapshotKind};
+use anyhow::{Context, Result, bail};
+use insta::Snapshot;
 
 use crate::lessons::LessonBinary;
-use crate::run::root;
+use crate::run::{self, root};
 
 /// Where the snapshot of `name` lives.
 pub fn path(name: &str) -> PathBuf {
@@ -34,11 +33,10 @@ pub fn load(name: &str) -> Result<Option<String>> {
     Ok(Some(text.to_string()))
 }
 
-/// Whether two patterns match, as insta judges it.
+/// Whether two patterns match: the same lines (a snapshot file keeps no final newline).
 pub fn matches(expected: &str, actual: &str) -> bool {
-    let kind = TextSnapshotKind::File;
-    TextSnapshotContents::new(expected.to_owned(), kind)
-        .matches_latest(&TextSnapshotContents::new(actual.to_owned(), kind))
+    let lines = |text: &str| text.replace("\r\n", "\n").trim_end_matches('\n').to_owned();
+    lines(expected) == lines(actual)
 }
 
 /// The first line where the actual output leaves the snapshot.
@@ -121,40 +119,65 @@ pub fn diff(expected: &str, actual: &str) -> String {
         .to_string()
 }
 
-/// The environment insta reads once, at its first snapshot: it prints nothing (check-all
-/// reports for it), and with `bless` writes snapshots in place instead of `.snap.new` files.
-pub fn insta_environment(bless: bool) -> [(&'static str, &'static str); 2] {
-    let update = if bless { "always" } else { "auto" };
-    [("INSTA_OUTPUT", "none"), ("INSTA_UPDATE", update)]
+/// What insta's test does with a pattern that differs from the snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Write {
+    /// Writes the `.snap` itself (`--bless`).
+    Snapshot,
+    /// Writes a `.snap.new` beside it, for `cargo insta review`.
+    ForReview,
 }
 
-/// Hands the pattern to insta, which writes it as `.snap.new` for `cargo insta review` (or,
-/// with `--bless`, as the snapshot itself); under CI it writes nothing. Returns whether insta
-/// accepted it.
-pub fn record(lesson: &LessonBinary, pattern: &str) -> bool {
-    let name = lesson.snapshot;
+/// The name of the insta test of `lesson` in `xtask/tests/snapshots.rs`.
+pub fn test_name(lesson: &LessonBinary) -> String {
+    format!("snapshot_of_{}", lesson.name.replace('-', "_"))
+}
+
+/// The command that `lesson`'s insta test says made its snapshot.
+pub fn command_of(lesson: &LessonBinary) -> String {
     let mut command = format!("cargo run -p {}", lesson.binary);
     if !lesson.args.is_empty() {
         command = format!("{command} -- {}", lesson.args.join(" "));
     }
-    let mut settings = insta::Settings::clone_current();
-    // Relative to this source file: xtask/snapshots.
-    settings.set_snapshot_path("../snapshots");
-    settings.set_prepend_module_to_snapshot(false);
-    settings.set_omit_expression(true);
-    settings.set_description(format!(
-        "`{command}` as an address pattern (see crates/lesson/src/normalize.rs)"
-    ));
-    // insta reports a mismatch by panicking; its diff is already printed by then.
-    let hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
-    // The settings are only read, and dropped after, so a panic cannot leave them half-changed.
-    let accepted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        settings.bind(|| insta::assert_snapshot!(name, pattern));
-    }))
-    .is_ok();
-    std::panic::set_hook(hook);
-    accepted
+    command
+}
+
+/// Runs the insta tests of `lessons`, which run the binaries again and let insta write their
+/// snapshots as `how` says. (Under CI insta writes nothing; `check-all` does not ask it to.)
+///
+/// # Errors
+/// When cargo cannot be run, or insta did not write the snapshots asked for.
+pub fn write_with_insta(lessons: &[&LessonBinary], how: Write) -> Result<()> {
+    if lessons.is_empty() {
+        return Ok(());
+    }
+    let update = match how {
+        Write::Snapshot => "always",
+        Write::ForReview => "new",
+    };
+    let status = Command::new(run::cargo())
+        .current_dir(root())
+        .args([
+            "test",
+            "--quiet",
+            "-p",
+            "xtask",
+            "--test",
+            "snapshots",
+            "--",
+        ])
+        .args(lessons.iter().map(|l| test_name(l)))
+        .arg("--exact")
+        .env("INSTA_UPDATE", update)
+        .env("INSTA_OUTPUT", "none")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .context("failed to run the insta tests (cargo test -p xtask --test snapshots)")?;
+    if how == Write::Snapshot && !status.success() {
+        bail!("insta did not write the snapshots ({status})");
+    }
+    Ok(())
 }
 
 /// A snapshot path shown relative to the workspace root.
@@ -185,7 +208,7 @@ mod tests {
     }
 
     #[test]
-    fn insta_judges_the_match() {
+    fn a_match_ignores_only_the_final_newline() {
         assert!(matches("a\nb\n", "a\nb"));
         assert!(!matches("a\nb\n", "a\nc\n"));
     }
