@@ -11,8 +11,8 @@ use std::process::ExitCode;
 use std::ptr::NonNull;
 
 use anyhow::{Context, Result};
-use clap::{Arg, ArgAction};
-use lesson::{Lesson, LessonInfo, bytes, varying_bytes};
+use clap::Parser;
+use lesson::{CommonFlags, Lesson, LessonInfo, bytes, varying_bytes};
 use memcore::sys;
 use milestone::{
     BREAK_STEP, Chunk, ChunkError, ChunkStats, Source, chunk_stats, find_chunk, for_each_chunk,
@@ -67,6 +67,26 @@ fn contract_parts() -> Option<Result<milestone::contract::Parts, String>> {
     })
 }
 
+/// The demo's flags.
+#[derive(Debug, Parser)]
+struct Flags {
+    #[command(flatten)]
+    common: CommonFlags,
+    /// Check a mem_chunk against the lesson's contract instead: the lesson's reference answer
+    /// (lesson, the default) or this crate's (library)
+    #[arg(long, value_name = "WHOSE", num_args = 0..=1)]
+    contract: Option<Option<String>>,
+    /// Chunk sizes in bytes (default: 24 100 4096 200000 1048576 64)
+    #[arg(value_name = "SIZE", allow_negative_numbers = true, value_parser = parse_size)]
+    sizes: Vec<usize>,
+}
+
+impl lesson::Flags for Flags {
+    fn common(&self) -> &CommonFlags {
+        &self.common
+    }
+}
+
 fn main() -> ExitCode {
     match contract_parts() {
         Some(Ok(parts)) => return milestone::contract::main(&parts),
@@ -76,30 +96,11 @@ fn main() -> ExitCode {
         }
         None => {}
     }
-    let (mut lesson, matches) = Lesson::start_with(INFO, |command| {
-        command
-            .arg(
-                Arg::new("sizes")
-                    .value_name("SIZE")
-                    .help("Chunk sizes in bytes (default: 24 100 4096 200000 1048576 64)")
-                    .action(ArgAction::Append)
-                    .allow_negative_numbers(true)
-                    .value_parser(parse_size),
-            )
-            .arg(
-                Arg::new("contract")
-                    .long("contract")
-                    .value_name("WHOSE")
-                    .num_args(0..=1)
-                    .help(
-                        "Check a mem_chunk against the lesson's contract instead: the lesson's \
-                         reference answer (lesson, the default) or this crate's (library)",
-                    ),
-            )
-    });
-    let sizes: Vec<usize> = match matches.get_many::<usize>("sizes") {
-        Some(given) => given.copied().collect(),
-        None => DEFAULT_SIZES.to_vec(),
+    let (mut lesson, flags) = Lesson::start_with::<Flags>(INFO);
+    let sizes = if flags.sizes.is_empty() {
+        DEFAULT_SIZES.to_vec()
+    } else {
+        flags.sizes
     };
     match run(&mut lesson, &sizes) {
         Ok(()) => lesson.finish(),

@@ -30,4 +30,4 @@ pub mod testing;
 pub use format::{bytes, human, io_error, varying_bytes, varying_text};
 pub use parts::{EXIT_OPTIONAL_TO_DO, EXIT_TO_DO, PartError};
 pub use record::{Check, Fact, LessonInfo, Marks, Observation, RegionInfo, Step};
-pub use report::{Lesson, MALLOC_ROOM};
+pub use report::{CommonFlags, Flags, Lesson, MALLOC_ROOM};

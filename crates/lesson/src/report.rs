@@ -4,12 +4,35 @@
 use std::fmt::Display;
 use std::process::ExitCode;
 
-use clap::{Arg, ArgAction, ArgMatches, Command};
 use memcore::{MemoryMap, Region};
 
 use crate::parts::{self, EXIT_OPTIONAL_TO_DO, EXIT_TO_DO, PartError};
 use crate::record::{Check, Document, Fact, LessonInfo, Marks, Observation, RegionInfo, Step};
 use crate::terminal::{emit, usage_error, wait_for_enter};
+
+/// The flags every lesson binary takes.
+#[derive(Debug, Clone, Copy, Default, clap::Parser)]
+pub struct CommonFlags {
+    /// Print the observations and checks as one JSON document
+    #[arg(long)]
+    pub json: bool,
+    /// Stop after each step, print the pid and wait for Enter, to look at /proc/PID/maps (or
+    /// attach gdb -p PID) while the memory is live
+    #[arg(long)]
+    pub pause: bool,
+}
+
+/// A lesson binary's flags: a clap-derived struct with `#[command(flatten)]` [`CommonFlags`].
+pub trait Flags: clap::Parser {
+    /// The flags every lesson binary takes.
+    fn common(&self) -> &CommonFlags;
+}
+
+impl Flags for CommonFlags {
+    fn common(&self) -> &CommonFlags {
+        self
+    }
+}
 
 /// How much room [`Lesson::give_malloc_room`] gives glibc's malloc.
 pub const MALLOC_ROOM: usize = 64 * 1024;
@@ -24,54 +47,40 @@ pub struct Lesson {
 }
 
 impl Lesson {
-    /// Parses the command line (`--json`, `--help`) and starts the lesson. Prints the help and
-    /// exits 0 for `--help`; prints one line and exits 2 for anything it does not know.
+    /// Parses the command line (`--json`, `--pause`, `--help`) and starts the lesson. Prints
+    /// the help and exits 0 for `--help`; prints one line and exits 2 for anything it does not
+    /// know.
     pub fn start(info: LessonInfo) -> Lesson {
-        Lesson::start_with(info, |command| command).0
+        Lesson::start_with::<CommonFlags>(info).0
     }
 
-    /// As [`Lesson::start`], with the binary's own arguments added by `extend`; returns their
-    /// matches too.
-    pub fn start_with(
-        info: LessonInfo,
-        extend: impl FnOnce(Command) -> Command,
-    ) -> (Lesson, ArgMatches) {
-        let command = extend(
-            Command::new(info.name)
-                .about(info.title)
-                .long_about(format!("{}\n\n{}", info.title, info.about))
-                .disable_version_flag(true)
-                .arg(
-                    Arg::new("json")
-                        .long("json")
-                        .action(ArgAction::SetTrue)
-                        .help("Print the observations and checks as one JSON document"),
-                )
-                .arg(
-                    Arg::new("pause")
-                        .long("pause")
-                        .action(ArgAction::SetTrue)
-                        .help(
-                            "Stop after each step, print the pid and wait for Enter, to look at \
-                             /proc/PID/maps (or attach gdb -p PID) while the memory is live",
-                        ),
-                ),
-        );
-        let matches = match command.clone().try_get_matches() {
-            Ok(matches) => matches,
+    /// As [`Lesson::start`], for a binary with flags of its own: `F` is a clap-derived struct
+    /// that flattens [`CommonFlags`]. Returns the parsed flags too.
+    pub fn start_with<F: Flags>(info: LessonInfo) -> (Lesson, F) {
+        let command = F::command()
+            .name(info.name)
+            .about(info.title)
+            .long_about(format!("{}\n\n{}", info.title, info.about))
+            .disable_version_flag(true);
+        let parsed = command
+            .clone()
+            .try_get_matches()
+            .and_then(|matches| F::from_arg_matches(&matches));
+        let flags = match parsed {
+            Ok(flags) => flags,
             Err(err) => std::process::exit(usage_error(info.name, command, &err)),
         };
-        let json = matches.get_flag("json");
-        if !json {
+        let common = flags.common();
+        if !common.json {
             emit(info.name, &format!("{}: {}", info.name, info.title));
         }
         let lesson = Lesson {
             info,
-            json,
-            pause: matches.get_flag("pause"),
+            json: common.json,
+            pause: common.pause,
             steps: Vec::new(),
         };
-        (lesson, matches)
+        (lesson, flags)
     }
 
     /// Whether output is JSON.

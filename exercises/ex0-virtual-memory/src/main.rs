@@ -10,8 +10,8 @@ use std::process::ExitCode;
 use std::ptr::NonNull;
 
 use anyhow::{Context, Result};
-use clap::{Arg, ArgAction};
-use lesson::{Lesson, LessonInfo, varying_bytes, varying_text};
+use clap::Parser;
+use lesson::{CommonFlags, Lesson, LessonInfo, varying_bytes, varying_text};
 use memcore::procfs::{self, Frame, Overcommit};
 use memcore::shared::SharedCells;
 use memcore::sys::{self, ChildExit, Protection};
@@ -33,17 +33,25 @@ const INFO: LessonInfo = LessonInfo {
             (/proc/self/pagemap; the numbers need root).",
 };
 
+/// ex0's flags.
+#[derive(Debug, Parser)]
+struct Flags {
+    #[command(flatten)]
+    common: CommonFlags,
+    /// Also show the physical frames behind a few virtual pages (needs root)
+    #[arg(long)]
+    frames: bool,
+}
+
+impl lesson::Flags for Flags {
+    fn common(&self) -> &CommonFlags {
+        &self.common
+    }
+}
+
 fn main() -> ExitCode {
-    let (mut lesson, matches) = Lesson::start_with(INFO, |command| {
-        command.arg(
-            Arg::new("frames")
-                .long("frames")
-                .action(ArgAction::SetTrue)
-                .help("Also show the physical frames behind a few virtual pages (needs root)"),
-        )
-    });
-    let frames = matches.get_flag("frames");
-    match run(&mut lesson, frames) {
+    let (mut lesson, flags) = Lesson::start_with::<Flags>(INFO);
+    match run(&mut lesson, flags.frames) {
         Ok(()) => lesson.finish(),
         Err(error) => lesson.abort(error),
     }

@@ -9,8 +9,8 @@ use std::hint::black_box;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use clap::{Arg, value_parser};
-use lesson::{Lesson, LessonInfo, Marks, bytes, varying_text};
+use clap::Parser;
+use lesson::{CommonFlags, Lesson, LessonInfo, Marks, bytes, varying_text};
 use memcore::linker::{SegmentBounds, segment_bounds};
 use memcore::{Mapping, Region, RegionKind, sys};
 
@@ -53,21 +53,27 @@ const INFO: LessonInfo = LessonInfo {
             diagram with this run's real addresses.",
 };
 
+/// ex1's flags.
+#[derive(Debug, Parser)]
+struct Flags {
+    #[command(flatten)]
+    common: CommonFlags,
+    /// The size of step 3's large allocation
+    #[arg(long, value_name = "BYTES", default_value_t = LARGE as u64,
+          value_parser = clap::value_parser!(u64).range(1..=1 << 30))]
+    large: u64,
+}
+
+impl lesson::Flags for Flags {
+    fn common(&self) -> &CommonFlags {
+        &self.common
+    }
+}
+
 /// Runs the lesson with `parts`; the exit status says how it went (see the `lesson` crate).
 pub fn main(parts: &Parts) -> ExitCode {
-    let (mut lesson, matches) = Lesson::start_with(INFO, |command| {
-        command.arg(
-            Arg::new("large")
-                .long("large")
-                .value_name("BYTES")
-                .help("The size of step 3's large allocation (default 262144, 256 KiB)")
-                .value_parser(value_parser!(u64).range(1..=1 << 30)),
-        )
-    });
-    let large = matches
-        .get_one::<u64>("large")
-        .map_or(LARGE, |&n| n as usize);
-    match run(&mut lesson, parts, large) {
+    let (mut lesson, flags) = Lesson::start_with::<Flags>(INFO);
+    match run(&mut lesson, parts, flags.large as usize) {
         Ok(()) => lesson.finish(),
         Err(error) => lesson.abort(error),
     }

@@ -23,8 +23,10 @@ use std::io;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, anyhow, bail};
-use clap::{Arg, ArgAction};
-use lesson::{Lesson, LessonInfo, Marks, bytes, io_error, varying_bytes, varying_text};
+use clap::Parser;
+use lesson::{
+    CommonFlags, Lesson, LessonInfo, Marks, bytes, io_error, varying_bytes, varying_text,
+};
 use memcore::{MemoryMap, RegionKind, sys};
 
 use crate::Source;
@@ -79,18 +81,25 @@ const INFO: LessonInfo = LessonInfo {
             every chunk back.",
 };
 
+/// The contract's flags.
+#[derive(Debug, Parser)]
+struct Flags {
+    #[command(flatten)]
+    common: CommonFlags,
+    /// The demo binary chooses whose mem_chunk runs with this flag before it gets here.
+    #[arg(long, num_args = 0..=1, hide = true)]
+    contract: Option<Option<String>>,
+}
+
+impl lesson::Flags for Flags {
+    fn common(&self) -> &CommonFlags {
+        &self.common
+    }
+}
+
 /// Runs the contract on `parts`; the exit status says how it went (see the `lesson` crate).
 pub fn main(parts: &Parts) -> ExitCode {
-    let (mut lesson, _) = Lesson::start_with(INFO, |command| {
-        // The demo binary chooses whose mem_chunk runs with this flag before it gets here.
-        command.arg(
-            Arg::new("contract")
-                .long("contract")
-                .num_args(0..=1)
-                .action(ArgAction::Set)
-                .hide(true),
-        )
-    });
+    let (mut lesson, _) = Lesson::start_with::<Flags>(INFO);
     match run(&mut lesson, parts) {
         Ok(()) => lesson.finish(),
         Err(error) => lesson.abort(error),
