@@ -23,8 +23,9 @@ use milestone::{
 const DEFAULT_SIZES: [usize; 6] = [24, 100, 4096, 200_000, 1_048_576, 64];
 
 const INFO: LessonInfo = LessonInfo {
-    name: "milestone",
-    title: "mem_chunk: memory from the OS by sbrk or mmap, with a registry of every chunk",
+    name: env!("CARGO_PKG_NAME"),
+    // The package description, which `cargo xtask list` shows too.
+    title: env!("CARGO_PKG_DESCRIPTION"),
     about: "Takes chunks with mem_chunk (the sizes given, or a default mix of small and large), \
             writes and verifies each, prints the registry as a table with the /proc/self/maps \
             region of each chunk, finds the chunk of an interior address, releases some and \

@@ -96,8 +96,12 @@ fn check_one(
     options: Options,
     bless: bool,
 ) -> Result<Outcome> {
-    let name = lesson.name;
-    let run = run::run(&bin_dir.join(lesson.binary), lesson.args, options.timeout)?;
+    let name = lesson.name.as_str();
+    let run = run::run(
+        &bin_dir.join(&lesson.binary),
+        &lesson.arg_strs(),
+        options.timeout,
+    )?;
     if let Some(failure) = run.failure() {
         println!("{name} ... FAILED: {failure}");
         for line in run.stderr.lines() {
@@ -106,10 +110,10 @@ fn check_one(
         return Ok(Outcome::FAILED);
     }
     let pattern = normalize(&run.stdout);
-    let snapshot_name = lesson.snapshot;
+    let snapshot_name = lesson.snapshot.as_str();
     if bless {
         let mut written = snapshot::shown(&snapshot::path(snapshot_name));
-        if let Some(readme_file) = lesson.readme {
+        if let Some(readme_file) = lesson.readme.as_deref() {
             let readme_path = root().join(readme_file);
             let readme_text = std::fs::read_to_string(&readme_path)
                 .with_context(|| format!("cannot read {readme_file}"))?;
@@ -159,7 +163,7 @@ fn check_one(
         }
         return Ok(Outcome::DIFFERS);
     }
-    if let Some(readme_file) = lesson.readme {
+    if let Some(readme_file) = lesson.readme.as_deref() {
         let readme_text = std::fs::read_to_string(root().join(readme_file))
             .with_context(|| format!("cannot read {readme_file}"))?;
         if let Err(why) = readme::agrees(&readme_text, &expected) {

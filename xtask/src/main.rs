@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use xtask::check::{self, Options};
 use xtask::learn::{self, Workspace};
-use xtask::lessons::{self, LESSONS};
+use xtask::lessons::{self, lessons};
 use xtask::run::Profile;
 use xtask::trace;
 
@@ -126,7 +126,7 @@ fn options(flags: &CheckFlags) -> Options {
 
 fn lesson(name: &str) -> Result<&'static lessons::LessonBinary> {
     lessons::find(name).with_context(|| {
-        let names: Vec<_> = LESSONS.iter().map(|l| l.name).collect();
+        let names: Vec<_> = lessons().iter().map(|l| l.name.as_str()).collect();
         format!(
             "no lesson binary {name}; the binaries are {}",
             names.join(", ")
@@ -136,14 +136,14 @@ fn lesson(name: &str) -> Result<&'static lessons::LessonBinary> {
 
 fn dispatch(command: Command) -> Result<bool> {
     match command {
-        Command::CheckAll(flags) => check::check(LESSONS, options(&flags)),
+        Command::CheckAll(flags) => check::check(lessons(), options(&flags)),
         Command::Check { name, flags } => {
             let lesson = lesson(&name)?;
             check::check(std::slice::from_ref(lesson), options(&flags))
         }
         Command::List => {
-            for l in LESSONS {
-                println!("{:<28} {}", l.name, l.shows);
+            for l in lessons() {
+                println!("{:<28} {}", &l.name, &l.shows);
             }
             Ok(true)
         }

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
-use crate::lessons::{LESSONS, LessonBinary};
+use crate::lessons::{LessonBinary, lessons};
 use crate::run::{self, Profile};
 use crate::snapshot;
 use lesson::normalize::normalize;
@@ -148,10 +148,10 @@ fn copy_for_nobody(bin_dir: &Path) -> Result<PathBuf> {
     let folder = std::env::temp_dir().join(format!("xtask-matrix-{}", std::process::id()));
     std::fs::create_dir_all(&folder)?;
     std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o755))?;
-    for lesson in LESSONS {
-        let copy = folder.join(lesson.binary);
-        std::fs::copy(bin_dir.join(lesson.binary), &copy)
-            .with_context(|| format!("cannot copy {}", lesson.binary))?;
+    for lesson in lessons() {
+        let copy = folder.join(&lesson.binary);
+        std::fs::copy(bin_dir.join(&lesson.binary), &copy)
+            .with_context(|| format!("cannot copy {}", &lesson.binary))?;
         std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755))?;
     }
     Ok(folder)
@@ -159,7 +159,7 @@ fn copy_for_nobody(bin_dir: &Path) -> Result<PathBuf> {
 
 /// Runs `lesson` as the setup says; returns what it printed and how it ended.
 fn run_one(setup: &Setup, lesson: &LessonBinary, bin_dir: &Path) -> Result<run::Run> {
-    let binary = bin_dir.join(lesson.binary);
+    let binary = bin_dir.join(&lesson.binary);
     let (program, args): (PathBuf, Vec<String>) = match setup.change {
         Change::Nothing | Change::Link(_) | Change::Tunables(_) => (
             binary,
@@ -217,8 +217,8 @@ fn judge(setup: &Setup, lesson: &LessonBinary, run: &run::Run) -> Result<Option<
             .to_owned();
         return Ok(Some(format!("{failure}: {first_error}")));
     }
-    let expected = snapshot::load(lesson.snapshot)?
-        .with_context(|| format!("no snapshot {}", lesson.snapshot))?;
+    let expected = snapshot::load(&lesson.snapshot)?
+        .with_context(|| format!("no snapshot {}", &lesson.snapshot))?;
     let pattern = normalize(&run.stdout);
     if snapshot::matches(&expected, &pattern) {
         return Ok(None);
@@ -266,19 +266,19 @@ pub fn matrix(quick: bool) -> Result<bool> {
         };
         let mut reordered = Vec::new();
         let failed_before = failed;
-        for lesson in LESSONS {
+        for lesson in lessons() {
             let run = run_one(setup, lesson, &bin_dir)?;
             match judge(setup, lesson, &run)? {
                 None => {
                     passed += 1;
-                    let expected = snapshot::load(lesson.snapshot)?.unwrap_or_default();
+                    let expected = snapshot::load(&lesson.snapshot)?.unwrap_or_default();
                     if !snapshot::matches(&expected, &normalize(&run.stdout)) {
-                        reordered.push(lesson.name);
+                        reordered.push(lesson.name.as_str());
                     }
                 }
                 Some(why) => {
                     failed += 1;
-                    println!("{}: {} ... FAILED: {why}", setup.name, lesson.name);
+                    println!("{}: {} ... FAILED: {why}", setup.name, &lesson.name);
                 }
             }
         }

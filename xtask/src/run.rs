@@ -26,35 +26,40 @@ pub fn cargo() -> String {
     std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned())
 }
 
+/// `cargo metadata` of the workspace's own packages, read once (`None` if cargo cannot tell).
+pub fn metadata() -> Option<&'static serde_json::Value> {
+    static METADATA: OnceLock<Option<serde_json::Value>> = OnceLock::new();
+    METADATA
+        .get_or_init(|| {
+            Command::new(cargo())
+                .current_dir(root())
+                .args([
+                    "metadata",
+                    "--format-version",
+                    "1",
+                    "--no-deps",
+                    "--offline",
+                ])
+                .stderr(Stdio::null())
+                .output()
+                .ok()
+                .filter(|out| out.status.success())
+                .and_then(|out| serde_json::from_slice(&out.stdout).ok())
+        })
+        .as_ref()
+}
+
 /// Cargo's target folder, as `cargo metadata` reports it: it knows every way to set it
 /// (`CARGO_TARGET_DIR`, `build.target-dir` in any config file). If cargo cannot tell,
 /// `CARGO_TARGET_DIR` (relative to the root) or `target/`.
 pub fn target_dir() -> PathBuf {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let reported = Command::new(cargo())
-            .current_dir(root())
-            .args([
-                "metadata",
-                "--format-version",
-                "1",
-                "--no-deps",
-                "--offline",
-            ])
-            .stderr(Stdio::null())
-            .output()
-            .ok()
-            .filter(|out| out.status.success())
-            .and_then(|out| serde_json::from_slice::<serde_json::Value>(&out.stdout).ok())
-            .and_then(|doc| doc["target_directory"].as_str().map(PathBuf::from));
-        reported.unwrap_or_else(|| {
-            std::env::var_os("CARGO_TARGET_DIR")
-                .map(PathBuf::from)
-                .map(|t| if t.is_absolute() { t } else { root().join(t) })
-                .unwrap_or_else(|| root().join("target"))
-        })
+    let reported = metadata().and_then(|doc| doc["target_directory"].as_str());
+    reported.map(PathBuf::from).unwrap_or_else(|| {
+        std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .map(|t| if t.is_absolute() { t } else { root().join(t) })
+            .unwrap_or_else(|| root().join("target"))
     })
-    .clone()
 }
 
 /// How the binaries are built.

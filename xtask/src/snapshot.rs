@@ -135,7 +135,7 @@ pub fn test_name(lesson: &LessonBinary) -> String {
 
 /// The command that `lesson`'s insta test says made its snapshot.
 pub fn command_of(lesson: &LessonBinary) -> String {
-    let mut command = format!("cargo run -p {}", lesson.binary);
+    let mut command = format!("cargo run -p {}", &lesson.binary);
     if !lesson.args.is_empty() {
         command = format!("{command} -- {}", lesson.args.join(" "));
     }

@@ -37,16 +37,16 @@ pub fn trace(lesson: &LessonBinary, profile: Profile) -> Result<()> {
             "-o",
         ])
         .arg(&log)
-        .arg(bin_dir.join(lesson.binary))
-        .args(lesson.args)
+        .arg(bin_dir.join(&lesson.binary))
+        .args(&lesson.args)
         .stdout(std::process::Stdio::null())
         .status()
         .context("cannot run strace")?;
     let text = std::fs::read_to_string(&log).context("cannot read strace's log")?;
     let _ = std::fs::remove_file(&log);
-    print!("{}", render(&text, lesson.name));
+    print!("{}", render(&text, &lesson.name));
     if !status.success() {
-        println!("({} exited with {status})", lesson.name);
+        println!("({} exited with {status})", &lesson.name);
     }
     Ok(())
 }

@@ -6,24 +6,37 @@ use std::process::Command;
 
 const XTASK: &str = env!("CARGO_BIN_EXE_xtask");
 
-fn write(path: &Path, text: &str) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, text).unwrap();
+/// Copies the workspace's sources (not `target/` or `.git`).
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        if name == "target" || name == ".git" {
+            continue;
+        }
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &to.join(&name));
+        } else {
+            std::fs::copy(entry.path(), to.join(&name)).unwrap();
+        }
+    }
 }
 
 #[test]
 fn the_xtask_of_one_clone_checks_the_clone_it_runs_in() {
+    let here = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     let other = std::env::temp_dir().join(format!("xtask-other-clone-{}", std::process::id()));
-    let reference = "\
-pub fn current_break() -> *mut u8 {
-    // ANCHOR: current_break
-    // HINT: this hint exists only in the other clone.
-    std::ptr::null_mut()
-    // ANCHOR_END: current_break
-}
-";
-    write(&other.join("exercises/ex2-sbrk/src/parts.rs"), reference);
-    std::fs::create_dir_all(other.join("xtask")).unwrap();
+    copy_tree(here, &other);
+    let reference = other.join("exercises/ex2-sbrk/src/parts.rs");
+    let text = std::fs::read_to_string(&reference).unwrap();
+    let changed = text.replacen(
+        "// HINT: `libc::sbrk(0)`",
+        "// HINT: this hint exists only in the other clone. `libc::sbrk(0)`",
+        1,
+    );
+    assert_ne!(text, changed, "the reference's first hint moved");
+    std::fs::write(&reference, changed).unwrap();
     let out = Command::new(XTASK)
         .args(["hint", "ex2-sbrk", "--all"])
         .env("CARGO_MANIFEST_DIR", other.join("xtask"))

@@ -25,8 +25,8 @@ fn assert_pattern(name: &str) {
     let lesson: &LessonBinary = lessons::find(name).expect("a lesson binary");
     let legacy = memcore::layout::legacy_mmap_reasons();
     let out = run::run(
-        &binaries().join(lesson.binary),
-        lesson.args,
+        &binaries().join(&lesson.binary),
+        &lesson.arg_strs(),
         Duration::from_secs(60),
     )
     .expect("the binary runs");
@@ -47,7 +47,7 @@ fn assert_pattern(name: &str) {
         "`{}` as an address pattern (see crates/lesson/src/normalize.rs)",
         snapshot::command_of(lesson)
     ));
-    settings.bind(|| insta::assert_snapshot!(lesson.snapshot, normalize(&out.stdout)));
+    settings.bind(|| insta::assert_snapshot!(lesson.snapshot.as_str(), normalize(&out.stdout)));
 }
 
 macro_rules! snapshot_tests {
@@ -63,7 +63,7 @@ macro_rules! snapshot_tests {
         #[test]
         fn every_lesson_binary_has_a_test() {
             let tests = [$(stringify!($test)),*];
-            for lesson in lessons::LESSONS {
+            for lesson in lessons::lessons() {
                 let name = snapshot::test_name(lesson);
                 assert!(tests.contains(&name.as_str()), "no test {name}");
             }

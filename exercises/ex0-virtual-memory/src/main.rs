@@ -22,8 +22,9 @@ const GIB: u64 = 1 << 30;
 const TOUCHED: usize = 10;
 
 const INFO: LessonInfo = LessonInfo {
-    name: "ex0-virtual-memory",
-    title: "virtual memory: more than the machine has, isolation and protection, seen happening",
+    name: env!("CARGO_PKG_NAME"),
+    // The package description, which `cargo xtask list` shows too.
+    title: env!("CARGO_PKG_DESCRIPTION"),
     about: "Asks for a mapping larger than RAM and swap together and shows what the overcommit \
             policy does with it, with and without MAP_NORESERVE; touches a few pages of a huge \
             mapping and shows only those become resident (Rss in /proc/self/smaps); forks, and \

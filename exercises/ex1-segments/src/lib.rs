@@ -44,8 +44,9 @@ mod picture;
 use picture::{Placed, diagram};
 
 const INFO: LessonInfo = LessonInfo {
-    name: "ex1-segments",
-    title: "where a program's stack, heap, data, bss and code live",
+    name: env!("CARGO_PKG_NAME"),
+    // The package description, which `cargo xtask list` shows too.
+    title: env!("CARGO_PKG_DESCRIPTION"),
     about: "Prints the address of a local variable, a small and a large heap allocation, an \
             initialised and a zeroed global, a string literal and a function; finds the region \
             of /proc/self/maps that holds each; cross-checks the executable's segments against \

@@ -49,8 +49,9 @@ mod limits;
 use limits::{ask_for_too_much, no_lock, set_with_brk};
 
 const INFO: LessonInfo = LessonInfo {
-    name: "ex2-sbrk",
-    title: "the program break, grown with sbrk, written, read back and given back",
+    name: env!("CARGO_PKG_NAME"),
+    // The package description, which `cargo xtask list` shows too.
+    title: env!("CARGO_PKG_DESCRIPTION"),
     about: "Finds the program break with sbrk(0) and compares it with the linker's end and the \
             [heap] mapping; grows it with sbrk by a size that is not a page multiple; writes a \
             message and a pattern there and reads them back in another function; gives the \

@@ -39,8 +39,9 @@ pub struct Parts {
 }
 
 const INFO: LessonInfo = LessonInfo {
-    name: "ex3-mmap",
-    title: "anonymous memory from mmap, written, read and unmapped",
+    name: env!("CARGO_PKG_NAME"),
+    // The package description, which `cargo xtask list` shows too.
+    title: env!("CARGO_PKG_DESCRIPTION"),
     about: "Maps anonymous, private, read-write memory of a size that is not a page multiple and \
             finds it in /proc/self/maps; shows it reads as zeros, writes and reads back its \
             whole length; unmaps it; does the same with memmap2's owned mapping, unmapped by \

@@ -6,7 +6,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 
 use super::Workspace;
-use crate::lessons::{EXERCISES, Exercise};
+use crate::lessons::{Exercise, exercises};
 use crate::template;
 
 /// `cargo xtask hint NAME [--all]`: the hint for the next part still to do, or every hint.
@@ -15,11 +15,11 @@ use crate::template;
 /// When the exercise is unknown or its files cannot be read.
 pub fn hint(workspace: &Workspace, name: &str, all: bool) -> Result<()> {
     let exercise = find(name)?;
-    let reference = read(&workspace.root.join(exercise.reference))?;
+    let reference = read(&workspace.root.join(&exercise.reference))?;
     let parts = template::parts(&reference)
-        .with_context(|| format!("{} is not a well-marked reference", exercise.reference))?;
+        .with_context(|| format!("{} is not a well-marked reference", &exercise.reference))?;
     let show = |part: &template::Part| {
-        println!("Hint for `{}` ({}):", part.name, exercise.name);
+        println!("Hint for `{}` ({}):", part.name, &exercise.name);
         let mut line = String::from(" ");
         for word in part.hint.join(" ").split_whitespace() {
             if line.len() + word.len() > 96 {
@@ -42,7 +42,7 @@ pub fn hint(workspace: &Workspace, name: &str, all: bool) -> Result<()> {
         None => println!(
             "Every part of {} is written: run `cargo xtask learn` to see whether it holds \
              (`cargo xtask hint {} --all` shows every hint).",
-            exercise.name, exercise.name
+            &exercise.name, &exercise.name
         ),
         Some((line, function)) => {
             let part = function
@@ -53,7 +53,7 @@ pub fn hint(workspace: &Workspace, name: &str, all: bool) -> Result<()> {
                 None => {
                     println!(
                         "{}:{line} is still todo!(), in no part this exercise knows; every hint:",
-                        exercise.template
+                        &exercise.template
                     );
                     for part in &parts {
                         show(part);
@@ -67,7 +67,7 @@ pub fn hint(workspace: &Workspace, name: &str, all: bool) -> Result<()> {
 
 fn find(name: &str) -> Result<&'static Exercise> {
     crate::lessons::exercise(name).with_context(|| {
-        let names: Vec<_> = EXERCISES.iter().map(|e| e.name).collect();
+        let names: Vec<_> = exercises().iter().map(|e| e.name.as_str()).collect();
         format!("no exercise {name}; the exercises are {}", names.join(", "))
     })
 }
@@ -81,14 +81,14 @@ pub(super) fn read(path: &Path) -> Result<String> {
 /// # Errors
 /// When the reference cannot be read or is badly marked.
 pub fn fresh_template(workspace: &Workspace, exercise: &Exercise) -> Result<String> {
-    let reference = read(&workspace.root.join(exercise.reference))?;
+    let reference = read(&workspace.root.join(&exercise.reference))?;
     template::template(
         &reference,
-        exercise.name,
-        exercise.title,
-        exercise.reference,
+        &exercise.name,
+        &exercise.title,
+        &exercise.reference,
     )
-    .with_context(|| format!("{} is not a well-marked reference", exercise.reference))
+    .with_context(|| format!("{} is not a well-marked reference", &exercise.reference))
 }
 
 /// Writes the template of `exercise`, unless the file holds something else and `yes` is not
@@ -103,7 +103,10 @@ pub fn write_template(workspace: &Workspace, exercise: &Exercise, yes: bool) -> 
     let current = std::fs::read_to_string(&path).ok();
     match current {
         Some(current) if current == fresh => {
-            println!("{}: already the template; nothing to do", exercise.template);
+            println!(
+                "{}: already the template; nothing to do",
+                &exercise.template
+            );
             return Ok(true);
         }
         Some(current) => {
@@ -111,7 +114,7 @@ pub fn write_template(workspace: &Workspace, exercise: &Exercise, yes: bool) -> 
                 println!(
                     "{}: not replaced: it differs from the template, so it may hold your work. \
                      Add --yes to replace it (a copy is kept under target/learn-saved/).",
-                    exercise.template
+                    &exercise.template
                 );
                 return Ok(false);
             }
@@ -121,19 +124,22 @@ pub fn write_template(workspace: &Workspace, exercise: &Exercise, yes: bool) -> 
             let stamp = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs());
-            let saved = saved_dir.join(format!("{}-{stamp}.rs", exercise.name));
+            let saved = saved_dir.join(format!("{}-{stamp}.rs", &exercise.name));
             std::fs::write(&saved, current)
                 .with_context(|| format!("cannot write {}", saved.display()))?;
             println!(
                 "{}: your version is kept at {}",
-                exercise.template,
+                &exercise.template,
                 saved.display()
             );
         }
         None => {}
     }
     std::fs::write(&path, fresh).with_context(|| format!("cannot write {}", path.display()))?;
-    println!("{}: written from {}", exercise.template, exercise.reference);
+    println!(
+        "{}: written from {}",
+        &exercise.template, &exercise.reference
+    );
     Ok(true)
 }
 
@@ -151,7 +157,7 @@ pub fn reset(workspace: &Workspace, name: &str, yes: bool) -> Result<bool> {
 /// As [`write_template`].
 pub fn templates(workspace: &Workspace, yes: bool) -> Result<bool> {
     let mut all = true;
-    for exercise in EXERCISES {
+    for exercise in exercises() {
         all &= write_template(workspace, exercise, yes)?;
     }
     Ok(all)

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
-use crate::lessons::{EXERCISES, Exercise};
+use crate::lessons::{Exercise, exercises};
 use crate::run;
 
 mod files;
@@ -54,7 +54,7 @@ impl Workspace {
 
     /// The learner's file of `exercise` here.
     pub fn template(&self, exercise: &Exercise) -> PathBuf {
-        self.root.join(exercise.template)
+        self.root.join(&exercise.template)
     }
 }
 
@@ -93,14 +93,14 @@ fn build(workspace: &Workspace, exercise: &Exercise) -> Result<Result<PathBuf, V
     let out = workspace
         .cargo()
         .args(["build", "--quiet", "--message-format", "short"])
-        .args(["-p", exercise.name, "--bin", exercise.binary])
+        .args(["-p", &exercise.name, "--bin", &exercise.binary])
         .output()
         .with_context(|| format!("failed to run `{} build`", run::cargo()))?;
     if out.status.success() {
-        return Ok(Ok(workspace.target.join("debug").join(exercise.binary)));
+        return Ok(Ok(workspace.target.join("debug").join(&exercise.binary)));
     }
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let mut lines = vec![format!("{} does not compile:", exercise.template)];
+    let mut lines = vec![format!("{} does not compile:", &exercise.template)];
     lines.extend(
         stderr
             .lines()
@@ -121,9 +121,9 @@ pub fn check(workspace: &Workspace, exercise: &Exercise) -> Result<Status> {
         Err(errors) => return Ok(Status::Failed(errors)),
     };
     let run = run::run(&binary, &[], TIMEOUT)?;
-    let expected = Expected::snapshot(exercise.snapshot)?;
+    let expected = Expected::snapshot(&exercise.snapshot)?;
     // The learner's binary is a file of another name; everything else is the exercise's.
-    let stdout = run.stdout.replace(exercise.binary, exercise.name);
+    let stdout = run.stdout.replace(&exercise.binary, &exercise.name);
     Ok(classify(&stdout, &run.stderr, &run.ending, &expected))
 }
 
@@ -133,16 +133,16 @@ pub fn report(results: &[(&Exercise, Status)]) -> bool {
     println!("learn: your parts, run and checked by the lesson's own programs");
     let width = results.iter().map(|(e, _)| e.name.len()).max().unwrap_or(0);
     for (exercise, status) in results {
-        let name = exercise.name;
+        let name = exercise.name.as_str();
         match status {
             Status::Done(None) => println!(
                 "  {name:<width$}  done (compare with the reference, {})",
-                exercise.reference
+                &exercise.reference
             ),
             Status::Done(Some(place)) => println!(
                 "  {name:<width$}  done; the optional part `{}` is still to do, at {}:{} \
                  (compare with the reference, {})",
-                place.part, place.file, place.line, exercise.reference
+                place.part, place.file, place.line, &exercise.reference
             ),
             Status::ToDo(place) => println!(
                 "  {name:<width$}  to do: `{}`, {}:{}",
@@ -160,12 +160,12 @@ pub fn report(results: &[(&Exercise, Status)]) -> bool {
     match next {
         Some((exercise, Status::ToDo(place))) => println!(
             "Next: open {}:{} and write `{}`; for a hint, run `cargo xtask hint {}`.",
-            place.file, place.line, place.part, exercise.name
+            place.file, place.line, place.part, &exercise.name
         ),
         Some((exercise, _)) => println!(
             "Next: open {} and mend what the failure above names; for a hint, run \
              `cargo xtask hint {} --all`.",
-            exercise.template, exercise.name
+            &exercise.template, &exercise.name
         ),
         None => println!(
             "Next: every exercise is done. Compare your parts with the references named above, \
@@ -184,7 +184,7 @@ pub fn report(results: &[(&Exercise, Status)]) -> bool {
 /// When cargo or a binary cannot be started.
 pub fn learn(workspace: &Workspace) -> Result<bool> {
     let mut results = Vec::new();
-    for exercise in EXERCISES {
+    for exercise in exercises() {
         results.push((exercise, check(workspace, exercise)?));
     }
     Ok(report(&results))
@@ -198,7 +198,7 @@ pub fn watch(workspace: &Workspace) -> Result<bool> {
     use notify::{RecursiveMode, Watcher};
     let (tx, rx) = std::sync::mpsc::channel();
     let mut watcher = notify::recommended_watcher(tx).context("cannot watch files")?;
-    for exercise in EXERCISES {
+    for exercise in exercises() {
         let folder = workspace.template(exercise);
         let folder = folder.parent().context("a template has no folder")?;
         watcher

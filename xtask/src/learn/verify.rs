@@ -6,7 +6,7 @@ use anyhow::{Context, Result, bail};
 
 use super::files::{fresh_template, read};
 use super::{Place, Status, Workspace, check, report};
-use crate::lessons::{EXERCISES, Exercise};
+use crate::lessons::{Exercise, exercises};
 use crate::template;
 
 /// What one answer in `xtask/answers/` must give.
@@ -20,7 +20,7 @@ enum Expect {
 /// The answers kept as tests, for `exercise`: (file, what it must give). A file says what it
 /// expects in a first line `//! expect: done` or `//! expect: failed: <words of the failure>`.
 fn answers(workspace: &Workspace, exercise: &Exercise) -> Result<Vec<(PathBuf, Expect)>> {
-    let folder = workspace.root.join("xtask/answers").join(exercise.name);
+    let folder = workspace.root.join("xtask/answers").join(&exercise.name);
     let mut found = Vec::new();
     let entries =
         std::fs::read_dir(&folder).with_context(|| format!("cannot read {}", folder.display()))?;
@@ -61,11 +61,8 @@ fn copy_tree(from: &Path, to: &Path) -> Result<()> {
         if entry.file_type()?.is_dir() {
             copy_tree(&source, &dest)?;
         } else {
-            let same = std::fs::read(&dest).ok() == Some(std::fs::read(&source)?);
-            if !same {
-                std::fs::copy(&source, &dest)
-                    .with_context(|| format!("cannot copy {}", source.display()))?;
-            }
+            std::fs::copy(&source, &dest)
+                .with_context(|| format!("cannot copy {}", source.display()))?;
         }
     }
     Ok(())
@@ -87,12 +84,12 @@ pub fn verify(workspace: &Workspace) -> Result<bool> {
     };
 
     println!("verify: the committed templates are fresh");
-    for exercise in EXERCISES {
+    for exercise in exercises() {
         let fresh = fresh_template(workspace, exercise)?;
         if read(&workspace.template(exercise))? != fresh {
             fail(format!(
                 "{} is stale: run `cargo xtask templates --yes`",
-                exercise.template
+                &exercise.template
             ));
         }
     }
@@ -100,8 +97,8 @@ pub fn verify(workspace: &Workspace) -> Result<bool> {
     println!("verify: every template builds clippy-clean");
     let mut clippy = workspace.cargo();
     clippy.args(["clippy", "--quiet"]);
-    for exercise in EXERCISES {
-        clippy.args(["-p", exercise.name, "--bin", exercise.binary]);
+    for exercise in exercises() {
+        clippy.args(["-p", &exercise.name, "--bin", &exercise.binary]);
     }
     let status = clippy
         .args(["--", "-D", "warnings"])
@@ -113,9 +110,9 @@ pub fn verify(workspace: &Workspace) -> Result<bool> {
 
     println!("verify: every template stops at its first part, saying where");
     let mut results = Vec::new();
-    for exercise in EXERCISES {
+    for exercise in exercises() {
         let status = check(workspace, exercise)?;
-        let reference = read(&workspace.root.join(exercise.reference))?;
+        let reference = read(&workspace.root.join(&exercise.reference))?;
         let first = template::parts(&reference)?
             .into_iter()
             .next()
@@ -129,7 +126,7 @@ pub fn verify(workspace: &Workspace) -> Result<bool> {
         if status != expected {
             fail(format!(
                 "{}: expected {expected:?}, got {status:?}",
-                exercise.name
+                &exercise.name
             ));
         }
         results.push((exercise, status));
@@ -141,11 +138,16 @@ pub fn verify(workspace: &Workspace) -> Result<bool> {
         root: workspace.target.join("learn-verify/workspace"),
         target: workspace.target.join("learn-verify/target"),
     };
+    // A fresh copy: a file the workspace no longer has must not linger in it.
+    if copy.root.exists() {
+        std::fs::remove_dir_all(&copy.root)
+            .with_context(|| format!("cannot remove {}", copy.root.display()))?;
+    }
     copy_tree(&workspace.root, &copy.root)?;
     let mut results = Vec::new();
-    for exercise in EXERCISES {
+    for exercise in exercises() {
         std::fs::copy(
-            workspace.root.join(exercise.reference),
+            workspace.root.join(&exercise.reference),
             copy.template(exercise),
         )
         .context("cannot put the reference in place")?;
@@ -153,7 +155,7 @@ pub fn verify(workspace: &Workspace) -> Result<bool> {
         if !status.is_done() {
             fail(format!(
                 "{} with the reference's parts: {status:?}",
-                exercise.name
+                &exercise.name
             ));
         }
         results.push((exercise, status));
@@ -161,7 +163,7 @@ pub fn verify(workspace: &Workspace) -> Result<bool> {
     report(&results);
 
     println!("verify: the answers kept in xtask/answers/ give what they expect");
-    for exercise in EXERCISES {
+    for exercise in exercises() {
         for (answer, expect) in answers(workspace, exercise)? {
             std::fs::copy(&answer, copy.template(exercise))
                 .context("cannot put an answer in place")?;
