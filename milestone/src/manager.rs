@@ -22,6 +22,8 @@ use crate::stats::ChunkStats;
 /// from `start` (`base` aligned), and `[top, end)` is not handed out yet.
 #[derive(Debug, Clone, Copy)]
 struct BreakSpan {
+    /// `base` as `sbrk` returned it: the pointer every chunk of the span is made from.
+    origin: NonNull<u8>,
     base: usize,
     start: usize,
     top: usize,
@@ -43,13 +45,25 @@ pub struct ChunkManager {
     sbrk_fallbacks: usize,
 }
 
+// SAFETY: a span is the description of break memory this manager owns; it is used only by
+// its manager, under the manager's `&mut self`, wherever the manager is.
+unsafe impl Send for BreakSpan {}
+
+impl BreakSpan {
+    /// The byte at `addr`, inside the span, as a pointer with the span's provenance.
+    fn at(&self, addr: usize) -> NonNull<u8> {
+        self.origin
+            .map_addr(|origin| origin.saturating_add(addr - origin.get()))
+    }
+}
+
 fn align_up(value: usize, align: usize) -> Option<usize> {
     value.checked_add(align - 1).map(|v| v & !(align - 1))
 }
 
 /// How a request for break memory ended.
 enum Carve {
-    Done(usize),
+    Done(NonNull<u8>),
     /// The break could not grow; the caller may map instead.
     BreakRefused,
 }
@@ -91,14 +105,14 @@ impl ChunkManager {
         if self.policy.uses_break() && size < self.policy.mmap_threshold() {
             let len = align_up(size, GRANULE).ok_or(too_large)?;
             match self.carve(len)? {
-                Carve::Done(start) => return Ok(non_null(start)),
+                Carve::Done(start) => return Ok(start),
                 Carve::BreakRefused => self.sbrk_fallbacks += 1,
             }
         }
         self.mmap_calls += 1;
         let start = sys::mmap_anonymous(mapped_len)?;
         let chunk = Extent {
-            start: start.as_ptr() as usize,
+            start,
             len: mapped_len,
             state: State::Live(Source::Mmap),
         };
@@ -122,17 +136,17 @@ impl ChunkManager {
             };
             if free.len > len {
                 let rest = Extent {
-                    start: free.start + len,
+                    start: free.at(len),
                     len: free.len - len,
                     state: State::Free,
                 };
-                self.registry.replace(free.start, live);
+                self.registry.replace(free.addr(), live);
                 if let Err(error) = self.registry.insert(rest) {
-                    self.registry.replace(free.start, free);
+                    self.registry.replace(free.addr(), free);
                     return Err(error.into());
                 }
             } else {
-                self.registry.replace(free.start, live);
+                self.registry.replace(free.addr(), live);
             }
             return Ok(Carve::Done(free.start));
         }
@@ -143,7 +157,7 @@ impl ChunkManager {
         let Some(span) = self.span.as_mut() else {
             return Ok(Carve::BreakRefused);
         };
-        let start = span.top;
+        let start = span.at(span.top);
         self.registry.insert(Extent {
             start,
             len,
@@ -187,13 +201,14 @@ impl ChunkManager {
             return false;
         };
         self.brk_calls += 1;
-        let Ok(base) = sys::sbrk(step) else {
+        let Some(origin) = sys::sbrk(step).ok().and_then(NonNull::new) else {
             return false;
         };
-        let base = base as usize;
+        let base = origin.as_ptr() as usize;
         let start = base.next_multiple_of(GRANULE);
         self.held_break += step;
         self.span = Some(BreakSpan {
+            origin,
             base,
             start,
             top: start,
@@ -213,13 +228,13 @@ impl ChunkManager {
         if found > span.end && unused > 0 {
             // If the registry cannot map a page for this record, the memory stays held but
             // unused: a leak of less than one step, never a double hand-out.
-            let _ = self.add_free(span.top, unused);
+            let _ = self.add_free(span.at(span.top), unused);
         }
     }
 
     /// Records `[start, start + len)` as free, merged with free neighbours that touch it.
     /// Returns the merged extent.
-    fn add_free(&mut self, start: usize, len: usize) -> Result<Extent, ChunkError> {
+    fn add_free(&mut self, start: NonNull<u8>, len: usize) -> Result<Extent, ChunkError> {
         let free = Extent {
             start,
             len,
@@ -234,25 +249,25 @@ impl ChunkManager {
     /// it cannot fail.
     fn merge_with_free_neighbours(&mut self, free: Extent) -> Extent {
         let mut merged = free;
-        if let Some(b) = self.registry.before(free.start)
+        if let Some(b) = self.registry.before(free.addr())
             && b.state == State::Free
-            && b.end() == free.start
+            && b.end() == free.addr()
         {
-            self.registry.remove(free.start);
+            self.registry.remove(free.addr());
             merged = Extent {
                 start: b.start,
                 len: b.len + free.len,
                 state: State::Free,
             };
-            self.registry.replace(b.start, merged);
+            self.registry.replace(b.addr(), merged);
         }
-        if let Some(a) = self.registry.after(merged.start)
+        if let Some(a) = self.registry.after(merged.addr())
             && a.state == State::Free
-            && a.start == merged.end()
+            && a.addr() == merged.end()
         {
-            self.registry.remove(a.start);
+            self.registry.remove(a.addr());
             merged.len += a.len;
-            self.registry.replace(merged.start, merged);
+            self.registry.replace(merged.addr(), merged);
         }
         merged
     }
@@ -273,27 +288,27 @@ impl ChunkManager {
                 unsafe { sys::munmap(ptr, chunk.len()) }?;
                 self.registry.remove(addr);
             }
-            Source::Sbrk => self.release_break_memory(addr, chunk.len()),
+            Source::Sbrk => self.release_break_memory(ptr, chunk.len()),
         }
         Ok(())
     }
 
-    fn release_break_memory(&mut self, addr: usize, len: usize) {
+    fn release_break_memory(&mut self, start: NonNull<u8>, len: usize) {
         // Turning a live extent into a free one needs no new record, so this cannot fail.
         let freed = Extent {
-            start: addr,
+            start,
             len,
             state: State::Free,
         };
-        self.registry.replace(addr, freed);
+        self.registry.replace(freed.addr(), freed);
         let merged = self.merge_with_free_neighbours(freed);
         // Free memory at the top of the span goes back to its unused top.
         if let Some(span) = self.span.as_mut()
             && merged.end() == span.top
-            && merged.start >= span.start
+            && merged.addr() >= span.start
         {
-            self.registry.remove(merged.start);
-            span.top = merged.start;
+            self.registry.remove(merged.addr());
+            span.top = merged.addr();
             self.trim();
         }
     }
@@ -387,11 +402,6 @@ impl ChunkManager {
         }
         Ok(())
     }
-}
-
-fn non_null(addr: usize) -> NonNull<u8> {
-    // Break memory is never at address 0.
-    NonNull::new(addr as *mut u8).unwrap_or(NonNull::dangling())
 }
 
 impl From<Error> for ChunkError {

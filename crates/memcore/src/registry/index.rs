@@ -275,9 +275,11 @@ impl ChunkRegistry {
     /// [`Error::Os`] if a page for the records cannot be mapped; nothing is changed then.
     pub fn insert(&mut self, e: Extent) -> Result<(), Error> {
         debug_assert!(
-            e.len > 0 && e.len.is_multiple_of(GRANULE) && e.start.is_multiple_of(GRANULE)
+            e.len > 0 && e.len.is_multiple_of(GRANULE) && e.addr().is_multiple_of(GRANULE)
         );
-        debug_assert!(self.containing(e.start).is_none() && self.containing(e.end() - 1).is_none());
+        debug_assert!(
+            self.containing(e.addr()).is_none() && self.containing(e.end() - 1).is_none()
+        );
         let record = Record::pack(e);
         let free_len = if record.is_free() { e.len } else { 0 };
         if self.metas.len == 0 {
@@ -288,13 +290,13 @@ impl ChunkRegistry {
                 len: 0,
                 max_free: 0,
             };
-            self.insert_leaf(0, e.start, meta);
+            self.insert_leaf(0, e.addr(), meta);
         }
-        let (mut i, mut j) = match self.after_insert_hint(e.start) {
+        let (mut i, mut j) = match self.after_insert_hint(e.addr()) {
             Some(slot) => slot,
             None => {
-                let i = self.leaf_for(e.start).unwrap_or(0);
-                (i, self.leaf(i).starts.partition_point(|&s| s < e.start))
+                let i = self.leaf_for(e.addr()).unwrap_or(0);
+                (i, self.leaf(i).starts.partition_point(|&s| s < e.addr()))
             }
         };
         if self.metas.as_slice()[i].len == LEAF_CAP {
@@ -314,7 +316,7 @@ impl ChunkRegistry {
             let first = if moved > 0 {
                 self.leaf(i).starts[LEAF_CAP - moved]
             } else {
-                e.start
+                e.addr()
             };
             self.metas.as_mut_slice()[i].len = LEAF_CAP - moved;
             let meta = LeafMeta {
@@ -339,7 +341,7 @@ impl ChunkRegistry {
         records.refresh_fence(j, len + 1);
         self.metas.as_mut_slice()[i].len += 1;
         if j == 0 {
-            self.firsts.as_mut_slice()[i] = e.start;
+            self.firsts.as_mut_slice()[i] = e.addr();
         }
         if free_len > self.metas.as_slice()[i].max_free {
             self.set_max_free(i, free_len);
@@ -403,8 +405,8 @@ impl ChunkRegistry {
     /// address and not reach the next extent. Returns the old extent, or `None` (and changes
     /// nothing) if no extent starts at `start`.
     pub fn replace(&mut self, start: usize, new: Extent) -> Option<Extent> {
-        debug_assert!(new.start == start && new.len > 0 && new.len.is_multiple_of(GRANULE));
-        debug_assert!(self.after(start).is_none_or(|n| new.end() <= n.start));
+        debug_assert!(new.addr() == start && new.len > 0 && new.len.is_multiple_of(GRANULE));
+        debug_assert!(self.after(start).is_none_or(|n| new.end() <= n.addr()));
         let (i, j) = self.position(start)?;
         let old = self.leaf(i).at(j);
         self.leaf_mut(i, 0).set(j, Record::pack(new));

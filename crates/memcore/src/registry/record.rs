@@ -1,5 +1,14 @@
 //! One extent packed into 16 bytes: its start, and its length with the state in the low bits
 //! (every length is a multiple of [`GRANULE`], which leaves them free).
+//!
+//! # Safety
+//! A record's start is the address of an [`Extent`]'s `NonNull` start, exposed when packed;
+//! unpacking makes it a pointer again, with that provenance, and never null: every record in a
+//! leaf was packed from an extent.
+
+#![allow(unsafe_code)]
+
+use std::ptr::NonNull;
 
 use super::types::{Extent, GRANULE, Source, State};
 
@@ -24,7 +33,7 @@ impl Record {
             State::Live(Source::Mmap) => TAG_MMAP,
         };
         Record {
-            start: e.start,
+            start: e.start.as_ptr().expose_provenance(),
             word: e.len | tag,
         }
     }
@@ -42,8 +51,10 @@ impl Record {
     }
 
     pub(super) fn unpack(self) -> Extent {
+        let start = std::ptr::with_exposed_provenance_mut::<u8>(self.start);
         Extent {
-            start: self.start,
+            // SAFETY: the start was packed from an extent's NonNull start (see the module).
+            start: unsafe { NonNull::new_unchecked(start) },
             len: self.len(),
             state: match self.tag() {
                 TAG_FREE => State::Free,

@@ -2,9 +2,15 @@
 
 use super::*;
 
+/// The registry only records addresses; the tests' extents point at nothing.
+fn at(start: usize) -> std::ptr::NonNull<u8> {
+    std::ptr::NonNull::new(std::ptr::without_provenance_mut(start))
+        .expect("a test address is not 0")
+}
+
 fn live(start: usize, len: usize) -> Extent {
     Extent {
-        start,
+        start: at(start),
         len,
         state: State::Live(Source::Sbrk),
     }
@@ -12,7 +18,7 @@ fn live(start: usize, len: usize) -> Extent {
 
 fn free(start: usize, len: usize) -> Extent {
     Extent {
-        start,
+        start: at(start),
         len,
         state: State::Free,
     }

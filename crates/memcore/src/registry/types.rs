@@ -1,5 +1,11 @@
 //! The registry's public types: where a chunk came from, an extent's state, extents and
 //! chunks, and the tally of both.
+//!
+//! # Safety
+//! Extents and chunks hold `NonNull` starts, so that a chunk's start is never null by type;
+//! they only describe memory, and are `Send` and `Sync` by hand.
+
+#![allow(unsafe_code)]
 
 use std::fmt;
 use std::ptr::NonNull;
@@ -41,8 +47,8 @@ pub enum State {
 /// A range of memory the registry records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Extent {
-    /// First address.
-    pub start: usize,
+    /// First byte.
+    pub start: NonNull<u8>,
     /// Length in bytes, a multiple of [`GRANULE`].
     pub len: usize,
     /// Live or free.
@@ -50,14 +56,24 @@ pub struct Extent {
 }
 
 impl Extent {
+    /// Its first address, the registry's key.
+    pub fn addr(&self) -> usize {
+        self.start.as_ptr() as usize
+    }
+
     /// First address past it.
     pub fn end(&self) -> usize {
-        self.start + self.len
+        self.addr() + self.len
     }
 
     /// Whether `addr` lies inside it.
     pub fn contains(&self, addr: usize) -> bool {
-        self.start <= addr && addr - self.start < self.len
+        self.addr() <= addr && addr - self.addr() < self.len
+    }
+
+    /// The byte `offset` bytes into it (or past its end), with its provenance.
+    pub fn at(&self, offset: usize) -> NonNull<u8> {
+        self.start.map_addr(|a| a.saturating_add(offset))
     }
 
     /// It as a [`Chunk`], if it is live.
@@ -73,19 +89,30 @@ impl Extent {
     }
 }
 
+// SAFETY: an extent only describes memory (where, how long, whose); it owns nothing and is
+// never dereferenced through, so sending or sharing it between threads is sharing numbers.
+unsafe impl Send for Extent {}
+// SAFETY: as for Send.
+unsafe impl Sync for Extent {}
+
 /// A live chunk: memory handed out by the chunk layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Chunk {
-    start: usize,
+    start: NonNull<u8>,
     len: usize,
     source: Source,
 }
 
+// SAFETY: a chunk only describes memory handed out (where, how long, from where); it owns
+// nothing and is never dereferenced through, so sending or sharing it is sharing numbers.
+unsafe impl Send for Chunk {}
+// SAFETY: as for Send.
+unsafe impl Sync for Chunk {}
+
 impl Chunk {
     /// The first usable byte (16-byte aligned; page aligned for mmap chunks).
     pub fn start(&self) -> NonNull<u8> {
-        // A chunk never starts at address 0: the kernel never maps page zero for us.
-        NonNull::new(self.start as *mut u8).unwrap_or(NonNull::dangling())
+        self.start
     }
 
     /// The number of usable bytes: at least what was asked for.
@@ -105,13 +132,13 @@ impl Chunk {
 
     /// First address past it.
     pub fn end(&self) -> usize {
-        self.start + self.len
+        self.start.as_ptr() as usize + self.len
     }
 
     /// Whether `addr` lies inside it.
     pub fn contains(&self, addr: *const u8) -> bool {
-        let addr = addr as usize;
-        self.start <= addr && addr - self.start < self.len
+        let (addr, start) = (addr as usize, self.start.as_ptr() as usize);
+        start <= addr && addr - start < self.len
     }
 }
 
