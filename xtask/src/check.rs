@@ -72,22 +72,14 @@ struct Outcome {
 }
 
 impl Outcome {
-    const PASSED: Outcome = Outcome {
-        passed: true,
-        write: false,
-    };
-    const FAILED: Outcome = Outcome {
-        passed: false,
-        write: false,
-    };
-    const DIFFERS: Outcome = Outcome {
-        passed: false,
-        write: true,
-    };
-    const BLESSED: Outcome = Outcome {
-        passed: true,
-        write: true,
-    };
+    const PASSED: Outcome = Outcome::new(true, false);
+    const FAILED: Outcome = Outcome::new(false, false);
+    const DIFFERS: Outcome = Outcome::new(false, true);
+    const BLESSED: Outcome = Outcome::new(true, true);
+
+    const fn new(passed: bool, write: bool) -> Outcome {
+        Outcome { passed, write }
+    }
 }
 
 fn check_one(

@@ -119,23 +119,15 @@ pub struct Marks {
 
 impl Marks {
     /// Nothing varies: the address is ranked and the region compared.
-    pub const NONE: Marks = Marks {
-        address: false,
-        region: false,
-    };
+    pub const NONE: Marks = Marks::new(false, false);
     /// The address is not ranked.
-    pub const ADDRESS: Marks = Marks {
-        address: true,
-        region: false,
-    };
+    pub const ADDRESS: Marks = Marks::new(true, false);
     /// The region is masked.
-    pub const REGION: Marks = Marks {
-        address: false,
-        region: true,
-    };
+    pub const REGION: Marks = Marks::new(false, true);
     /// Both.
-    pub const BOTH: Marks = Marks {
-        address: true,
-        region: true,
-    };
+    pub const BOTH: Marks = Marks::new(true, true);
+
+    const fn new(address: bool, region: bool) -> Marks {
+        Marks { address, region }
+    }
 }

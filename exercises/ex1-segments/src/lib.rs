@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::Parser;
 use lesson::{CommonFlags, Lesson, LessonInfo, Marks, bytes, varying_text};
-use memcore::linker::{SegmentBounds, segment_bounds};
+use memcore::linker::segment_bounds;
 use memcore::{Mapping, Region, RegionKind, sys};
 
 /// The default size of the large allocation: well above glibc's mmap threshold.
@@ -90,16 +90,16 @@ fn one_call_deeper(parts: &Parts) -> usize {
 }
 
 fn run(lesson: &mut Lesson, parts: &Parts, large: usize) -> Result<()> {
-    let bounds = segment_bounds();
-    let mut placed: Vec<Placed> = Vec::new();
-    stack(lesson, parts, &mut placed)?;
-    let small = small_heap_value(lesson, parts, &mut placed)?;
+    let mut placed = vec![stack(lesson, parts)?];
+    let (small, small_placed) = small_heap_value(lesson, parts)?;
+    placed.push(small_placed);
     let mmap_page = Mapping::anonymous(sys::page_size()).context("mmap refused a page")?;
-    let large = large_allocation(lesson, parts, large, &mmap_page, &mut placed)?;
-    initialised_global(lesson, parts, &bounds, &mut placed)?;
-    zeroed_global(lesson, parts, &bounds, &mut placed)?;
+    let (large, page_placed) = large_allocation(lesson, parts, large, &mmap_page)?;
+    placed.push(page_placed);
+    placed.push(initialised_global(lesson, parts)?);
+    placed.push(zeroed_global(lesson, parts)?);
     string_literal(lesson, parts)?;
-    function(lesson, parts, &bounds, &mut placed)?;
+    placed.push(function(lesson, parts)?);
     heap_grows(lesson)?;
     lesson.step("The whole picture, with this run's addresses");
     let map = lesson.map()?;
@@ -108,7 +108,7 @@ fn run(lesson: &mut Lesson, parts: &Parts, large: usize) -> Result<()> {
     Ok(())
 }
 
-fn stack(lesson: &mut Lesson, parts: &Parts, placed: &mut Vec<Placed>) -> Result<()> {
+fn stack(lesson: &mut Lesson, parts: &Parts) -> Result<Placed> {
     lesson.step("A local variable lives on the stack");
     lesson.say(
         "Each function call gets a frame on the stack for its local variables; the frame is \
@@ -118,8 +118,12 @@ fn stack(lesson: &mut Lesson, parts: &Parts, placed: &mut Vec<Placed>) -> Result
     );
     let local_addr = lesson.part("address_of_a_local", parts.address_of_a_local)?;
     let region = lesson.observe("a local variable (main)", local_addr)?;
-    let in_stack = region.as_ref().is_some_and(|r| r.kind == RegionKind::Stack);
-    lesson.check("the local lies in [stack]", in_stack, describe(&region));
+    lies_in(
+        lesson,
+        &region,
+        RegionKind::Stack,
+        "the local lies in [stack]",
+    );
     let deeper = lesson.part("address_of_a_local", || one_call_deeper(parts))?;
     lesson.observe("a local one call deeper", deeper)?;
     lesson.check(
@@ -127,18 +131,13 @@ fn stack(lesson: &mut Lesson, parts: &Parts, placed: &mut Vec<Placed>) -> Result
         deeper < local_addr,
         format!("{deeper:#x} is not below {local_addr:#x}"),
     );
-    placed.push(Placed {
+    Ok(Placed {
         label: "a local variable",
         addr: local_addr,
-    });
-    Ok(())
+    })
 }
 
-fn small_heap_value(
-    lesson: &mut Lesson,
-    parts: &Parts,
-    placed: &mut Vec<Placed>,
-) -> Result<Box<u64>> {
+fn small_heap_value(lesson: &mut Lesson, parts: &Parts) -> Result<(Box<u64>, Placed)> {
     lesson.step("A small allocation lives in the heap");
     lesson.say(
         "Box::new asks the global allocator, here glibc's malloc, for 8 bytes.\n\
@@ -148,13 +147,12 @@ fn small_heap_value(
     let small = lesson.part("a_small_heap_value", parts.a_small_heap_value)?;
     let small_addr = &raw const *small as usize;
     let region = lesson.observe("a Box<u64>", small_addr)?;
-    let in_heap = region.as_ref().is_some_and(|r| r.kind == RegionKind::Heap);
-    lesson.check("the Box lies in [heap]", in_heap, describe(&region));
-    placed.push(Placed {
+    lies_in(lesson, &region, RegionKind::Heap, "the Box lies in [heap]");
+    let placed = Placed {
         label: "a Box<u64>",
         addr: small_addr,
-    });
-    Ok(small)
+    };
+    Ok((small, placed))
 }
 
 /// glibc's mmap threshold in this process, and where it comes from: `GLIBC_TUNABLES`
@@ -183,8 +181,7 @@ fn large_allocation(
     parts: &Parts,
     len: usize,
     mmap_page: &Mapping,
-    placed: &mut Vec<Placed>,
-) -> Result<Vec<u8>> {
+) -> Result<(Vec<u8>, Placed)> {
     lesson.step("A large allocation, and glibc's mmap threshold");
     lesson.say(&format!(
         "A Vec of {} also comes from malloc. glibc's malloc serves a request whose chunk (the \
@@ -250,26 +247,21 @@ fn large_allocation(
     );
     let page_addr = mmap_page.as_ptr() as usize;
     let region = lesson.observe_in(&map, "a page from mmap", page_addr);
-    lesson.check(
+    lies_in(
+        lesson,
+        &region,
+        RegionKind::Anonymous,
         "the page lies in an anonymous mapping",
-        region
-            .as_ref()
-            .is_some_and(|r| r.kind == RegionKind::Anonymous),
-        describe(&region),
     );
-    placed.push(Placed {
+    let placed = Placed {
         label: "a page from mmap",
         addr: page_addr,
-    });
-    Ok(large)
+    };
+    Ok((large, placed))
 }
 
-fn initialised_global(
-    lesson: &mut Lesson,
-    parts: &Parts,
-    bounds: &SegmentBounds,
-    placed: &mut Vec<Placed>,
-) -> Result<()> {
+fn initialised_global(lesson: &mut Lesson, parts: &Parts) -> Result<Placed> {
+    let bounds = segment_bounds();
     lesson.step("An initialised global lives in the data segment");
     lesson.say(
         "A global with a non-zero initial value is stored in the executable file; the loader \
@@ -282,12 +274,8 @@ fn initialised_global(
         parts.address_of_an_initialised_global,
     )?;
     let region = lesson.observe("an initialised global", data_addr)?;
-    let in_data = region.as_ref().is_some_and(|r| r.kind == RegionKind::Data);
-    lesson.check(
-        "it lies in the executable's rw-p mapping",
-        in_data,
-        describe(&region),
-    );
+    let claim = "it lies in the executable's rw-p mapping";
+    lies_in(lesson, &region, RegionKind::Data, claim);
     lesson.check(
         "the linker agrees: etext <= it < edata",
         bounds.etext <= data_addr && data_addr < bounds.edata,
@@ -296,19 +284,14 @@ fn initialised_global(
             bounds.etext, bounds.edata
         ),
     );
-    placed.push(Placed {
+    Ok(Placed {
         label: "an initialised global",
         addr: data_addr,
-    });
-    Ok(())
+    })
 }
 
-fn zeroed_global(
-    lesson: &mut Lesson,
-    parts: &Parts,
-    bounds: &SegmentBounds,
-    placed: &mut Vec<Placed>,
-) -> Result<()> {
+fn zeroed_global(lesson: &mut Lesson, parts: &Parts) -> Result<Placed> {
+    let bounds = segment_bounds();
     lesson.step("A zeroed global lives in the bss");
     lesson.say(
         "A global that starts as zero takes no room in the file: the linker only records how \
@@ -340,11 +323,10 @@ fn zeroed_global(
             bounds.edata, bounds.end
         ),
     );
-    placed.push(Placed {
+    Ok(Placed {
         label: "a zeroed global",
         addr: bss_addr,
-    });
-    Ok(())
+    })
 }
 
 fn string_literal(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
@@ -386,12 +368,8 @@ fn string_literal(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
     Ok(())
 }
 
-fn function(
-    lesson: &mut Lesson,
-    parts: &Parts,
-    bounds: &SegmentBounds,
-    placed: &mut Vec<Placed>,
-) -> Result<()> {
+fn function(lesson: &mut Lesson, parts: &Parts) -> Result<Placed> {
+    let bounds = segment_bounds();
     lesson.step("A function's code lives in the text segment");
     lesson.say(
         "Machine code is mapped from the file read-and-execute (r-xp); the linker's etext marks \
@@ -399,22 +377,17 @@ fn function(
     );
     let function_addr = lesson.part("address_of_a_function", parts.address_of_a_function)?;
     let region = lesson.observe("a function's code", function_addr)?;
-    let in_text = region.as_ref().is_some_and(|r| r.kind == RegionKind::Text);
-    lesson.check(
-        "it lies in the executable's r-xp mapping",
-        in_text,
-        describe(&region),
-    );
+    let claim = "it lies in the executable's r-xp mapping";
+    lies_in(lesson, &region, RegionKind::Text, claim);
     lesson.check(
         "the linker agrees: it lies below etext",
         function_addr < bounds.etext,
         format!("{function_addr:#x} is not below {:#x}", bounds.etext),
     );
-    placed.push(Placed {
+    Ok(Placed {
         label: "a function's code",
         addr: function_addr,
-    });
-    Ok(())
+    })
 }
 
 fn heap_grows(lesson: &mut Lesson) -> Result<()> {
@@ -455,6 +428,12 @@ fn heap_grows(lesson: &mut Lesson) -> Result<()> {
         format!("{newest:#x}-{newest_end:#x} does not cross {before:#x} below {after:#x}"),
     );
     Ok(())
+}
+
+/// Checks that `region` is of `kind`: the lesson's `claim`.
+fn lies_in(lesson: &mut Lesson, region: &Option<Region>, kind: RegionKind, claim: &str) {
+    let holds = region.as_ref().is_some_and(|r| r.kind == kind);
+    lesson.check(claim, holds, describe(region));
 }
 
 fn describe(region: &Option<Region>) -> String {

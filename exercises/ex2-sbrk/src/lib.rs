@@ -198,18 +198,16 @@ fn differences(start: usize) -> usize {
     // SAFETY: step 2 checked that these GROWTH bytes are the ones sbrk just gave us, below the
     // break, in [heap]; they stay ours until step 5, and nothing writes them meanwhile.
     let memory = unsafe { std::slice::from_raw_parts(start as *const u8, GROWTH) };
-    let message_wrong = memory[..MESSAGE.len()]
+    // What write must leave: the message, then the pattern at every later offset.
+    let expected = MESSAGE
         .iter()
-        .zip(MESSAGE)
-        .filter(|(a, b)| a != b)
-        .count();
-    let pattern_wrong = memory
+        .copied()
+        .chain((MESSAGE.len()..GROWTH).map(pattern));
+    memory
         .iter()
-        .enumerate()
-        .skip(MESSAGE.len())
-        .filter(|&(offset, &byte)| byte != pattern(offset))
-        .count();
-    message_wrong + pattern_wrong
+        .zip(expected)
+        .filter(|(got, want)| **got != *want)
+        .count()
 }
 
 fn write(lesson: &mut Lesson, parts: &Parts, start: usize) -> Result<()> {

@@ -96,6 +96,12 @@ pub fn sbrk(increment: usize) -> Result<*mut u8, Error> {
 pub fn sbrk_from(expected: *mut u8, increment: usize) -> Result<*mut u8, BreakError> {
     let increment = increment_as_isize(increment)?;
     let _turn = lock_break();
+    break_is_at(expected)?;
+    Ok(raw_sbrk(increment)?)
+}
+
+/// `Ok` if the break is at `expected`; the caller holds [`BREAK_LOCK`].
+fn break_is_at(expected: *mut u8) -> Result<(), BreakError> {
     let found = raw_sbrk(0)?;
     if found != expected {
         return Err(BreakError::Moved {
@@ -103,7 +109,7 @@ pub fn sbrk_from(expected: *mut u8, increment: usize) -> Result<*mut u8, BreakEr
             found: found as usize,
         });
     }
-    Ok(raw_sbrk(increment)?)
+    Ok(())
 }
 
 /// `sbrk(-decrement)`—Shrinks the data segment by `decrement` bytes, but only if the break is
@@ -130,13 +136,7 @@ pub unsafe fn sbrk_shrink(expected: *mut u8, decrement: usize) -> Result<*mut u8
         .into());
     }
     let _turn = lock_break();
-    let found = raw_sbrk(0)?;
-    if found != expected {
-        return Err(BreakError::Moved {
-            expected: expected as usize,
-            found: found as usize,
-        });
-    }
+    break_is_at(expected)?;
     raw_sbrk(-decrement)?;
     Ok(expected.wrapping_sub(decrement as usize))
 }
