@@ -44,3 +44,21 @@ fn the_template_stops_at_its_first_part() {
 fn pause_stops_after_every_step() {
     assert!(assert_pauses(BIN) >= 5);
 }
+
+/// The race of step 8 must never touch glibc's heap: with a raised mmap threshold the program's
+/// own buffers come from the heap, and a malloc on the main thread while the child's threads
+/// still raced once crashed the child (9 runs in 40). Twenty runs in a row must all pass.
+#[test]
+fn the_sbrk_race_leaves_glibcs_heap_alone() {
+    for run in 0..20 {
+        let out = std::process::Command::new(BIN)
+            .env("GLIBC_TUNABLES", "glibc.malloc.mmap_threshold=1048576")
+            .output()
+            .expect("ex2-sbrk runs");
+        assert!(
+            out.status.success(),
+            "run {run}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

@@ -222,27 +222,25 @@ pub unsafe fn sbrk_race(threads: usize, calls: usize, increment: usize) -> SbrkR
             taken_back: 0,
         };
     };
+    // Nothing may call glibc's malloc while the threads race: a malloc that grows the main
+    // heap calls sbrk too, and racing it corrupts the heap (the hazard this shows). So every
+    // buffer is made before, and read only after every thread has finished.
+    let mut got: Vec<Vec<usize>> = (0..threads).map(|_| Vec::with_capacity(calls)).collect();
     // SAFETY: sbrk(0) moves nothing.
     let start = unsafe { libc::sbrk(0) } as usize;
-    let mut all: Vec<usize> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                scope.spawn(move || {
-                    let mut got = Vec::with_capacity(calls);
-                    for _ in 0..calls {
-                        // SAFETY: growing the break touches no memory anyone holds; nothing
-                        // else in this process uses the break (the caller's promise).
-                        got.push(unsafe { libc::sbrk(step) } as usize);
-                    }
-                    got
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|w| w.join().unwrap_or_default())
-            .collect()
+    std::thread::scope(|scope| {
+        for buffer in &mut got {
+            scope.spawn(move || {
+                for _ in 0..calls {
+                    // SAFETY: growing the break touches no memory anyone holds; nothing else in
+                    // this process uses the break meanwhile (the caller's promise, and the
+                    // buffer has room: push allocates nothing).
+                    buffer.push(unsafe { libc::sbrk(step) } as usize);
+                }
+            });
+        }
     });
+    let mut all: Vec<usize> = got.concat();
     // SAFETY: sbrk(0) moves nothing.
     let end = unsafe { libc::sbrk(0) } as usize;
     let made = all.len();
