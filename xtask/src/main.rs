@@ -14,7 +14,11 @@ use xtask::trace;
 
 /// The workspace's own commands.
 #[derive(Debug, Parser)]
-#[command(name = "cargo xtask", disable_version_flag = true)]
+#[command(
+    name = "cargo xtask",
+    bin_name = "cargo xtask",
+    disable_version_flag = true
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
