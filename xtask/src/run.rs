@@ -62,6 +62,31 @@ pub fn target_dir() -> PathBuf {
     })
 }
 
+/// Copies a workspace's sources from `from` to `to`: everything but `target/` and `.git`.
+///
+/// # Errors
+/// When a folder or file cannot be read, made or copied.
+pub fn copy_sources(from: &Path, to: &Path) -> Result<()> {
+    std::fs::create_dir_all(to).with_context(|| format!("cannot create {}", to.display()))?;
+    for entry in
+        std::fs::read_dir(from).with_context(|| format!("cannot read {}", from.display()))?
+    {
+        let entry = entry?;
+        let name = entry.file_name();
+        if name == "target" || name == ".git" {
+            continue;
+        }
+        let (source, dest) = (entry.path(), to.join(&name));
+        if entry.file_type()?.is_dir() {
+            copy_sources(&source, &dest)?;
+        } else {
+            std::fs::copy(&source, &dest)
+                .with_context(|| format!("cannot copy {}", source.display()))?;
+        }
+    }
+    Ok(())
+}
+
 /// How the binaries are built.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Profile {

@@ -6,28 +6,11 @@ use std::process::Command;
 
 const XTASK: &str = env!("CARGO_BIN_EXE_xtask");
 
-/// Copies the workspace's sources (not `target/` or `.git`).
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let name = entry.file_name();
-        if name == "target" || name == ".git" {
-            continue;
-        }
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &to.join(&name));
-        } else {
-            std::fs::copy(entry.path(), to.join(&name)).unwrap();
-        }
-    }
-}
-
 #[test]
 fn the_xtask_of_one_clone_checks_the_clone_it_runs_in() {
     let here = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     let other = std::env::temp_dir().join(format!("xtask-other-clone-{}", std::process::id()));
-    copy_tree(here, &other);
+    xtask::run::copy_sources(here, &other).expect("copy the workspace");
     let reference = other.join("exercises/ex2-sbrk/src/parts.rs");
     let text = std::fs::read_to_string(&reference).unwrap();
     let changed = text.replacen(

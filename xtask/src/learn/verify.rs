@@ -1,6 +1,6 @@
 //! `cargo xtask learn --verify`: the maintainers' check of learner mode, which CI runs.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 
@@ -45,27 +45,6 @@ fn answers(workspace: &Workspace, exercise: &Exercise) -> Result<Vec<(PathBuf, E
     }
     found.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(found)
-}
-
-fn copy_tree(from: &Path, to: &Path) -> Result<()> {
-    std::fs::create_dir_all(to).with_context(|| format!("cannot create {}", to.display()))?;
-    for entry in
-        std::fs::read_dir(from).with_context(|| format!("cannot read {}", from.display()))?
-    {
-        let entry = entry?;
-        let name = entry.file_name();
-        if name == "target" || name == ".git" {
-            continue;
-        }
-        let (source, dest) = (entry.path(), to.join(&name));
-        if entry.file_type()?.is_dir() {
-            copy_tree(&source, &dest)?;
-        } else {
-            std::fs::copy(&source, &dest)
-                .with_context(|| format!("cannot copy {}", source.display()))?;
-        }
-    }
-    Ok(())
 }
 
 /// `cargo xtask learn --verify`, for CI and for whoever changes a reference: the committed
@@ -143,7 +122,7 @@ pub fn verify(workspace: &Workspace) -> Result<bool> {
         std::fs::remove_dir_all(&copy.root)
             .with_context(|| format!("cannot remove {}", copy.root.display()))?;
     }
-    copy_tree(&workspace.root, &copy.root)?;
+    crate::run::copy_sources(&workspace.root, &copy.root)?;
     let mut results = Vec::new();
     for exercise in exercises() {
         std::fs::copy(
