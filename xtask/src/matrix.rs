@@ -1,6 +1,7 @@
 //! `cargo xtask matrix`: every lesson binary on every setup a learner has (each linker, the
-//! legacy mmap layout, glibc's tunables, root or not), each run required to exit 0 and to match
-//! its snapshot. A setup that reorders the address space by design (the legacy mmap layout) is
+//! legacy mmap layout, glibc's tunables, root or not, a deep folder), each run required to exit
+//! 0 and to match its snapshot. A setup that changes what the lessons show by design (the legacy
+//! mmap layout reorders the address space; some malloc settings leave glibc without a heap) is
 //! reported by name where its pattern differs; its own checks must still pass.
 //!
 //! `--quick` leaves out the setups that need a build of their own (the linkers): that part fits
@@ -32,6 +33,10 @@ enum Change {
     Tunables(&'static str),
     /// Each binary runs as the user `nobody`, from a copy in a folder it can read.
     OrdinaryUser,
+    /// Each binary runs from a copy in a folder whose path is 250 characters long, with
+    /// `GLIBC_TUNABLES` set to this: the path is in `/proc/self/maps`, which the binaries read,
+    /// so it changes how much they allocate, and when glibc's malloc grows the heap.
+    DeepFolder(&'static str),
 }
 
 /// One setup.
@@ -39,76 +44,119 @@ enum Change {
 struct Setup {
     name: &'static str,
     change: Change,
-    /// The address space is laid out otherwise by design: a pattern that differs is reported
-    /// by name, not as a failure.
-    reorders: bool,
+    /// Why this setup changes what the lessons show by design, if it does: a pattern that
+    /// differs is reported by name, with this reason, not as a failure.
+    by_design: Option<&'static str>,
 }
+
+/// The legacy layout's reason for patterns that differ.
+const LEGACY: &str = "the legacy layout reorders the address space";
+
+/// The reason of the malloc settings that leave glibc's malloc without a heap, where the kernel
+/// has huge pages for `hugetlb=2`.
+const NO_HEAP: &str =
+    "glibc's malloc never calls sbrk, so there is no heap for the lessons to show";
 
 const SETUPS: &[Setup] = &[
     Setup {
         name: "default",
         change: Change::Nothing,
-        reorders: false,
+        by_design: None,
     },
     Setup {
         name: "setarch -R (ASLR off)",
         change: Change::Wrap(&["setarch", "-R"]),
-        reorders: false,
+        by_design: None,
     },
     Setup {
         name: "setarch -L (legacy mmap layout)",
         change: Change::Wrap(&["setarch", "-L"]),
-        reorders: true,
+        by_design: Some(LEGACY),
     },
     Setup {
         name: "ulimit -s unlimited",
         change: Change::Shell("ulimit -s unlimited"),
-        reorders: true,
+        by_design: Some(LEGACY),
     },
     Setup {
         name: "glibc.malloc.top_pad=0",
         change: Change::Tunables("glibc.malloc.top_pad=0"),
-        reorders: false,
+        by_design: None,
     },
     Setup {
         name: "glibc.malloc.mmap_threshold=1048576",
         change: Change::Tunables("glibc.malloc.mmap_threshold=1048576"),
-        reorders: false,
+        by_design: None,
     },
     Setup {
         name: "glibc.malloc.tcache_count=0",
         change: Change::Tunables("glibc.malloc.tcache_count=0"),
-        reorders: false,
+        by_design: None,
     },
     Setup {
         name: "glibc.malloc.arena_max=1",
         change: Change::Tunables("glibc.malloc.arena_max=1"),
-        reorders: false,
+        by_design: None,
     },
     Setup {
         name: "glibc.malloc.perturb=165",
         change: Change::Tunables("glibc.malloc.perturb=165"),
-        reorders: false,
+        by_design: None,
+    },
+    Setup {
+        name: "glibc.malloc.hugetlb=1",
+        change: Change::Tunables("glibc.malloc.hugetlb=1"),
+        by_design: None,
+    },
+    Setup {
+        name: "glibc.malloc.mmap_max=0",
+        change: Change::Tunables("glibc.malloc.mmap_max=0"),
+        by_design: None,
+    },
+    Setup {
+        name: "glibc.malloc.top_pad=16777216",
+        change: Change::Tunables("glibc.malloc.top_pad=16777216"),
+        by_design: None,
+    },
+    Setup {
+        name: "glibc.malloc.hugetlb=2",
+        change: Change::Tunables("glibc.malloc.hugetlb=2"),
+        by_design: Some(NO_HEAP),
+    },
+    Setup {
+        name: "glibc.malloc.mmap_threshold=0",
+        change: Change::Tunables("glibc.malloc.mmap_threshold=0"),
+        by_design: Some(NO_HEAP),
+    },
+    Setup {
+        name: "glibc.malloc.mmap_threshold=4096",
+        change: Change::Tunables("glibc.malloc.mmap_threshold=4096"),
+        by_design: Some("the heap serves only blocks smaller than ex1's 16 KiB"),
+    },
+    Setup {
+        name: "glibc.malloc.top_pad=0, from a folder 250 characters deep",
+        change: Change::DeepFolder("glibc.malloc.top_pad=0"),
+        by_design: None,
     },
     Setup {
         name: "an ordinary user",
         change: Change::OrdinaryUser,
-        reorders: false,
+        by_design: None,
     },
     Setup {
         name: "GNU ld",
         change: Change::Link("-C link-arg=-fuse-ld=bfd"),
-        reorders: false,
+        by_design: None,
     },
     Setup {
         name: "GNU ld -z noseparate-code",
         change: Change::Link("-C link-arg=-fuse-ld=bfd -C link-arg=-Wl,-z,noseparate-code"),
-        reorders: false,
+        by_design: None,
     },
     Setup {
         name: "gold",
         change: Change::Link("-C link-arg=-fuse-ld=gold"),
-        reorders: false,
+        by_design: None,
     },
 ];
 
@@ -141,13 +189,16 @@ fn build_linked(name: &str, rustflags: &str) -> Result<PathBuf> {
     Ok(target.join("debug"))
 }
 
-/// A copy of the binaries in a folder that `nobody` can read (the build folder may sit under
-/// /root).
-fn copy_for_nobody(bin_dir: &Path) -> Result<PathBuf> {
+/// A copy of the binaries in `folder` (under the temporary folder), which everyone can read: the
+/// build folder may sit under /root, where `nobody` cannot.
+fn copy_binaries(bin_dir: &Path, folder: &str) -> Result<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
-    let folder = std::env::temp_dir().join(format!("xtask-matrix-{}", std::process::id()));
+    let top = std::env::temp_dir().join(format!("xtask-matrix-{}", std::process::id()));
+    let folder = top.join(folder);
     std::fs::create_dir_all(&folder)?;
-    std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o755))?;
+    for dir in folder.ancestors().take_while(|d| d.starts_with(&top)) {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755))?;
+    }
     for lesson in lessons() {
         let copy = folder.join(&lesson.binary);
         std::fs::copy(bin_dir.join(&lesson.binary), &copy)
@@ -157,11 +208,21 @@ fn copy_for_nobody(bin_dir: &Path) -> Result<PathBuf> {
     Ok(folder)
 }
 
+/// A folder name that makes the copy's path 250 characters long, or a little more.
+fn deep_folder() -> String {
+    let top = std::env::temp_dir().join(format!("xtask-matrix-{}", std::process::id()));
+    let have = top.as_os_str().len() + 1 + "/milestone".len();
+    let parts: Vec<String> = (0..250usize.saturating_sub(have).div_ceil(50).max(1))
+        .map(|i| format!("{i}{}", "d".repeat(48)))
+        .collect();
+    parts.join("/")
+}
+
 /// Runs `lesson` as the setup says; returns what it printed and how it ended.
 fn run_one(setup: &Setup, lesson: &LessonBinary, bin_dir: &Path) -> Result<run::Run> {
     let binary = bin_dir.join(&lesson.binary);
     let (program, args): (PathBuf, Vec<String>) = match setup.change {
-        Change::Nothing | Change::Link(_) | Change::Tunables(_) => (
+        Change::Nothing | Change::Link(_) | Change::Tunables(_) | Change::DeepFolder(_) => (
             binary,
             lesson.args.iter().map(|a| (*a).to_owned()).collect(),
         ),
@@ -192,7 +253,7 @@ fn run_one(setup: &Setup, lesson: &LessonBinary, bin_dir: &Path) -> Result<run::
     };
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let tunables = match setup.change {
-        Change::Tunables(t) => Some(t),
+        Change::Tunables(t) | Change::DeepFolder(t) => Some(t),
         _ => None,
     };
     run::run_with_env(
@@ -207,7 +268,7 @@ fn run_one(setup: &Setup, lesson: &LessonBinary, bin_dir: &Path) -> Result<run::
 enum Verdict {
     /// It exited 0 and has its snapshot's pattern.
     Matches,
-    /// It exited 0; its pattern differs, as the setup reorders the address space by design.
+    /// It exited 0; its pattern differs, as the setup changes what the lesson shows by design.
     Reordered,
     /// Why it failed.
     Failed(String),
@@ -233,7 +294,7 @@ fn judge(setup: &Setup, lesson: &LessonBinary, run: &run::Run) -> Result<Verdict
     if snapshot::matches(&expected, &pattern) {
         return Ok(Verdict::Matches);
     }
-    if setup.reorders {
+    if setup.by_design.is_some() {
         return Ok(Verdict::Reordered);
     }
     let d = snapshot::first_difference(0, &expected, &pattern, &run.stdout);
@@ -271,7 +332,8 @@ pub fn matrix(quick: bool) -> Result<bool> {
                 skipped += 1;
                 continue;
             }
-            Change::OrdinaryUser => copy_for_nobody(&default_bins)?,
+            Change::OrdinaryUser => copy_binaries(&default_bins, "nobody")?,
+            Change::DeepFolder(_) => copy_binaries(&default_bins, &deep_folder())?,
             _ => default_bins.clone(),
         };
         let mut reordered = Vec::new();
@@ -290,8 +352,10 @@ pub fn matrix(quick: bool) -> Result<bool> {
                 }
             }
         }
-        if matches!(setup.change, Change::OrdinaryUser) {
-            let _ = std::fs::remove_dir_all(&bin_dir);
+        if matches!(setup.change, Change::OrdinaryUser | Change::DeepFolder(_)) {
+            let _ = std::fs::remove_dir_all(
+                std::env::temp_dir().join(format!("xtask-matrix-{}", std::process::id())),
+            );
         }
         if failed > failed_before {
             continue;
@@ -300,9 +364,12 @@ pub fn matrix(quick: bool) -> Result<bool> {
             println!("{}: ok", setup.name);
         } else {
             println!(
-                "{}: ok (the legacy layout reorders the address space by design, so the \
-                 patterns of {} differ from their snapshots; their own checks passed)",
+                "{}: ok (by design: {}; so the patterns of {} differ from their snapshots, \
+                 and their own checks passed)",
                 setup.name,
+                setup
+                    .by_design
+                    .unwrap_or("the setup changes what the lessons show"),
                 reordered.join(", ")
             );
         }

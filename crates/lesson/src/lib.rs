@@ -20,6 +20,7 @@
 //! that step is live.
 
 mod format;
+pub mod glibc;
 pub mod normalize;
 mod parts;
 mod record;

@@ -6,7 +6,8 @@
 //! * [`maps`]: `/proc/self/maps` parsed into classified regions, with address lookup.
 //! * [`layout`]: the legacy or top-down mmap layout, and how much addresses are randomised.
 //! * [`linker`]: the linker's segment boundaries `etext`, `edata` and `end` (`man 3 end`).
-//! * [`procfs`]: RAM and swap, the overcommit policy, resident sizes and physical frames.
+//! * [`procfs`]: RAM and swap, huge pages, the overcommit policy, resident sizes and physical
+//!   frames.
 //! * [`fault`]: single-instruction memory probes for demonstrations that must fault.
 //! * [`shared`]: a few numbers a forked child shares with its parent.
 //! * [`registry`]: the chunk registry that the milestone's `mem_chunk` builds on.

@@ -397,11 +397,44 @@ impl MemoryMap {
     pub fn all(&self, kind: RegionKind) -> impl Iterator<Item = &Region> {
         self.regions.iter().filter(move |r| r.kind == kind)
     }
+
+    /// The whole heap: the first `[heap]` region, extended over the `[heap]` regions right
+    /// after it. The kernel lists the heap in more than one line when parts of it differ in
+    /// flags: glibc marks its own part with `madvise(MADV_HUGEPAGE)` when tuned with
+    /// `glibc.malloc.hugetlb=1`, and memory sbrk adds above it is a region of its own.
+    pub fn heap(&self) -> Option<Region> {
+        let mut heaps = self.all(RegionKind::Heap);
+        let mut heap = heaps.next()?.clone();
+        for next in heaps {
+            if next.start != heap.end {
+                break;
+            }
+            heap.end = next.end;
+        }
+        Some(heap)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_heap_in_two_lines_is_one_heap() {
+        let text = "\
+55d0c4a00000-55d0c4c00000 rw-p 00000000 00:00 0                          [heap]
+55d0c4c00000-55d0c4c03000 rw-p 00000000 00:00 0                          [heap]
+55d0c4c05000-55d0c4c06000 rw-p 00000000 00:00 0                          [heap]
+7f0000000000-7f0000001000 rw-p 00000000 00:00 0 
+";
+        let map = MemoryMap::parse(text.as_bytes(), None).unwrap();
+        let heap = map.heap().unwrap();
+        assert_eq!((heap.start, heap.end), (0x55d0_c4a0_0000, 0x55d0_c4c0_3000));
+        assert_eq!(heap.kind, RegionKind::Heap);
+        let last = text.lines().last().unwrap();
+        let no_heap = MemoryMap::parse(last.as_bytes(), None).unwrap();
+        assert_eq!(no_heap.heap(), None);
+    }
 
     /// Captured on this machine from a debug build of `ex1-segments`
     /// (`cat /proc/<pid>/maps`), with one deleted file and a path with spaces added by hand.

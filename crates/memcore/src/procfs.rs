@@ -1,5 +1,5 @@
-//! The kernel's other memory files: `/proc/meminfo` (RAM and swap), the overcommit policy,
-//! `/proc/self/smaps` (how much of a mapping is resident) and `/proc/self/pagemap` (which
+//! The kernel's other memory files: `/proc/meminfo` (RAM, swap, the huge page size), the
+//! transparent huge page mode, the overcommit policy, `/proc/self/smaps` (how much of a mapping is resident) and `/proc/self/pagemap` (which
 //! physical frame backs a virtual page).
 //!
 //! As in [`crate::maps`], parsing takes any `BufRead` and reading the live file is a thin
@@ -8,6 +8,7 @@
 //! # References
 //! - <https://man7.org/linux/man-pages/man5/proc_meminfo.5.html>
 //! - <https://man7.org/linux/man-pages/man5/proc_pid_smaps.5.html>
+//! - <https://docs.kernel.org/admin-guide/mm/transhuge.html>
 //! - <https://docs.kernel.org/mm/overcommit-accounting.html>
 //! - <https://docs.kernel.org/admin-guide/mm/pagemap.html>
 
@@ -65,6 +66,8 @@ const OVERCOMMIT: &str = "/proc/sys/vm/overcommit_memory";
 const STATUS: &str = "/proc/self/status";
 const SMAPS: &str = "/proc/self/smaps";
 const PAGEMAP: &str = "/proc/self/pagemap";
+const THP_ENABLED: &str = "/sys/kernel/mm/transparent_hugepage/enabled";
+const THP_SIZE: &str = "/sys/kernel/mm/transparent_hugepage/hpage_pmd_size";
 
 /// RAM and swap, from `/proc/meminfo`, in bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,6 +76,8 @@ pub struct MemInfo {
     pub mem_total: u64,
     /// `SwapTotal`: swap space.
     pub swap_total: u64,
+    /// `Hugepagesize`: the default size of a huge page (hugetlbfs), when the kernel has them.
+    pub huge_page_size: Option<u64>,
 }
 
 /// A `Name:   1234 kB` line's value in bytes, if the line is about `name`.
@@ -88,10 +93,15 @@ fn kb_field(line: &str, name: &str) -> Option<Option<u64>> {
 /// [`ProcError::Missing`] without `MemTotal` or `SwapTotal`; [`ProcError::Malformed`] if one
 /// is not a kB figure.
 pub fn parse_meminfo<R: BufRead>(reader: R) -> Result<MemInfo, ProcError> {
-    let (mut mem, mut swap) = (None, None);
+    let (mut mem, mut swap, mut huge) = (None, None, None);
     for (i, line) in reader.lines().enumerate() {
         let line = line.map_err(io_error(MEMINFO))?;
-        for (name, slot) in [("MemTotal", &mut mem), ("SwapTotal", &mut swap)] {
+        let fields = [
+            ("MemTotal", &mut mem),
+            ("SwapTotal", &mut swap),
+            ("Hugepagesize", &mut huge),
+        ];
+        for (name, slot) in fields {
             if let Some(value) = kb_field(&line, name) {
                 *slot =
                     Some(value.ok_or_else(|| malformed(MEMINFO, i + 1, "not a kB figure", &line))?);
@@ -107,6 +117,7 @@ pub fn parse_meminfo<R: BufRead>(reader: R) -> Result<MemInfo, ProcError> {
             file: MEMINFO,
             field: "SwapTotal",
         })?,
+        huge_page_size: huge,
     })
 }
 
@@ -117,6 +128,71 @@ pub fn parse_meminfo<R: BufRead>(reader: R) -> Result<MemInfo, ProcError> {
 pub fn meminfo() -> Result<MemInfo, ProcError> {
     let file = File::open(MEMINFO).map_err(io_error(MEMINFO))?;
     parse_meminfo(BufReader::new(file))
+}
+
+/// When the kernel backs anonymous memory with transparent huge pages
+/// (`/sys/kernel/mm/transparent_hugepage/enabled`, the word in brackets).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThpMode {
+    /// `always`: wherever an aligned huge page fits.
+    Always,
+    /// `madvise`: only in ranges marked with `madvise(MADV_HUGEPAGE)`.
+    Madvise,
+    /// `never`.
+    Never,
+    /// The kernel has no transparent huge pages (the file does not exist).
+    Unsupported,
+}
+
+/// Parses the text of `/sys/kernel/mm/transparent_hugepage/enabled` (`always [madvise] never`).
+///
+/// # Errors
+/// [`ProcError::Malformed`] when no known word is in brackets.
+pub fn parse_thp_mode(text: &str) -> Result<ThpMode, ProcError> {
+    let chosen = text
+        .split_whitespace()
+        .find_map(|word| word.strip_prefix('[')?.strip_suffix(']'));
+    match chosen {
+        Some("always") => Ok(ThpMode::Always),
+        Some("madvise") => Ok(ThpMode::Madvise),
+        Some("never") => Ok(ThpMode::Never),
+        _ => Err(malformed(THP_ENABLED, 1, "no mode in brackets", text)),
+    }
+}
+
+/// Reads the transparent huge page mode, and the size of such a page
+/// (`/sys/kernel/mm/transparent_hugepage/hpage_pmd_size`); [`ThpMode::Unsupported`] and no size
+/// when the kernel has none.
+///
+/// # Errors
+/// If a file exists but cannot be read or parsed.
+pub fn thp() -> Result<(ThpMode, Option<u64>), ProcError> {
+    let text = match std::fs::read_to_string(THP_ENABLED) {
+        Ok(text) => text,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((ThpMode::Unsupported, None)),
+        Err(source) => {
+            return Err(ProcError::Io {
+                file: THP_ENABLED,
+                source,
+            });
+        }
+    };
+    let mode = parse_thp_mode(&text)?;
+    let size = std::fs::read_to_string(THP_SIZE)
+        .ok()
+        .and_then(|t| t.trim().parse::<u64>().ok());
+    Ok((mode, size))
+}
+
+/// Whether the kernel has hugetlbfs pages of `size` bytes
+/// (`/sys/kernel/mm/hugepages/hugepages-<kB>kB`).
+pub fn huge_page_size_exists(size: u64) -> bool {
+    size.is_multiple_of(1024)
+        && std::path::Path::new(&format!(
+            "/sys/kernel/mm/hugepages/hugepages-{}kB",
+            size / 1024
+        ))
+        .is_dir()
 }
 
 /// The kernel's policy for granting memory it may not be able to back
@@ -299,11 +375,24 @@ mod tests {
         let info = parse_meminfo(text.as_bytes()).unwrap();
         assert_eq!(info.mem_total, 24_683_652 * 1024);
         assert_eq!(info.swap_total, 0);
+        assert_eq!(info.huge_page_size, None);
+        let huge = parse_meminfo(format!("{text}Hugepagesize:       2048 kB\n").as_bytes());
+        assert_eq!(huge.unwrap().huge_page_size, Some(2 << 20));
         let missing = parse_meminfo("MemTotal: 5 kB\n".as_bytes()).unwrap_err();
         assert_eq!(missing.to_string(), "/proc/meminfo has no SwapTotal");
         assert!(parse_meminfo("MemTotal: x kB\nSwapTotal: 0 kB\n".as_bytes()).is_err());
         let live = meminfo().unwrap();
         assert!(live.mem_total > 0);
+    }
+
+    #[test]
+    fn the_thp_mode_is_the_word_in_brackets() {
+        let mode = |t: &str| parse_thp_mode(t).ok();
+        assert_eq!(mode("always [madvise] never\n"), Some(ThpMode::Madvise));
+        assert_eq!(mode("[always] madvise never"), Some(ThpMode::Always));
+        assert_eq!(mode("always madvise [never]"), Some(ThpMode::Never));
+        assert_eq!(mode("always madvise never"), None);
+        assert!(thp().is_ok());
     }
 
     #[test]

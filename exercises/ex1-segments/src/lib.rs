@@ -6,19 +6,29 @@
 //! cross-checks the executable's own segments against the linker's `etext`, `edata` and `end`.
 
 use std::hint::black_box;
+use std::mem::MaybeUninit;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use lesson::{CommonFlags, Lesson, LessonInfo, Marks, bytes, varying_text};
+use lesson::glibc::GlibcMalloc;
+use lesson::{CommonFlags, Lesson, LessonInfo, Marks, bytes, human, varying_text};
 use memcore::linker::segment_bounds;
 use memcore::{Mapping, Region, RegionKind, sys};
 
 /// The default size of the large allocation: well above glibc's mmap threshold.
 pub const LARGE: usize = 256 * 1024;
 
-/// glibc's default mmap threshold (`M_MMAP_THRESHOLD`, man 3 mallopt).
-const MMAP_THRESHOLD: usize = 128 * 1024;
+/// The size of the blocks step 8 allocates until the heap grows, unless glibc's mmap threshold
+/// is lower.
+const BLOCK: usize = 16 * 1024;
+
+/// glibc's smallest chunk (`MINSIZE` on 64-bit systems): malloc grows the heap when a request
+/// would leave less than this free at its top.
+const MIN_CHUNK: usize = 32;
+
+/// How many blocks step 8 allocates when glibc's malloc never calls sbrk.
+const NEVER_GROWS_BLOCKS: usize = 64;
 
 /// The learner's parts, in the lesson's order (see `src/parts.rs` for what each must do).
 #[derive(Debug, Clone, Copy)]
@@ -90,20 +100,21 @@ fn one_call_deeper(parts: &Parts) -> usize {
 }
 
 fn run(lesson: &mut Lesson, parts: &Parts, large: usize) -> Result<()> {
+    let malloc = GlibcMalloc::read()?;
     let mut placed = vec![stack(lesson, parts)?];
-    let (small, small_placed) = small_heap_value(lesson, parts)?;
+    let (small, small_placed) = small_heap_value(lesson, parts, &malloc)?;
     placed.push(small_placed);
     let mmap_page = Mapping::anonymous(sys::page_size()).context("mmap refused a page")?;
-    let (large, page_placed) = large_allocation(lesson, parts, large, &mmap_page)?;
+    let (large, page_placed) = large_allocation(lesson, parts, large, &mmap_page, &malloc)?;
     placed.push(page_placed);
     placed.push(initialised_global(lesson, parts)?);
     placed.push(zeroed_global(lesson, parts)?);
     string_literal(lesson, parts)?;
     placed.push(function(lesson, parts)?);
-    heap_grows(lesson)?;
+    heap_grows(lesson, &malloc)?;
     lesson.step("The whole picture, with this run's addresses");
     let map = lesson.map()?;
-    diagram(lesson, &map, &placed)?;
+    diagram(lesson, &map, &placed, malloc.no_heap().is_none())?;
     drop((small, large, mmap_page));
     Ok(())
 }
@@ -137,7 +148,11 @@ fn stack(lesson: &mut Lesson, parts: &Parts) -> Result<Placed> {
     })
 }
 
-fn small_heap_value(lesson: &mut Lesson, parts: &Parts) -> Result<(Box<u64>, Placed)> {
+fn small_heap_value(
+    lesson: &mut Lesson,
+    parts: &Parts,
+    malloc: &GlibcMalloc,
+) -> Result<(Box<u64>, Placed)> {
     lesson.step("A small allocation lives in the heap");
     lesson.say(
         "Box::new asks the global allocator, here glibc's malloc, for 8 bytes.\n\
@@ -147,7 +162,14 @@ fn small_heap_value(lesson: &mut Lesson, parts: &Parts) -> Result<(Box<u64>, Pla
     let small = lesson.part("a_small_heap_value", parts.a_small_heap_value)?;
     let small_addr = &raw const *small as usize;
     let region = lesson.observe("a Box<u64>", small_addr)?;
-    lies_in(lesson, &region, RegionKind::Heap, "the Box lies in [heap]");
+    match malloc.no_heap() {
+        None => lies_in(lesson, &region, RegionKind::Heap, "the Box lies in [heap]"),
+        Some(why) => {
+            lesson.fact("not in this run", why);
+            let claim = "the Box lies in an anonymous mapping that malloc made";
+            lies_in(lesson, &region, RegionKind::Anonymous, claim);
+        }
+    }
     let placed = Placed {
         label: "a Box<u64>",
         addr: small_addr,
@@ -155,32 +177,12 @@ fn small_heap_value(lesson: &mut Lesson, parts: &Parts) -> Result<(Box<u64>, Pla
     Ok((small, placed))
 }
 
-/// glibc's mmap threshold in this process, and where it comes from: `GLIBC_TUNABLES`
-/// (`glibc.malloc.mmap_threshold=N`, the last one wins), the older `MALLOC_MMAP_THRESHOLD_`,
-/// or glibc's default. glibc ignores a value above its maximum, 32 MiB on 64-bit systems.
-fn mmap_threshold() -> (usize, String) {
-    const MAX: usize = 32 << 20;
-    let tunable = std::env::var("GLIBC_TUNABLES").ok().and_then(|all| {
-        all.split(':')
-            .filter_map(|t| t.strip_prefix("glibc.malloc.mmap_threshold="))
-            .filter_map(|v| v.parse::<usize>().ok())
-            .next_back()
-    });
-    let old_style = std::env::var("MALLOC_MMAP_THRESHOLD_")
-        .ok()
-        .and_then(|v| v.parse::<usize>().ok());
-    match (tunable, old_style) {
-        (Some(n), _) if n <= MAX => (n, "set by GLIBC_TUNABLES".to_owned()),
-        (None, Some(n)) if n <= MAX => (n, "set by MALLOC_MMAP_THRESHOLD_".to_owned()),
-        _ => (MMAP_THRESHOLD, "glibc's default".to_owned()),
-    }
-}
-
 fn large_allocation(
     lesson: &mut Lesson,
     parts: &Parts,
     len: usize,
     mmap_page: &Mapping,
+    malloc: &GlibcMalloc,
 ) -> Result<(Vec<u8>, Placed)> {
     lesson.step("A large allocation, and glibc's mmap threshold");
     lesson.say(&format!(
@@ -195,7 +197,7 @@ fn large_allocation(
          mappings of their own. (--large BYTES picks another size.)",
         bytes(len as u64)
     ));
-    let (threshold, source) = mmap_threshold();
+    let (threshold, source) = malloc.mmap_threshold();
     lesson.fact(
         "glibc's mmap threshold here",
         varying_text(&format!("{} ({source})", bytes(threshold as u64))),
@@ -217,7 +219,17 @@ fn large_allocation(
     let chunk = (len + 8).next_multiple_of(16);
     // Served from the heap at or above the threshold only if free heap memory fitted it: then
     // the break did not move.
-    let (expected, fits) = if chunk < threshold {
+    let (expected, fits) = if malloc.no_heap().is_some() {
+        (
+            "glibc's malloc uses no heap in this run: in an anonymous mapping",
+            kind == Some(RegionKind::Anonymous),
+        )
+    } else if !malloc.maps_large_requests() {
+        (
+            "mmap is turned off (mmap_max=0): in [heap]",
+            kind == Some(RegionKind::Heap),
+        )
+    } else if chunk < threshold {
         (
             "below the threshold: in [heap]",
             kind == Some(RegionKind::Heap),
@@ -390,20 +402,44 @@ fn function(lesson: &mut Lesson, parts: &Parts) -> Result<Placed> {
     })
 }
 
-fn heap_grows(lesson: &mut Lesson) -> Result<()> {
+fn heap_grows(lesson: &mut Lesson, malloc: &GlibcMalloc) -> Result<()> {
     lesson.step("The heap grows up");
-    lesson.say(
+    if let Some(why) = malloc.no_heap() {
+        return heap_never_grows(lesson, why);
+    }
+    // Each block must come from the heap: below the mmap threshold, header included.
+    let block = malloc.largest_heap_request(BLOCK);
+    lesson.say(&format!(
         "When malloc's heap is full it asks for more with sbrk, which moves the program break \
-         up. Blocks of 16 KiB are allocated, and kept, until the break moves.",
+         up. Blocks of {} are allocated, and kept, until the break moves. A block does not fit \
+         unless the room left after it could still hold glibc's smallest chunk, {MIN_CHUNK} \
+         bytes.",
+        if block.is_multiple_of(1024) {
+            human(block as u64)
+        } else {
+            bytes(block as u64)
+        }
+    ));
+    lesson.fact(
+        "glibc's malloc grows the heap",
+        varying_text(&malloc.growth()),
     );
+    // Enough blocks to use up the room glibc keeps, and then some; left uninitialised, so that
+    // only their headers are ever touched.
+    let most = (malloc
+        .growth_room()
+        .saturating_mul(2)
+        .saturating_add(64 << 20)
+        / block.max(16))
+    .min(1 << 20);
+    let mut kept: Vec<Box<[MaybeUninit<u8>]>> = Vec::with_capacity(most);
     let before = sys::program_break() as usize;
-    let mut kept: Vec<Box<[u8; 16 * 1024]>> = Vec::with_capacity(64);
-    while kept.len() < 64 && sys::program_break() as usize == before {
-        kept.push(black_box(Box::new([1u8; 16 * 1024])));
+    while kept.len() < most && sys::program_break() as usize == before {
+        kept.push(black_box(Box::new_uninit_slice(block)));
     }
     let moved = sys::program_break() as usize;
     let newest = kept.last().map_or(0, |b| b.as_ptr() as usize);
-    let newest_end = newest + 16 * 1024;
+    let newest_end = newest + block;
     // The heap has just run out of room, so reading the maps may move the break again (it does
     // when glibc is tuned with top_pad=0): the break shown is the one of the map's moment.
     let (map, after) = lesson.map_and_break()?;
@@ -422,12 +458,48 @@ fn heap_grows(lesson: &mut Lesson) -> Result<()> {
     lesson.check(
         "the break moved up",
         moved > before,
-        format!("{moved:#x} is not above {before:#x}"),
+        format!(
+            "{moved:#x} is not above {before:#x}, after {} blocks",
+            kept.len()
+        ),
     );
     lesson.check(
-        "the block that did not fit reaches above the old break, into the new memory",
-        newest < before && newest_end > before && newest_end <= moved,
-        format!("{newest:#x}-{newest_end:#x} does not cross {before:#x} below {moved:#x}"),
+        &format!(
+            "the block that did not fit, and {MIN_CHUNK} bytes after it, reach above the old \
+             break, into the new memory"
+        ),
+        newest < before && newest_end + MIN_CHUNK > before && newest_end <= moved,
+        format!(
+            "{newest:#x}-{newest_end:#x} and {MIN_CHUNK} bytes do not cross {before:#x} below \
+             {moved:#x}"
+        ),
+    );
+    Ok(())
+}
+
+/// Step 8 when glibc's malloc is tuned never to call sbrk: it allocates as much, and the break
+/// stays where it is.
+fn heap_never_grows(lesson: &mut Lesson, why: String) -> Result<()> {
+    lesson.say(&format!(
+        "When malloc's heap is full it asks for more with sbrk, which moves the program break \
+         up. Not in this run: {why}. So {} blocks of {} are allocated, and kept, and the break \
+         must not move; ex2-sbrk moves it itself.",
+        NEVER_GROWS_BLOCKS,
+        human(BLOCK as u64)
+    ));
+    let before = sys::program_break() as usize;
+    let kept: Vec<Box<[MaybeUninit<u8>]>> = (0..NEVER_GROWS_BLOCKS)
+        .map(|_| black_box(Box::new_uninit_slice(BLOCK)))
+        .collect();
+    let (map, after) = lesson.map_and_break()?;
+    lesson.observe_in(&map, "the program break before", before);
+    lesson.observe_in(&map, "the program break after", after);
+    let newest = kept.last().map_or(0, |b| b.as_ptr() as usize);
+    lesson.observe_in(&map, "the last block", newest);
+    lesson.check(
+        "the break did not move, and no [heap] exists",
+        after == before && map.heap().is_none(),
+        format!("the break went from {before:#x} to {after:#x}"),
     );
     Ok(())
 }

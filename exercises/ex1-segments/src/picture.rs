@@ -12,8 +12,14 @@ pub(crate) struct Placed {
 }
 
 /// Draws the lesson's diagram, high addresses first, with the real regions, the gaps between
-/// them, and where each variable landed; then checks the lesson's order.
-pub(crate) fn diagram(lesson: &mut Lesson, map: &MemoryMap, placed: &[Placed]) -> Result<()> {
+/// them, and where each variable landed; then checks the lesson's order. Without a `heap`
+/// (glibc's malloc tuned never to call sbrk), the Box is drawn in the mmap area, where it lies.
+pub(crate) fn diagram(
+    lesson: &mut Lesson,
+    map: &MemoryMap,
+    placed: &[Placed],
+    heap: bool,
+) -> Result<()> {
     let find = |label: &str| placed.iter().find(|p| p.label == label);
     // The rows of the lesson's picture, bottom to top, each with the things that lie in it.
     let mut rows: Vec<(&str, &[&str])> = vec![
@@ -23,6 +29,10 @@ pub(crate) fn diagram(lesson: &mut Lesson, map: &MemoryMap, placed: &[Placed]) -
         ("mmap area", &["a page from mmap"]),
         ("stack", &["a local variable"]),
     ];
+    if !heap {
+        rows.remove(2);
+        rows[2].1 = &["a page from mmap", "a Box<u64>"];
+    }
     // The legacy layout puts the mmap area at a third of the address space, below the program.
     let text_start = find("a function's code")
         .and_then(|p| map.region_of(p.addr))
@@ -30,7 +40,8 @@ pub(crate) fn diagram(lesson: &mut Lesson, map: &MemoryMap, placed: &[Placed]) -
     let legacy = find("a page from mmap").is_some_and(|p| p.addr < text_start);
     let reasons = memcore::layout::legacy_mmap_reasons();
     let layout = if legacy {
-        let row = rows.remove(3);
+        let mmap_row = rows.iter().position(|(name, _)| *name == "mmap area");
+        let row = rows.remove(mmap_row.unwrap_or(0));
         rows.insert(0, row);
         format!(
             "legacy: the mmap area starts at a third of the address space, below the program \

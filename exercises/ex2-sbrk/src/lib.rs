@@ -13,9 +13,10 @@ use std::io;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
+use lesson::glibc::GlibcMalloc;
 use lesson::{Lesson, LessonInfo, Marks, bytes, io_error, varying_bytes, varying_text};
 use memcore::linker::segment_bounds;
-use memcore::{MemoryMap, Region, RegionKind, sys};
+use memcore::{MemoryMap, Region, sys};
 
 /// Deliberately not a multiple of the page size, to show that the break moves by exactly this
 /// much while the kernel maps whole pages.
@@ -69,9 +70,7 @@ pub fn main(parts: &Parts) -> ExitCode {
 }
 
 fn heap_of(map: &MemoryMap) -> Result<Region> {
-    map.first(RegionKind::Heap)
-        .cloned()
-        .context("/proc/self/maps has no [heap] region")
+    map.heap().context("/proc/self/maps has no [heap] region")
 }
 
 fn run(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
@@ -87,38 +86,65 @@ fn run(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
 
 fn find_initial_break(lesson: &mut Lesson, parts: &Parts) -> Result<usize> {
     lesson.step("Find the initial program break");
-    lesson.say(
+    let malloc = GlibcMalloc::read()?;
+    let no_heap = malloc.no_heap();
+    let malloc_here = match &no_heap {
+        None => {
+            "Before main ran, the Rust runtime already allocated with glibc's malloc, which \
+             grew the heap with sbrk, so the break is above the start of [heap].\n\
+             This program allocates too, to read /proc/self/maps and to print. So that it \
+             never moves the break while we watch it, glibc's malloc is first given 64 KiB of \
+             room at the top of its heap (a block allocated and freed), as glibc itself keeps \
+             room there (M_TOP_PAD, 128 KiB) unless it is tuned to 0."
+        }
+        Some(_) => {
+            "Before main ran, the Rust runtime already allocated with glibc's malloc, but in \
+             this run glibc's malloc is tuned never to call sbrk: the break is still where the \
+             kernel put it, and there is no [heap] yet. So what this program allocates, to \
+             read /proc/self/maps and to print, never moves the break either."
+        }
+    };
+    lesson.say(&format!(
         "sbrk(0) moves nothing and returns the current break: the first address past the heap.\n\
          The linker's `end` marks the end of the bss; the heap starts above it, a random \
          distance above when the kernel randomises fully (randomize_va_space 2, the default), \
          right after it otherwise.\n\
-         Before main ran, the Rust runtime already allocated with glibc's malloc, which grew \
-         the heap with sbrk, so the break is above the start of [heap].\n\
-         This program allocates too, to read /proc/self/maps and to print. So that it never \
-         moves the break while we watch it, glibc's malloc is first given 64 KiB of room at the \
-         top of its heap (a block allocated and freed), as glibc itself keeps room there \
-         (M_TOP_PAD, 128 KiB) unless it is tuned to 0.",
-    );
+         {malloc_here}"
+    ));
     lesson.give_malloc_room();
     let (map, truth) = lesson.map_and_break()?;
     let initial = lesson.part("current_break", parts.current_break)? as usize;
     let end = segment_bounds().end;
-    let heap = heap_of(&map)?;
     lesson.observe_with(&map, "the linker's end (end of bss)", end, Marks::REGION);
-    lesson.observe_in(&map, "the start of [heap]", heap.start);
+    let heap = match (map.heap(), no_heap) {
+        (Some(heap), _) => Some(heap),
+        (None, Some(why)) => {
+            lesson.fact("why there is no [heap]", why);
+            None
+        }
+        (None, None) => bail!(
+            "/proc/self/maps has no [heap] region, though glibc's malloc is not tuned to avoid \
+             the heap"
+        ),
+    };
+    if let Some(heap) = &heap {
+        lesson.observe_in(&map, "the start of [heap]", heap.start);
+    }
     lesson.observe_in(&map, "the initial program break", initial);
     lesson.fact(
         "address randomization here",
         varying_text(memcore::layout::randomization().describe()),
     );
-    lesson.fact(
-        "gap from end to [heap]",
-        varying_bytes(heap.start.saturating_sub(end) as u64),
-    );
-    lesson.fact(
-        "heap glibc's malloc holds so far",
-        varying_bytes(initial.saturating_sub(heap.start) as u64),
-    );
+    if let Some(heap) = &heap {
+        lesson.fact(
+            "gap from end to [heap]",
+            varying_bytes(heap.start.saturating_sub(end) as u64),
+        );
+        lesson.fact(
+            "heap glibc's malloc holds so far",
+            varying_bytes(initial.saturating_sub(heap.start) as u64),
+        );
+    }
     lesson.check(
         "current_break returned the break, as sbrk(0) reads it",
         initial == truth,
@@ -129,14 +155,21 @@ fn find_initial_break(lesson: &mut Lesson, parts: &Parts) -> Result<usize> {
         initial >= end,
         format!("{initial:#x} is below {end:#x}"),
     );
-    lesson.check(
-        "malloc already moved the break above the start of [heap]",
-        initial > heap.start && initial <= heap.end,
-        format!(
-            "{initial:#x} is not in ({:#x}, {:#x}]",
-            heap.start, heap.end
+    match heap {
+        Some(heap) => lesson.check(
+            "malloc already moved the break above the start of [heap]",
+            initial > heap.start && initial <= heap.end,
+            format!(
+                "{initial:#x} is not in ({:#x}, {:#x}]",
+                heap.start, heap.end
+            ),
         ),
-    );
+        None => lesson.check(
+            "no region holds the break: nothing lies between end and the break yet",
+            map.region_of(initial).is_none(),
+            format!("{initial:#x} lies in a region"),
+        ),
+    };
     Ok(initial)
 }
 
