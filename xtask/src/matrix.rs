@@ -33,10 +33,10 @@ enum Change {
     Tunables(&'static str),
     /// Each binary runs as the user `nobody`, from a copy in a folder it can read.
     OrdinaryUser,
-    /// Each binary runs from a copy in a folder whose path is 250 characters long, with
+    /// Each binary runs from copies in folders whose paths are up to 250 characters long, with
     /// `GLIBC_TUNABLES` set to this: the path is in `/proc/self/maps`, which the binaries read,
     /// so it changes how much they allocate, and when glibc's malloc grows the heap.
-    DeepFolder(&'static str),
+    DeepFolders(&'static str),
 }
 
 /// One setup.
@@ -134,8 +134,8 @@ const SETUPS: &[Setup] = &[
         by_design: Some("the heap serves only blocks smaller than ex1's 16 KiB"),
     },
     Setup {
-        name: "glibc.malloc.top_pad=0, from a folder 250 characters deep",
-        change: Change::DeepFolder("glibc.malloc.top_pad=0"),
+        name: "glibc.malloc.top_pad=0, from folders up to 250 characters deep",
+        change: Change::DeepFolders("glibc.malloc.top_pad=0"),
         by_design: None,
     },
     Setup {
@@ -189,9 +189,11 @@ fn build_linked(name: &str, rustflags: &str) -> Result<PathBuf> {
     Ok(target.join("debug"))
 }
 
-/// A copy of the binaries in `folder` (under the temporary folder), which everyone can read: the
-/// build folder may sit under /root, where `nobody` cannot.
-fn copy_binaries(bin_dir: &Path, folder: &str) -> Result<PathBuf> {
+/// A copy of the binaries of `bin_dir` in `folder` (under the temporary folder), which everyone
+/// can read: the build folder may sit under /root, where `nobody` cannot. With `link`, a hard
+/// link where it can be one (the path a binary runs from is the link's): only ever from a copy
+/// of our own, as a link into the build folder would share cargo's files.
+fn copy_binaries(bin_dir: &Path, folder: &str, link: bool) -> Result<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
     let top = std::env::temp_dir().join(format!("xtask-matrix-{}", std::process::id()));
     let folder = top.join(folder);
@@ -200,29 +202,50 @@ fn copy_binaries(bin_dir: &Path, folder: &str) -> Result<PathBuf> {
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755))?;
     }
     for lesson in lessons() {
-        let copy = folder.join(&lesson.binary);
-        std::fs::copy(bin_dir.join(&lesson.binary), &copy)
-            .with_context(|| format!("cannot copy {}", &lesson.binary))?;
-        std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755))?;
+        let (from, copy) = (bin_dir.join(&lesson.binary), folder.join(&lesson.binary));
+        // Never write into a file already there: it may be a link, and share its bytes.
+        match std::fs::remove_file(&copy) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(e).with_context(|| format!("cannot replace {}", copy.display()));
+            }
+            _ => {}
+        }
+        if !(link && std::fs::hard_link(&from, &copy).is_ok()) {
+            std::fs::copy(&from, &copy)
+                .with_context(|| format!("cannot copy {}", &lesson.binary))?;
+            std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755))?;
+        }
     }
     Ok(folder)
 }
 
-/// A folder name that makes the copy's path 250 characters long, or a little more.
-fn deep_folder() -> String {
-    let top = std::env::temp_dir().join(format!("xtask-matrix-{}", std::process::id()));
-    let have = top.as_os_str().len() + 1 + "/milestone".len();
-    let parts: Vec<String> = (0..250usize.saturating_sub(have).div_ceil(50).max(1))
-        .map(|i| format!("{i}{}", "d".repeat(48)))
-        .collect();
-    parts.join("/")
+/// The path lengths of [`Change::DeepFolders`]: every 4 characters up to 250, from the
+/// shortest the temporary folder allows. (The lengths at which a failure showed, before it was
+/// fixed, spanned 8: 173 to 180.)
+fn depths(top: &Path) -> impl Iterator<Item = usize> + use<> {
+    let shortest = top.as_os_str().len() + "/L000".len() + "/milestone".len();
+    (shortest..=250.max(shortest)).step_by(4)
+}
+
+/// A folder, of its own for each `depth`, that makes the copies' paths `depth` characters long
+/// (or one more), the longest binary's, `milestone`, counted.
+fn deep_folder(top: &Path, depth: usize) -> String {
+    let mut name = format!("L{depth:03}");
+    let fixed = top.as_os_str().len() + 1 + "/milestone".len();
+    while fixed + name.len() < depth {
+        let left = depth - fixed - name.len();
+        // A '/' and a component of at most 100 characters.
+        name.push('/');
+        name.push_str(&"d".repeat(left.saturating_sub(1).clamp(1, 100)));
+    }
+    name
 }
 
 /// Runs `lesson` as the setup says; returns what it printed and how it ended.
 fn run_one(setup: &Setup, lesson: &LessonBinary, bin_dir: &Path) -> Result<run::Run> {
     let binary = bin_dir.join(&lesson.binary);
     let (program, args): (PathBuf, Vec<String>) = match setup.change {
-        Change::Nothing | Change::Link(_) | Change::Tunables(_) | Change::DeepFolder(_) => (
+        Change::Nothing | Change::Link(_) | Change::Tunables(_) | Change::DeepFolders(_) => (
             binary,
             lesson.args.iter().map(|a| (*a).to_owned()).collect(),
         ),
@@ -253,7 +276,7 @@ fn run_one(setup: &Setup, lesson: &LessonBinary, bin_dir: &Path) -> Result<run::
     };
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let tunables = match setup.change {
-        Change::Tunables(t) | Change::DeepFolder(t) => Some(t),
+        Change::Tunables(t) | Change::DeepFolders(t) => Some(t),
         _ => None,
     };
     run::run_with_env(
@@ -332,27 +355,45 @@ pub fn matrix(quick: bool) -> Result<bool> {
                 skipped += 1;
                 continue;
             }
-            Change::OrdinaryUser => copy_binaries(&default_bins, "nobody")?,
-            Change::DeepFolder(_) => copy_binaries(&default_bins, &deep_folder())?,
+            Change::OrdinaryUser => copy_binaries(&default_bins, "nobody", false)?,
             _ => default_bins.clone(),
+        };
+        // Where each run's binaries are: one folder, or one per depth.
+        let folders: Vec<(String, PathBuf)> = match setup.change {
+            Change::DeepFolders(_) => {
+                let first = copy_binaries(&default_bins, "copy", false)?;
+                let top = first.parent().context("the copy has a folder")?.to_owned();
+                depths(&top)
+                    .map(|depth| {
+                        let folder = copy_binaries(&first, &deep_folder(&top, depth), true)?;
+                        let shown = format!(" (from {})", folder.display());
+                        Ok((shown, folder))
+                    })
+                    .collect::<Result<_>>()?
+            }
+            _ => vec![(String::new(), bin_dir.clone())],
         };
         let mut reordered = Vec::new();
         let failed_before = failed;
-        for lesson in lessons() {
-            let run = run_one(setup, lesson, &bin_dir)?;
-            match judge(setup, lesson, &run)? {
-                Verdict::Matches => passed += 1,
-                Verdict::Reordered => {
-                    passed += 1;
-                    reordered.push(lesson.name.as_str());
-                }
-                Verdict::Failed(why) => {
-                    failed += 1;
-                    println!("{}: {} ... FAILED: {why}", setup.name, &lesson.name);
+        for (shown, bin_dir) in &folders {
+            for lesson in lessons() {
+                let run = run_one(setup, lesson, bin_dir)?;
+                match judge(setup, lesson, &run)? {
+                    Verdict::Matches => passed += 1,
+                    Verdict::Reordered => {
+                        passed += 1;
+                        if !reordered.contains(&lesson.name.as_str()) {
+                            reordered.push(lesson.name.as_str());
+                        }
+                    }
+                    Verdict::Failed(why) => {
+                        failed += 1;
+                        println!("{}{shown}: {} ... FAILED: {why}", setup.name, &lesson.name);
+                    }
                 }
             }
         }
-        if matches!(setup.change, Change::OrdinaryUser | Change::DeepFolder(_)) {
+        if matches!(setup.change, Change::OrdinaryUser | Change::DeepFolders(_)) {
             let _ = std::fs::remove_dir_all(
                 std::env::temp_dir().join(format!("xtask-matrix-{}", std::process::id())),
             );
@@ -376,4 +417,25 @@ pub fn matrix(quick: bool) -> Result<bool> {
     }
     println!("matrix: {passed} passed, {failed} failed, {skipped} setups skipped");
     Ok(failed == 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_depth_has_a_folder_of_its_own_and_that_length() {
+        let top = Path::new("/tmp/xtask-matrix-12345");
+        let mut seen = std::collections::HashSet::new();
+        let all: Vec<usize> = depths(top).collect();
+        assert_eq!((all[0], all.len()), (38, 54), "{all:?}");
+        for depth in all {
+            let folder = deep_folder(top, depth);
+            let path = top.join(&folder).join("milestone");
+            let length = path.as_os_str().len();
+            assert!(length == depth || length == depth + 1, "{depth}: {length}");
+            assert!(folder.split('/').all(|c| c.len() <= 100), "{folder}");
+            assert!(seen.insert(folder), "{depth}");
+        }
+    }
 }

@@ -13,7 +13,6 @@
 
 use std::fmt;
 use std::io::{self, BufRead};
-use std::path::Path;
 
 /// The access a mapping allows, as the four letters `rwxp` / `rwxs` of the maps file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -365,12 +364,13 @@ impl MemoryMap {
         })?;
         let exe = exe.to_string_lossy();
         let exe = exe.strip_suffix(" (deleted)").unwrap_or(&exe);
-        // Read the whole file at once: the kernel builds it a page at a time, and a short read
-        // between our own allocations would show a map that never existed.
-        let text = std::fs::read(Path::new("/proc/self/maps")).map_err(|source| MapsError::Io {
-            what: "/proc/self/maps",
-            source,
-        })?;
+        // Read the whole file with nothing allocated between the kernel's pages of it, or it
+        // would show a map that never existed.
+        let text =
+            crate::procfs::read_at_once("/proc/self/maps").map_err(|source| MapsError::Io {
+                what: "/proc/self/maps",
+                source,
+            })?;
         MemoryMap::parse(&text[..], Some(exe))
     }
 

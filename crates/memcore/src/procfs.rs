@@ -87,6 +87,40 @@ fn kb_field(line: &str, name: &str) -> Option<Option<u64>> {
     Some(kb.and_then(|kb| kb.parse::<u64>().ok()).map(|kb| kb * 1024))
 }
 
+/// Reads a file the kernel writes as it is read (`/proc/self/maps`, `/proc/self/smaps`) whole,
+/// with nothing allocated between its reads.
+///
+/// The kernel writes such a file a page or so per `read`, and writes each next part from the
+/// process's mappings as they are then. An allocation between two reads (a buffer that grows)
+/// can move the program break, or make a mapping, and the text would then list the heap twice,
+/// or a map that never existed. So the buffer is allocated first and never grows; when the
+/// file does not fit, it is read again, from the start, into one twice as large.
+///
+/// # Errors
+/// If the file cannot be opened or read.
+pub(crate) fn read_at_once(path: &str) -> io::Result<Vec<u8>> {
+    // A few KiB is typical; under valgrind the maps run to tens of KiB.
+    let mut capacity = 16 * 1024;
+    loop {
+        let mut text = vec![0u8; capacity];
+        let mut file = File::open(path)?;
+        let mut len = 0;
+        while len < capacity {
+            match file.read(&mut text[len..]) {
+                Ok(0) => break,
+                Ok(n) => len += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if len < capacity {
+            text.truncate(len);
+            return Ok(text);
+        }
+        capacity *= 2;
+    }
+}
+
 /// Parses `/proc/meminfo` text.
 ///
 /// # Errors
@@ -310,7 +344,7 @@ pub fn parse_smaps_rss<R: BufRead>(reader: R, addr: usize) -> Result<Option<u64>
 /// # Errors
 /// If the file cannot be read or parsed.
 pub fn rss_of(addr: usize) -> Result<Option<u64>, ProcError> {
-    let text = std::fs::read(SMAPS).map_err(io_error(SMAPS))?;
+    let text = read_at_once(SMAPS).map_err(io_error(SMAPS))?;
     parse_smaps_rss(&text[..], addr)
 }
 
@@ -383,6 +417,23 @@ mod tests {
         assert!(parse_meminfo("MemTotal: x kB\nSwapTotal: 0 kB\n".as_bytes()).is_err());
         let live = meminfo().unwrap();
         assert!(live.mem_total > 0);
+    }
+
+    #[test]
+    fn a_file_is_read_whole_whatever_its_size() {
+        let path = std::env::temp_dir().join(format!("memcore-read-{}", std::process::id()));
+        for len in [0, 1, 16 * 1024 - 1, 16 * 1024, 200_000] {
+            let bytes: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+            std::fs::write(&path, &bytes).unwrap();
+            assert_eq!(
+                read_at_once(path.to_str().unwrap()).unwrap(),
+                bytes,
+                "{len} bytes"
+            );
+        }
+        std::fs::remove_file(&path).unwrap();
+        assert!(read_at_once("/proc/self/maps").unwrap().ends_with(b"\n"));
+        assert!(read_at_once("/nonexistent/file").is_err());
     }
 
     #[test]

@@ -118,8 +118,7 @@ pub fn classify(stdout: &str, stderr: &str, ending: &Ending, expected: &Expected
             let expected_before = through_last_step(expected);
             let actual_before = through_last_step(&pattern);
             if let Some(place) = parse_to_do(stderr)
-                && (expected_before == actual_before
-                    || *reordered && !pattern.contains("[FAILED]"))
+                && (expected_before == actual_before || *reordered && !pattern.contains("[FAILED]"))
             {
                 return Status::Done(Some(place));
             }
