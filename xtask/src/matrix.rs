@@ -189,13 +189,18 @@ fn build_linked(name: &str, rustflags: &str) -> Result<PathBuf> {
     Ok(target.join("debug"))
 }
 
-/// A copy of the binaries of `bin_dir` in `folder` (under the temporary folder), which everyone
+/// This run's folder for copies of the binaries, under the temporary folder.
+fn scratch() -> PathBuf {
+    std::env::temp_dir().join(format!("xtask-matrix-{}", std::process::id()))
+}
+
+/// A copy of the binaries of `bin_dir` in `folder` (under [`scratch`]), which everyone
 /// can read: the build folder may sit under /root, where `nobody` cannot. With `link`, a hard
 /// link where it can be one (the path a binary runs from is the link's): only ever from a copy
 /// of our own, as a link into the build folder would share cargo's files.
 fn copy_binaries(bin_dir: &Path, folder: &str, link: bool) -> Result<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
-    let top = std::env::temp_dir().join(format!("xtask-matrix-{}", std::process::id()));
+    let top = scratch();
     let folder = top.join(folder);
     std::fs::create_dir_all(&folder)?;
     for dir in folder.ancestors().take_while(|d| d.starts_with(&top)) {
@@ -362,7 +367,7 @@ pub fn matrix(quick: bool) -> Result<bool> {
         let folders: Vec<(String, PathBuf)> = match setup.change {
             Change::DeepFolders(_) => {
                 let first = copy_binaries(&default_bins, "copy", false)?;
-                let top = first.parent().context("the copy has a folder")?.to_owned();
+                let top = scratch();
                 depths(&top)
                     .map(|depth| {
                         let folder = copy_binaries(&first, &deep_folder(&top, depth), true)?;
@@ -394,9 +399,7 @@ pub fn matrix(quick: bool) -> Result<bool> {
             }
         }
         if matches!(setup.change, Change::OrdinaryUser | Change::DeepFolders(_)) {
-            let _ = std::fs::remove_dir_all(
-                std::env::temp_dir().join(format!("xtask-matrix-{}", std::process::id())),
-            );
+            let _ = std::fs::remove_dir_all(scratch());
         }
         if failed > failed_before {
             continue;

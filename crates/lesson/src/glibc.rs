@@ -25,9 +25,10 @@ pub const DEFAULT_TOP_PAD: usize = 128 * 1024;
 /// ignores a larger one.
 const MAX_MMAP_THRESHOLD: usize = 32 << 20;
 
-/// The smallest chunk glibc's malloc makes (`MINSIZE` on 64-bit systems): with a threshold at
-/// or below it, every request glibc cannot serve from free memory is mapped.
-const MIN_CHUNK: usize = 32;
+/// The smallest chunk glibc's malloc makes (`MINSIZE` on 64-bit systems). With a threshold at
+/// or below it, every request glibc cannot serve from free memory is mapped; and glibc grows
+/// the heap when a request would leave less than this free at its top.
+pub const MIN_CHUNK: usize = 32;
 
 /// One setting, and where this process got it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -11,7 +11,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use lesson::glibc::GlibcMalloc;
+use lesson::glibc::{GlibcMalloc, MIN_CHUNK};
 use lesson::{CommonFlags, Lesson, LessonInfo, Marks, bytes, human, varying_text};
 use memcore::linker::segment_bounds;
 use memcore::{Mapping, Region, RegionKind, sys};
@@ -22,10 +22,6 @@ pub const LARGE: usize = 256 * 1024;
 /// The size of the blocks step 8 allocates until the heap grows, unless glibc's mmap threshold
 /// is lower.
 const BLOCK: usize = 16 * 1024;
-
-/// glibc's smallest chunk (`MINSIZE` on 64-bit systems): malloc grows the heap when a request
-/// would leave less than this free at its top.
-const MIN_CHUNK: usize = 32;
 
 /// How many blocks step 8 allocates when glibc's malloc never calls sbrk.
 const NEVER_GROWS_BLOCKS: usize = 64;
@@ -426,12 +422,11 @@ fn heap_grows(lesson: &mut Lesson, malloc: &GlibcMalloc) -> Result<()> {
     );
     // Enough blocks to use up the room glibc keeps, and then some; left uninitialised, so that
     // only their headers are ever touched.
-    let most = (malloc
+    let room = malloc
         .growth_room()
         .saturating_mul(2)
-        .saturating_add(64 << 20)
-        / block.max(16))
-    .min(1 << 20);
+        .saturating_add(64 << 20);
+    let most = (room / block).min(1 << 20);
     let mut kept: Vec<Box<[MaybeUninit<u8>]>> = Vec::with_capacity(most);
     let before = sys::program_break() as usize;
     while kept.len() < most && sys::program_break() as usize == before {
