@@ -283,21 +283,26 @@ pub fn overcommit() -> Result<Overcommit, ProcError> {
     parse_overcommit(&text)
 }
 
-/// The size of this process's page tables (`VmPTE`, in bytes), from `/proc/self/status` text.
+/// A `kB` field of `/proc/self/status` text (`VmPTE`, `VmSize`, `VmData`), in bytes.
 ///
 /// # Errors
-/// [`ProcError::Missing`] without a `VmPTE` line; [`ProcError::Malformed`] if it is not in kB.
-pub fn parse_page_tables<R: BufRead>(reader: R) -> Result<u64, ProcError> {
+/// [`ProcError::Missing`] without the field; [`ProcError::Malformed`] if it is not in kB.
+pub fn parse_status_field<R: BufRead>(reader: R, field: &'static str) -> Result<u64, ProcError> {
     for (i, line) in reader.lines().enumerate() {
         let line = line.map_err(io_error(STATUS))?;
-        if let Some(value) = kb_field(&line, "VmPTE") {
-            return value.ok_or_else(|| malformed(STATUS, i + 1, "VmPTE is not in kB", &line));
+        if let Some(value) = kb_field(&line, field) {
+            return value.ok_or_else(|| malformed(STATUS, i + 1, "not a kB figure", &line));
         }
     }
     Err(ProcError::Missing {
         file: STATUS,
-        field: "VmPTE",
+        field,
     })
+}
+
+fn status_field(field: &'static str) -> Result<u64, ProcError> {
+    let file = File::open(STATUS).map_err(io_error(STATUS))?;
+    parse_status_field(BufReader::new(file), field)
 }
 
 /// Reads the size of this process's page tables (`VmPTE` in `/proc/self/status`): memory the
@@ -309,8 +314,16 @@ pub fn parse_page_tables<R: BufRead>(reader: R) -> Result<u64, ProcError> {
 /// # References
 /// - <https://man7.org/linux/man-pages/man5/proc_pid_status.5.html>
 pub fn page_tables() -> Result<u64, ProcError> {
-    let file = File::open(STATUS).map_err(io_error(STATUS))?;
-    parse_page_tables(BufReader::new(file))
+    status_field("VmPTE")
+}
+
+/// Reads how much address space this process has mapped (`VmSize`), and how much of it is
+/// private writable data (`VmData`): what `RLIMIT_AS` and `RLIMIT_DATA` limit.
+///
+/// # Errors
+/// If the file cannot be read or lacks a field.
+pub fn address_space() -> Result<(u64, u64), ProcError> {
+    Ok((status_field("VmSize")?, status_field("VmData")?))
 }
 
 /// The resident size (`Rss`, in bytes) of the mapping that holds `addr`, from smaps text;
@@ -397,10 +410,16 @@ mod tests {
     #[test]
     fn page_tables_are_read_from_status() {
         let text = "Name:\tex0\nVmRSS:\t  2048 kB\nVmPTE:\t    56 kB\n";
-        assert_eq!(parse_page_tables(text.as_bytes()).unwrap(), 56 * 1024);
-        let missing = parse_page_tables("Name:\tx\n".as_bytes()).unwrap_err();
+        assert_eq!(
+            parse_status_field(text.as_bytes(), "VmPTE").unwrap(),
+            56 * 1024
+        );
+        let missing = parse_status_field("Name:\tx\n".as_bytes(), "VmPTE").unwrap_err();
         assert_eq!(missing.to_string(), "/proc/self/status has no VmPTE");
+        assert!(parse_status_field("VmSize:\tlots\n".as_bytes(), "VmSize").is_err());
         assert!(page_tables().unwrap() > 0);
+        let (size, data) = address_space().unwrap();
+        assert!(size > data && data > 0, "{size} {data}");
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::ptr::NonNull;
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use lesson::{CommonFlags, Lesson, LessonInfo, varying_bytes, varying_text};
+use lesson::{CommonFlags, Lesson, LessonInfo, bytes, varying_bytes, varying_text};
 use memcore::procfs::{self, Frame, Overcommit};
 use memcore::shared::SharedCells;
 use memcore::sys::{self, ChildExit, Protection};
@@ -76,6 +76,33 @@ fn run(lesson: &mut Lesson, frames: bool) -> Result<()> {
     Ok(())
 }
 
+/// How much more memory this process may map under its own limits, and which limit leaves
+/// the least: `RLIMIT_AS` counts all its address space (`VmSize`), `RLIMIT_DATA` its private
+/// writable memory (`VmData`), which the requests here are. `None` when neither is set.
+fn room_under_limits() -> Result<Option<(u64, String)>> {
+    let (mapped, data) = procfs::address_space()?;
+    let limits = [
+        (
+            sys::address_space_limit(),
+            mapped,
+            "ulimit -v (address space)",
+        ),
+        (
+            sys::data_limit(),
+            data,
+            "ulimit -d (private writable memory)",
+        ),
+    ];
+    Ok(limits
+        .into_iter()
+        .filter_map(|(limit, used, name)| {
+            let limit = limit?;
+            let what = format!("{name} {}, {} in use", bytes(limit), bytes(used));
+            Some((limit.saturating_sub(used), what))
+        })
+        .min_by_key(|(left, _)| *left))
+}
+
 /// Step 1; returns the MAP_NORESERVE request's answer, and its size.
 fn more_than_the_machine(lesson: &mut Lesson) -> Result<(Result<NonNull<u8>, Error>, usize)> {
     lesson.step("Ask for more memory than the machine has");
@@ -86,6 +113,9 @@ fn more_than_the_machine(lesson: &mut Lesson) -> Result<(Result<NonNull<u8>, Err
          (/proc/sys/vm/overcommit_memory): 0 refuses only what obviously cannot fit in RAM \
          plus swap, 1 grants everything, 2 never promises more than it could back.\n\
          MAP_NORESERVE asks it not to count the mapping against RAM and swap at all.\n\
+         A process's own limits come first: ulimit -v (RLIMIT_AS, all its address space) and \
+         ulimit -d (RLIMIT_DATA, its private writable memory, as here) refuse a request above \
+         them whatever the policy.\n\
          What follows depends on this machine, so it is marked with a leading ~; the checks \
          compare it with what the policy documents. (This program never touches more than a \
          few pages of what it is granted: touching it all would exhaust the machine.)",
@@ -106,6 +136,12 @@ fn more_than_the_machine(lesson: &mut Lesson) -> Result<(Result<NonNull<u8>, Err
          slowly, up to RAM plus swap; past that the kernel's OOM killer ends a process"
     };
     lesson.fact("what swap does here", varying_text(swap));
+    let room = room_under_limits()?;
+    let limits = match &room {
+        None => "none: ulimit -v and ulimit -d are unlimited".to_owned(),
+        Some((left, what)) => format!("{what}: {} left", bytes(*left)),
+    };
+    lesson.fact("this process's limits", varying_text(&limits));
     // At least 64 GiB, and at least twice RAM and swap together, in whole GiB.
     let size = (2 * (info.mem_total + info.swap_total))
         .div_ceil(GIB)
@@ -119,9 +155,10 @@ fn more_than_the_machine(lesson: &mut Lesson) -> Result<(Result<NonNull<u8>, Err
         // SAFETY: we mapped it just above and nothing refers to it.
         unsafe { sys::munmap(p, size) }.context("munmap failed")?;
     }
-    let plain_granted = policy == Overcommit::Always;
+    let within_limits = room.as_ref().is_none_or(|(left, _)| size as u64 <= *left);
+    let plain_granted = policy == Overcommit::Always && within_limits;
     lesson.check(
-        "the plain request was answered as the overcommit policy says",
+        "the plain request was answered as the overcommit policy and the limits say",
         plain.is_ok() == plain_granted,
         format!("policy {} but {}", policy.number(), outcome(&plain)),
     );
@@ -130,9 +167,9 @@ fn more_than_the_machine(lesson: &mut Lesson) -> Result<(Result<NonNull<u8>, Err
         "the same with MAP_NORESERVE",
         varying_text(&outcome(&noreserve)),
     );
-    let noreserve_granted = policy != Overcommit::Never;
+    let noreserve_granted = policy != Overcommit::Never && within_limits;
     lesson.check(
-        "the MAP_NORESERVE request was answered as the overcommit policy says",
+        "the MAP_NORESERVE request was answered as the overcommit policy and the limits say",
         noreserve.is_ok() == noreserve_granted,
         format!("policy {} but {}", policy.number(), outcome(&noreserve)),
     );
@@ -152,13 +189,24 @@ fn touch_pages(
          fault) and count it as resident (Rss in /proc/self/smaps). Huge pages are turned off \
          for this mapping, so each touch costs exactly one page.",
     );
-    // Under policy 2 the huge request is refused; a 64 MiB one shows the same thing.
+    // Under policy 2, or a limit, the huge request is refused; a 64 MiB one (or, under a
+    // tight limit, half of what it leaves) shows the same thing.
+    let which = match &noreserve {
+        Ok(_) => "step 1's MAP_NORESERVE mapping",
+        Err(_) => "a smaller one: step 1's MAP_NORESERVE request was refused",
+    };
     let (start, len) = match noreserve {
         Ok(p) => (p, size),
-        Err(_) => (sys::mmap_anonymous(64 << 20)?, 64 << 20),
+        Err(_) => {
+            let left = room_under_limits()?.map_or(u64::MAX, |(left, _)| left);
+            let len = (64 << 20).min(left / 2 / page as u64 * page as u64) as usize;
+            let len = len.max(TOUCHED * page);
+            (sys::mmap_anonymous(len)?, len)
+        }
     };
     let addr = start.as_ptr() as usize;
     lesson.observe("the mapping", addr)?;
+    lesson.fact("which mapping", varying_text(which));
     lesson.fact("its size", varying_bytes(len as u64));
     sys::madvise_no_huge_pages(start, len).context("madvise failed")?;
     let before = procfs::rss_of(addr)?.context("no smaps entry for the mapping")?;

@@ -128,6 +128,15 @@ pub fn data_limit() -> Option<u64> {
     limit(libc::RLIMIT_DATA)
 }
 
+/// `getrlimit(RLIMIT_AS)`—The soft limit of this process's address space (`ulimit -v`) in bytes,
+/// `None` when unlimited.
+///
+/// # References
+/// - <https://man7.org/linux/man-pages/man2/getrlimit.2.html>
+pub fn address_space_limit() -> Option<u64> {
+    limit(libc::RLIMIT_AS)
+}
+
 fn limit(resource: libc::__rlimit_resource_t) -> Option<u64> {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
