@@ -1,9 +1,9 @@
 //! `cargo xtask matrix`: every lesson binary on every setup a learner has (each linker, the
-//! legacy mmap layout, resource limits, glibc's tunables, root or not, deep folders), each run
-//! required to exit 0 and to match its snapshot. A setup that changes what the lessons show by
-//! design (the legacy mmap layout reorders the address space; some malloc settings leave glibc
-//! without a heap) is reported by name where its pattern differs; its own checks must still
-//! pass.
+//! legacy mmap layout, one CPU, resource limits, glibc's tunables, root or not, deep folders),
+//! each run required to exit 0 and to match its snapshot. A setup that changes what the lessons
+//! show by design (the legacy mmap layout reorders the address space; some malloc settings
+//! leave glibc without a heap) is reported by name where its pattern differs; its own checks
+//! must still pass.
 //!
 //! `--quick` leaves out the setups that need a build of their own (the linkers): that part fits
 //! CI's time.
@@ -78,6 +78,11 @@ const SETUPS: &[Setup] = &[
         name: "ulimit -s unlimited",
         change: Change::Shell("ulimit -s unlimited"),
         by_design: Some(LEGACY),
+    },
+    Setup {
+        name: "one CPU (taskset -c 0)",
+        change: Change::Wrap(&["taskset", "-c", "0"]),
+        by_design: None,
     },
     Setup {
         name: "ulimit -v 4000000 (a 3.8 GiB address space)",
