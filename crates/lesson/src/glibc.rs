@@ -64,10 +64,16 @@ fn number(text: &str) -> Option<usize> {
 }
 
 impl MallocTuning {
-    /// The settings of this process.
-    pub fn from_env() -> MallocTuning {
+    /// The settings of this process, as a glibc of `version` reads them: `GLIBC_TUNABLES` from
+    /// 2.26, `hugetlb` from 2.35.
+    pub fn from_env(version: (u32, u32)) -> MallocTuning {
         let tunables = std::env::var("GLIBC_TUNABLES").ok();
-        MallocTuning::parse(tunables.as_deref(), |name| std::env::var(name).ok())
+        let tunables = tunables.as_deref().filter(|_| version >= (2, 26));
+        let mut tuning = MallocTuning::parse(tunables, |name| std::env::var(name).ok());
+        if version < (2, 35) {
+            tuning.hugetlb = None;
+        }
+        tuning
     }
 
     /// The settings given `GLIBC_TUNABLES` and a way to read the older variables. In
@@ -122,7 +128,7 @@ impl GlibcMalloc {
     /// If a file of the kernel's cannot be read.
     pub fn read() -> anyhow::Result<GlibcMalloc> {
         Ok(GlibcMalloc {
-            tuning: MallocTuning::from_env(),
+            tuning: MallocTuning::from_env(memcore::sys::glibc_version()),
             thp: procfs::thp()?,
             huge_page: procfs::meminfo()?.huge_page_size,
         })

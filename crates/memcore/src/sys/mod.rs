@@ -31,8 +31,8 @@ pub use mmap::{
     mmap_anonymous_populated, mmap_shared_anonymous, mprotect, munmap,
 };
 pub use process::{
-    ChildExit, address_space_limit, data_limit, fork_and_wait, personality, signal_name,
-    stack_limit, wait_for_line,
+    ChildExit, address_space_limit, data_limit, fork_and_wait, glibc_version, personality,
+    signal_name, stack_limit, wait_for_line,
 };
 
 /// `sysconf(_SC_PAGESIZE)`—The size of a page, in bytes; read once and cached.

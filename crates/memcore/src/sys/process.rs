@@ -110,6 +110,25 @@ pub fn personality() -> u32 {
     u32::try_from(flags).unwrap_or(0)
 }
 
+/// `gnu_get_libc_version()`—The version of the glibc this process runs with, as (major,
+/// minor): `(2, 36)` for "2.36".
+///
+/// # References
+/// - <https://man7.org/linux/man-pages/man3/gnu_get_libc_version.3.html>
+pub fn glibc_version() -> (u32, u32) {
+    // SAFETY: gnu_get_libc_version takes nothing and cannot fail.
+    let version = unsafe { libc::gnu_get_libc_version() };
+    // SAFETY: it points to a static, NUL-terminated string that lives as long as the process.
+    let text = unsafe { std::ffi::CStr::from_ptr(version) };
+    parse_version(&text.to_string_lossy())
+}
+
+/// `"2.36"` as `(2, 36)`; a part that is not a number counts as 0.
+fn parse_version(text: &str) -> (u32, u32) {
+    let mut parts = text.split('.').map(|p| p.trim().parse().unwrap_or(0));
+    (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
+}
+
 /// `getrlimit(RLIMIT_STACK)`—The soft limit of the main thread's stack in bytes, `None` when
 /// unlimited.
 ///
@@ -165,5 +184,18 @@ pub fn wait_for_line() {
         if !interrupted && (got != 1 || byte == b'\n') {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_glibc_version_is_read() {
+        assert_eq!(parse_version("2.36"), (2, 36));
+        assert_eq!(parse_version("2.17.90"), (2, 17));
+        assert_eq!(parse_version("x"), (0, 0));
+        assert!(glibc_version() >= (2, 17));
     }
 }
