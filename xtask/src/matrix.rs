@@ -145,6 +145,13 @@ const SETUPS: &[Setup] = &[
         by_design: Some(NO_HEAP),
     },
     Setup {
+        name: "the legacy layout (ulimit -s unlimited) with glibc.malloc.mmap_threshold=0",
+        change: Change::Shell(
+            "ulimit -s unlimited && export GLIBC_TUNABLES=glibc.malloc.mmap_threshold=0",
+        ),
+        by_design: Some("the legacy layout, and no heap"),
+    },
+    Setup {
         name: "glibc.malloc.mmap_threshold=4096",
         change: Change::Tunables("glibc.malloc.mmap_threshold=4096"),
         by_design: Some("the heap serves only blocks smaller than ex1's 16 KiB"),

@@ -115,6 +115,26 @@ pub fn madvise_no_huge_pages(addr: NonNull<u8>, len: usize) -> Result<(), Error>
     })
 }
 
+/// `mincore(addr, page, …)` as a question—Whether any page of `[start, start + len)` is still
+/// mapped: the kernel answers `ENOMEM` for a page no mapping holds. Unlike reading
+/// `/proc/self/maps` it allocates nothing, so it answers for this very moment.
+///
+/// # References
+/// - <https://man7.org/linux/man-pages/man2/mincore.2.html>
+pub fn any_page_mapped(start: usize, len: usize) -> bool {
+    let page = super::page_size();
+    let first = start / page * page;
+    (first..start.saturating_add(len))
+        .step_by(page)
+        .any(|addr| {
+            let mut resident = 0u8;
+            // SAFETY: mincore reads no memory of ours, whatever the address; it writes one byte per
+            // page of the range into the vector, and the range is one page, the vector one byte.
+            let result = unsafe { libc::mincore(addr as *mut libc::c_void, page, &mut resident) };
+            result == 0 || Errno::last().0 != libc::ENOMEM
+        })
+}
+
 /// Access allowed to a range of pages, for [`mprotect`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Protection {

@@ -27,7 +27,7 @@ pub use brk::{
     SbrkRace, brk, kernel_brk_refusal, program_break, sbrk, sbrk_from, sbrk_race, sbrk_shrink,
 };
 pub use mmap::{
-    Protection, madvise_no_huge_pages, mmap_anonymous, mmap_anonymous_noreserve,
+    Protection, any_page_mapped, madvise_no_huge_pages, mmap_anonymous, mmap_anonymous_noreserve,
     mmap_anonymous_populated, mmap_shared_anonymous, mprotect, munmap,
 };
 pub use process::{
@@ -76,6 +76,7 @@ fn zero_or_errno(call: &'static str, returned: libc::c_int) -> Result<(), Error>
 mod tests {
     use super::*;
     use crate::error::{BreakError, Errno};
+    use std::ptr::NonNull;
 
     #[test]
     fn page_size_is_a_power_of_two_and_cached() {
@@ -87,6 +88,29 @@ mod tests {
         assert_eq!(round_up_to_page(page + 1), Some(2 * page));
         assert_eq!(round_up_to_page(usize::MAX), None);
         assert_eq!(round_up_to_page(isize::MAX as usize), None);
+    }
+
+    #[test]
+    fn mincore_tells_mapped_pages_from_holes() {
+        let page = page_size();
+        let start = mmap_anonymous(3 * page).unwrap();
+        let addr = start.as_ptr() as usize;
+        assert!(any_page_mapped(addr, 3 * page));
+        let middle = NonNull::new((addr + page) as *mut u8).unwrap();
+        // SAFETY: the middle page of the mapping made above; nothing refers to it.
+        unsafe { munmap(middle, page) }.unwrap();
+        assert!(!any_page_mapped(addr + page, page));
+        assert!(
+            !any_page_mapped(addr + page + 1, 10),
+            "an address inside the hole"
+        );
+        assert!(any_page_mapped(addr, 3 * page));
+        assert!(any_page_mapped(addr + 2 * page, 1));
+        // SAFETY: the two pages left of the mapping made above; nothing refers to them.
+        unsafe { munmap(start, page) }.unwrap();
+        // SAFETY: as above.
+        unsafe { munmap(NonNull::new((addr + 2 * page) as *mut u8).unwrap(), page) }.unwrap();
+        assert!(!any_page_mapped(addr, 3 * page));
     }
 
     #[test]
