@@ -115,22 +115,29 @@ impl MallocTuning {
 pub struct GlibcMalloc {
     /// The settings.
     pub tuning: MallocTuning,
-    /// The transparent huge page mode and size.
+    /// The transparent huge page mode and size (read only when `hugetlb` is set).
     pub thp: (ThpMode, Option<u64>),
-    /// The default hugetlbfs page size, if the kernel has huge pages.
+    /// The default hugetlbfs page size, if the kernel has huge pages (read only when `hugetlb`
+    /// is set).
     pub huge_page: Option<u64>,
 }
 
 impl GlibcMalloc {
-    /// Reads the settings and the kernel's huge page files.
+    /// Reads the settings, and the kernel's huge page files when `hugetlb` is set (nothing
+    /// else depends on them).
     ///
     /// # Errors
     /// If a file of the kernel's cannot be read.
     pub fn read() -> anyhow::Result<GlibcMalloc> {
+        let tuning = MallocTuning::from_env(memcore::sys::glibc_version());
+        let (thp, huge_page) = match tuning.hugetlb {
+            Some(_) => (procfs::thp()?, procfs::meminfo()?.huge_page_size),
+            None => ((ThpMode::Unsupported, None), None),
+        };
         Ok(GlibcMalloc {
-            tuning: MallocTuning::from_env(memcore::sys::glibc_version()),
-            thp: procfs::thp()?,
-            huge_page: procfs::meminfo()?.huge_page_size,
+            tuning,
+            thp,
+            huge_page,
         })
     }
 
