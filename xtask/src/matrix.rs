@@ -320,7 +320,7 @@ enum Verdict {
     /// It exited 0 and has its snapshot's pattern.
     Matches,
     /// It exited 0; its pattern differs, as the setup changes what the lesson shows by design.
-    Reordered,
+    DiffersByDesign,
     /// Why it failed.
     Failed(String),
 }
@@ -346,7 +346,7 @@ fn judge(setup: &Setup, lesson: &LessonBinary, run: &run::Run) -> Result<Verdict
         return Ok(Verdict::Matches);
     }
     if setup.by_design.is_some() {
-        return Ok(Verdict::Reordered);
+        return Ok(Verdict::DiffersByDesign);
     }
     let d = snapshot::first_difference(0, &expected, &pattern, &run.stdout);
     Ok(Verdict::Failed(d.map_or_else(
@@ -401,17 +401,17 @@ pub fn matrix(quick: bool) -> Result<bool> {
             }
             _ => vec![(String::new(), bin_dir.clone())],
         };
-        let mut reordered = Vec::new();
+        let mut differing = Vec::new();
         let failed_before = failed;
         for (shown, bin_dir) in &folders {
             for lesson in lessons() {
                 let run = run_one(setup, lesson, bin_dir)?;
                 match judge(setup, lesson, &run)? {
                     Verdict::Matches => passed += 1,
-                    Verdict::Reordered => {
+                    Verdict::DiffersByDesign => {
                         passed += 1;
-                        if !reordered.contains(&lesson.name.as_str()) {
-                            reordered.push(lesson.name.as_str());
+                        if !differing.contains(&lesson.name.as_str()) {
+                            differing.push(lesson.name.as_str());
                         }
                     }
                     Verdict::Failed(why) => {
@@ -427,7 +427,7 @@ pub fn matrix(quick: bool) -> Result<bool> {
         if failed > failed_before {
             continue;
         }
-        if reordered.is_empty() {
+        if differing.is_empty() {
             println!("{}: ok", setup.name);
         } else {
             println!(
@@ -437,7 +437,7 @@ pub fn matrix(quick: bool) -> Result<bool> {
                 setup
                     .by_design
                     .unwrap_or("the setup changes what the lessons show"),
-                reordered.join(", ")
+                differing.join(", ")
             );
         }
     }

@@ -55,7 +55,7 @@ pub struct Expected {
     /// This run's setup changes what the lesson shows by design (the legacy mmap layout, some
     /// settings of glibc's malloc): a run whose own checks all held is done even where its
     /// pattern differs.
-    pub reordered: bool,
+    pub differs_by_design: bool,
 }
 
 impl Expected {
@@ -68,7 +68,7 @@ impl Expected {
             pattern: snapshot::load(name)?.with_context(|| format!("no snapshot {name}"))?,
             file: snapshot::shown(&snapshot::path(name)),
             header: snapshot::header_lines(name),
-            reordered: snapshot::differs_by_design().is_some(),
+            differs_by_design: snapshot::differs_by_design().is_some(),
         })
     }
 }
@@ -101,7 +101,7 @@ pub fn classify(stdout: &str, stderr: &str, ending: &Ending, expected: &Expected
         pattern: expected,
         file: snapshot_file,
         header,
-        reordered,
+        differs_by_design,
     } = expected;
     let code = match ending {
         Ending::Exited(status) => status.code(),
@@ -118,12 +118,13 @@ pub fn classify(stdout: &str, stderr: &str, ending: &Ending, expected: &Expected
             let expected_before = through_last_step(expected);
             let actual_before = through_last_step(&pattern);
             if let Some(place) = parse_to_do(stderr)
-                && (expected_before == actual_before || *reordered && !pattern.contains("[FAILED]"))
+                && (expected_before == actual_before
+                    || *differs_by_design && !pattern.contains("[FAILED]"))
             {
                 return Status::Done(Some(place));
             }
         }
-        Some(0) if *reordered || snapshot::matches(expected, &pattern) => {
+        Some(0) if *differs_by_design || snapshot::matches(expected, &pattern) => {
             return Status::Done(None);
         }
         _ => {}
@@ -181,7 +182,7 @@ mod tests {
             pattern: pattern.to_owned(),
             file: "x.snap".to_owned(),
             header: 4,
-            reordered: false,
+            differs_by_design: false,
         }
     }
 
@@ -270,16 +271,26 @@ mod tests {
         let status = classify(&wrong, &stderr, &exited(EXIT_OPTIONAL_TO_DO), expected);
         assert!(matches!(status, Status::Failed(_)), "{status:?}");
         // A setup that changes what the lesson shows by design: the checks decide.
-        let reordered = &Expected {
-            reordered: true,
+        let differs_by_design = &Expected {
+            differs_by_design: true,
             ..expected.clone()
         };
         let moved = stdout.replace("[ok] a", "c 0x10\n  [ok] a");
         let status = classify(&moved, &stderr, &exited(EXIT_OPTIONAL_TO_DO), expected);
         assert!(matches!(status, Status::Failed(_)), "{status:?}");
-        let status = classify(&moved, &stderr, &exited(EXIT_OPTIONAL_TO_DO), reordered);
+        let status = classify(
+            &moved,
+            &stderr,
+            &exited(EXIT_OPTIONAL_TO_DO),
+            differs_by_design,
+        );
         assert!(matches!(status, Status::Done(Some(_))), "{status:?}");
-        let status = classify(&wrong, &stderr, &exited(EXIT_OPTIONAL_TO_DO), reordered);
+        let status = classify(
+            &wrong,
+            &stderr,
+            &exited(EXIT_OPTIONAL_TO_DO),
+            differs_by_design,
+        );
         assert!(matches!(status, Status::Failed(_)), "{status:?}");
     }
 }
