@@ -1,4 +1,4 @@
-//! `cargo xtask learn` (or `cargo run -p milestone --bin milestone-learn`): your `mem_chunk`,
+//! `cargo xtask learn` (or `cargo xtask run milestone`): your `mem_chunk`,
 //! from `learn/parts.rs`, checked against the lesson's contract by the same driver as the
 //! reference answer and the library (`src/contract/mod.rs`).
 

@@ -88,6 +88,15 @@ enum Command {
         #[arg(long)]
         verify: bool,
     },
+    /// Build and run your own program of an exercise (your learn/parts.rs with the lesson's
+    /// driver), every line of it; flags after the name go to it (`--pause`, `--json`).
+    Run {
+        /// The exercise: ex1-segments, ex2-sbrk, ex3-mmap or milestone.
+        name: String,
+        /// Flags for your program.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// The hint for the next part of an exercise that is still to do.
     Hint {
         /// The exercise: ex1-segments, ex2-sbrk, ex3-mmap or milestone.
@@ -107,8 +116,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match dispatch(cli.command) {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::FAILURE,
+        Ok(code) => code,
         Err(error) => {
             eprintln!("xtask: {error:#}");
             ExitCode::from(2)
@@ -138,18 +146,25 @@ fn lesson(name: &str) -> Result<&'static lessons::LessonBinary> {
     })
 }
 
-fn dispatch(command: Command) -> Result<bool> {
+/// Exit status 0 when a command's work held, 1 when it did not.
+fn held(ok: bool) -> ExitCode {
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn dispatch(command: Command) -> Result<ExitCode> {
     match command {
-        Command::CheckAll(flags) => check::check(lessons(), options(&flags)),
+        Command::CheckAll(flags) => check::check(lessons(), options(&flags)).map(held),
         Command::Check { name, flags } => {
             let lesson = lesson(&name)?;
-            check::check(std::slice::from_ref(lesson), options(&flags))
+            check::check(std::slice::from_ref(lesson), options(&flags)).map(held)
         }
         Command::List => {
-            for l in lessons() {
-                println!("{:<28} {}", &l.name, &l.shows);
-            }
-            Ok(true)
+            learn::list();
+            Ok(ExitCode::SUCCESS)
         }
         Command::Trace { name, release } => {
             let profile = if release {
@@ -158,11 +173,11 @@ fn dispatch(command: Command) -> Result<bool> {
                 Profile::Debug
             };
             trace::trace(lesson(&name)?, profile)?;
-            Ok(true)
+            Ok(ExitCode::SUCCESS)
         }
-        Command::Bench => xtask::bench::bench(),
-        Command::Matrix { quick } => xtask::matrix::matrix(quick),
-        Command::Memcheck => xtask::memcheck::memcheck(),
+        Command::Bench => xtask::bench::bench().map(held),
+        Command::Matrix { quick } => xtask::matrix::matrix(quick).map(held),
+        Command::Memcheck => xtask::memcheck::memcheck().map(held),
         Command::Learn {
             watch,
             reset,
@@ -170,7 +185,7 @@ fn dispatch(command: Command) -> Result<bool> {
             verify,
         } => {
             let workspace = Workspace::here();
-            if verify {
+            let done = if verify {
                 learn::verify(&workspace)
             } else if let Some(name) = reset {
                 learn::reset(&workspace, &name, yes)
@@ -178,12 +193,14 @@ fn dispatch(command: Command) -> Result<bool> {
                 learn::watch(&workspace)
             } else {
                 learn::learn(&workspace)
-            }
+            };
+            done.map(held)
         }
+        Command::Run { name, args } => learn::run(&Workspace::here(), &name, &args),
         Command::Hint { name, all } => {
             learn::hint(&Workspace::here(), &name, all)?;
-            Ok(true)
+            Ok(ExitCode::SUCCESS)
         }
-        Command::Templates { yes } => learn::templates(&Workspace::here(), yes),
+        Command::Templates { yes } => learn::templates(&Workspace::here(), yes).map(held),
     }
 }

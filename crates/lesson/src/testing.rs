@@ -124,38 +124,6 @@ pub fn assert_flags_behave(binary: &str, about: &str) {
     );
 }
 
-/// Asserts that a learner's binary, run on its untouched template, stops at its first part:
-/// exit status [`crate::EXIT_TO_DO`], nothing but the steps on stdout, and on stderr the
-/// step, the part, `file:line` of its `todo!()`, and the hint command, without a panic's
-/// message or backtrace note.
-///
-/// # Panics
-/// If any of that does not hold.
-pub fn assert_stops_at_first_part(binary: &str, name: &str, part: &str, file: &str) {
-    let out = run(binary, &[]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(
-        out.status.code(),
-        Some(i32::from(crate::EXIT_TO_DO)),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains(&format!("the part `{part}` is still todo!() at {file}:")),
-        "{stderr}"
-    );
-    assert!(stderr.contains(": to do: step 1 ("), "{stderr}");
-    assert!(
-        stderr.contains(&format!("cargo xtask hint {name}")),
-        "{stderr}"
-    );
-    assert!(
-        !stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"),
-        "{stderr}"
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("Step 1."), "{stdout}");
-}
-
 /// Asserts that `binary --pause` stops after every step, and once more before its summary,
 /// naming its own pid, and goes on at each Enter; three Enters are given, then the input ends,
 /// which must let it run to the end as well. Returns how many times it paused.

@@ -1,4 +1,4 @@
-//! `cargo xtask learn` (or `cargo run -p ex1-segments --bin ex1-segments-learn`): exercise 1
+//! `cargo xtask learn` (or `cargo xtask run ex1-segments`): exercise 1
 //! with your parts, from `learn/parts.rs`, judged by the same driver and checks as the reference.
 
 mod parts;

@@ -2,12 +2,10 @@
 //! JSON says. The binary runs as a child process, so nothing here shares its address space.
 
 use lesson::testing::{
-    assert_document_holds, assert_flags_behave, assert_pauses, assert_stops_at_first_part,
-    observation, run, run_json,
+    assert_document_holds, assert_flags_behave, assert_pauses, observation, run, run_json,
 };
 
 const BIN: &str = env!("CARGO_BIN_EXE_ex1-segments");
-const LEARN: &str = env!("CARGO_BIN_EXE_ex1-segments-learn");
 
 #[test]
 fn every_check_holds_and_every_address_is_in_its_region() {
@@ -40,16 +38,6 @@ fn a_vec_below_the_threshold_lies_in_the_heap() {
     );
     let bad = run(BIN, &["--large", "0"]);
     assert_eq!(bad.status.code(), Some(2));
-}
-
-#[test]
-fn the_template_stops_at_its_first_part() {
-    assert_stops_at_first_part(
-        LEARN,
-        "ex1-segments",
-        "address_of_a_local",
-        "exercises/ex1-segments/learn/parts.rs",
-    );
 }
 
 #[test]

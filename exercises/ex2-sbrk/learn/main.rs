@@ -1,4 +1,4 @@
-//! `cargo xtask learn` (or `cargo run -p ex2-sbrk --bin ex2-sbrk-learn`): exercise 2 with your
+//! `cargo xtask learn` (or `cargo xtask run ex2-sbrk`): exercise 2 with your
 //! parts, from `learn/parts.rs`, judged by the same driver and checks as the reference.
 
 mod parts;

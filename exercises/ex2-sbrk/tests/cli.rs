@@ -2,12 +2,11 @@
 //! of its own, never inside this multi-threaded test harness.
 
 use lesson::testing::{
-    address as addr, assert_document_holds, assert_flags_behave, assert_pauses,
-    assert_stops_at_first_part, observation, run_json,
+    address as addr, assert_document_holds, assert_flags_behave, assert_pauses, observation,
+    run_json,
 };
 
 const BIN: &str = env!("CARGO_BIN_EXE_ex2-sbrk");
-const LEARN: &str = env!("CARGO_BIN_EXE_ex2-sbrk-learn");
 
 #[test]
 fn every_check_holds_and_the_break_comes_back() {
@@ -28,16 +27,6 @@ fn every_check_holds_and_the_break_comes_back() {
 #[test]
 fn help_and_bad_flags() {
     assert_flags_behave(BIN, "the program break, grown with sbrk");
-}
-
-#[test]
-fn the_template_stops_at_its_first_part() {
-    assert_stops_at_first_part(
-        LEARN,
-        "ex2-sbrk",
-        "current_break",
-        "exercises/ex2-sbrk/learn/parts.rs",
-    );
 }
 
 #[test]

@@ -1,4 +1,4 @@
-//! `cargo xtask learn` (or `cargo run -p ex3-mmap --bin ex3-mmap-learn`): exercise 3 with your
+//! `cargo xtask learn` (or `cargo xtask run ex3-mmap`): exercise 3 with your
 //! parts, from `learn/parts.rs`, judged by the same driver and checks as the reference.
 
 mod parts;

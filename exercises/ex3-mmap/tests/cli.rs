@@ -1,12 +1,10 @@
 //! ex3-mmap run as learners run it, as a child process.
 
 use lesson::testing::{
-    assert_document_holds, assert_flags_behave, assert_pauses, assert_stops_at_first_part,
-    observation, run_json,
+    assert_document_holds, assert_flags_behave, assert_pauses, observation, run_json,
 };
 
 const BIN: &str = env!("CARGO_BIN_EXE_ex3-mmap");
-const LEARN: &str = env!("CARGO_BIN_EXE_ex3-mmap-learn");
 
 #[test]
 fn every_check_holds_and_the_mapping_is_gone_after_munmap() {
@@ -24,16 +22,6 @@ fn every_check_holds_and_the_mapping_is_gone_after_munmap() {
 #[test]
 fn help_and_bad_flags() {
     assert_flags_behave(BIN, "anonymous memory from mmap");
-}
-
-#[test]
-fn the_template_stops_at_its_first_part() {
-    assert_stops_at_first_part(
-        LEARN,
-        "ex3-mmap",
-        "map",
-        "exercises/ex3-mmap/learn/parts.rs",
-    );
 }
 
 #[test]

@@ -65,10 +65,17 @@ pub fn hint(workspace: &Workspace, name: &str, all: bool) -> Result<()> {
     Ok(())
 }
 
-fn find(name: &str) -> Result<&'static Exercise> {
+pub(super) fn find(name: &str) -> Result<&'static Exercise> {
     crate::lessons::exercise(name).with_context(|| {
         let names: Vec<_> = exercises().iter().map(|e| e.name.as_str()).collect();
-        format!("no exercise {name}; the exercises are {}", names.join(", "))
+        let names = names.join(", ");
+        match crate::lessons::find(name) {
+            Some(run) if run.binary == name => format!(
+                "{name} has no part for you to write (run it with `cargo run -p {name}`); \
+                 the exercises with parts are {names}"
+            ),
+            _ => format!("no exercise {name}; the exercises are {names}"),
+        }
     })
 }
 

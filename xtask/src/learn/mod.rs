@@ -4,10 +4,12 @@
 //!
 //! - [`judge`]: how one run stands (done, to do, failed), from its exit status and output;
 //! - [`files`]: the learner's files: hints, templates written from the references, resets;
-//! - [`verify`]: the maintainers' check of all of that, run by CI.
+//! - [`verify`]: the maintainers' check of all of that, run by CI;
+//! - [`apart`]: the proof, part of `verify`, that a learner's broken file breaks no other command.
 
+use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Command, ExitCode};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -15,11 +17,14 @@ use anyhow::{Context, Result};
 use crate::lessons::{Exercise, exercises};
 use crate::run;
 
+mod apart;
 mod files;
 mod judge;
 mod verify;
 
 pub use files::{fresh_template, hint, reset, templates, write_template};
+
+use files::find;
 pub use judge::{EXIT_OPTIONAL_TO_DO, EXIT_TO_DO, Expected, classify, parse_to_do};
 pub use verify::verify;
 
@@ -76,6 +81,8 @@ pub enum Status {
     Done(Option<Place>),
     /// A part is still `todo!()`.
     ToDo(Place),
+    /// The learner's file does not compile: the compiler's first error, as rustc renders it.
+    DoesNotCompile(Vec<String>),
     /// It does not build, crashed, a check failed, or its output differs from the snapshot:
     /// the lines say how, in the program's own words first.
     Failed(Vec<String>),
@@ -88,27 +95,73 @@ impl Status {
     }
 }
 
-/// Builds the learner's binary of `exercise`; `Err` holds the compiler's first errors.
+/// The cargo arguments that select the learner's binary of `exercise`. It is built only with its
+/// package's `learn` feature (`required-features` in the package's Cargo.toml), so that every
+/// other build leaves the learner's file alone.
+pub fn learner_binary(exercise: &Exercise) -> Vec<String> {
+    let name = &exercise.name;
+    ["-p", name, "--bin", &exercise.binary, "--features"]
+        .map(str::to_owned)
+        .into_iter()
+        .chain([format!("{name}/learn")])
+        .collect()
+}
+
+/// The command a learner types to run their own program, every line of it: `cargo xtask run
+/// NAME`.
+pub fn run_command(exercise: &Exercise) -> String {
+    format!("cargo xtask run {}", &exercise.name)
+}
+
+/// The compiler's messages of a `--message-format json` build that are errors, each as rustc
+/// renders it, in order. ("aborting due to …" is left out: it repeats the count.)
+fn compiler_errors(json_lines: &str) -> Vec<String> {
+    json_lines
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|doc| doc["reason"] == "compiler-message")
+        .map(|doc| doc["message"].clone())
+        .filter(|message| {
+            message["level"] == "error"
+                && message["spans"].as_array().is_some_and(|s| !s.is_empty())
+        })
+        .filter_map(|message| message["rendered"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// What a build that failed says: the first error whole, as rustc renders it, and how many more
+/// there are; cargo's own words if the compiler gave none (a broken Cargo.toml).
+fn does_not_compile(stdout: &str, stderr: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    let errors = compiler_errors(stdout);
+    match errors.first() {
+        Some(first) => {
+            lines.extend(first.trim_end().lines().map(str::to_owned));
+            match errors.len() - 1 {
+                0 => {}
+                1 => lines.push("(and 1 more error)".to_owned()),
+                more => lines.push(format!("(and {more} more errors)")),
+            }
+        }
+        None => lines.extend(stderr.lines().take(12).map(str::to_owned)),
+    }
+    lines
+}
+
+/// Builds the learner's binary of `exercise`; `Err` holds the compiler's first error, whole.
 fn build(workspace: &Workspace, exercise: &Exercise) -> Result<Result<PathBuf, Vec<String>>> {
     let out = workspace
         .cargo()
-        .args(["build", "--quiet", "--message-format", "short"])
-        .args(["-p", &exercise.name, "--bin", &exercise.binary])
+        .args(["build", "--quiet", "--message-format", "json"])
+        .args(learner_binary(exercise))
         .output()
         .with_context(|| format!("failed to run `{} build`", run::cargo()))?;
     if out.status.success() {
         return Ok(Ok(workspace.target.join("debug").join(&exercise.binary)));
     }
+    let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let mut lines = vec![format!("{} does not compile:", &exercise.template)];
-    lines.extend(
-        stderr
-            .lines()
-            .filter(|l| l.contains("error") || l.contains("warning"))
-            .take(12)
-            .map(|l| format!("  {l}")),
-    );
-    Ok(Err(lines))
+    Ok(Err(does_not_compile(&stdout, &stderr)))
 }
 
 /// Builds, runs and judges the learner's parts of `exercise` in `workspace`.
@@ -118,7 +171,7 @@ fn build(workspace: &Workspace, exercise: &Exercise) -> Result<Result<PathBuf, V
 pub fn check(workspace: &Workspace, exercise: &Exercise) -> Result<Status> {
     let binary = match build(workspace, exercise)? {
         Ok(binary) => binary,
-        Err(errors) => return Ok(Status::Failed(errors)),
+        Err(errors) => return Ok(Status::DoesNotCompile(errors)),
     };
     let run = run::run(&binary, &[], TIMEOUT)?;
     let expected = Expected::snapshot(&exercise.snapshot)?;
@@ -148,11 +201,22 @@ pub fn report(results: &[(&Exercise, Status)]) -> bool {
                 "  {name:<width$}  to do: `{}`, {}:{}",
                 place.part, place.file, place.line
             ),
+            Status::DoesNotCompile(errors) => {
+                println!("  {name:<width$}  does not compile: {}", &exercise.template);
+                for line in errors {
+                    println!("  {:width$}    {line}", "");
+                }
+            }
             Status::Failed(why) => {
                 println!("  {name:<width$}  failed:");
                 for line in why {
                     println!("  {:width$}    {line}", "");
                 }
+                println!(
+                    "  {:width$}    to see every line of yours, run `{}`",
+                    "",
+                    run_command(exercise)
+                );
             }
         }
     }
@@ -161,6 +225,10 @@ pub fn report(results: &[(&Exercise, Status)]) -> bool {
         Some((exercise, Status::ToDo(place))) => println!(
             "Next: open {}:{} and write `{}`; for a hint, run `cargo xtask hint {}`.",
             place.file, place.line, place.part, &exercise.name
+        ),
+        Some((exercise, Status::DoesNotCompile(_))) => println!(
+            "Next: open {} and mend the compiler's error above.",
+            &exercise.template
         ),
         Some((exercise, _)) => println!(
             "Next: open {} and mend what the failure above names; for a hint, run \
@@ -175,6 +243,41 @@ pub fn report(results: &[(&Exercise, Status)]) -> bool {
     let done = results.iter().filter(|(_, s)| s.is_done()).count();
     println!("learn: {done} of {} done", results.len());
     next.is_none()
+}
+
+/// `cargo xtask list`: the lesson binaries, what each shows, and the learner's own programs with
+/// the command that runs each.
+pub fn list() {
+    for l in crate::lessons::lessons() {
+        println!("{:<28} {}", &l.name, &l.shows);
+    }
+    println!();
+    println!("your own programs, your learn/parts.rs run by the lesson's driver:");
+    for exercise in exercises() {
+        println!("{:<28} {}", &exercise.name, run_command(exercise));
+    }
+}
+
+/// `cargo xtask run NAME [ARGS]`: builds the learner's program of exercise `name` and runs it
+/// with `args`, its output straight to the terminal. Returns its exit status.
+///
+/// # Errors
+/// When the exercise is unknown or cargo cannot be started.
+pub fn run(workspace: &Workspace, name: &str, args: &[String]) -> Result<ExitCode> {
+    let exercise = find(name)?;
+    let status = workspace
+        .cargo()
+        .args(["run", "--quiet"])
+        .args(learner_binary(exercise))
+        .arg("--")
+        .args(args)
+        .status()
+        .with_context(|| format!("failed to run `{} run`", run::cargo()))?;
+    let code = status
+        .code()
+        .or_else(|| status.signal().map(|signal| 128 + signal))
+        .unwrap_or(1);
+    Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
 }
 
 /// `cargo xtask learn`: checks every exercise in order and reports. Returns whether all are
@@ -224,5 +327,42 @@ pub fn watch(workspace: &Workspace) -> Result<bool> {
         std::thread::sleep(Duration::from_millis(300));
         while rx.try_recv().is_ok() {}
         println!();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two lines as `cargo build --message-format json` writes them (cut to the fields read),
+    /// and the summary rustc adds, which has no span.
+    const BUILD: &str = concat!(
+        r#"{"reason":"compiler-artifact","target":{"name":"lesson"}}"#,
+        "\n",
+        r#"{"reason":"compiler-message","message":{"level":"warning","spans":[{}],"rendered":"warning: unused variable: `n`\n"}}"#,
+        "\n",
+        r#"{"reason":"compiler-message","message":{"level":"error","spans":[{}],"rendered":"error: expected `;`, found `x`\n --> learn/parts.rs:3:14\n"}}"#,
+        "\n",
+        r#"{"reason":"compiler-message","message":{"level":"error","spans":[{}],"rendered":"error[E0308]: mismatched types\n"}}"#,
+        "\n",
+        r#"{"reason":"compiler-message","message":{"level":"error","spans":[],"rendered":"error: aborting due to 2 previous errors\n"}}"#,
+        "\n",
+    );
+
+    #[test]
+    fn a_build_that_fails_shows_the_first_error_whole_and_counts_the_rest() {
+        assert_eq!(
+            does_not_compile(BUILD, "cargo's own words"),
+            [
+                "error: expected `;`, found `x`",
+                " --> learn/parts.rs:3:14",
+                "(and 1 more error)"
+            ]
+        );
+        // No compiler message at all (a broken Cargo.toml): cargo's words.
+        assert_eq!(
+            does_not_compile("", "error: failed to parse manifest"),
+            ["error: failed to parse manifest"]
+        );
     }
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 
 use super::files::{fresh_template, read};
-use super::{Place, Status, Workspace, check, report};
+use super::{Place, Status, Workspace, check, learner_binary, report};
 use crate::lessons::{Exercise, exercises};
 use crate::template;
 
@@ -77,7 +77,7 @@ pub fn verify(workspace: &Workspace) -> Result<bool> {
     let mut clippy = workspace.cargo();
     clippy.args(["clippy", "--quiet"]);
     for exercise in exercises() {
-        clippy.args(["-p", &exercise.name, "--bin", &exercise.binary]);
+        clippy.args(learner_binary(exercise));
     }
     let status = clippy
         .args(["--", "-D", "warnings"])
@@ -168,6 +168,10 @@ pub fn verify(workspace: &Workspace) -> Result<bool> {
         std::fs::copy(workspace.template(exercise), copy.template(exercise))
             .context("cannot put the template back")?;
     }
+    println!(
+        "verify: with a broken file of the learner's in every exercise, only learn and run see it"
+    );
+    super::apart::broken_files_break_nothing(workspace, &copy, &mut fail)?;
     println!("verify: {}", if ok { "ok" } else { "FAILED" });
     Ok(ok)
 }
