@@ -16,6 +16,15 @@ pub fn human(n: u64) -> String {
     }
 }
 
+/// `n` things, in the plural where it needs one: `1 byte`, `0 bytes`, `2 bytes`.
+pub fn count(n: usize, thing: &str) -> String {
+    if n == 1 {
+        format!("1 {thing}")
+    } else {
+        format!("{n} {thing}s")
+    }
+}
+
 /// A size that is the same on every run: `4096 bytes (4 KiB)`; below 1 KiB just `100 bytes`.
 pub fn bytes(n: u64) -> String {
     if n < 1024 {

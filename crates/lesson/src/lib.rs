@@ -19,6 +19,7 @@
 //! Enter, so that `/proc/PID/maps` can be read (or `gdb -p PID` attached) while the memory of
 //! that step is live.
 
+pub mod events;
 mod format;
 pub mod glibc;
 pub mod normalize;
@@ -28,7 +29,7 @@ mod report;
 mod terminal;
 pub mod testing;
 
-pub use format::{bytes, human, io_error, varying_bytes, varying_text};
+pub use format::{bytes, count, human, io_error, varying_bytes, varying_text};
 pub use parts::{EXIT_OPTIONAL_TO_DO, EXIT_TO_DO, PartError};
 pub use record::{Check, Fact, LessonInfo, Marks, Observation, RegionInfo, Step};
 pub use report::{CommonFlags, Flags, Lesson, MALLOC_ROOM};

@@ -1,11 +1,13 @@
 //! A lesson run: numbered steps, observations, facts and checks, printed as text as they happen
 //! or collected into one JSON document.
 
+use std::cell::Cell;
 use std::fmt::Display;
 use std::process::ExitCode;
 
 use memcore::{MemoryMap, Region};
 
+use crate::events::{Event, EventLog};
 use crate::parts::{self, EXIT_OPTIONAL_TO_DO, EXIT_TO_DO, PartError};
 use crate::record::{Check, Document, Fact, LessonInfo, Marks, Observation, RegionInfo, Step};
 use crate::terminal::{emit, usage_error, wait_for_enter};
@@ -44,6 +46,10 @@ pub struct Lesson {
     json: bool,
     pause: bool,
     steps: Vec<Step>,
+    /// Where the events go, for the program that runs this one (see [`crate::events`]).
+    events: EventLog,
+    /// The last part the current step called: the one its checks are about.
+    last_part: Cell<Option<&'static str>>,
 }
 
 impl Lesson {
@@ -79,6 +85,8 @@ impl Lesson {
             json: common.json,
             pause: common.pause,
             steps: Vec::new(),
+            events: EventLog::from_env(),
+            last_part: Cell::new(None),
         };
         (lesson, flags)
     }
@@ -89,9 +97,23 @@ impl Lesson {
     }
 
     fn print(&self, line: &str) {
+        self.print_as(line, false);
+    }
+
+    /// Prints `line`; `explains` says it is the step's explanation (see [`Event::Line`]).
+    fn print_as(&self, line: &str, explains: bool) {
         if !self.json {
             emit(self.info.name, line);
         }
+        self.events.write(&Event::Line {
+            step: self.steps.len(),
+            text: line.to_owned(),
+            explains,
+        });
+    }
+
+    fn step_number(&self) -> usize {
+        self.steps.len()
     }
 
     fn current(&mut self) -> &mut Step {
@@ -123,8 +145,12 @@ impl Lesson {
         self.pause_after_step();
         let title = title.into();
         let number = self.steps.len() + 1;
-        self.print("");
-        self.print(&format!("Step {number}. {title}"));
+        self.last_part.set(None);
+        self.events.write(&Event::Step {
+            number,
+            title: title.clone(),
+        });
+        let heading = format!("Step {number}. {title}");
         self.steps.push(Step {
             number,
             title,
@@ -133,13 +159,15 @@ impl Lesson {
             facts: Vec::new(),
             checks: Vec::new(),
         });
+        self.print("");
+        self.print(&heading);
     }
 
     /// Explains something: each line of `text` is printed indented.
     pub fn say(&mut self, text: &str) {
         for line in text.lines() {
             let line = line.trim();
-            self.print(&format!("  {line}"));
+            self.print_as(&format!("  {line}"), true);
             self.current().text.push(line.to_owned());
         }
     }
@@ -246,6 +274,13 @@ impl Lesson {
             self.print(&format!("  [FAILED] {claim}: {detail}"));
             Some(detail)
         };
+        self.events.write(&Event::Check {
+            step: self.step_number(),
+            part: self.last_part.get().map(str::to_owned),
+            claim: claim.to_owned(),
+            passed,
+            detail: detail.clone(),
+        });
         self.current().checks.push(Check {
             claim: claim.to_owned(),
             passed,
@@ -261,7 +296,31 @@ impl Lesson {
     /// # Errors
     /// [`PartError::ToDo`] or [`PartError::Panicked`].
     pub fn part<T>(&self, name: &'static str, part: impl FnOnce() -> T) -> Result<T, PartError> {
-        parts::call(name, false, part)
+        self.call(name, false, part)
+    }
+
+    /// Calls a part, telling the events when it starts and when it returns, so that a crash
+    /// or a timeout inside it can be put at its door.
+    fn call<T>(
+        &self,
+        name: &'static str,
+        optional: bool,
+        part: impl FnOnce() -> T,
+    ) -> Result<T, PartError> {
+        let step = self.step_number();
+        self.last_part.set(Some(name));
+        self.events.write(&Event::PartCalled {
+            step,
+            part: name.to_owned(),
+        });
+        let result = parts::call(name, optional, part);
+        if result.is_ok() {
+            self.events.write(&Event::PartReturned {
+                step,
+                part: name.to_owned(),
+            });
+        }
+        result
     }
 
     /// As [`Lesson::part`], for a part the lesson can be done without: when it is still
@@ -274,7 +333,7 @@ impl Lesson {
         name: &'static str,
         part: impl FnOnce() -> T,
     ) -> Result<T, PartError> {
-        parts::call(name, true, part)
+        self.call(name, true, part)
     }
 
     /// The current step as `step N (title)`.
@@ -310,34 +369,38 @@ impl Lesson {
     pub fn finish(self) -> ExitCode {
         self.pause_after_step();
         let (passed, failed) = self.counts();
+        self.events.write(&Event::Finished { passed, failed });
         if self.json {
             emit(self.info.name, &self.document(None));
         } else if failed == 0 {
             emit(self.info.name, "");
             emit(self.info.name, &format!("All {passed} checks passed."));
         } else {
-            emit(self.info.name, "");
+            self.summarise_failures();
+        }
+        self.exit_code()
+    }
+
+    /// Prints the checks that failed, once more, at the end, and says how many on stderr.
+    fn summarise_failures(&self) {
+        let (passed, failed) = self.counts();
+        let name = self.info.name;
+        if !self.json {
+            emit(name, "");
             emit(
-                self.info.name,
+                name,
                 &format!(
                     "{failed} of {} checks FAILED on this machine:",
                     passed + failed
                 ),
             );
-            for check in self
-                .steps
-                .iter()
-                .flat_map(|s| &s.checks)
-                .filter(|c| !c.passed)
-            {
+            let failures = self.steps.iter().flat_map(|s| &s.checks);
+            for check in failures.filter(|c| !c.passed) {
                 let detail = check.detail.as_deref().unwrap_or_default();
-                emit(self.info.name, &format!("  - {}: {detail}", check.claim));
+                emit(name, &format!("  - {}: {detail}", check.claim));
             }
         }
-        if failed > 0 {
-            eprintln!("{}: {failed} check(s) failed", self.info.name);
-        }
-        self.exit_code()
+        eprintln!("{name}: {failed} check(s) failed");
     }
 
     fn exit_code(&self) -> ExitCode {
@@ -348,13 +411,51 @@ impl Lesson {
         }
     }
 
+    /// The event that says why the run stops early with `error`.
+    fn stop_event(&self, error: &anyhow::Error) -> Event {
+        let step = self.step_number();
+        match error.downcast_ref::<PartError>() {
+            Some(PartError::ToDo {
+                part,
+                optional,
+                file,
+                line,
+            }) => Event::ToDo {
+                step,
+                part: (*part).to_owned(),
+                optional: *optional,
+                file: file.clone(),
+                line: *line,
+            },
+            Some(PartError::Panicked {
+                part,
+                message,
+                file,
+                line,
+            }) => Event::Panicked {
+                step,
+                part: (*part).to_owned(),
+                message: message.clone(),
+                file: file.clone(),
+                line: *line,
+            },
+            None => Event::Stopped {
+                step,
+                part: self.last_part.get().map(str::to_owned),
+                message: format!("{error:#}"),
+            },
+        }
+    }
+
     /// Ends the lesson early because something it needed failed: one line on stderr (and the
     /// JSON document with the error), exit status 1.
     ///
     /// A part still `todo!()` is not an error of the program: it says which step waits for
     /// which part, where to write it and how to get a hint, and exits with [`EXIT_TO_DO`]
-    /// ([`EXIT_OPTIONAL_TO_DO`] for an optional part, when every check so far held).
+    /// ([`EXIT_OPTIONAL_TO_DO`] for an optional part). But a check that failed before it is
+    /// never hidden by it: the failures are listed first, and the exit status is 1.
     pub fn abort(self, error: anyhow::Error) -> ExitCode {
+        self.events.write(&self.stop_event(&error));
         let message = format!("{error:#}");
         if self.json {
             emit(self.info.name, &self.document(Some(message.clone())));
@@ -362,21 +463,18 @@ impl Lesson {
         let name = self.info.name;
         let (passed, failed) = self.counts();
         match error.downcast_ref::<PartError>() {
-            Some(todo @ PartError::ToDo { optional, .. }) if !optional || failed == 0 => {
-                let status = if *optional {
-                    if !self.json {
-                        emit(self.info.name, "");
-                        emit(
-                            self.info.name,
-                            &format!(
-                                "All {passed} checks passed; the last, optional part is yours to write."
-                            ),
-                        );
-                    }
-                    EXIT_OPTIONAL_TO_DO
-                } else {
-                    EXIT_TO_DO
-                };
+            Some(todo @ PartError::ToDo { optional, .. }) => {
+                if failed > 0 {
+                    self.summarise_failures();
+                } else if *optional && !self.json {
+                    emit(name, "");
+                    emit(
+                        name,
+                        &format!(
+                            "All {passed} checks passed; the last, optional part is yours to write."
+                        ),
+                    );
+                }
                 eprintln!(
                     "{name}: to do: {} waits for your code: {todo}",
                     self.where_now()
@@ -384,7 +482,11 @@ impl Lesson {
                 eprintln!(
                     "{name}: write it there, then run `cargo xtask learn`; a hint: `cargo xtask hint {name}`"
                 );
-                ExitCode::from(status)
+                ExitCode::from(match (failed, optional) {
+                    (1.., _) => 1,
+                    (0, true) => EXIT_OPTIONAL_TO_DO,
+                    (0, false) => EXIT_TO_DO,
+                })
             }
             Some(part) => {
                 eprintln!("{name}: error: {}: {part}", self.where_now());
@@ -412,6 +514,8 @@ mod tests {
             json: true,
             pause: false,
             steps: Vec::new(),
+            events: EventLog::default(),
+            last_part: Cell::new(None),
         }
     }
 

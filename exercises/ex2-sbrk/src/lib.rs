@@ -14,7 +14,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use lesson::glibc::GlibcMalloc;
-use lesson::{Lesson, LessonInfo, Marks, bytes, io_error, varying_bytes, varying_text};
+use lesson::{Lesson, LessonInfo, Marks, bytes, count, io_error, varying_bytes, varying_text};
 use memcore::linker::segment_bounds;
 use memcore::{MemoryMap, Region, sys};
 
@@ -260,7 +260,11 @@ fn write(lesson: &mut Lesson, parts: &Parts, start: usize) -> Result<()> {
     lesson.check(
         &format!("all {GROWTH} bytes hold the message and the pattern"),
         wrong == 0,
-        format!("{wrong} bytes do not"),
+        if wrong == 1 {
+            "1 byte of them does not".to_owned()
+        } else {
+            format!("{wrong} of them do not")
+        },
     );
     Ok(())
 }
@@ -285,7 +289,21 @@ fn read_back(lesson: &mut Lesson, parts: &Parts, start: usize) -> Result<()> {
     lesson.check(
         "every byte written in step 3 reads back the same in another function",
         found == 0 && differences(start) == 0,
-        format!("read_back found {found} bytes that differ"),
+        match (found, differences(start)) {
+            (found, 0) => format!(
+                "read_back found {} that differ, though every byte holds what write put there",
+                count(found, "byte")
+            ),
+            (0, wrong) => format!(
+                "{} do not hold what write must put there, yet read_back found none",
+                count(wrong, "byte")
+            ),
+            (found, wrong) => format!(
+                "read_back found {}, but {} differ",
+                count(found, "byte"),
+                count(wrong, "byte")
+            ),
+        },
     );
     let last = start + GROWTH - 1;
     // SAFETY: `last` is the last of the GROWTH bytes that are ours (step 2); no reference to
@@ -297,7 +315,10 @@ fn read_back(lesson: &mut Lesson, parts: &Parts, start: usize) -> Result<()> {
     lesson.check(
         "with the last byte changed, read_back finds exactly 1 byte that differs",
         noticed == 1,
-        format!("it found {noticed}"),
+        format!(
+            "the last byte was changed, yet read_back found {} that differ",
+            count(noticed, "byte")
+        ),
     );
     Ok(())
 }

@@ -14,7 +14,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, anyhow, bail};
 use lesson::glibc::GlibcMalloc;
-use lesson::{Lesson, LessonInfo, Marks, bytes, io_error, varying_bytes, varying_text};
+use lesson::{Lesson, LessonInfo, Marks, bytes, count, io_error, varying_bytes, varying_text};
 use memcore::sys::{self, ChildExit};
 use memcore::{Errno, Mapping, MemoryMap, Region, RegionKind, fault};
 
@@ -181,7 +181,21 @@ fn write_and_read(lesson: &mut Lesson, parts: &Parts, start: usize) -> Result<()
     lesson.check(
         &format!("all {LEN} bytes read back what was written"),
         found == 0 && wrong == 0,
-        format!("write_and_read found {found} bytes that differ; {wrong} do not hold the pattern"),
+        match (found, wrong) {
+            (0, _) => format!(
+                "{} of the memory do not hold the pattern, yet write_and_read found none",
+                count(wrong, "byte")
+            ),
+            (_, 0) => format!(
+                "write_and_read found {} that differ, though every byte holds the pattern",
+                count(found, "byte")
+            ),
+            _ => format!(
+                "write_and_read found {} that differ, and {} do not hold the pattern",
+                count(found, "byte"),
+                count(wrong, "byte")
+            ),
+        },
     );
     Ok(())
 }
@@ -205,9 +219,19 @@ fn unmap(lesson: &mut Lesson, parts: &Parts, start: usize) -> Result<()> {
     lesson.check(
         "no page of it is mapped any more (mincore answers ENOMEM for each)",
         gone,
-        format!("{start:#x} is still mapped: {after:?}"),
+        still_mapped(start, &after),
     );
     Ok(())
+}
+
+/// Why a check that the memory at `start` is gone failed, with the region the maps show there.
+fn still_mapped(start: usize, after: &Option<Region>) -> String {
+    match after {
+        Some(region) => format!("a page at {start:#x} is still mapped, in {region}"),
+        None => format!(
+            "a page at {start:#x} is still mapped, though /proc/self/maps, read after, shows none"
+        ),
+    }
 }
 
 /// Says why the maps show a region where a hole was a moment before: where glibc's malloc
@@ -261,7 +285,7 @@ fn owned_mapping(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
     lesson.check(
         "Drop unmapped it (mincore answers ENOMEM for each page)",
         gone,
-        format!("{owned_start:#x} is still mapped: {after:?}"),
+        still_mapped(owned_start, &after),
     );
     Ok(())
 }
@@ -324,7 +348,10 @@ fn map_a_file(lesson: &mut Lesson) -> Result<()> {
         region
             .as_ref()
             .is_some_and(|r| r.path == path && r.perms.to_string() == "rw-s"),
-        format!("it is {region:?}"),
+        region.as_ref().map_or_else(
+            || "no region holds it".to_owned(),
+            |r| format!("it lies in {r}"),
+        ),
     );
     shared[..WRITTEN.len()].copy_from_slice(WRITTEN);
     let read = std::fs::read(&temp.path).context("cannot read the file back")?;

@@ -46,6 +46,24 @@ pub struct ChunkInfo {
     pub source: Source,
 }
 
+impl std::fmt::Display for ChunkInfo {
+    /// `the chunk at 0x…, 32 bytes, from sbrk`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the chunk at {:#x}, {}, from {}",
+            self.start,
+            bytes(self.len as u64),
+            self.source.name()
+        )
+    }
+}
+
+/// `the chunk at …`, or `no chunk`.
+fn found(chunk: Option<ChunkInfo>) -> String {
+    chunk.map_or_else(|| "no chunk".to_owned(), |c| c.to_string())
+}
+
 /// A `mem_chunk` implementation, as the contract calls it (see `src/parts.rs` for what each
 /// part must do).
 #[derive(Debug, Clone, Copy)]
@@ -62,9 +80,50 @@ pub struct Parts {
     pub release_chunk: unsafe fn(*mut u8) -> io::Result<()>,
 }
 
-/// The sizes the contract asks for, in this order: small ones, the two sides of the threshold,
-/// large ones, and a small one after them.
-pub const SIZES: [usize; 8] = [24, 100, 4096, 131_071, 131_072, 200_000, 1_048_576, 64];
+/// The sizes the contract asks for, in this order, for an implementation whose mmap threshold
+/// is `threshold`: small ones, one byte below the threshold, at it and above it, a large one,
+/// and a small one after them. The threshold is the implementation's choice, so the sizes that
+/// follow it are printed marked as varying.
+pub fn sizes(threshold: usize) -> [usize; 8] {
+    let t = threshold.max(1);
+    [
+        24,
+        100,
+        4096,
+        t - 1,
+        t,
+        t.saturating_add(t / 2),
+        t.saturating_mul(8),
+        64,
+    ]
+}
+
+/// Whether the `i`th of [`sizes`] follows the threshold (and so is printed marked as varying).
+fn follows_threshold(i: usize) -> bool {
+    (3..=6).contains(&i)
+}
+
+/// Where the contract leaves the break before the second chunk, as another caller of `sbrk`
+/// would: this many bytes past a multiple of [`ALIGN`], so the next break chunk must be
+/// aligned first.
+const FOREIGN_SBRK: usize = 8;
+
+/// Moves the break as someone else's `sbrk` would, to [`FOREIGN_SBRK`] bytes past a multiple
+/// of [`ALIGN`]. The bytes it takes are never given back: they lie under the chunks above.
+fn leave_break_unaligned(lesson: &mut Lesson) -> Result<()> {
+    let brk = sys::program_break();
+    let past = (brk as usize) % ALIGN;
+    let increment = match (FOREIGN_SBRK + ALIGN - past) % ALIGN {
+        0 => ALIGN,
+        n => n,
+    };
+    sys::sbrk_from(brk, increment).context("could not move the break as someone else would")?;
+    lesson.fact(
+        "someone else's sbrk left the break",
+        format!("{FOREIGN_SBRK} bytes past a multiple of {ALIGN}"),
+    );
+    Ok(())
+}
 
 /// The alignment every chunk must have: enough for any Rust or C type on x86_64 and aarch64
 /// (`max_align_t`).
@@ -132,11 +191,99 @@ fn writable(map: &MemoryMap, start: usize, len: usize) -> bool {
         .is_some_and(|r| r.perms.write && start.checked_add(len).is_some_and(|end| end <= r.end))
 }
 
+/// Where a chunk mem_chunk returned lies, against where its size says it must.
+struct Placement<'a> {
+    start: usize,
+    size: usize,
+    source: Source,
+    region: Option<&'a memcore::Region>,
+    /// The region holding the last byte below the break.
+    break_region: Option<&'a memcore::Region>,
+    brk: usize,
+    page: usize,
+}
+
+impl Placement<'_> {
+    fn alignment(&self) -> usize {
+        match self.source {
+            Source::Sbrk => ALIGN,
+            Source::Mmap => self.page,
+        }
+    }
+
+    fn aligned_to(&self) -> String {
+        match self.source {
+            Source::Sbrk => format!("{ALIGN} bytes"),
+            Source::Mmap => "a page".to_owned(),
+        }
+    }
+
+    /// What is wrong with the chunk, in the words of mem_chunk's doc comment; empty if nothing.
+    fn problems(&self, map: &MemoryMap) -> Vec<String> {
+        let start = self.start;
+        if start == usize::MAX {
+            return vec![
+                "it returned (void *) -1, the value sbrk and mmap (MAP_FAILED) return when they \
+                 fail, as if it were memory: when the call fails, return \
+                 Err(io::Error::last_os_error())"
+                    .to_owned(),
+            ];
+        }
+        if start == 0 {
+            return vec!["it returned a null pointer".to_owned()];
+        }
+        let mut problems = Vec::new();
+        let align = self.alignment();
+        if !start.is_multiple_of(align) {
+            problems.push(format!(
+                "{start:#x} is {} past a multiple of {}",
+                bytes((start % align) as u64),
+                self.aligned_to()
+            ));
+        }
+        let here = self.region.map_or_else(
+            || "no mapped region".to_owned(),
+            std::string::ToString::to_string,
+        );
+        match (self.source, self.region) {
+            (_, None) => problems.push(format!("{start:#x} lies in no mapped region")),
+            (Source::Sbrk, Some(r)) if Some(r) != self.break_region => problems.push(format!(
+                "it lies in {here}, but a size below the threshold must come from sbrk, in the \
+                 break's region"
+            )),
+            (Source::Sbrk, Some(_)) if start + self.size > self.brk => {
+                problems.push(format!("it ends past the program break, {:#x}", self.brk))
+            }
+            (Source::Mmap, Some(r)) if r.perms.shared => problems.push(format!(
+                "it lies in {here}, a shared mapping (MAP_SHARED): a chunk must be private, \
+                 MAP_PRIVATE | MAP_ANONYMOUS"
+            )),
+            (Source::Mmap, Some(r)) if r.kind != RegionKind::Anonymous => {
+                problems.push(format!(
+                    "it lies in {here}, but a size at or above the threshold must have an \
+                     anonymous mapping of its own (mmap)"
+                ));
+            }
+            _ => {}
+        }
+        if self.region.is_some() && !writable(map, start, self.size) {
+            problems.push(format!(
+                "not all {} asked for are mapped writable from {start:#x}: {here} \
+                 ends at {:#x}",
+                bytes(self.size as u64),
+                self.region.map_or(start, |r| r.end)
+            ));
+        }
+        problems
+    }
+}
+
 fn take(lesson: &mut Lesson, parts: &Parts) -> Result<Vec<Taken>> {
     let page = sys::page_size();
+    let sizes = sizes(parts.mmap_threshold);
     lesson.step(format!(
         "Take {} chunks, and write each to its last byte",
-        SIZES.len()
+        sizes.len()
     ));
     lesson.say(
         "mem_chunk(size) gets memory from the OS: with sbrk, moving the program break, for a \
@@ -144,7 +291,10 @@ fn take(lesson: &mut Lesson, parts: &Parts) -> Result<Vec<Taken>> {
          It records every chunk in a registry, which lists them and finds the chunk that holds \
          any address.",
     );
-    lesson.fact("mmap threshold", bytes(parts.mmap_threshold as u64));
+    lesson.fact(
+        "mmap threshold (the implementation's choice)",
+        varying_bytes(parts.mmap_threshold as u64),
+    );
     lesson.say(&format!(
         "Each chunk must be aligned to {ALIGN} bytes (enough for any type), lie in the program \
          break's region ([heap]) when it is smaller than the threshold and in an anonymous \
@@ -152,59 +302,65 @@ fn take(lesson: &mut Lesson, parts: &Parts) -> Result<Vec<Taken>> {
          of its own and read back.\n\
          Where a chunk lies among the others is the implementation's choice, so the addresses \
          are marked ~.\n\
+         The threshold is the implementation's choice too. The sizes one byte below it, at it \
+         and above it follow it, so they are marked ~.\n\
+         Before the second chunk, someone else calls sbrk and leaves the break unaligned. The \
+         chunks after it must still be aligned.\n\
          This program allocates with glibc's malloc, to read /proc/self/maps and to print; so \
          that this never moves the break between two chunks, malloc is first given 64 KiB of \
          room at the top of its heap (a block allocated and freed)."
     ));
     lesson.give_malloc_room();
     let mut taken = Vec::new();
-    for (i, &size) in SIZES.iter().enumerate() {
+    for (i, &size) in sizes.iter().enumerate() {
+        if i == 1 {
+            leave_break_unaligned(lesson)?;
+        }
         let ptr = lesson
             .part("mem_chunk", || (parts.mem_chunk)(size))?
             .map_err(|e| anyhow!("mem_chunk({size}) failed: {}", io_error(&e)))?;
         let start = ptr as usize;
         let (map, brk) = lesson.map_and_break()?;
-        let region = lesson.observe_with(
-            &map,
-            &format!("mem_chunk({})", bytes(size as u64)),
-            start,
-            Marks::ADDRESS,
-        );
+        let shown = if follows_threshold(i) {
+            varying_bytes(size as u64)
+        } else {
+            bytes(size as u64)
+        };
+        let region =
+            lesson.observe_with(&map, &format!("mem_chunk({shown})"), start, Marks::ADDRESS);
         let below = size < parts.mmap_threshold;
-        // The break's region is the one holding the last byte below the break.
-        let break_region = map.region_of(brk.wrapping_sub(1));
-        let (source, placed) = if below {
-            let in_break = region.is_some() && region.as_ref() == break_region;
-            (Source::Sbrk, in_break && start + size <= brk)
-        } else {
-            let anonymous = region
-                .as_ref()
-                .is_some_and(|r| r.kind == RegionKind::Anonymous);
-            (Source::Mmap, anonymous)
+        let source = if below { Source::Sbrk } else { Source::Mmap };
+        let place = Placement {
+            start,
+            size,
+            source,
+            region: region.as_ref(),
+            break_region: map.region_of(brk.wrapping_sub(1)),
+            brk,
+            page,
         };
-        let (align, aligned_to) = if below {
-            (ALIGN, format!("{ALIGN} bytes"))
+        let unaligned_first = if i == 1 {
+            ", even after someone else left the break unaligned"
         } else {
-            (page, "a page".to_owned())
+            ""
         };
-        let whole = writable(&map, start, size);
-        let holds = lesson.check(
+        let problems = place.problems(&map);
+        lesson.check(
             &format!(
-                "it is aligned to {aligned_to}, lies where {source} memory does, and all {size} \
-                 bytes are mapped writable"
+                "it is aligned to {}{unaligned_first}, comes from {source} as its size calls \
+                 for, and every byte asked for is mapped writable",
+                place.aligned_to()
             ),
-            start != 0 && start.is_multiple_of(align) && placed && whole,
-            format!(
-                "{start:#x}: aligned {}, placed {placed}, {}",
-                start.is_multiple_of(align),
-                region.map_or("in no region".to_owned(), |r| format!("in {r}"))
-            ),
+            problems.is_empty(),
+            problems.join("; "),
         );
-        if !holds {
-            bail!("stopping here: the chunk is not all ours to write");
+        if !writable(&map, start, size) {
+            bail!(
+                "stopping here: the chunk is not all ours to write, so the lesson cannot fill it"
+            );
         }
-        // SAFETY: the check above found all `size` bytes in one writable mapping, and
-        // mem_chunk gave them to us alone.
+        // SAFETY: all `size` bytes lie in one writable mapping (just checked), and mem_chunk
+        // gave them to us alone.
         let memory = unsafe { std::slice::from_raw_parts_mut(ptr, size) };
         for (offset, byte) in memory.iter_mut().enumerate() {
             *byte = pattern(i, offset);
@@ -222,6 +378,40 @@ fn take(lesson: &mut Lesson, parts: &Parts) -> Result<Vec<Taken>> {
         "a chunk's bytes were overwritten by another's",
     );
     Ok(taken)
+}
+
+/// What releasing the `released`th chunk did to the chunks taken after it, which are still
+/// live: each must still be mapped writable, hold its pattern, and, from sbrk, lie below the
+/// break. Break memory goes back only from the top.
+fn harmed_by_release(lesson: &Lesson, taken: &[Taken], released: usize) -> Result<Vec<String>> {
+    let (map, brk) = lesson.map_and_break()?;
+    let gone = &taken[released];
+    let mut harmed = Vec::new();
+    for (i, t) in taken.iter().enumerate().skip(released + 1) {
+        let whole = writable(&map, t.start, t.size);
+        let below = t.source == Source::Mmap || t.start + t.size <= brk;
+        if !whole || !below {
+            harmed.push(format!(
+                "after the chunk at {:#x} was released, the live chunk at {:#x} ({}) {}; \
+                 break memory goes back only when the chunk is on top, at the break",
+                gone.start,
+                t.start,
+                bytes(t.size as u64),
+                if whole {
+                    format!("reaches past the break, now at {brk:#x}")
+                } else {
+                    "is no longer mapped writable".to_owned()
+                }
+            ));
+        } else if !intact(i, t) {
+            harmed.push(format!(
+                "after the chunk at {:#x} was released, the live chunk at {:#x} no longer \
+                 holds what was written to it",
+                gone.start, t.start
+            ));
+        }
+    }
+    Ok(harmed)
 }
 
 /// Whether the `i`th chunk still holds its pattern.
@@ -313,9 +503,13 @@ fn find(lesson: &mut Lesson, parts: &Parts, taken: &[Taken]) -> Result<()> {
     let mut wrong = Vec::new();
     for t in taken {
         for addr in [t.start, t.start + t.size / 2, t.start + t.size - 1] {
-            let found = lesson.part("find_chunk", || (parts.find_chunk)(addr))?;
-            if found.map(|c| c.start) != Some(t.start) {
-                wrong.push(format!("{addr:#x} found {found:?}"));
+            let chunk = lesson.part("find_chunk", || (parts.find_chunk)(addr))?;
+            if chunk.map(|c| c.start) != Some(t.start) {
+                wrong.push(format!(
+                    "{addr:#x}, inside the chunk at {:#x}, found {}",
+                    t.start,
+                    found(chunk)
+                ));
             }
         }
     }
@@ -326,6 +520,24 @@ fn find(lesson: &mut Lesson, parts: &Parts, taken: &[Taken]) -> Result<()> {
         ),
         wrong.is_empty(),
         wrong.join("; "),
+    );
+    // One past a chunk's last usable byte (its listed length, which may be more than was
+    // asked) is not in it: a `<=` where a `<` belongs claims it.
+    let listed = lesson.part("list_chunks", parts.list_chunks)?;
+    let mut claimed = Vec::new();
+    for chunk in &listed {
+        let past = chunk.start.wrapping_add(chunk.len);
+        let answer = lesson.part("find_chunk", || (parts.find_chunk)(past))?;
+        if answer.is_some_and(|c| c.start == chunk.start) {
+            claimed.push(format!(
+                "{past:#x}, one past the end of {chunk}, found that chunk"
+            ));
+        }
+    }
+    lesson.check(
+        "the address one past a chunk's last byte does not find that chunk",
+        claimed.is_empty(),
+        claimed.join("; "),
     );
     let local = 0u8;
     let on_stack = &raw const local as usize;
@@ -346,7 +558,11 @@ fn find(lesson: &mut Lesson, parts: &Parts, taken: &[Taken]) -> Result<()> {
     lesson.check(
         "neither is in a chunk",
         none == (None, None),
-        format!("found {none:?}"),
+        format!(
+            "the local found {}; the Box found {}",
+            found(none.0),
+            found(none.1)
+        ),
     );
     Ok(())
 }
@@ -416,8 +632,9 @@ fn give_back(lesson: &mut Lesson, parts: &Parts, taken: &[Taken]) -> Result<()> 
         ),
     );
     let mut failures = Vec::new();
+    let mut harmed = Vec::new();
     let mut unmapped = true;
-    for t in taken {
+    for (i, t) in taken.iter().enumerate() {
         // SAFETY: the chunk is one mem_chunk returned, and nothing uses it any more.
         let released = lesson.part("release_chunk", || unsafe {
             (parts.release_chunk)(t.start as *mut u8)
@@ -428,7 +645,17 @@ fn give_back(lesson: &mut Lesson, parts: &Parts, taken: &[Taken]) -> Result<()> 
         if let Err(e) = released {
             failures.push(format!("{:#x}: {}", t.start, io_error(&e)));
         }
+        if harmed.is_empty() {
+            harmed = harmed_by_release(lesson, taken, i)?;
+        }
     }
+    // The chunks are released in the order they were taken, so most break chunks are not on
+    // top when their turn comes: their memory can only be kept, never given back.
+    lesson.check(
+        "releasing a chunk leaves every other live chunk whole, and below the break",
+        harmed.is_empty(),
+        harmed.join("; "),
+    );
     lesson.check(
         &format!("all {} chunks were released", taken.len()),
         failures.is_empty(),

@@ -1,4 +1,4 @@
-//! expect: failed: [FAILED] the local lies in [stack]
+//! expect: failed in address_of_a_local: the local lies in [stack]
 //! A typical mistake: the address of a heap value where a local's is asked.
 
 use std::sync::atomic::AtomicU64;

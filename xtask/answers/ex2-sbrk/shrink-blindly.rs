@@ -1,4 +1,4 @@
-//! expect: failed: [FAILED] it refused, and the break did not move
+//! expect: failed in give_back: it refused, and the break did not move
 //! A typical mistake: giving the memory back without looking where the break is first.
 
 use std::io;

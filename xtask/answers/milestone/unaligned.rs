@@ -1,4 +1,4 @@
-//! expect: failed: [FAILED] it is aligned to 16
+//! expect: failed in mem_chunk: it is aligned to 16
 //! A typical mistake: taking exactly `size` bytes from the break, so the next chunk starts
 //! wherever this one ended.
 

@@ -37,6 +37,15 @@ pub fn hint(workspace: &Workspace, name: &str, all: bool) -> Result<()> {
         }
         return Ok(());
     }
+    if let Some(failed) = failed_part(workspace, exercise)
+        && let Some(part) = parts.iter().find(|p| p.name == failed)
+    {
+        println!(
+            "Your `{failed}` failed the last time `cargo xtask learn` ran (`--all` shows every hint)."
+        );
+        show(part);
+        return Ok(());
+    }
     let mine = read(&workspace.template(exercise))?;
     match template::first_todo(&mine) {
         None => println!(
@@ -77,6 +86,30 @@ pub(super) fn find(name: &str) -> Result<&'static Exercise> {
             _ => format!("no exercise {name}; the exercises are {names}"),
         }
     })
+}
+
+/// Where `learn` notes the part that failed last in `exercise`, for `hint`.
+fn failed_part_file(workspace: &Workspace, exercise: &Exercise) -> std::path::PathBuf {
+    workspace
+        .target
+        .join("learn")
+        .join(format!("{}.failed-part", &exercise.name))
+}
+
+/// Notes the part of `exercise` that failed in the run just judged, or that none did. A note
+/// that cannot be written only costs `hint` its aim, so the error is ignored.
+pub(super) fn remember_failed_part(workspace: &Workspace, exercise: &Exercise, part: Option<&str>) {
+    let file = failed_part_file(workspace, exercise);
+    let _ = match part {
+        Some(part) => std::fs::write(&file, part),
+        None => std::fs::remove_file(&file),
+    };
+}
+
+/// The part of `exercise` that failed the last time `learn` ran, if one did.
+fn failed_part(workspace: &Workspace, exercise: &Exercise) -> Option<String> {
+    let part = std::fs::read_to_string(failed_part_file(workspace, exercise)).ok()?;
+    Some(part.trim().to_owned()).filter(|p| !p.is_empty())
 }
 
 pub(super) fn read(path: &Path) -> Result<String> {

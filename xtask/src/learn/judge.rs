@@ -1,47 +1,18 @@
-//! How one learner's run stands: done, to do (and where), or failed (and why, in the program's
-//! own words first), from its exit status, its stderr and its output's address pattern.
+//! How one learner's run stands: done, to do (and where), or failed (and why), read from the
+//! events the run recorded (`lesson::events`), never from the sentences it printed for people.
+//!
+//! The claims judge. A run whose every claim held is done. Where its address pattern still
+//! differs from the reference's, that is a note beside "done", not a failure: the lesson leaves
+//! some choices to the learner, and the claims are what the lesson asks.
+//! A failed claim is always reported, even when a later part is still `todo!()`.
 
 use anyhow::{Context, Result};
-
-use super::{Place, Status};
-use crate::run::{self, Ending};
-use crate::snapshot;
+use lesson::events::Event;
 use lesson::normalize::normalize;
 
-/// The exit status of a lesson binary whose next part is still `todo!()` (the `lesson` crate's
-/// `EXIT_TO_DO`).
-pub const EXIT_TO_DO: i32 = 3;
-/// The exit status when only an optional part is still `todo!()` (`EXIT_OPTIONAL_TO_DO`).
-pub const EXIT_OPTIONAL_TO_DO: i32 = 4;
-
-/// The place named in a driver's "to do" message on stderr: "the part `NAME` is still
-/// todo!() at FILE:LINE".
-pub fn parse_to_do(stderr: &str) -> Option<Place> {
-    let after = stderr.split("the part `").nth(1)?;
-    let (part, rest) = after.split_once('`')?;
-    let at = rest.strip_prefix(" is still todo!() at ")?;
-    let at = at.lines().next()?.trim();
-    let (file, line) = at.rsplit_once(':')?;
-    Some(Place {
-        part: part.to_owned(),
-        file: file.to_owned(),
-        line: line.parse().ok()?,
-    })
-}
-
-/// The lines up to the last step heading (`Step N. …`), that heading included.
-fn through_last_step(text: &str) -> Vec<&str> {
-    let lines: Vec<&str> = text.lines().collect();
-    match lines.iter().rposition(|l| l.starts_with("Step ")) {
-        Some(last) => lines[..=last].to_vec(),
-        None => lines,
-    }
-}
-
-/// The last step heading the output reached.
-fn last_step(stdout: &str) -> Option<&str> {
-    stdout.lines().rev().find(|l| l.starts_with("Step "))
-}
+use super::{Done, Failure, Place, Status};
+use crate::run::Ending;
+use crate::snapshot;
 
 /// What a learner's run is compared with.
 #[derive(Debug, Clone)]
@@ -53,8 +24,7 @@ pub struct Expected {
     /// The lines of its header, before the pattern.
     pub header: usize,
     /// This run's setup changes what the lesson shows by design (the legacy mmap layout, some
-    /// settings of glibc's malloc): a run whose own checks all held is done even where its
-    /// pattern differs.
+    /// settings of glibc's malloc): no note is made of a pattern that differs.
     pub differs_by_design: bool,
 }
 
@@ -73,100 +43,312 @@ impl Expected {
     }
 }
 
-/// The first failed claim as a difference from the snapshot: the snapshot's `[ok]` line for the
-/// same claim, and the line the run printed, as a pattern and as printed. (The first line that
-/// differs may come earlier: a failure's detail holds addresses, which shift the ranks.)
-fn failed_claim(expected: &str, pattern: &str, raw: &str) -> Option<snapshot::FirstDifference> {
-    let at = pattern
-        .lines()
-        .position(|l| l.trim_start().starts_with("[FAILED] "))?;
-    let actual = pattern.lines().nth(at)?;
-    let claim = actual.trim_start().strip_prefix("[FAILED] ")?;
-    let (line, wanted) = expected.lines().enumerate().find(|(_, l)| {
-        l.trim_start()
-            .strip_prefix("[ok] ")
-            .is_some_and(|ok| claim.starts_with(ok) && claim[ok.len()..].starts_with(": "))
-    })?;
-    Some(snapshot::FirstDifference {
-        file_line: line + 1,
-        expected: Some(wanted.to_owned()),
-        actual: Some(actual.to_owned()),
-        raw: raw.lines().nth(at).map(|l| l.trim_end().to_owned()),
+/// The learner's file, to say where each part of theirs is.
+#[derive(Debug, Clone, Copy)]
+pub struct LearnerFile<'a> {
+    /// Its path, relative to the workspace root.
+    pub path: &'a str,
+    /// What it holds.
+    pub text: &'a str,
+}
+
+impl LearnerFile<'_> {
+    /// `` `part` (FILE:LINE) ``, the line being that of `fn part(`.
+    fn at(&self, part: &str) -> String {
+        let signature = format!("fn {part}(");
+        let line = self
+            .text
+            .lines()
+            .position(|l| l.contains(&signature) && !l.trim_start().starts_with("//"));
+        match line {
+            Some(line) => format!("your `{part}` ({}:{})", self.path, line + 1),
+            None => format!("your `{part}` ({})", self.path),
+        }
+    }
+}
+
+/// What one learner's run left behind.
+#[derive(Debug, Clone, Copy)]
+pub struct Outcome<'a> {
+    /// Its output, already naming the exercise rather than the learner's binary.
+    pub stdout: &'a str,
+    /// Its standard error.
+    pub stderr: &'a str,
+    /// The events it recorded.
+    pub events: &'a [Event],
+    /// How it ended.
+    pub ending: &'a Ending,
+}
+
+impl Outcome<'_> {
+    fn title(&self, step: usize) -> Option<&str> {
+        self.events.iter().find_map(|e| match e {
+            Event::Step { number, title } if *number == step => Some(title.as_str()),
+            _ => None,
+        })
+    }
+
+    /// `step N (title)`.
+    fn step(&self, step: usize) -> String {
+        match self.title(step) {
+            Some(title) => format!("step {step} ({title})"),
+            None => "before the first step".to_owned(),
+        }
+    }
+
+    /// The lines step `step` printed, indented, for a failure to show beside it.
+    fn printed(&self, step: usize) -> Vec<String> {
+        let lines = self.events.iter().filter_map(|e| match e {
+            // The failed claim is said above; the heading is in the first line.
+            Event::Line {
+                step: s,
+                text,
+                explains: false,
+            } if *s == step
+                && !text.trim().is_empty()
+                && !text.trim_start().starts_with("[FAILED]")
+                && !text.starts_with("Step ") =>
+            {
+                Some(format!("  | {}", text.trim_end()))
+            }
+            _ => None,
+        });
+        std::iter::once(format!("what {} printed:", self.step(step)))
+            .chain(lines)
+            .collect()
+    }
+
+    /// The part that was running when the run ended, and its step: called, never returned.
+    fn inside_part(&self) -> Option<(usize, &str)> {
+        let last = self.events.iter().rev().find(|e| {
+            matches!(
+                e,
+                Event::PartCalled { .. } | Event::PartReturned { .. } | Event::Step { .. }
+            )
+        })?;
+        match last {
+            Event::PartCalled { step, part } => Some((*step, part.as_str())),
+            _ => None,
+        }
+    }
+
+    /// The last step the run began, and the last part that step called.
+    fn last_step_and_part(&self) -> (usize, Option<&str>) {
+        let step = self.events.iter().rev().find_map(|e| match e {
+            Event::Step { number, .. } => Some(*number),
+            _ => None,
+        });
+        let step = step.unwrap_or(0);
+        let part = self.events.iter().rev().find_map(|e| match e {
+            Event::PartCalled { step: s, part } if *s == step => Some(part.as_str()),
+            _ => None,
+        });
+        (step, part)
+    }
+
+    fn exit_code(&self) -> Option<i32> {
+        match self.ending {
+            Ending::Exited(status) => status.code(),
+            Ending::TimedOut => None,
+        }
+    }
+}
+
+/// The first claim that failed, said once: the step and the part, the claim, what happened
+/// instead, the step's own lines, and the claims that failed after it (often its consequences).
+fn failed_claim(outcome: &Outcome, file: &LearnerFile) -> Option<Failure> {
+    let mut failed = outcome.events.iter().filter_map(|e| match e {
+        Event::Check {
+            step,
+            part,
+            claim,
+            passed: false,
+            detail,
+        } => Some((*step, part.as_deref(), claim.as_str(), detail.as_deref())),
+        _ => None,
+    });
+    let (step, part, claim, detail) = failed.next()?;
+    let mut lines = vec![match part {
+        Some(part) => format!("in {}, after {}:", outcome.step(step), file.at(part)),
+        None => format!("in {}:", outcome.step(step)),
+    }];
+    lines.push(format!("  the lesson claims: {claim}"));
+    lines.push(format!("  but: {}", detail.unwrap_or("it did not hold")));
+    lines.extend(outcome.printed(step));
+    let later: Vec<&str> = failed.map(|(_, _, claim, _)| claim).collect();
+    if !later.is_empty() {
+        lines.push(format!(
+            "after it, {} more failed, perhaps as its consequence: {}",
+            later.len(),
+            later.join("; ")
+        ));
+    }
+    Some(Failure {
+        part: part.map(str::to_owned),
+        lines,
     })
 }
 
-/// Judges one learner's run. `stdout` already names the exercise, not the learner's binary.
-pub fn classify(stdout: &str, stderr: &str, ending: &Ending, expected: &Expected) -> Status {
-    let Expected {
-        pattern: expected,
-        file: snapshot_file,
-        header,
-        differs_by_design,
-    } = expected;
-    let code = match ending {
-        Ending::Exited(status) => status.code(),
-        Ending::TimedOut => None,
+/// What commonly makes a run time out.
+const TIMEOUT_CAUSES: &str = "an endless loop, or a lock taken twice (a function that holds \
+     the registry's lock calling another that takes it again), is the usual cause";
+
+/// A run that crashed, timed out or stopped, said at the part that was running.
+fn ended_early(outcome: &Outcome, file: &LearnerFile) -> Option<Failure> {
+    let stopped = outcome.events.iter().rev().find_map(|e| match e {
+        Event::Panicked {
+            step,
+            part,
+            message,
+            file: at,
+            line,
+        } => Some((
+            *step,
+            Some(part.as_str()),
+            format!("{} panicked at {at}:{line}: {message}", file.at(part)),
+        )),
+        Event::Stopped {
+            step,
+            part,
+            message,
+        } => Some((
+            *step,
+            part.as_deref(),
+            format!("the lesson stopped: {message}"),
+        )),
+        _ => None,
+    });
+    let (step, part, what) = match (stopped, crate::run::describe(outcome.ending)) {
+        (Some(stopped), _) => stopped,
+        (None, None) => return None,
+        (None, Some(ending)) => {
+            let cause = matches!(outcome.ending, Ending::TimedOut)
+                .then(|| format!("; {TIMEOUT_CAUSES}"))
+                .unwrap_or_default();
+            match outcome.inside_part() {
+                Some((step, part)) => (
+                    step,
+                    Some(part),
+                    format!("it {ending} inside {}{cause}", file.at(part)),
+                ),
+                None => {
+                    let (step, part) = outcome.last_step_and_part();
+                    let after = part.map_or(String::new(), |p| {
+                        format!(
+                            ", after {} returned: the lesson used what it gave",
+                            file.at(p)
+                        )
+                    });
+                    (step, part, format!("it {ending}{after}{cause}"))
+                }
+            }
+        }
     };
-    let pattern = normalize(stdout);
-    match code {
-        Some(EXIT_TO_DO) => {
-            if let Some(place) = parse_to_do(stderr) {
-                return Status::ToDo(place);
-            }
-        }
-        Some(EXIT_OPTIONAL_TO_DO) => {
-            let expected_before = through_last_step(expected);
-            let actual_before = through_last_step(&pattern);
-            if let Some(place) = parse_to_do(stderr)
-                && (expected_before == actual_before
-                    || *differs_by_design && !pattern.contains("[FAILED]"))
-            {
-                return Status::Done(Some(place));
-            }
-        }
-        Some(0) if *differs_by_design || snapshot::matches(expected, &pattern) => {
-            return Status::Done(None);
-        }
-        _ => {}
+    let mut lines = vec![format!("in {}: {what}", outcome.step(step))];
+    lines.extend(outcome.printed(step));
+    Some(Failure {
+        part: part.map(str::to_owned),
+        lines,
+    })
+}
+
+/// Where the output's pattern differs from the snapshot's, as a note beside "done".
+fn difference_note(outcome: &Outcome, expected: &Expected, through_last_step: bool) -> Vec<String> {
+    if expected.differs_by_design {
+        return Vec::new();
     }
-    let mut why: Vec<String> = Vec::new();
-    why.extend(
-        stdout
-            .lines()
-            .map(str::trim)
-            .filter(|l| l.starts_with("[FAILED]"))
-            .map(str::to_owned),
-    );
-    why.extend(
-        stderr
-            .lines()
-            .filter(|l| l.contains(": error: ") || l.contains(": to do: "))
-            .map(|l| l.trim().to_owned()),
-    );
-    if let Some(failure) = run::describe(ending).filter(|_| !matches!(code, Some(0 | 1))) {
-        let during = last_step(stdout).map_or(String::new(), |s| format!(", during {s}"));
-        why.push(format!("it {failure}{during}"));
-    }
-    if let Some(d) = failed_claim(expected, &pattern, stdout)
-        .or_else(|| snapshot::first_difference(0, expected, &pattern, stdout))
-    {
-        let line = d.file_line + header;
-        let show = |s: &Option<String>| {
-            s.as_deref()
-                .map_or("(nothing: it ended)".to_owned(), |s| format!("{s:?}"))
+    let pattern = normalize(outcome.stdout);
+    let cut = |text: &str| -> String {
+        let lines: Vec<&str> = text.lines().collect();
+        let end = if through_last_step {
+            lines
+                .iter()
+                .rposition(|l| l.starts_with("Step "))
+                .map_or(lines.len(), |i| i + 1)
+        } else {
+            lines.len()
         };
-        why.push(format!("against the snapshot, {snapshot_file}:{line}:"));
-        why.push(format!("  expected pattern: {}", show(&d.expected)));
-        why.push(format!("  actual pattern:   {}", show(&d.actual)));
-        why.push(format!("  actual output:    {}", show(&d.raw)));
+        lines[..end].join("\n")
+    };
+    let (want, got) = (cut(&expected.pattern), cut(&pattern));
+    let Some(d) = snapshot::first_difference(0, &want, &got, outcome.stdout) else {
+        return Vec::new();
+    };
+    let show = |s: &Option<String>| {
+        s.as_deref()
+            .map_or("(nothing)".to_owned(), |s| format!("{s:?}"))
+    };
+    vec![
+        format!(
+            "yours differs from the reference here (a note, not a failure), {}:{}:",
+            expected.file,
+            d.file_line + expected.header
+        ),
+        format!("  the reference's pattern: {}", show(&d.expected)),
+        format!("  yours:                   {}", show(&d.actual)),
+    ]
+}
+
+/// Judges one learner's run.
+pub fn classify(outcome: &Outcome, expected: &Expected, file: &LearnerFile) -> Status {
+    if let Some(failure) = failed_claim(outcome, file) {
+        return Status::Failed(failure);
     }
-    if why.is_empty() {
-        why.push(format!(
-            "it exited with {:?} and printed nothing that says why",
-            code
-        ));
+    let to_do = outcome.events.iter().rev().find_map(|e| match e {
+        Event::ToDo {
+            part,
+            optional,
+            file,
+            line,
+            ..
+        } => Some((
+            Place {
+                part: part.clone(),
+                file: file.clone(),
+                line: *line,
+            },
+            *optional,
+        )),
+        _ => None,
+    });
+    let finished = outcome
+        .events
+        .iter()
+        .any(|e| matches!(e, Event::Finished { .. }));
+    match to_do {
+        Some((place, false)) => return Status::ToDo(place),
+        Some((place, true)) => {
+            return Status::Done(Done {
+                optional_to_do: Some(place),
+                note: difference_note(outcome, expected, true),
+                ..Done::default()
+            });
+        }
+        None if finished && outcome.exit_code() == Some(0) => {
+            return Status::Done(Done {
+                optional_to_do: None,
+                note: difference_note(outcome, expected, false),
+                ..Done::default()
+            });
+        }
+        None => {}
     }
-    Status::Failed(why)
+    if let Some(failure) = ended_early(outcome, file) {
+        return Status::Failed(failure);
+    }
+    let stderr: Vec<String> = outcome
+        .stderr
+        .lines()
+        .rev()
+        .take(5)
+        .map(str::to_owned)
+        .collect();
+    let mut lines = vec![format!(
+        "it exited with {:?} and recorded nothing that says why; its last words on stderr:",
+        outcome.exit_code()
+    )];
+    lines.extend(stderr.into_iter().rev().map(|l| format!("  {l}")));
+    Status::Failed(Failure { part: None, lines })
 }
 
 #[cfg(test)]
@@ -175,7 +357,11 @@ mod tests {
     use std::process::ExitStatus;
 
     use super::*;
-    use crate::run::Ending;
+
+    const FILE: LearnerFile = LearnerFile {
+        path: "learn/parts.rs",
+        text: "//! mine\n\npub fn current_break() -> usize {\n    0\n}\n\npub unsafe fn write(p: *mut u8) {\n}\n",
+    };
 
     fn expect(pattern: &str) -> Expected {
         Expected {
@@ -190,107 +376,205 @@ mod tests {
         Ending::Exited(ExitStatus::from_raw(code << 8))
     }
 
-    const TO_DO: &str = "ex2-sbrk: to do: step 1 (Find the initial program break) waits for \
-        your code: the part `current_break` is still todo!() at exercises/ex2-sbrk/learn/parts.rs:21\n\
-        ex2-sbrk: write it there, then run `cargo xtask learn`; a hint: `cargo xtask hint ex2-sbrk`\n";
+    fn step(number: usize, title: &str) -> Event {
+        Event::Step {
+            number,
+            title: title.to_owned(),
+        }
+    }
 
-    #[test]
-    fn a_to_do_message_gives_the_part_and_its_place() {
-        assert_eq!(
-            parse_to_do(TO_DO),
-            Some(Place {
-                part: "current_break".to_owned(),
-                file: "exercises/ex2-sbrk/learn/parts.rs".to_owned(),
-                line: 21,
-            })
-        );
-        assert_eq!(parse_to_do("ex2-sbrk: error: something\n"), None);
+    fn line(step: usize, text: &str) -> Event {
+        Event::Line {
+            step,
+            text: text.to_owned(),
+            explains: false,
+        }
+    }
+
+    fn called(step: usize, part: &str) -> Event {
+        Event::PartCalled {
+            step,
+            part: part.to_owned(),
+        }
+    }
+
+    fn returned(step: usize, part: &str) -> Event {
+        Event::PartReturned {
+            step,
+            part: part.to_owned(),
+        }
+    }
+
+    fn check(step: usize, part: &str, claim: &str, detail: Option<&str>) -> Event {
+        Event::Check {
+            step,
+            part: Some(part.to_owned()),
+            claim: claim.to_owned(),
+            passed: detail.is_none(),
+            detail: detail.map(str::to_owned),
+        }
+    }
+
+    fn to_do(step: usize, part: &str, optional: bool) -> Event {
+        Event::ToDo {
+            step,
+            part: part.to_owned(),
+            optional,
+            file: "learn/parts.rs".to_owned(),
+            line: 9,
+        }
+    }
+
+    const FINISHED: Event = Event::Finished {
+        passed: 1,
+        failed: 0,
+    };
+
+    fn judge(stdout: &str, events: &[Event], ending: &Ending, expected: &Expected) -> Status {
+        let outcome = Outcome {
+            stdout,
+            stderr: "",
+            events,
+            ending,
+        };
+        classify(&outcome, expected, &FILE)
     }
 
     #[test]
-    fn runs_are_judged_by_exit_status_and_pattern() {
+    fn every_claim_held_is_done_and_a_different_pattern_is_only_a_note() {
         let expected = &expect("Step 1. A\n  a <A1>\n  [ok] holds\n");
-        let good = "Step 1. A\n  a 0x10\n  [ok] holds\n";
-        assert_eq!(classify(good, "", &exited(0), expected), Status::Done(None));
-
-        let todo = classify("Step 1. A\n", TO_DO, &exited(EXIT_TO_DO), expected);
-        assert!(
-            matches!(todo, Status::ToDo(ref p) if p.part == "current_break"),
-            "{todo:?}"
-        );
-
-        let failed = "Step 1. A\n  a 0x10\n  [FAILED] holds: 0x10 is not 0x20\n";
-        let Status::Failed(why) = classify(failed, "", &exited(1), expected) else {
-            panic!("a failed check is a failure");
+        let events = [
+            step(1, "A"),
+            called(1, "current_break"),
+            returned(1, "current_break"),
+            check(1, "current_break", "holds", None),
+            FINISHED,
+        ];
+        let same = "Step 1. A\n  a 0x10\n  [ok] holds\n";
+        let Status::Done(done) = judge(same, &events, &exited(0), expected) else {
+            panic!("every claim held");
         };
-        assert_eq!(why[0], "[FAILED] holds: 0x10 is not 0x20");
-        assert!(
-            why.iter()
-                .any(|l| l.contains("expected pattern: \"  [ok] holds\"")),
-            "{why:?}"
-        );
-        assert!(
-            why.iter().any(|l| l == "against the snapshot, x.snap:7:"),
-            "{why:?}"
-        );
-        let actual = "actual pattern:   \"  [FAILED] holds: <A1> is not <A2>\"";
-        assert!(why.iter().any(|l| l.contains(actual)), "{why:?}");
-        assert!(why.iter().any(|l| l.contains("actual output:")), "{why:?}");
-
-        // Exit 0 is not enough: the output must have the snapshot's pattern.
+        assert!(done.note.is_empty(), "{done:?}");
         let other = "Step 1. A\n  b 0x10\n  [ok] holds\n";
+        let Status::Done(done) = judge(other, &events, &exited(0), expected) else {
+            panic!("a different pattern is not a failure");
+        };
+        assert!(
+            done.note[0].contains("a note, not a failure), x.snap:6:"),
+            "{done:?}"
+        );
+        assert!(done.note[2].contains("\"  b <A1>\""), "{done:?}");
+        // Exit 0 without the end recorded is not done: the run never got there.
+        let cut_short = &events[..4];
         assert!(matches!(
-            classify(other, "", &exited(0), expected),
+            judge(same, cut_short, &exited(0), expected),
             Status::Failed(_)
         ));
+    }
 
-        let crashed = ExitStatus::from_raw(libc::SIGSEGV);
-        let Status::Failed(why) = classify("Step 1. A\n", "", &Ending::Exited(crashed), expected)
-        else {
+    #[test]
+    fn a_failed_claim_names_its_step_and_part_once_and_shows_the_step() {
+        let expected = &expect("");
+        let events = [
+            step(1, "A"),
+            step(2, "Write"),
+            Event::Line {
+                step: 2,
+                text: "  We write a pattern.".to_owned(),
+                explains: true,
+            },
+            line(2, "  bytes written: 10"),
+            called(2, "write"),
+            returned(2, "write"),
+            check(
+                2,
+                "write",
+                "all bytes hold the pattern",
+                Some("1 byte does not"),
+            ),
+            check(2, "write", "it reads back", Some("no")),
+            to_do(3, "give_back", false),
+        ];
+        let Status::Failed(failure) = judge("", &events, &exited(1), expected) else {
+            panic!("a failed claim before a todo!() is a failure");
+        };
+        assert_eq!(failure.part.as_deref(), Some("write"));
+        assert_eq!(
+            failure.lines[..5],
+            [
+                "in step 2 (Write), after your `write` (learn/parts.rs:7):",
+                "  the lesson claims: all bytes hold the pattern",
+                "  but: 1 byte does not",
+                "what step 2 (Write) printed:",
+                "  |   bytes written: 10",
+            ]
+        );
+        assert!(
+            failure.lines[5].contains("1 more failed")
+                && failure.lines[5].contains("it reads back")
+        );
+    }
+
+    #[test]
+    fn a_todo_is_to_do_and_an_optional_one_is_done() {
+        let expected = &expect("Step 1. A\n  [ok] a\n\nStep 2. Optional\n  [ok] b\n");
+        let events = [
+            step(1, "A"),
+            check(1, "current_break", "a", None),
+            step(2, "Optional"),
+            to_do(2, "release_chunk", true),
+        ];
+        let stdout = "Step 1. A\n  [ok] a\n\nStep 2. Optional\n";
+        let status = judge(stdout, &events, &exited(4), expected);
+        assert!(
+            matches!(&status, Status::Done(d) if d.optional_to_do.as_ref().is_some_and(|p| p.part == "release_chunk") && d.note.is_empty()),
+            "{status:?}"
+        );
+        let required = [step(1, "A"), to_do(1, "current_break", false)];
+        let status = judge("Step 1. A\n", &required, &exited(3), expected);
+        assert!(
+            matches!(&status, Status::ToDo(p) if p.part == "current_break" && p.line == 9),
+            "{status:?}"
+        );
+    }
+
+    #[test]
+    fn a_crash_or_a_timeout_inside_a_part_is_put_at_its_door() {
+        let expected = &expect("");
+        let events = [
+            step(1, "A"),
+            returned(1, "x"),
+            step(3, "Write"),
+            called(3, "write"),
+        ];
+        let crashed = Ending::Exited(ExitStatus::from_raw(libc::SIGSEGV));
+        let Status::Failed(failure) = judge("", &events, &crashed, expected) else {
+            panic!("a crash is a failure");
+        };
+        assert_eq!(failure.part.as_deref(), Some("write"));
+        assert_eq!(
+            failure.lines[0],
+            "in step 3 (Write): it crashed: killed by SIGSEGV inside your `write` (learn/parts.rs:7)"
+        );
+        let Status::Failed(failure) = judge("", &events, &Ending::TimedOut, expected) else {
+            panic!("a timeout is a failure");
+        };
+        assert!(
+            failure.lines[0].contains("timed out inside your `write`"),
+            "{failure:?}"
+        );
+        assert!(
+            failure.lines[0].contains("a lock taken twice"),
+            "{failure:?}"
+        );
+        // After the part returned, the lesson crashed using what it gave.
+        let after = [step(3, "Write"), called(3, "write"), returned(3, "write")];
+        let Status::Failed(failure) = judge("", &after, &crashed, expected) else {
             panic!("a crash is a failure");
         };
         assert!(
-            why.iter()
-                .any(|l| l.contains("killed by SIGSEGV, during Step 1. A")),
-            "{why:?}"
+            failure.lines[0].contains("after your `write` (learn/parts.rs:7) returned"),
+            "{failure:?}"
         );
-    }
-
-    #[test]
-    fn an_optional_part_to_do_is_done_when_all_before_it_matches() {
-        let expected =
-            &expect("Step 1. A\n  [ok] a\n\nStep 2. Optional\n  [ok] b\n\nAll 2 checks passed.\n");
-        let stdout = "Step 1. A\n  [ok] a\n\nStep 2. Optional\n\nAll 1 checks passed; the last, optional part is yours to write.\n";
-        let stderr = TO_DO.replace("current_break", "release_chunk");
-        let status = classify(stdout, &stderr, &exited(EXIT_OPTIONAL_TO_DO), expected);
-        assert!(
-            matches!(status, Status::Done(Some(ref p)) if p.part == "release_chunk"),
-            "{status:?}"
-        );
-        let wrong = stdout.replace("[ok] a", "[FAILED] a: no");
-        let status = classify(&wrong, &stderr, &exited(EXIT_OPTIONAL_TO_DO), expected);
-        assert!(matches!(status, Status::Failed(_)), "{status:?}");
-        // A setup that changes what the lesson shows by design: the checks decide.
-        let differs_by_design = &Expected {
-            differs_by_design: true,
-            ..expected.clone()
-        };
-        let moved = stdout.replace("[ok] a", "c 0x10\n  [ok] a");
-        let status = classify(&moved, &stderr, &exited(EXIT_OPTIONAL_TO_DO), expected);
-        assert!(matches!(status, Status::Failed(_)), "{status:?}");
-        let status = classify(
-            &moved,
-            &stderr,
-            &exited(EXIT_OPTIONAL_TO_DO),
-            differs_by_design,
-        );
-        assert!(matches!(status, Status::Done(Some(_))), "{status:?}");
-        let status = classify(
-            &wrong,
-            &stderr,
-            &exited(EXIT_OPTIONAL_TO_DO),
-            differs_by_design,
-        );
-        assert!(matches!(status, Status::Failed(_)), "{status:?}");
     }
 }

@@ -7,6 +7,7 @@
 //! - [`verify`]: the maintainers' check of all of that, run by CI;
 //! - [`apart`]: the proof, part of `verify`, that a learner's broken file breaks no other command.
 
+use std::io::IsTerminal;
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
@@ -25,7 +26,7 @@ mod verify;
 pub use files::{fresh_template, hint, reset, templates, write_template};
 
 use files::find;
-pub use judge::{EXIT_OPTIONAL_TO_DO, EXIT_TO_DO, Expected, classify, parse_to_do};
+pub use judge::{Expected, LearnerFile, Outcome, classify};
 pub use verify::verify;
 
 /// How long one learner's run may take.
@@ -74,18 +75,40 @@ pub struct Place {
     pub line: u32,
 }
 
+/// An exercise whose every claim held.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Done {
+    /// An optional part still `todo!()`, if any.
+    pub optional_to_do: Option<Place>,
+    /// Where the output differs from the reference's, as a note (a choice the lesson leaves to
+    /// the learner shows here); empty if it does not.
+    pub note: Vec<String>,
+    /// The compiler's warnings on the learner's file: the first whole, then how many more.
+    pub warnings: Vec<String>,
+    /// The file still starts with the template's `#![allow(…)]`, which hides warnings.
+    pub allow_header_left: bool,
+}
+
+/// Why an exercise failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// The learner's part it failed at, if the run says.
+    pub part: Option<String>,
+    /// What to show: where, the claim, what happened instead, the step's own lines.
+    pub lines: Vec<String>,
+}
+
 /// How an exercise stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Status {
-    /// Every required part holds; `Some` names an optional part still to do.
-    Done(Option<Place>),
-    /// A part is still `todo!()`.
+    /// Every required part holds, every claim held.
+    Done(Done),
+    /// A part is still `todo!()`, and every claim before it held.
     ToDo(Place),
     /// The learner's file does not compile: the compiler's first error, as rustc renders it.
     DoesNotCompile(Vec<String>),
-    /// It does not build, crashed, a check failed, or its output differs from the snapshot:
-    /// the lines say how, in the program's own words first.
-    Failed(Vec<String>),
+    /// A claim failed, a part panicked, or the run crashed or timed out.
+    Failed(Failure),
 }
 
 impl Status {
@@ -113,53 +136,69 @@ pub fn run_command(exercise: &Exercise) -> String {
     format!("cargo xtask run {}", &exercise.name)
 }
 
-/// The compiler's messages of a `--message-format json` build that are errors, each as rustc
-/// renders it, in order. ("aborting due to …" is left out: it repeats the count.)
-fn compiler_errors(json_lines: &str) -> Vec<String> {
+/// The compiler's messages of a `--message-format json` build at `level` ("error",
+/// "warning"), each as rustc renders it, in order. Only messages with a place in the code are
+/// kept ("aborting due to …" only repeats the count).
+fn compiler_messages(json_lines: &str, level: &str) -> Vec<String> {
     json_lines
         .lines()
         .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
         .filter(|doc| doc["reason"] == "compiler-message")
         .map(|doc| doc["message"].clone())
         .filter(|message| {
-            message["level"] == "error"
-                && message["spans"].as_array().is_some_and(|s| !s.is_empty())
+            message["level"] == level && message["spans"].as_array().is_some_and(|s| !s.is_empty())
         })
         .filter_map(|message| message["rendered"].as_str().map(str::to_owned))
         .collect()
 }
 
-/// What a build that failed says: the first error whole, as rustc renders it, and how many more
-/// there are; cargo's own words if the compiler gave none (a broken Cargo.toml).
-fn does_not_compile(stdout: &str, stderr: &str) -> Vec<String> {
-    let mut lines = Vec::new();
-    let errors = compiler_errors(stdout);
-    match errors.first() {
-        Some(first) => {
-            lines.extend(first.trim_end().lines().map(str::to_owned));
-            match errors.len() - 1 {
-                0 => {}
-                1 => lines.push("(and 1 more error)".to_owned()),
-                more => lines.push(format!("(and {more} more errors)")),
-            }
-        }
-        None => lines.extend(stderr.lines().take(12).map(str::to_owned)),
+/// The first of `messages` whole, then how many more there are, as `kind` ("error").
+fn first_and_count(messages: &[String], kind: &str) -> Vec<String> {
+    let Some(first) = messages.first() else {
+        return Vec::new();
+    };
+    let mut lines: Vec<String> = first.trim_end().lines().map(str::to_owned).collect();
+    match messages.len() - 1 {
+        0 => {}
+        1 => lines.push(format!("(and 1 more {kind})")),
+        more => lines.push(format!("(and {more} more {kind}s)")),
     }
     lines
 }
 
+/// What a build that failed says: the first error whole, as rustc renders it, and how many more
+/// there are; cargo's own words if the compiler gave none (a broken Cargo.toml).
+fn does_not_compile(stdout: &str, stderr: &str) -> Vec<String> {
+    let errors = first_and_count(&compiler_messages(stdout, "error"), "error");
+    if errors.is_empty() {
+        return stderr.lines().take(12).map(str::to_owned).collect();
+    }
+    errors
+}
+
+/// A learner's binary, built, and the compiler's warnings on the learner's file.
+struct Built {
+    binary: PathBuf,
+    warnings: Vec<String>,
+}
+
 /// Builds the learner's binary of `exercise`; `Err` holds the compiler's first error, whole.
-fn build(workspace: &Workspace, exercise: &Exercise) -> Result<Result<PathBuf, Vec<String>>> {
+fn build(workspace: &Workspace, exercise: &Exercise) -> Result<Result<Built, Vec<String>>> {
     let out = workspace
         .cargo()
         .args(["build", "--quiet", "--message-format", "json"])
         .args(learner_binary(exercise))
         .output()
         .with_context(|| format!("failed to run `{} build`", run::cargo()))?;
-    if out.status.success() {
-        return Ok(Ok(workspace.target.join("debug").join(&exercise.binary)));
-    }
     let stdout = String::from_utf8_lossy(&out.stdout);
+    if out.status.success() {
+        // Cargo replays the warnings of a build it did not need to redo, so they are always here.
+        let warnings = compiler_messages(&stdout, "warning");
+        return Ok(Ok(Built {
+            binary: workspace.target.join("debug").join(&exercise.binary),
+            warnings: first_and_count(&warnings, "warning"),
+        }));
+    }
     let stderr = String::from_utf8_lossy(&out.stderr);
     Ok(Err(does_not_compile(&stdout, &stderr)))
 }
@@ -169,15 +208,104 @@ fn build(workspace: &Workspace, exercise: &Exercise) -> Result<Result<PathBuf, V
 /// # Errors
 /// When cargo or the binary cannot be started, or the snapshot cannot be read.
 pub fn check(workspace: &Workspace, exercise: &Exercise) -> Result<Status> {
-    let binary = match build(workspace, exercise)? {
-        Ok(binary) => binary,
+    let built = match build(workspace, exercise)? {
+        Ok(built) => built,
         Err(errors) => return Ok(Status::DoesNotCompile(errors)),
     };
-    let run = run::run(&binary, &[], TIMEOUT)?;
+    let folder = workspace.target.join("learn");
+    std::fs::create_dir_all(&folder)
+        .with_context(|| format!("cannot create {}", folder.display()))?;
+    let events_file = folder.join(format!("{}.events", &exercise.name));
+    let _ = std::fs::remove_file(&events_file);
+    let events_path = events_file.to_string_lossy().into_owned();
+    let env = Some((lesson::events::EVENTS_VAR, events_path.as_str()));
+    let run = run::run_with_env(&built.binary, &[], TIMEOUT, env)?;
+    // No file: the run ended before it could write one; the judge then finds no events.
+    let events = lesson::events::read_events(&events_file).unwrap_or_default();
     let expected = Expected::snapshot(&exercise.snapshot)?;
     // The learner's binary is a file of another name; everything else is the exercise's.
     let stdout = run.stdout.replace(&exercise.binary, &exercise.name);
-    Ok(classify(&stdout, &run.stderr, &run.ending, &expected))
+    let outcome = Outcome {
+        stdout: &stdout,
+        stderr: &run.stderr,
+        events: &events,
+        ending: &run.ending,
+    };
+    let text = files::read(&workspace.template(exercise))?;
+    let file = LearnerFile {
+        path: &exercise.template,
+        text: &text,
+    };
+    Ok(match classify(&outcome, &expected, &file) {
+        Status::Done(done) => Status::Done(Done {
+            warnings: built.warnings,
+            allow_header_left: text.contains(ALLOW_HEADER),
+            ..done
+        }),
+        status => status,
+    })
+}
+
+/// The header the template asks the learner to delete once every part is written.
+const ALLOW_HEADER: &str = "#![allow(unused_variables, unused_imports, dead_code)]";
+
+/// The lines that follow "done": the note on the pattern, the compiler's warnings, and the
+/// header still to delete.
+fn done_lines(done: &Done) -> Vec<String> {
+    let mut lines = done.note.clone();
+    if !done.warnings.is_empty() {
+        lines.push("the compiler warns about your file:".to_owned());
+        lines.extend(done.warnings.iter().map(|l| format!("  {l}")));
+    }
+    if done.optional_to_do.is_none() && done.allow_header_left {
+        lines.push(format!(
+            "now delete the line `{ALLOW_HEADER}` at the top of your file: it hid the \
+             compiler's warnings while parts were unwritten"
+        ));
+    }
+    lines
+}
+
+/// Prints one exercise's status.
+fn report_one(exercise: &Exercise, status: &Status, width: usize) {
+    let name = exercise.name.as_str();
+    let indent = |lines: &[String]| {
+        for line in lines {
+            println!("  {:width$}    {line}", "");
+        }
+    };
+    match status {
+        Status::Done(done) => {
+            match &done.optional_to_do {
+                None => println!(
+                    "  {name:<width$}  done (compare with the reference, {})",
+                    &exercise.reference
+                ),
+                Some(place) => println!(
+                    "  {name:<width$}  done; the optional part `{}` is still to do, at {}:{} \
+                     (compare with the reference, {})",
+                    place.part, place.file, place.line, &exercise.reference
+                ),
+            }
+            indent(&done_lines(done));
+        }
+        Status::ToDo(place) => println!(
+            "  {name:<width$}  to do: `{}`, {}:{}",
+            place.part, place.file, place.line
+        ),
+        Status::DoesNotCompile(errors) => {
+            println!("  {name:<width$}  does not compile: {}", &exercise.template);
+            indent(errors);
+        }
+        Status::Failed(failure) => {
+            println!("  {name:<width$}  failed:");
+            indent(&failure.lines);
+            indent(&[format!(
+                "to see every line of yours, run `{}`",
+                run_command(exercise)
+            )]);
+        }
+    }
 }
 
 /// Prints how each exercise stands, what to do next and `learn: D of N done`; returns whether
@@ -186,41 +314,15 @@ pub fn report(results: &[(&Exercise, Status)]) -> bool {
     println!("learn: your parts, run and checked by the lesson's own programs");
     let width = results.iter().map(|(e, _)| e.name.len()).max().unwrap_or(0);
     for (exercise, status) in results {
-        let name = exercise.name.as_str();
-        match status {
-            Status::Done(None) => println!(
-                "  {name:<width$}  done (compare with the reference, {})",
-                &exercise.reference
-            ),
-            Status::Done(Some(place)) => println!(
-                "  {name:<width$}  done; the optional part `{}` is still to do, at {}:{} \
-                 (compare with the reference, {})",
-                place.part, place.file, place.line, &exercise.reference
-            ),
-            Status::ToDo(place) => println!(
-                "  {name:<width$}  to do: `{}`, {}:{}",
-                place.part, place.file, place.line
-            ),
-            Status::DoesNotCompile(errors) => {
-                println!("  {name:<width$}  does not compile: {}", &exercise.template);
-                for line in errors {
-                    println!("  {:width$}    {line}", "");
-                }
-            }
-            Status::Failed(why) => {
-                println!("  {name:<width$}  failed:");
-                for line in why {
-                    println!("  {:width$}    {line}", "");
-                }
-                println!(
-                    "  {:width$}    to see every line of yours, run `{}`",
-                    "",
-                    run_command(exercise)
-                );
-            }
-        }
+        report_one(exercise, status, width);
     }
-    let next = results.iter().find(|(_, s)| !s.is_done());
+    // A failure first: it is where the learner is working, and it must not wait behind a part
+    // still to do in an earlier exercise.
+    let broken = |s: &Status| matches!(s, Status::Failed(_) | Status::DoesNotCompile(_));
+    let next = results
+        .iter()
+        .find(|(_, s)| broken(s))
+        .or_else(|| results.iter().find(|(_, s)| !s.is_done()));
     match next {
         Some((exercise, Status::ToDo(place))) => println!(
             "Next: open {}:{} and write `{}`; for a hint, run `cargo xtask hint {}`.",
@@ -230,12 +332,18 @@ pub fn report(results: &[(&Exercise, Status)]) -> bool {
             "Next: open {} and mend the compiler's error above.",
             &exercise.template
         ),
-        Some((exercise, _)) => println!(
-            "Next: open {} and mend what the failure above names; for a hint, run \
-             `cargo xtask hint {} --all`.",
-            &exercise.template, &exercise.name
+        Some((exercise, Status::Failed(failure))) => println!(
+            "Next: open {} and mend {}; for a hint, run `cargo xtask hint {}`.",
+            &exercise.template,
+            failure
+                .part
+                .as_deref()
+                .map_or("what the failure above names".to_owned(), |p| format!(
+                    "`{p}`, which the failure above names"
+                )),
+            &exercise.name
         ),
-        None => println!(
+        Some((_, Status::Done(_))) | None => println!(
             "Next: every exercise is done. Compare your parts with the references named above, \
              then go on to lesson 2."
         ),
@@ -288,9 +396,24 @@ pub fn run(workspace: &Workspace, name: &str, args: &[String]) -> Result<ExitCod
 pub fn learn(workspace: &Workspace) -> Result<bool> {
     let mut results = Vec::new();
     for exercise in exercises() {
-        results.push((exercise, check(workspace, exercise)?));
+        let status = check(workspace, exercise)?;
+        let failed_part = match &status {
+            Status::Failed(failure) => failure.part.as_deref(),
+            _ => None,
+        };
+        files::remember_failed_part(workspace, exercise, failed_part);
+        results.push((exercise, status));
     }
     Ok(report(&results))
+}
+
+/// The time of day, `HH:MM:SS UTC`.
+fn time_of_day() -> String {
+    let seconds = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let day = seconds % 86_400;
+    format!("{:02}:{:02}:{:02} UTC", day / 3600, day / 60 % 60, day % 60)
 }
 
 /// `cargo xtask learn --watch`: checks, then checks again whenever a learner's file is saved.
@@ -311,22 +434,30 @@ pub fn watch(workspace: &Workspace) -> Result<bool> {
     loop {
         learn(workspace)?;
         println!("learn: watching your files; save one to check again (Ctrl-C stops)");
-        loop {
+        let changed = loop {
             let event = rx.recv().context("the file watcher stopped")?;
-            let saved_rust = event.is_ok_and(|e| {
-                !e.kind.is_access()
-                    && e.paths
-                        .iter()
-                        .any(|p| p.extension().is_some_and(|x| x == "rs"))
+            let saved = event.ok().filter(|e| !e.kind.is_access()).and_then(|e| {
+                e.paths
+                    .into_iter()
+                    .find(|p| p.extension().is_some_and(|x| x == "rs"))
             });
-            if saved_rust {
-                break;
+            if let Some(path) = saved {
+                break path;
             }
-        }
+        };
         // An editor's save is often several events: let them settle.
         std::thread::sleep(Duration::from_millis(300));
         while rx.try_recv().is_ok() {}
-        println!();
+        if std::io::stdout().is_terminal() {
+            // Clear the screen and go to its top, so that this run is all that shows.
+            print!("\x1b[2J\x1b[H");
+        }
+        let shown = changed.strip_prefix(&workspace.root).unwrap_or(&changed);
+        println!(
+            "== learn: run again at {}, after {} was saved",
+            time_of_day(),
+            shown.display()
+        );
     }
 }
 

@@ -13,12 +13,43 @@ use crate::template;
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Expect {
     Done,
-    /// Failed, saying this (in the program's own words).
-    Failed(String),
+    /// Failed at this part, saying these words.
+    Failed {
+        part: String,
+        words: String,
+    },
 }
 
-/// The answers kept as tests, for `exercise`: (file, what it must give). A file says what it
-/// expects in a first line `//! expect: done` or `//! expect: failed: <words of the failure>`.
+impl Expect {
+    /// Reads an answer's first line: `//! expect: done` or `//! expect: failed in PART: WORDS`.
+    fn parse(first_line: &str) -> Option<Expect> {
+        match first_line.strip_prefix("//! expect: ")? {
+            "done" => Some(Expect::Done),
+            rest => {
+                let (part, words) = rest.strip_prefix("failed in ")?.split_once(": ")?;
+                Some(Expect::Failed {
+                    part: part.trim_matches('`').to_owned(),
+                    words: words.to_owned(),
+                })
+            }
+        }
+    }
+
+    /// Whether `status` is what this expects.
+    fn holds(&self, status: &Status) -> bool {
+        match (self, status) {
+            (Expect::Done, Status::Done(_)) => true,
+            (Expect::Failed { part, words }, Status::Failed(failure)) => {
+                failure.part.as_deref() == Some(part.as_str())
+                    && failure.lines.iter().any(|l| l.contains(words.as_str()))
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The answers kept as tests, for `exercise`: (file, what it must give), each saying what it
+/// expects in its first line (see [`Expect::parse`]).
 fn answers(workspace: &Workspace, exercise: &Exercise) -> Result<Vec<(PathBuf, Expect)>> {
     let folder = workspace.root.join("xtask/answers").join(&exercise.name);
     let mut found = Vec::new();
@@ -31,15 +62,11 @@ fn answers(workspace: &Workspace, exercise: &Exercise) -> Result<Vec<(PathBuf, E
         }
         let text = read(&path)?;
         let first = text.lines().next().unwrap_or_default();
-        let expect = match first.strip_prefix("//! expect: ") {
-            Some("done") => Expect::Done,
-            Some(rest) if rest.starts_with("failed: ") => {
-                Expect::Failed(rest["failed: ".len()..].to_owned())
-            }
-            _ => bail!(
-                "{} does not start with `//! expect: done` or `//! expect: failed: …`",
+        let Some(expect) = Expect::parse(first) else {
+            bail!(
+                "{} does not start with `//! expect: done` or `//! expect: failed in PART: WORDS`",
                 path.display()
-            ),
+            );
         };
         found.push((path, expect));
     }
@@ -152,13 +179,7 @@ pub fn verify(workspace: &Workspace) -> Result<bool> {
                 .unwrap_or(&answer)
                 .display()
                 .to_string();
-            let held = match (&expect, &status) {
-                (Expect::Done, Status::Done(_)) => true,
-                (Expect::Failed(words), Status::Failed(why)) => {
-                    why.iter().any(|line| line.contains(words.as_str()))
-                }
-                _ => false,
-            };
+            let held = expect.holds(&status);
             if held {
                 println!("  {shown}: {expect:?}, as expected");
             } else {

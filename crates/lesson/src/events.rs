@@ -1,0 +1,191 @@
+//! What a lesson run tells the program that runs it, as data. People read the text on stdout;
+//! `cargo xtask` reads these events and never parses a sentence meant for a person.
+//!
+//! The events are JSON objects, one per line, appended to the file that the environment
+//! variable [`EVENTS_VAR`] names, each with one `write` as it happens. A run that crashes
+//! still leaves every event before the crash, so the last one says where it was.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+/// The environment variable naming the file a lesson run appends its events to.
+pub const EVENTS_VAR: &str = "LESSON_EVENTS";
+
+/// One thing that happened in a lesson run. `step` is the step's number (0 before the first).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// A numbered step began.
+    Step {
+        /// Its number, from 1.
+        number: usize,
+        /// What it does.
+        title: String,
+    },
+    /// A line the step printed, as printed.
+    Line {
+        /// The step.
+        step: usize,
+        /// The line.
+        text: String,
+        /// Whether it is the step's explanation, the same on every run, rather than what the
+        /// step saw (an address, a value, a check).
+        #[serde(default)]
+        explains: bool,
+    },
+    /// A learner's part was called.
+    PartCalled {
+        /// The step.
+        step: usize,
+        /// The part's name (its function's name).
+        part: String,
+    },
+    /// That part returned.
+    PartReturned {
+        /// The step.
+        step: usize,
+        /// The part's name.
+        part: String,
+    },
+    /// A claim of the lesson was checked.
+    Check {
+        /// The step.
+        step: usize,
+        /// The last part the step called before the check, if any: the one the claim is about.
+        part: Option<String>,
+        /// The claim.
+        claim: String,
+        /// Whether it held.
+        passed: bool,
+        /// Why it did not hold; `None` when it held.
+        detail: Option<String>,
+    },
+    /// A part is still `todo!()`; the run stops here.
+    ToDo {
+        /// The step.
+        step: usize,
+        /// The part.
+        part: String,
+        /// Whether the lesson can be done without it.
+        optional: bool,
+        /// The file of its `todo!()`, as the compiler names it.
+        file: String,
+        /// Its line.
+        line: u32,
+    },
+    /// A part panicked; the run stops here.
+    Panicked {
+        /// The step.
+        step: usize,
+        /// The part.
+        part: String,
+        /// The panic's message.
+        message: String,
+        /// Where it panicked.
+        file: String,
+        /// Its line.
+        line: u32,
+    },
+    /// The run stopped early, for a reason the driver gives in words.
+    Stopped {
+        /// The step.
+        step: usize,
+        /// The last part the step called, if any.
+        part: Option<String>,
+        /// Why it stopped.
+        message: String,
+    },
+    /// The run ended; every check is counted.
+    Finished {
+        /// How many checks held.
+        passed: usize,
+        /// How many did not.
+        failed: usize,
+    },
+}
+
+/// Where a run's events go: the file [`EVENTS_VAR`] names, or nowhere.
+#[derive(Debug, Default)]
+pub(crate) struct EventLog {
+    file: Option<File>,
+}
+
+impl EventLog {
+    /// The log the environment asks for. A file that cannot be opened gives no log: the text
+    /// on stdout is still whole, and whoever asked for the events finds none and says so.
+    pub(crate) fn from_env() -> EventLog {
+        let file = std::env::var_os(EVENTS_VAR)
+            .and_then(|path| File::options().create(true).append(true).open(path).ok());
+        EventLog { file }
+    }
+
+    /// Appends `event` as one line, in one write, so that a crash later cannot tear it.
+    pub(crate) fn write(&self, event: &Event) {
+        let Some(mut file) = self.file.as_ref() else {
+            return;
+        };
+        if let Ok(mut line) = serde_json::to_vec(event) {
+            line.push(b'\n');
+            // A failed write loses the event, not the run: the reader then sees the run end
+            // earlier than it did, and the text on stdout is still whole.
+            let _ = file.write_all(&line);
+        }
+    }
+}
+
+/// Reads the events a run appended to `path`, in order. A last line cut short (the run was
+/// killed while writing it) is left out.
+///
+/// # Errors
+/// If the file cannot be read, or a line before the last is not an event.
+pub fn read_events(path: &Path) -> anyhow::Result<Vec<Event>> {
+    let text = std::fs::read_to_string(path)?;
+    let lines: Vec<&str> = text.lines().collect();
+    let mut events = Vec::with_capacity(lines.len());
+    for (i, line) in lines.iter().enumerate() {
+        match serde_json::from_str(line) {
+            Ok(event) => events.push(event),
+            Err(_) if i + 1 == lines.len() => {}
+            Err(error) => anyhow::bail!("{}:{}: not an event: {error}", path.display(), i + 1),
+        }
+    }
+    Ok(events)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_written_are_read_back_and_a_torn_last_line_is_left_out() {
+        let path = std::env::temp_dir().join(format!("lesson-events-{}", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let log = EventLog {
+            file: File::options().create(true).append(true).open(&path).ok(),
+        };
+        let step = Event::Step {
+            number: 1,
+            title: "Find the break".to_owned(),
+        };
+        let check = Event::Check {
+            step: 1,
+            part: Some("current_break".to_owned()),
+            claim: "it moved nothing".to_owned(),
+            passed: false,
+            detail: Some("the break moved up 16 bytes".to_owned()),
+        };
+        log.write(&step);
+        log.write(&check);
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .and_then(|mut f| f.write_all(b"{\"event\":\"fini"))
+            .unwrap();
+        let read = read_events(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(read, [step, check]);
+    }
+}
