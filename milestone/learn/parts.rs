@@ -17,6 +17,12 @@ use std::sync::Mutex;
 use milestone::Source;
 use milestone::contract::{ALIGN, ChunkInfo, Parts};
 
+// What this file uses from the lesson, a line each:
+// - `ChunkInfo { start: usize, len: usize, source: Source }`: one live chunk, as you record it;
+// - `Source::Sbrk` or `Source::Mmap`: where a chunk's memory came from;
+// - `ALIGN: usize`: 16, the alignment every chunk must have;
+// - `Parts`: the struct below, through which the lesson calls your parts.
+
 /// The parts, in the lesson's order, for the contract.
 pub const PARTS: Parts = Parts {
     mmap_threshold: MMAP_THRESHOLD,

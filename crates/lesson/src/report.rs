@@ -289,6 +289,19 @@ impl Lesson {
         passed
     }
 
+    /// As [`Lesson::check`], for a claim about what the part `part` did, when another part
+    /// was called after it (to read the registry, say): the claim is put at `part`'s door.
+    pub fn check_part(
+        &mut self,
+        part: &'static str,
+        claim: &str,
+        passed: bool,
+        detail: impl Into<String>,
+    ) -> bool {
+        self.last_part.set(Some(part));
+        self.check(claim, passed, detail)
+    }
+
     /// Runs one of the learner's parts, `name`. A part that is still `todo!()`, or that panics,
     /// does not unwind further: it comes back as a [`PartError`], which [`Lesson::abort`]
     /// reports in words, naming this step, with its own exit status.

@@ -6,6 +6,10 @@ use std::sync::atomic::AtomicU64;
 
 use ex1_segments::Parts;
 
+// What this file uses from the lesson, a line each:
+// - `Parts`: the struct of function pointers below, through which the lesson calls your parts;
+// - every other type is Rust's own; an address is a `usize`.
+
 /// The parts, in the lesson's order, for the driver.
 pub const PARTS: Parts = Parts {
     address_of_a_local,

@@ -226,6 +226,41 @@ fn grow(lesson: &mut Lesson, parts: &Parts, initial: usize) -> Result<(usize, us
     Ok((start, grown))
 }
 
+/// The byte just past the memory `write` is given, marked so that a write past the end shows.
+/// It lies above the break, in the page the kernel mapped whole: nobody owns it, and nothing
+/// else writes it.
+struct PastTheEnd {
+    /// The marked byte; `None` when its page is not mapped, where a write past the end faults
+    /// instead (and the lesson reports the crash inside `write`).
+    at: Option<usize>,
+}
+
+impl PastTheEnd {
+    /// What the mark holds: not what `write` would put at that offset.
+    const MARK: u8 = !((GROWTH % 251) as u8);
+
+    /// Marks the byte at `at`, the break, if its page is mapped: the break is not on a page
+    /// boundary (step 2 checked [heap] ends at the break rounded up to a page).
+    fn mark(at: usize) -> PastTheEnd {
+        if at.is_multiple_of(sys::page_size()) || sys::program_break() as usize != at {
+            return PastTheEnd { at: None };
+        }
+        // SAFETY: `at` is the break and not on a page boundary, so its page is mapped (step 2
+        // checked [heap] ends at the break rounded up); memory above the break is nobody's.
+        unsafe { (at as *mut u8).write_volatile(Self::MARK) };
+        PastTheEnd { at: Some(at) }
+    }
+
+    /// Whether the byte still holds the mark. With no mark, a write past the end would have
+    /// faulted, so having returned, `write` left it alone.
+    fn untouched(&self) -> bool {
+        self.at.is_none_or(|at| {
+            // SAFETY: as in `mark`: mapped, and nobody's but this check's.
+            unsafe { (at as *const u8).read_volatile() == Self::MARK }
+        })
+    }
+}
+
 /// Counts the bytes of the `GROWTH` bytes at `start` that do not hold what `write` must write.
 fn differences(start: usize) -> usize {
     // SAFETY: step 2 checked that these GROWTH bytes are the ones sbrk just gave us, below the
@@ -249,11 +284,20 @@ fn write(lesson: &mut Lesson, parts: &Parts, start: usize) -> Result<()> {
         "The memory is ours now: nothing else uses the bytes between the old and the new break.\n\
          We write a message at the start and a numbered pattern after it, to the last byte.",
     );
+    let past_end = PastTheEnd::mark(start + GROWTH);
     // SAFETY: step 2 checked that the GROWTH bytes at `start` are the new memory from sbrk,
     // ours alone until step 5.
     lesson.part("write", || unsafe {
         (parts.write)(start as *mut u8, GROWTH);
     })?;
+    lesson.check(
+        &format!("write left the byte past the {GROWTH} bytes alone"),
+        past_end.untouched(),
+        format!(
+            "the byte at {:#x}, just past the end, was changed: write wrote past `len`",
+            start + GROWTH
+        ),
+    );
     let wrong = differences(start);
     lesson.fact("bytes written", bytes(GROWTH as u64));
     lesson.fact("message", String::from_utf8_lossy(MESSAGE));

@@ -76,6 +76,26 @@ pub(crate) fn set_with_brk(lesson: &mut Lesson) -> Result<()> {
     Ok(())
 }
 
+/// Why `request(64 TiB)` returning `Ok(returned)` is the part's mistake, with the break's own
+/// answer: the premise (the kernel refuses) is checked with the lesson's own call.
+fn granted_too_much(returned: usize, before: usize) -> String {
+    let now = sys::program_break() as usize;
+    if returned == usize::MAX {
+        return "it returned (void *) -1, which is sbrk's failure value, as if it were memory: \
+                compare sbrk's result with usize::MAX as *mut c_void and return \
+                Err(io::Error::last_os_error())"
+            .to_owned();
+    }
+    if now == before {
+        format!(
+            "it returned Ok({returned:#x}), but the break did not move: sbrk refused, and \
+             request must return that error"
+        )
+    } else {
+        format!("it returned Ok({returned:#x}), and the break moved to {now:#x}")
+    }
+}
+
 pub(crate) fn ask_for_too_much(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
     lesson.step("Ask for far too much");
     lesson.say(
@@ -106,7 +126,14 @@ pub(crate) fn ask_for_too_much(lesson: &mut Lesson, parts: &Parts) -> Result<()>
     lesson.fact("asked for", bytes(absurd as u64));
     let said = match &refused {
         Err(error) => io_error(error),
-        Ok(_) => bail!("the kernel granted 64 TiB; this machine breaks the lesson's premise"),
+        Ok(p) => {
+            lesson.check(
+                "request returned an error for 64 TiB",
+                false,
+                granted_too_much(*p as usize, before),
+            );
+            bail!("stopping here: the break may have moved by 64 TiB");
+        }
     };
     lesson.fact("sbrk said", &said);
     lesson

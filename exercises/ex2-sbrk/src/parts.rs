@@ -5,6 +5,11 @@ use std::io;
 
 use ex2_sbrk::{MESSAGE, Parts, pattern};
 
+// What this file uses from the lesson, a line each:
+// - `MESSAGE: &[u8]`: the bytes `write` puts first (`MESSAGE.len()` of them);
+// - `pattern(offset: usize) -> u8`: the byte `write` puts at each later offset;
+// - `Parts`: the struct of function pointers below, through which the lesson calls your parts.
+
 /// The parts, in the lesson's order, for the driver.
 pub const PARTS: Parts = Parts {
     current_break,

@@ -15,6 +15,11 @@ use std::io;
 
 use ex3_mmap::{Parts, pattern};
 
+// What this file uses from the lesson, a line each:
+// - `pattern(offset: usize) -> u8`: the byte `write_and_read` puts at each offset;
+// - `memmap2::MmapMut`: memmap2's owned, writable mapping, unmapped when dropped;
+// - `Parts`: the struct of function pointers below, through which the lesson calls your parts.
+
 /// The parts, in the lesson's order, for the driver.
 pub const PARTS: Parts = Parts {
     map,
@@ -44,11 +49,13 @@ pub unsafe fn write_and_read(memory: *mut u8, len: usize) -> usize {
     todo!()
 }
 
-/// Step 3: unmaps the `len` bytes at `memory` with `munmap(memory, len)`.
+/// Step 3: unmaps the `len` bytes at `memory` with `munmap(memory, len)`. When munmap fails
+/// it returns -1 and sets `errno`: return `io::Error::last_os_error()`. (The lesson tries it
+/// first with an address that is not page aligned, which munmap refuses with EINVAL.)
 ///
 /// # Safety
-/// The range must be one that [`map`] returned, and nothing may use it any more: afterwards
-/// any access faults.
+/// The range must be one that [`map`] returned, or start inside one without being page
+/// aligned, and nothing may use it any more: afterwards any access faults.
 pub unsafe fn unmap(memory: *mut u8, len: usize) -> io::Result<()> {
     todo!()
 }

@@ -116,7 +116,7 @@ fn map(lesson: &mut Lesson, parts: &Parts) -> Result<usize> {
         region.kind == RegionKind::Anonymous
             && region.perms.to_string() == "rw-p"
             && region.end >= start + LEN,
-        format!("it is {region} ({:#x}-{:#x})", region.start, region.end),
+        mapping_problem(&region, start),
     );
     if GlibcMalloc::read()?.maps_every_request() {
         // Each allocation made to read the maps got a mapping of its own, freed again or merged
@@ -203,7 +203,27 @@ fn write_and_read(lesson: &mut Lesson, parts: &Parts, start: usize) -> Result<()
 fn unmap(lesson: &mut Lesson, parts: &Parts, start: usize) -> Result<()> {
     lesson.step("Unmap it");
     lesson.say(
-        "munmap(addr, len) removes the pages; the range is a hole in the address space again.",
+        "munmap(addr, len) removes the pages; the range is a hole in the address space again.\n\
+         First unmap gets an address one byte in, which is not page aligned. munmap refuses it \
+         with EINVAL, and unmap must return that error.",
+    );
+    // SAFETY: an address one byte into the mapping is not page aligned, so munmap refuses it
+    // with EINVAL and unmaps nothing; unmap's doc allows it.
+    let misaligned = lesson.part("unmap", || unsafe {
+        (parts.unmap)((start + 1) as *mut u8, LEN)
+    })?;
+    let gone_early = !sys::any_page_mapped(start, LEN);
+    lesson.check(
+        "an address that is not page aligned comes back as munmap's error, EINVAL",
+        matches!(&misaligned, Err(e) if e.raw_os_error().is_some_and(|c| Errno(c) == Errno::EINVAL))
+            && !gone_early,
+        match &misaligned {
+            Ok(()) => "unmap returned Ok(()) though munmap refused: check what munmap returns, \
+                       and return io::Error::last_os_error() when it is -1"
+                .to_owned(),
+            Err(e) if gone_early => format!("it returned {}, but the mapping is gone", io_error(e)),
+            Err(e) => format!("it returned {}, not munmap's EINVAL", io_error(e)),
+        },
     );
     let unmapped = lesson.part("unmap", || {
         // SAFETY: the range is the mapping map made in step 1, and nothing refers to it any
@@ -222,6 +242,22 @@ fn unmap(lesson: &mut Lesson, parts: &Parts, start: usize) -> Result<()> {
         still_mapped(start, &after),
     );
     Ok(())
+}
+
+/// What is wrong with the region `map` returned, in the words of its doc comment.
+fn mapping_problem(region: &Region, start: usize) -> String {
+    let flag = match (region.perms.shared, region.perms.write, region.kind) {
+        (true, _, _) => "it is shared (the s in rw-s): that is MAP_SHARED; use MAP_PRIVATE",
+        (_, false, _) => "it cannot be written: PROT_WRITE is missing beside PROT_READ",
+        (_, _, kind) if kind != RegionKind::Anonymous => {
+            "it has a file behind it: add MAP_ANONYMOUS, with fd -1"
+        }
+        _ => "it ends before the last byte asked for",
+    };
+    format!(
+        "{start:#x} lies in {region} ({:#x}-{:#x}): {flag}",
+        region.start, region.end
+    )
 }
 
 /// Why a check that the memory at `start` is gone failed, with the region the maps show there.
@@ -437,18 +473,29 @@ fn ask_for_nothing(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
     let refused = lesson.part("map", || (parts.map)(0))?;
     let said = match &refused {
         Err(error) => io_error(error),
-        Ok(_) => "yes (it should not have)".to_owned(),
+        Ok(p) => format!("Ok({:#x})", *p as usize),
     };
-    lesson.fact("mmap said", &said);
+    lesson.fact("map(0) returned", &said);
     let einval = refused
         .as_ref()
         .err()
         .and_then(io::Error::raw_os_error)
         .is_some_and(|code| Errno(code) == Errno::EINVAL);
-    lesson.check(
-        "mmap refused a length of 0 with EINVAL",
-        einval,
-        format!("got {said}"),
-    );
+    let why = match &refused {
+        Ok(p) if *p as usize == usize::MAX => "map returned (void *) -1, which is MAP_FAILED, \
+             mmap's failure value, as if it were memory: compare with libc::MAP_FAILED and \
+             return Err(io::Error::last_os_error())"
+            .to_owned(),
+        Ok(p) => format!(
+            "map returned Ok({:#x}) for a length of 0; mmap itself refuses it: pass the \
+             length to mmap and return its error",
+            *p as usize
+        ),
+        Err(_) => format!(
+            "map returned the error {said}, not mmap's own EINVAL: return \
+             io::Error::last_os_error() when mmap fails"
+        ),
+    };
+    lesson.check("mmap refused a length of 0 with EINVAL", einval, why);
     Ok(())
 }

@@ -577,6 +577,7 @@ fn bad_input(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
     let mut before = lesson.part("list_chunks", parts.list_chunks)?;
     let brk = sys::program_break() as usize;
     let mut refused = true;
+    let mut invalid_input = true;
     for (label, size) in [
         ("0", 0),
         ("isize::MAX + 1", isize::MAX as usize + 1),
@@ -589,16 +590,31 @@ fn bad_input(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
             Ok(p) => format!("granted at {:#x}", *p as usize),
         };
         refused &= result.is_err();
+        invalid_input &= result
+            .as_ref()
+            .is_err_and(|e| e.kind() == io::ErrorKind::InvalidInput);
         lesson.fact(&format!("mem_chunk({label})"), said);
     }
     let mut after = lesson.part("list_chunks", parts.list_chunks)?;
     before.sort_by_key(|c| c.start);
     after.sort_by_key(|c| c.start);
     let unchanged = before == after && sys::program_break() as usize == brk;
-    lesson.check(
+    lesson.check_part(
+        "mem_chunk",
         "each was refused, and the registry and the break are as they were",
         refused && unchanged,
-        format!("refused each: {refused}; unchanged: {unchanged}"),
+        match (refused, before == after) {
+            (false, _) => "mem_chunk granted a size it must refuse (see above)".to_owned(),
+            (true, false) => "the registry changed, though every size was refused".to_owned(),
+            (true, true) => "the break moved, though every size was refused".to_owned(),
+        },
+    );
+    lesson.check_part(
+        "mem_chunk",
+        "each refusal is io::ErrorKind::InvalidInput, made before any system call",
+        !refused || invalid_input,
+        "a refusal came back with another kind: a size that is 0, overflows or exceeds \
+         isize::MAX must be refused by mem_chunk itself, with InvalidInput, before sbrk or mmap",
     );
     Ok(())
 }
@@ -619,7 +635,8 @@ fn give_back(lesson: &mut Lesson, parts: &Parts, taken: &[Taken]) -> Result<()> 
         (parts.release_chunk)(interior)
     })?;
     let still = lesson.part("list_chunks", parts.list_chunks)?.len();
-    lesson.check(
+    lesson.check_part(
+        "release_chunk",
         "a pointer into the middle of a chunk is refused, and every chunk stays",
         refused.is_err() && still == taken.len(),
         format!(
@@ -662,7 +679,8 @@ fn give_back(lesson: &mut Lesson, parts: &Parts, taken: &[Taken]) -> Result<()> 
         failures.join("; "),
     );
     let left = lesson.part("list_chunks", parts.list_chunks)?;
-    lesson.check(
+    lesson.check_part(
+        "release_chunk",
         "the registry lists none, and the mmap chunks are unmapped",
         left.is_empty() && unmapped,
         format!(
