@@ -12,8 +12,10 @@
 //!
 //! Exit codes: 0 when every check held, 1 when one did not (or the OS refused something the
 //! lesson needed, or a part panicked), 2 for bad command-line input, 3
-//! ([`EXIT_TO_DO`]) when a learner's part is still `todo!()`, 4 ([`EXIT_OPTIONAL_TO_DO`]) when
-//! every check held and only an optional part is still `todo!()`.
+//! ([`EXIT_TO_DO`]) when a learner's part is still `todo!()` and every check before it held, 4
+//! ([`EXIT_OPTIONAL_TO_DO`]) when every check held and only an optional part is still `todo!()`.
+//!
+//! What happened is also told as data, for `cargo xtask`: see [`events`].
 //!
 //! Every lesson binary takes `--pause`: it stops after each step, prints its pid, and waits for
 //! Enter, so that `/proc/PID/maps` can be read (or `gdb -p PID` attached) while the memory of

@@ -168,10 +168,26 @@ fn write_and_read(lesson: &mut Lesson, parts: &Parts, start: usize) -> Result<()
         zeros == LEN,
         format!("only {zeros} of {LEN} bytes were zero"),
     );
+    // The byte just past the LEN bytes lies in the same page (LEN is not a page multiple and
+    // the mapping is page aligned): marked, it shows a write past the end.
+    let past = start + LEN;
+    let mark = !pattern(LEN);
+    let marked = !past.is_multiple_of(sys::page_size());
+    if marked {
+        // SAFETY: `past` lies in the mapping's last page, which map made for us alone; the
+        // lesson asked for only LEN bytes of it, so nothing else uses this one.
+        unsafe { (past as *mut u8).write_volatile(mark) };
+    }
     // SAFETY: as above: LEN writable bytes, ours alone, no reference alive.
     let found = lesson.part("write_and_read", || unsafe {
         (parts.write_and_read)(memory, LEN)
     })?;
+    lesson.check(
+        &format!("write_and_read left the byte past the {LEN} bytes alone"),
+        // SAFETY: as where it was marked.
+        !marked || unsafe { (past as *const u8).read_volatile() } == mark,
+        format!("the byte at {past:#x}, just past the end, was changed: it wrote past `len`"),
+    );
     // SAFETY: as above; the part has returned, so nothing writes meanwhile.
     let wrong = unsafe { std::slice::from_raw_parts(memory, LEN) }
         .iter()

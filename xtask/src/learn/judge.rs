@@ -214,7 +214,10 @@ fn ended_early(outcome: &Outcome, file: &LearnerFile) -> Option<Failure> {
         } => Some((
             *step,
             part.as_deref(),
-            format!("the lesson stopped: {message}"),
+            match part {
+                Some(part) => format!("after {}, the lesson stopped: {message}", file.at(part)),
+                None => format!("the lesson stopped: {message}"),
+            },
         )),
         _ => None,
     });

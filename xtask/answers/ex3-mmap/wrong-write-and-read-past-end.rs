@@ -1,0 +1,64 @@
+//! expect: failed in write_and_read: just past the end, was changed
+//! intent: wrong: write_and_read: my write loop is `0..=len`, one byte past the end
+//! expect-judge: writes memory[len], past the mapping's requested length (inside the last page for 10000 bytes, a SIGSEGV when len is a page multiple)
+use std::io;
+
+use ex3_mmap::{Parts, pattern};
+
+/// The parts, in the lesson's order, for the driver.
+pub const PARTS: Parts = Parts {
+    map,
+    write_and_read,
+    unmap,
+    owned_mapping,
+};
+
+/// Step 1: mmap `len` bytes of private anonymous read-write memory.
+pub fn map(len: usize) -> io::Result<*mut u8> {
+    // SAFETY: a fresh anonymous mapping does not touch any existing memory.
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(p as *mut u8)
+}
+
+/// Step 2: write pattern to every byte, read back, count differences.
+pub unsafe fn write_and_read(memory: *mut u8, len: usize) -> usize {
+    for i in 0..=len {
+        // SAFETY: i is within the mapping
+        unsafe { *memory.add(i) = pattern(i) };
+    }
+    let mut wrong = 0;
+    for i in 0..len {
+        // SAFETY: i < len.
+        if unsafe { *memory.add(i) } != pattern(i) {
+            wrong += 1;
+        }
+    }
+    wrong
+}
+
+/// Step 3: munmap.
+pub unsafe fn unmap(memory: *mut u8, len: usize) -> io::Result<()> {
+    // SAFETY: the caller says this is a range map returned and nothing uses it any more.
+    let r = unsafe { libc::munmap(memory as *mut libc::c_void, len) };
+    if r != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Step 4: memmap2's owned anonymous mapping.
+pub fn owned_mapping(len: usize) -> io::Result<memmap2::MmapMut> {
+    memmap2::MmapMut::map_anon(len)
+}
