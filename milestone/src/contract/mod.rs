@@ -279,11 +279,29 @@ impl Placement<'_> {
 }
 
 fn take(lesson: &mut Lesson, parts: &Parts) -> Result<Vec<Taken>> {
-    let page = sys::page_size();
     let sizes = sizes(parts.mmap_threshold);
+    explain_take(lesson, parts, sizes.len());
+    lesson.give_malloc_room();
+    let mut taken = Vec::new();
+    for (i, &size) in sizes.iter().enumerate() {
+        if i == 1 {
+            leave_break_unaligned(lesson)?;
+        }
+        taken.push(take_one(lesson, parts, i, size)?);
+    }
+    let intact = taken.iter().enumerate().all(|(i, t)| intact(i, t));
+    lesson.check(
+        "after all were written, each still holds its own pattern: none overlaps another",
+        intact,
+        "a chunk's bytes were overwritten by another's",
+    );
+    Ok(taken)
+}
+
+/// Step 1's heading and what it says before the chunks are taken.
+fn explain_take(lesson: &mut Lesson, parts: &Parts, chunks: usize) {
     lesson.step(format!(
-        "Take {} chunks, and write each to its last byte",
-        sizes.len()
+        "Take {chunks} chunks, and write each to its last byte"
     ));
     lesson.say(
         "mem_chunk(size) gets memory from the OS: with sbrk, moving the program break, for a \
@@ -310,74 +328,64 @@ fn take(lesson: &mut Lesson, parts: &Parts) -> Result<Vec<Taken>> {
          that this never moves the break between two chunks, malloc is first given 64 KiB of \
          room at the top of its heap (a block allocated and freed)."
     ));
-    lesson.give_malloc_room();
-    let mut taken = Vec::new();
-    for (i, &size) in sizes.iter().enumerate() {
-        if i == 1 {
-            leave_break_unaligned(lesson)?;
-        }
-        let ptr = lesson
-            .part("mem_chunk", || (parts.mem_chunk)(size))?
-            .map_err(|e| anyhow!("mem_chunk({size}) failed: {}", io_error(&e)))?;
-        let start = ptr as usize;
-        let (map, brk) = lesson.map_and_break()?;
-        let shown = if follows_threshold(i) {
-            varying_bytes(size as u64)
-        } else {
-            bytes(size as u64)
-        };
-        let region =
-            lesson.observe_with(&map, &format!("mem_chunk({shown})"), start, Marks::ADDRESS);
-        let below = size < parts.mmap_threshold;
-        let source = if below { Source::Sbrk } else { Source::Mmap };
-        let place = Placement {
-            start,
-            size,
-            source,
-            region: region.as_ref(),
-            break_region: map.region_of(brk.wrapping_sub(1)),
-            brk,
-            page,
-        };
-        let unaligned_first = if i == 1 {
-            ", even after someone else left the break unaligned"
-        } else {
-            ""
-        };
-        let problems = place.problems(&map);
-        lesson.check(
-            &format!(
-                "it is aligned to {}{unaligned_first}, comes from {source} as its size calls \
-                 for, and every byte asked for is mapped writable",
-                place.aligned_to()
-            ),
-            problems.is_empty(),
-            problems.join("; "),
-        );
-        if !writable(&map, start, size) {
-            bail!(
-                "stopping here: the chunk is not all ours to write, so the lesson cannot fill it"
-            );
-        }
-        // SAFETY: all `size` bytes lie in one writable mapping (just checked), and mem_chunk
-        // gave them to us alone.
-        let memory = unsafe { std::slice::from_raw_parts_mut(ptr, size) };
-        for (offset, byte) in memory.iter_mut().enumerate() {
-            *byte = pattern(i, offset);
-        }
-        taken.push(Taken {
-            size,
-            start,
-            source,
-        });
-    }
-    let intact = taken.iter().enumerate().all(|(i, t)| intact(i, t));
+}
+
+/// Takes the `i`th chunk, of `size` bytes, checks where it lies, and fills it with its pattern.
+fn take_one(lesson: &mut Lesson, parts: &Parts, i: usize, size: usize) -> Result<Taken> {
+    let ptr = lesson
+        .part("mem_chunk", || (parts.mem_chunk)(size))?
+        .map_err(|e| anyhow!("mem_chunk({size}) failed: {}", io_error(&e)))?;
+    let start = ptr as usize;
+    let (map, brk) = lesson.map_and_break()?;
+    let shown = if follows_threshold(i) {
+        varying_bytes(size as u64)
+    } else {
+        bytes(size as u64)
+    };
+    let region = lesson.observe_with(&map, &format!("mem_chunk({shown})"), start, Marks::ADDRESS);
+    let source = if size < parts.mmap_threshold {
+        Source::Sbrk
+    } else {
+        Source::Mmap
+    };
+    let place = Placement {
+        start,
+        size,
+        source,
+        region: region.as_ref(),
+        break_region: map.region_of(brk.wrapping_sub(1)),
+        brk,
+        page: sys::page_size(),
+    };
+    let unaligned_first = if i == 1 {
+        ", even after someone else left the break unaligned"
+    } else {
+        ""
+    };
+    let problems = place.problems(&map);
     lesson.check(
-        "after all were written, each still holds its own pattern: none overlaps another",
-        intact,
-        "a chunk's bytes were overwritten by another's",
+        &format!(
+            "it is aligned to {}{unaligned_first}, comes from {source} as its size calls for, \
+             and every byte asked for is mapped writable",
+            place.aligned_to()
+        ),
+        problems.is_empty(),
+        problems.join("; "),
     );
-    Ok(taken)
+    if !writable(&map, start, size) {
+        bail!("stopping here: the chunk is not all ours to write, so the lesson cannot fill it");
+    }
+    // SAFETY: all `size` bytes lie in one writable mapping (just checked), and mem_chunk gave
+    // them to us alone.
+    let memory = unsafe { std::slice::from_raw_parts_mut(ptr, size) };
+    for (offset, byte) in memory.iter_mut().enumerate() {
+        *byte = pattern(i, offset);
+    }
+    Ok(Taken {
+        size,
+        start,
+        source,
+    })
 }
 
 /// What releasing the `released`th chunk did to the chunks taken after it, which are still
