@@ -25,6 +25,15 @@ pub fn count(n: usize, thing: &str) -> String {
     }
 }
 
+/// How far `to` lies from `from`, in words: `16 bytes higher`, `4096 bytes lower`, `the same`.
+pub fn moved(from: usize, to: usize) -> String {
+    match to.cmp(&from) {
+        std::cmp::Ordering::Equal => "the same".to_owned(),
+        std::cmp::Ordering::Greater => format!("{} higher", count(to - from, "byte")),
+        std::cmp::Ordering::Less => format!("{} lower", count(from - to, "byte")),
+    }
+}
+
 /// A size that is the same on every run: `4096 bytes (4 KiB)`; below 1 KiB just `100 bytes`.
 pub fn bytes(n: u64) -> String {
     if n < 1024 {

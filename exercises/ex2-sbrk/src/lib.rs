@@ -14,7 +14,9 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use lesson::glibc::GlibcMalloc;
-use lesson::{Lesson, LessonInfo, Marks, bytes, count, io_error, varying_bytes, varying_text};
+use lesson::{
+    Lesson, LessonInfo, Marks, bytes, count, io_error, moved, varying_bytes, varying_text,
+};
 use memcore::linker::segment_bounds;
 use memcore::{MemoryMap, Region, sys};
 
@@ -114,6 +116,7 @@ fn find_initial_break(lesson: &mut Lesson, parts: &Parts) -> Result<usize> {
     lesson.give_malloc_room();
     let (map, truth) = lesson.map_and_break()?;
     let initial = lesson.part("current_break", parts.current_break)? as usize;
+    let after = sys::program_break() as usize;
     let end = segment_bounds().end;
     lesson.observe_with(&map, "the linker's end (end of bss)", end, Marks::REGION);
     let heap = match (map.heap(), no_heap) {
@@ -146,9 +149,16 @@ fn find_initial_break(lesson: &mut Lesson, parts: &Parts) -> Result<usize> {
         );
     }
     lesson.check(
-        "current_break returned the break, as sbrk(0) reads it",
-        initial == truth,
-        format!("it returned {initial:#x}; sbrk(0) says {truth:#x}"),
+        "current_break returned the break, as sbrk(0) reads it, and moved nothing",
+        initial == truth && after == truth,
+        if after == truth {
+            format!("it returned {initial:#x}; sbrk(0) says {truth:#x}")
+        } else {
+            format!(
+                "it moved the break: the break is now {} than before it ran; sbrk(0) only reads",
+                moved(truth, after)
+            )
+        },
     );
     lesson.check(
         "the break lies at or above end",
@@ -204,7 +214,17 @@ fn grow(lesson: &mut Lesson, parts: &Parts, initial: usize) -> Result<(usize, us
     let returned_old = lesson.check(
         "sbrk returned the old break",
         start == before && before == initial,
-        format!("returned {start:#x}, the break was {before:#x}"),
+        if before != initial {
+            format!(
+                "the break moved before request ran: it was {} than in step 1",
+                moved(initial, before)
+            )
+        } else {
+            format!(
+                "it returned {start:#x}, {} than the old break, {before:#x}",
+                moved(before, start)
+            )
+        },
     );
     let moved_right = lesson.check(
         &format!("the break moved by exactly {GROWTH} bytes"),
@@ -403,15 +423,15 @@ fn give_back(
     let stayed = lesson.check(
         "it refused, and the break did not move",
         refused.is_err() && after_refusal == theirs + page,
-        format!(
-            "it {}, and the break is at {after_refusal:#x}, not {:#x}",
-            if refused.is_ok() {
-                "accepted"
-            } else {
-                "refused"
-            },
-            theirs + page
-        ),
+        match (refused.is_ok(), after_refusal == theirs + page) {
+            (true, true) => "it accepted, though someone else's page lies above ours".to_owned(),
+            (accepted, false) => format!(
+                "it {}, and the break moved: it is {} than where someone else left it",
+                if accepted { "accepted" } else { "refused" },
+                moved(theirs + page, after_refusal)
+            ),
+            (false, true) => "it held".to_owned(),
+        },
     );
     if !stayed {
         bail!("stopping here: give_back moved the break under someone else's memory");
@@ -431,7 +451,7 @@ fn give_back(
     lesson.check(
         "the break is back at its value from step 1",
         now == initial,
-        format!("it is at {now:#x}, not {initial:#x}"),
+        format!("it is at {now:#x}, {} than in step 1", moved(initial, now)),
     );
     Ok(())
 }

@@ -148,7 +148,7 @@ pub(crate) fn ask_for_too_much(lesson: &mut Lesson, parts: &Parts) -> Result<()>
     lesson.check(
         "the break did not move",
         unmoved == before,
-        format!("it moved from {before:#x} to {unmoved:#x}"),
+        format!("it moved {}", lesson::moved(before, unmoved)),
     );
 
     let overflowing = lesson.part("request", || (parts.request)(usize::MAX))?;
