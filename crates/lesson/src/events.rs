@@ -98,6 +98,20 @@ pub enum Event {
         /// Why it stopped.
         message: String,
     },
+    /// What the address space looked like at the end of a step: the maps, the break, and the
+    /// addresses the step looked at. The picture (`cargo xtask picture`) is drawn from these.
+    Snapshot {
+        /// The step that just ended.
+        step: usize,
+        /// `/proc/self/maps`, as the kernel wrote it.
+        maps: String,
+        /// The executable's path, which tells its mappings apart.
+        exe: String,
+        /// The program break, `0x…`.
+        program_break: String,
+        /// The addresses the step looked at.
+        marks: Vec<Mark>,
+    },
     /// The run ended; every check is counted.
     Finished {
         /// How many checks held.
@@ -105,6 +119,15 @@ pub enum Event {
         /// How many did not.
         failed: usize,
     },
+}
+
+/// An address a step looked at, by name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mark {
+    /// What it is (`a local variable`).
+    pub label: String,
+    /// The address, `0x…`.
+    pub address: String,
 }
 
 /// Where a run's events go: the file [`EVENTS_VAR`] names, or nowhere.
@@ -120,6 +143,11 @@ impl EventLog {
         let file = std::env::var_os(EVENTS_VAR)
             .and_then(|path| File::options().create(true).append(true).open(path).ok());
         EventLog { file }
+    }
+
+    /// Whether anyone asked for the events.
+    pub(crate) fn enabled(&self) -> bool {
+        self.file.is_some()
     }
 
     /// Appends `event` as one line, in one write, so that a crash later cannot tear it.

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use memcore::{MemoryMap, Region};
 
-use crate::events::{Event, EventLog};
+use crate::events::{Event, EventLog, Mark};
 use crate::parts::{self, EXIT_OPTIONAL_TO_DO, EXIT_TO_DO, PartError};
 use crate::record::{Check, Document, Fact, LessonInfo, Marks, Observation, RegionInfo, Step};
 use crate::terminal::{emit, usage_error, wait_for_enter};
@@ -140,9 +140,36 @@ impl Lesson {
         }
     }
 
+    /// Records the address space at the end of the current step, for the picture; only when
+    /// the events are asked for, since reading the maps allocates.
+    fn snapshot_step(&self) {
+        let Some(step) = self.steps.last().filter(|_| self.events.enabled()) else {
+            return;
+        };
+        let Ok((maps, exe)) = MemoryMap::read_self_text() else {
+            return;
+        };
+        let marks = step
+            .observations
+            .iter()
+            .map(|o| Mark {
+                label: o.label.clone(),
+                address: o.address.clone(),
+            })
+            .collect();
+        self.events.write(&Event::Snapshot {
+            step: step.number,
+            maps,
+            exe,
+            program_break: format!("{:#x}", memcore::sys::program_break() as usize),
+            marks,
+        });
+    }
+
     /// Starts the next numbered step (after pausing, with `--pause`).
     pub fn step(&mut self, title: impl Into<String>) {
         self.pause_after_step();
+        self.snapshot_step();
         let title = title.into();
         let number = self.steps.len() + 1;
         self.last_part.set(None);
@@ -381,6 +408,7 @@ impl Lesson {
     /// 1 if one did not.
     pub fn finish(self) -> ExitCode {
         self.pause_after_step();
+        self.snapshot_step();
         let (passed, failed) = self.counts();
         self.events.write(&Event::Finished { passed, failed });
         if self.json {
@@ -468,6 +496,7 @@ impl Lesson {
     /// ([`EXIT_OPTIONAL_TO_DO`] for an optional part). But a check that failed before it is
     /// never hidden by it: the failures are listed first, and the exit status is 1.
     pub fn abort(self, error: anyhow::Error) -> ExitCode {
+        self.snapshot_step();
         self.events.write(&self.stop_event(&error));
         let message = format!("{error:#}");
         if self.json {

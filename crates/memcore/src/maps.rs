@@ -351,6 +351,26 @@ impl MemoryMap {
         Ok(MemoryMap { regions })
     }
 
+    /// This process's `/proc/self/maps` as the kernel wrote it, and the executable's path (which
+    /// [`MemoryMap::parse`] takes to tell the executable's mappings apart).
+    ///
+    /// # Errors
+    /// [`MapsError::Io`] if either file cannot be read.
+    pub fn read_self_text() -> Result<(String, String), MapsError> {
+        let exe = std::fs::read_link("/proc/self/exe").map_err(|source| MapsError::Io {
+            what: "/proc/self/exe",
+            source,
+        })?;
+        let exe = exe.to_string_lossy();
+        let exe = exe.strip_suffix(" (deleted)").unwrap_or(&exe).to_owned();
+        let text =
+            crate::procfs::read_at_once("/proc/self/maps").map_err(|source| MapsError::Io {
+                what: "/proc/self/maps",
+                source,
+            })?;
+        Ok((String::from_utf8_lossy(&text).into_owned(), exe))
+    }
+
     /// Reads and parses this process's `/proc/self/maps`, taking the executable's path from
     /// `/proc/self/exe`.
     ///
@@ -358,20 +378,10 @@ impl MemoryMap {
     /// [`MapsError::Io`] if either file cannot be read; [`MapsError::Malformed`] if the kernel's
     /// text does not parse.
     pub fn read_self() -> Result<MemoryMap, MapsError> {
-        let exe = std::fs::read_link("/proc/self/exe").map_err(|source| MapsError::Io {
-            what: "/proc/self/exe",
-            source,
-        })?;
-        let exe = exe.to_string_lossy();
-        let exe = exe.strip_suffix(" (deleted)").unwrap_or(&exe);
-        // Read the whole file with nothing allocated between the kernel's pages of it, or it
+        // The whole file is read with nothing allocated between the kernel's pages of it, or it
         // would show a map that never existed.
-        let text =
-            crate::procfs::read_at_once("/proc/self/maps").map_err(|source| MapsError::Io {
-                what: "/proc/self/maps",
-                source,
-            })?;
-        MemoryMap::parse(&text[..], Some(exe))
+        let (text, exe) = MemoryMap::read_self_text()?;
+        MemoryMap::parse(text.as_bytes(), Some(&exe))
     }
 
     /// The regions, in address order.
