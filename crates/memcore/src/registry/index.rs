@@ -87,7 +87,7 @@ impl ChunkRegistry {
 
     /// Whether nothing is recorded.
     pub fn is_empty(&self) -> bool {
-        self.metas.len == 0
+        self.len() == 0
     }
 
     /// Bytes the registry has mapped for its own records (leaves, the index, the fit tree).
@@ -385,12 +385,14 @@ impl ChunkRegistry {
         records.refresh_fence(j, len - 1);
         self.metas.as_mut_slice()[i].len -= 1;
         self.tally.add(removed.unpack(), -1);
-        if len == 1 {
+        // An emptied leaf goes back to the pool, unless it is the only one: a program that holds
+        // one chunk at a time (one mapping, say) would give it back and take it again each time.
+        if len == 1 && self.metas.len > 1 {
             let meta = self.remove_leaf(i);
             self.leaves.give(meta.leaf);
             return Some(removed.unpack());
         }
-        if j == 0 {
+        if j == 0 && len > 1 {
             let first = self.leaf(i).starts[0];
             self.firsts.as_mut_slice()[i] = first;
         }

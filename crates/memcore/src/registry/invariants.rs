@@ -15,10 +15,15 @@ impl ChunkRegistry {
         }
         for (i, meta) in self.metas.as_slice().iter().enumerate() {
             let leaf = self.leaf(i);
-            if leaf.len() == 0 || leaf.len() > LEAF_CAP {
+            // Only a registry's only leaf may be empty (kept for the next insert).
+            if leaf.len() > LEAF_CAP || (leaf.len() == 0 && self.metas.len > 1) {
                 return Err(format!("leaf {i} has {} records", leaf.len()));
             }
-            if self.firsts.as_slice()[i] != leaf.starts[0] {
+            if leaf
+                .starts
+                .first()
+                .is_some_and(|&s| self.firsts.as_slice()[i] != s)
+            {
                 return Err(format!("leaf {i}'s first is stale"));
             }
             for (b, &f) in leaf.fence.iter().enumerate() {

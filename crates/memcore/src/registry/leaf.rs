@@ -141,6 +141,10 @@ impl<'a> LeafMut<'a> {
     }
 
     pub(super) fn copy_within(&mut self, from: std::ops::Range<usize>, to: usize) {
+        // An append, or a removal at the end, moves nothing: spare the two calls to memmove.
+        if from.is_empty() {
+            return;
+        }
         self.starts.copy_within(from.clone(), to);
         self.words.copy_within(from, to);
     }

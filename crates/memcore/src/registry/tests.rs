@@ -54,6 +54,28 @@ fn lookups_find_the_extent_holding_any_interior_byte() {
 }
 
 #[test]
+fn a_registry_emptied_again_and_again_finds_nothing_and_takes_new_records() {
+    let mut r = ChunkRegistry::new();
+    r.insert(free(0x8000, 64)).unwrap();
+    let maps = r.metadata_mmaps();
+    let mut last = 0x8000;
+    // One chunk at a time, each above or below the one before, as mappings come and go.
+    for start in [0x9000, 0x1000, 0x5000] {
+        r.remove(last).unwrap();
+        assert!(r.is_empty());
+        r.check_invariants().unwrap();
+        assert_eq!(r.containing(last), None);
+        assert_eq!(r.get(last), None);
+        assert_eq!(r.first_free_fit(16), None);
+        r.insert(live(start, 4096)).unwrap();
+        r.check_invariants().unwrap();
+        assert_eq!(r.containing(start + 4095), Some(live(start, 4096)));
+        last = start;
+    }
+    assert_eq!(r.metadata_mmaps(), maps, "the one leaf is reused");
+}
+
+#[test]
 fn many_ascending_inserts_fill_leaves_and_stay_searchable() {
     let mut r = ChunkRegistry::new();
     let n = 100_000;
