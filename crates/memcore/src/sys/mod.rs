@@ -92,25 +92,45 @@ mod tests {
 
     #[test]
     fn mincore_tells_mapped_pages_from_holes() {
-        let page = page_size();
-        let start = mmap_anonymous(3 * page).unwrap();
-        let addr = start.as_ptr() as usize;
-        assert!(any_page_mapped(addr, 3 * page));
-        let middle = NonNull::new((addr + page) as *mut u8).unwrap();
-        // SAFETY: the middle page of the mapping made above; nothing refers to it.
-        unsafe { munmap(middle, page) }.unwrap();
-        assert!(!any_page_mapped(addr + page, page));
-        assert!(
-            !any_page_mapped(addr + page + 1, 10),
-            "an address inside the hole"
-        );
-        assert!(any_page_mapped(addr, 3 * page));
-        assert!(any_page_mapped(addr + 2 * page, 1));
-        // SAFETY: the two pages left of the mapping made above; nothing refers to them.
-        unsafe { munmap(start, page) }.unwrap();
-        // SAFETY: as above.
-        unsafe { munmap(NonNull::new((addr + 2 * page) as *mut u8).unwrap(), page) }.unwrap();
-        assert!(!any_page_mapped(addr, 3 * page));
+        // In a child of its own: a hole in the address space is anyone's to take, and another
+        // test thread here once mapped into it between the munmap and the check.
+        let child = || {
+            let page = page_size();
+            let Ok(start) = mmap_anonymous(3 * page) else {
+                return 10;
+            };
+            let addr = start.as_ptr() as usize;
+            if !any_page_mapped(addr, 3 * page) {
+                return 11;
+            }
+            let middle = NonNull::new((addr + page) as *mut u8).unwrap();
+            // SAFETY: the middle page of the mapping made above; nothing refers to it.
+            if unsafe { munmap(middle, page) }.is_err() {
+                return 12;
+            }
+            let checks = [
+                !any_page_mapped(addr + page, page),
+                // An address inside the hole.
+                !any_page_mapped(addr + page + 1, 10),
+                any_page_mapped(addr, 3 * page),
+                any_page_mapped(addr + 2 * page, 1),
+            ];
+            if let Some(failed) = checks.iter().position(|held| !held) {
+                return 20 + failed as i32;
+            }
+            // SAFETY: the two pages left of the mapping made above; nothing refers to them.
+            let first = unsafe { munmap(start, page) };
+            let last = NonNull::new((addr + 2 * page) as *mut u8).unwrap();
+            // SAFETY: as above.
+            let last = unsafe { munmap(last, page) };
+            if first.is_err() || last.is_err() || any_page_mapped(addr, 3 * page) {
+                return 30;
+            }
+            0
+        };
+        // SAFETY: the child makes system calls only, and waits on no lock.
+        let exit = unsafe { fork_and_wait(child) };
+        assert_eq!(exit, Ok(ChildExit::Exited(0)), "see the codes in the child");
     }
 
     #[test]
