@@ -4,6 +4,10 @@
 
 mod parts;
 
+/// The system's allocator, with the calls your parts make counted: they must make none.
+#[global_allocator]
+static ALLOCATOR: milestone::contract::CountingAllocator = milestone::contract::CountingAllocator;
+
 fn main() -> std::process::ExitCode {
     milestone::contract::main(&parts::PARTS)
 }

@@ -19,6 +19,11 @@ use milestone::{
     mem_chunk, policy, release_chunk,
 };
 
+/// The system's allocator, with the calls `mem_chunk`'s parts make counted when `--contract`
+/// runs: they must make none.
+#[global_allocator]
+static ALLOCATOR: milestone::contract::CountingAllocator = milestone::contract::CountingAllocator;
+
 /// Sizes used when none are given: small ones carved from the break, large ones mapped.
 const DEFAULT_SIZES: [usize; 6] = [24, 100, 4096, 200_000, 1_048_576, 64];
 

@@ -60,6 +60,10 @@ fn registry() -> std::sync::MutexGuard<'static, Registry> {
 /// The milestone: gets at least `size` bytes from the OS, aligned to [`ALIGN`], records them
 /// as a live chunk, and returns a pointer to the first byte.
 ///
+/// It never calls the global allocator, and neither do `find_chunk` and `release_chunk`: the
+/// allocator of the next lessons calls them from inside its own `alloc`. So no `Vec`, `Box`,
+/// `String` or `io::Error` with a message here; make errors from an `io::ErrorKind` alone.
+///
 /// - Below [`MMAP_THRESHOLD`], from the program break: `sbrk(n)` returns the old break, the
 ///   start of `n` new bytes. Round `n` up to a multiple of [`ALIGN`] so that the chunk after
 ///   this one is aligned too (and align the break first if someone left it unaligned).

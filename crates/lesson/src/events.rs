@@ -98,6 +98,28 @@ pub enum Event {
         /// Why it stopped.
         message: String,
     },
+    /// Memory the lesson hands a part: a fault inside the part is said against it.
+    Given {
+        /// The step.
+        step: usize,
+        /// The part given it.
+        part: String,
+        /// What it is (`the 10000 bytes from request`).
+        what: String,
+        /// Its first address, `0x…`.
+        start: String,
+        /// Its length in bytes.
+        len: usize,
+    },
+    /// The process took a `SIGSEGV` or `SIGBUS`, and dies of it; written by the signal handler
+    /// (`memcore::fault_report`), with `/proc/self/maps` at that moment in the file
+    /// [`maps_path`] names.
+    Fault {
+        /// `SIGSEGV` or `SIGBUS`.
+        signal: String,
+        /// The faulting address, `0x…`.
+        address: String,
+    },
     /// What the address space looked like at the end of a step: the maps, the break, and the
     /// addresses the step looked at. The picture (`cargo xtask picture`) is drawn from these.
     Snapshot {
@@ -130,19 +152,43 @@ pub struct Mark {
     pub address: String,
 }
 
+/// Where the signal handler copies `/proc/self/maps` at a fault, beside the events file.
+pub fn maps_path(events: &Path) -> std::path::PathBuf {
+    let mut name = events.as_os_str().to_owned();
+    name.push(".fault-maps");
+    name.into()
+}
+
 /// Where a run's events go: the file [`EVENTS_VAR`] names, or nowhere.
 #[derive(Debug, Default)]
 pub(crate) struct EventLog {
     file: Option<File>,
+    /// Where a fault's maps go: held only to keep the file open for the signal handler.
+    _fault_maps: Option<File>,
 }
 
 impl EventLog {
     /// The log the environment asks for. A file that cannot be opened gives no log: the text
     /// on stdout is still whole, and whoever asked for the events finds none and says so.
+    ///
+    /// A fault (`SIGSEGV`, `SIGBUS`) on this thread is reported too, by a signal handler that
+    /// writes its own line and the maps of that moment.
     pub(crate) fn from_env() -> EventLog {
-        let file = std::env::var_os(EVENTS_VAR)
-            .and_then(|path| File::options().create(true).append(true).open(path).ok());
-        EventLog { file }
+        let Some(path) = std::env::var_os(EVENTS_VAR) else {
+            return EventLog::default();
+        };
+        let path = Path::new(&path);
+        let file = File::options().create(true).append(true).open(path).ok();
+        let fault_maps = File::create(maps_path(path)).ok();
+        if let (Some(events), Some(maps)) = (&file, &fault_maps) {
+            use std::os::fd::AsRawFd;
+            // Without the handler a fault is still seen, by its signal, only not where it hit.
+            let _ = memcore::fault_report::report_faults_to(events.as_raw_fd(), maps.as_raw_fd());
+        }
+        EventLog {
+            file,
+            _fault_maps: fault_maps,
+        }
     }
 
     /// Whether anyone asked for the events.
@@ -193,6 +239,7 @@ mod tests {
         let _ = std::fs::remove_file(&path);
         let log = EventLog {
             file: File::options().create(true).append(true).open(&path).ok(),
+            _fault_maps: None,
         };
         let step = Event::Step {
             number: 1,

@@ -316,6 +316,18 @@ impl Lesson {
         passed
     }
 
+    /// Says that the part `part` is about to be handed memory: `what` (`the 10000 bytes from
+    /// request`), `len` bytes at `start`. A fault inside the part is then said against it.
+    pub fn give(&self, part: &str, what: &str, start: usize, len: usize) {
+        self.events.write(&Event::Given {
+            step: self.step_number(),
+            part: part.to_owned(),
+            what: what.to_owned(),
+            start: format!("{start:#x}"),
+            len,
+        });
+    }
+
     /// As [`Lesson::check`], for a claim about what the part `part` did, when another part
     /// was called after it (to read the registry, say): the claim is put at `part`'s door.
     pub fn check_part(

@@ -9,6 +9,7 @@
 //! * [`procfs`]: RAM and swap, huge pages, the overcommit policy, resident sizes and physical
 //!   frames.
 //! * [`fault`]: single-instruction memory probes for demonstrations that must fault.
+//! * [`fault_report`]: a fault's address and the maps at that moment, reported by the process.
 //! * [`shared`]: a few numbers a forked child shares with its parent.
 //! * [`registry`]: the chunk registry that the milestone's `mem_chunk` builds on.
 //!
@@ -34,6 +35,7 @@ compile_error!(
 
 pub mod error;
 pub mod fault;
+pub mod fault_report;
 pub mod layout;
 pub mod linker;
 pub mod mapping;

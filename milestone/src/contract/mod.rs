@@ -25,13 +25,18 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Parser;
 use lesson::{
-    CommonFlags, Lesson, LessonInfo, Marks, bytes, io_error, varying_bytes, varying_text,
+    CommonFlags, Lesson, LessonInfo, Marks, bytes, count, io_error, varying_bytes, varying_text,
 };
 use memcore::{MemoryMap, RegionKind, sys};
 
 use crate::Source;
 
+mod counting;
+mod full;
 mod library;
+
+pub use counting::CountingAllocator;
+use counting::counted;
 
 pub use library::library;
 
@@ -182,7 +187,35 @@ fn run(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
     registry(lesson, parts, &taken)?;
     find(lesson, parts, &taken)?;
     bad_input(lesson, parts)?;
+    full::full_registry(lesson, parts)?;
     give_back(lesson, parts, &taken)
+}
+
+/// Checks that `part` never called the global allocator since the last such check; `call`
+/// shows the first call that did (`mem_chunk(100)`).
+fn never_allocated(lesson: &mut Lesson, part: &'static str, call: impl Fn(usize) -> String) {
+    let claim = format!("{part} never called the global allocator");
+    let (held, detail) = match counting::take() {
+        Some((0, _)) => (true, String::new()),
+        Some((calls, first)) => (
+            false,
+            format!(
+                "{} called it, {} in this step. The allocator of the next lessons calls {part} \
+                 from inside its own alloc, so a Vec, a Box, a String or an io::Error with a \
+                 message calls back into itself: keep the registry in a fixed array, and make \
+                 errors from io::ErrorKind alone",
+                first.map_or_else(|| part.to_owned(), call),
+                count(calls, "time")
+            ),
+        ),
+        None => (
+            false,
+            "this binary's global allocator is not the contract's CountingAllocator, so \
+             nothing can be told (the lesson's fault, not yours)"
+                .to_owned(),
+        ),
+    };
+    lesson.check_part(part, &claim, held, detail);
 }
 
 /// Whether `[start, start + len)` lies in one writable region of `map`.
@@ -295,6 +328,7 @@ fn take(lesson: &mut Lesson, parts: &Parts) -> Result<Vec<Taken>> {
         intact,
         "a chunk's bytes were overwritten by another's",
     );
+    never_allocated(lesson, "mem_chunk", |size| format!("mem_chunk({size})"));
     Ok(taken)
 }
 
@@ -333,7 +367,7 @@ fn explain_take(lesson: &mut Lesson, parts: &Parts, chunks: usize) {
 /// Takes the `i`th chunk, of `size` bytes, checks where it lies, and fills it with its pattern.
 fn take_one(lesson: &mut Lesson, parts: &Parts, i: usize, size: usize) -> Result<Taken> {
     let ptr = lesson
-        .part("mem_chunk", || (parts.mem_chunk)(size))?
+        .part("mem_chunk", || counted(size, || (parts.mem_chunk)(size)))?
         .map_err(|e| anyhow!("mem_chunk({size}) failed: {}", io_error(&e)))?;
     let start = ptr as usize;
     let (map, brk) = lesson.map_and_break()?;
@@ -511,7 +545,7 @@ fn find(lesson: &mut Lesson, parts: &Parts, taken: &[Taken]) -> Result<()> {
     let mut wrong = Vec::new();
     for t in taken {
         for addr in [t.start, t.start + t.size / 2, t.start + t.size - 1] {
-            let chunk = lesson.part("find_chunk", || (parts.find_chunk)(addr))?;
+            let chunk = lesson.part("find_chunk", || counted(addr, || (parts.find_chunk)(addr)))?;
             if chunk.map(|c| c.start) != Some(t.start) {
                 wrong.push(format!(
                     "{addr:#x}, inside the chunk at {:#x}, found {}",
@@ -535,7 +569,7 @@ fn find(lesson: &mut Lesson, parts: &Parts, taken: &[Taken]) -> Result<()> {
     let mut claimed = Vec::new();
     for chunk in &listed {
         let past = chunk.start.wrapping_add(chunk.len);
-        let answer = lesson.part("find_chunk", || (parts.find_chunk)(past))?;
+        let answer = lesson.part("find_chunk", || counted(past, || (parts.find_chunk)(past)))?;
         if answer.is_some_and(|c| c.start == chunk.start) {
             claimed.push(format!(
                 "{past:#x}, one past the end of {chunk}, found that chunk"
@@ -560,8 +594,12 @@ fn find(lesson: &mut Lesson, parts: &Parts, taken: &[Taken]) -> Result<()> {
         Marks::ADDRESS,
     );
     let none = (
-        lesson.part("find_chunk", || (parts.find_chunk)(on_stack))?,
-        lesson.part("find_chunk", || (parts.find_chunk)(from_malloc))?,
+        lesson.part("find_chunk", || {
+            counted(on_stack, || (parts.find_chunk)(on_stack))
+        })?,
+        lesson.part("find_chunk", || {
+            counted(from_malloc, || (parts.find_chunk)(from_malloc))
+        })?,
     );
     lesson.check(
         "neither is in a chunk",
@@ -572,6 +610,9 @@ fn find(lesson: &mut Lesson, parts: &Parts, taken: &[Taken]) -> Result<()> {
             found(none.1)
         ),
     );
+    never_allocated(lesson, "find_chunk", |addr| {
+        format!("find_chunk({addr:#x})")
+    });
     Ok(())
 }
 
@@ -591,7 +632,7 @@ fn bad_input(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
         ("isize::MAX + 1", isize::MAX as usize + 1),
         ("usize::MAX", usize::MAX),
     ] {
-        let result = lesson.part("mem_chunk", || (parts.mem_chunk)(size))?;
+        let result = lesson.part("mem_chunk", || counted(size, || (parts.mem_chunk)(size)))?;
         let said = match &result {
             // The words are the implementation's own; only the refusal is the lesson's.
             Err(e) => format!("refused: {}", varying_text(&io_error(e))),
@@ -624,6 +665,7 @@ fn bad_input(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
         "a refusal came back with another kind: a size that is 0, overflows or exceeds \
          isize::MAX must be refused by mem_chunk itself, with InvalidInput, before sbrk or mmap",
     );
+    never_allocated(lesson, "mem_chunk", |size| format!("mem_chunk({size})"));
     Ok(())
 }
 
@@ -640,7 +682,7 @@ fn give_back(lesson: &mut Lesson, parts: &Parts, taken: &[Taken]) -> Result<()> 
     // SAFETY: release_chunk must refuse a pointer that is not a chunk's start, without using
     // the memory; if it does not, the check below says so.
     let refused = lesson.optional_part("release_chunk", || unsafe {
-        (parts.release_chunk)(interior)
+        counted(interior as usize, || (parts.release_chunk)(interior))
     })?;
     let still = lesson.part("list_chunks", parts.list_chunks)?.len();
     lesson.check_part(
@@ -662,7 +704,7 @@ fn give_back(lesson: &mut Lesson, parts: &Parts, taken: &[Taken]) -> Result<()> 
     for (i, t) in taken.iter().enumerate() {
         // SAFETY: the chunk is one mem_chunk returned, and nothing uses it any more.
         let released = lesson.part("release_chunk", || unsafe {
-            (parts.release_chunk)(t.start as *mut u8)
+            counted(t.start, || (parts.release_chunk)(t.start as *mut u8))
         })?;
         // Asked at once, with mincore: where glibc's malloc maps every allocation, anything
         // allocated from here on (reading the maps, say) may be mapped into the hole.
@@ -698,12 +740,17 @@ fn give_back(lesson: &mut Lesson, parts: &Parts, taken: &[Taken]) -> Result<()> 
     );
     // SAFETY: the pointer was released just above; release_chunk must refuse it unread.
     let again = lesson.part("release_chunk", || unsafe {
-        (parts.release_chunk)(first.start as *mut u8)
+        counted(first.start, || {
+            (parts.release_chunk)(first.start as *mut u8)
+        })
     })?;
     lesson.check(
         "releasing a chunk twice is refused",
         again.is_err(),
         "the second release was accepted",
     );
+    never_allocated(lesson, "release_chunk", |ptr| {
+        format!("release_chunk({ptr:#x})")
+    });
     Ok(())
 }

@@ -14,6 +14,9 @@ use super::{Done, Failure, Place, Status};
 use crate::run::Ending;
 use crate::snapshot;
 
+/// At most this many of a step's lines are shown beside a failure: the last, nearest it.
+const SHOWN_LINES: usize = 12;
+
 /// What a learner's run is compared with.
 #[derive(Debug, Clone)]
 pub struct Expected {
@@ -78,6 +81,8 @@ pub struct Outcome<'a> {
     pub events: &'a [Event],
     /// How it ended.
     pub ending: &'a Ending,
+    /// `/proc/self/maps` at a fault, as the signal handler copied it (`lesson::events`).
+    pub fault_maps: Option<&'a str>,
 }
 
 impl Outcome<'_> {
@@ -113,8 +118,20 @@ impl Outcome<'_> {
             }
             _ => None,
         });
-        std::iter::once(format!("what {} printed:", self.step(step)))
-            .chain(lines)
+        let lines: Vec<String> = lines.collect();
+        if lines.is_empty() {
+            return Vec::new();
+        }
+        let cut = lines.len().saturating_sub(SHOWN_LINES);
+        let heading = match cut {
+            0 => format!("what {} printed:", self.step(step)),
+            _ => format!(
+                "what {} printed, its last {SHOWN_LINES} lines (`cargo xtask run` shows all):",
+                self.step(step)
+            ),
+        };
+        std::iter::once(heading)
+            .chain(lines.into_iter().skip(cut))
             .collect()
     }
 
@@ -146,12 +163,79 @@ impl Outcome<'_> {
         (step, part)
     }
 
+    /// Where the fault the run recorded struck, if it did: against the memory the part was
+    /// given, and in the maps of that moment.
+    fn fault(&self) -> Option<String> {
+        let (signal, address) = self.events.iter().rev().find_map(|e| match e {
+            Event::Fault { signal, address } => Some((signal.as_str(), address.as_str())),
+            _ => None,
+        })?;
+        let addr = parse_hex(address)?;
+        let mut said = format!("the {signal} struck at {address}");
+        let given = self.events.iter().rev().find_map(|e| match e {
+            Event::Given {
+                what, start, len, ..
+            } => parse_hex(start).map(|start| (what.as_str(), start, *len)),
+            _ => None,
+        });
+        if let Some((what, start, len)) = given {
+            let end = start.saturating_add(len);
+            said.push_str(&match addr {
+                a if a < start => format!(", {} before {what}", lesson::count(start - a, "byte")),
+                a if a >= end => format!(
+                    ", {} past the end of {what}",
+                    lesson::count(a - end, "byte")
+                ),
+                a => format!(", inside {what}, at offset {}", a - start),
+            });
+        }
+        if let Some(map) = self
+            .fault_maps
+            .and_then(|text| memcore::MemoryMap::parse(text.as_bytes(), None).ok())
+        {
+            said.push_str(&format!(
+                "; in /proc/self/maps at that moment, {}",
+                where_in(&map, addr)
+            ));
+        }
+        Some(said)
+    }
+
     fn exit_code(&self) -> Option<i32> {
         match self.ending {
             Ending::Exited(status) => status.code(),
             Ending::TimedOut => None,
         }
     }
+}
+
+/// `0x…` as a number.
+fn parse_hex(text: &str) -> Option<usize> {
+    usize::from_str_radix(text.strip_prefix("0x")?, 16).ok()
+}
+
+/// Where `addr` lies in `map`: in a region, or in the gap between two, said by its neighbours.
+fn where_in(map: &memcore::MemoryMap, addr: usize) -> String {
+    if let Some(region) = map.region_of(addr) {
+        return format!(
+            "it lies in {region} ({:#x}-{:#x})",
+            region.start, region.end
+        );
+    }
+    let regions = map.regions();
+    let below = regions.iter().rev().find(|r| r.end <= addr);
+    let above = regions.iter().find(|r| r.start > addr);
+    let mut said = "no mapping holds it".to_owned();
+    if let Some(below) = below {
+        said.push_str(&format!(
+            ": it lies {} past the end of {below}",
+            lesson::count(addr - below.end, "byte")
+        ));
+    }
+    if let Some(above) = above {
+        said.push_str(&format!(", below {above} at {:#x}", above.start));
+    }
+    said
 }
 
 /// The first claim that failed, said once: the step and the part, the claim, what happened
@@ -248,6 +332,7 @@ fn ended_early(outcome: &Outcome, file: &LearnerFile) -> Option<Failure> {
         }
     };
     let mut lines = vec![format!("in {}: {what}", outcome.step(step))];
+    lines.extend(outcome.fault());
     lines.extend(outcome.printed(step));
     Some(Failure {
         part: part.map(str::to_owned),
@@ -439,6 +524,7 @@ mod tests {
             stderr: "",
             events,
             ending,
+            fault_maps: None,
         };
         classify(&outcome, expected, &FILE)
     }
@@ -538,6 +624,44 @@ mod tests {
         assert!(
             matches!(&status, Status::ToDo(p) if p.part == "current_break" && p.line == 9),
             "{status:?}"
+        );
+    }
+
+    #[test]
+    fn a_fault_is_said_against_the_memory_given_and_the_maps() {
+        let events = [
+            step(3, "Write"),
+            Event::Given {
+                step: 3,
+                part: "write".to_owned(),
+                what: "the 16 bytes from request".to_owned(),
+                start: "0x1000".to_owned(),
+                len: 16,
+            },
+            called(3, "write"),
+            Event::Fault {
+                signal: "SIGSEGV".to_owned(),
+                address: "0x3010".to_owned(),
+            },
+        ];
+        let maps = "00001000-00002000 rw-p 00000000 00:00 0          [heap]\n\
+                    00005000-00006000 rw-p 00000000 00:00 0 \n";
+        let crashed = Ending::Exited(ExitStatus::from_raw(libc::SIGSEGV));
+        let outcome = Outcome {
+            stdout: "",
+            stderr: "",
+            events: &events,
+            ending: &crashed,
+            fault_maps: Some(maps),
+        };
+        let Status::Failed(failure) = classify(&outcome, &expect(""), &FILE) else {
+            panic!("a fault is a failure");
+        };
+        assert_eq!(
+            failure.lines[1],
+            "the SIGSEGV struck at 0x3010, 8192 bytes past the end of the 16 bytes from request; \
+             in /proc/self/maps at that moment, no mapping holds it: it lies 4112 bytes past the \
+             end of [heap] rw-p, below anonymous rw-p at 0x5000"
         );
     }
 

@@ -225,11 +225,13 @@ pub fn check(workspace: &Workspace, exercise: &Exercise) -> Result<Status> {
     let expected = Expected::snapshot(&exercise.snapshot)?;
     // The learner's binary is a file of another name; everything else is the exercise's.
     let stdout = run.stdout.replace(&exercise.binary, &exercise.name);
+    let fault_maps = std::fs::read_to_string(lesson::events::maps_path(&events_file)).ok();
     let outcome = Outcome {
         stdout: &stdout,
         stderr: &run.stderr,
         events: &events,
         ending: &run.ending,
+        fault_maps: fault_maps.as_deref().filter(|t| !t.is_empty()),
     };
     let text = files::read(&workspace.template(exercise))?;
     let file = LearnerFile {

@@ -1,0 +1,136 @@
+//! The contract's step on a full registry: `mem_chunk` must refuse a chunk it has no room to
+//! record, with `io::ErrorKind::OutOfMemory`, before any system call, and change nothing.
+//!
+//! The registry is filled in a child process of its own, so that the chunks it takes never
+//! reach the parent's registry, and every later step sees it as it was.
+//!
+//! # Safety
+//! The child is forked from this one-threaded contract; it calls the implementation's parts,
+//! which take the implementation's own lock, held by no one at the fork.
+
+#![allow(unsafe_code)]
+
+use std::io;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use lesson::Lesson;
+use memcore::sys::{self, ChildExit};
+
+use super::Parts;
+
+/// At most this many chunks are taken to fill the registry.
+const MOST: usize = 100_000;
+/// And at most for this long.
+const LONGEST: Duration = Duration::from_secs(2);
+/// The size of each chunk taken to fill it: small, so that the break grows little.
+const SIZE: usize = 16;
+
+/// How the child's filling ended, as its exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Filled {
+    /// Refused with OutOfMemory, and nothing changed.
+    Refused = 0,
+    /// Never refused within [`MOST`] chunks or [`LONGEST`]: the registry grows, which is fine.
+    NeverFull = 1,
+    /// Refused with another kind of error.
+    WrongKind = 2,
+    /// Refused, but the break moved: the check came after the system call.
+    BreakMoved = 3,
+    /// Refused, but the registry changed.
+    ListChanged = 4,
+}
+
+impl Filled {
+    fn from_code(code: i32) -> Option<Filled> {
+        [
+            Filled::Refused,
+            Filled::NeverFull,
+            Filled::WrongKind,
+            Filled::BreakMoved,
+            Filled::ListChanged,
+        ]
+        .into_iter()
+        .find(|f| *f as i32 == code)
+    }
+}
+
+/// Takes chunks of [`SIZE`] bytes until `mem_chunk` refuses one, then judges the refusal.
+fn fill(parts: &Parts) -> Filled {
+    let started = Instant::now();
+    let mut listed = (parts.list_chunks)().len();
+    for _ in 0..MOST {
+        if started.elapsed() > LONGEST {
+            break;
+        }
+        let brk = sys::program_break();
+        let Err(error) = (parts.mem_chunk)(SIZE) else {
+            listed += 1;
+            continue;
+        };
+        return if error.kind() != io::ErrorKind::OutOfMemory {
+            Filled::WrongKind
+        } else if sys::program_break() != brk {
+            Filled::BreakMoved
+        } else if (parts.list_chunks)().len() != listed {
+            Filled::ListChanged
+        } else {
+            Filled::Refused
+        };
+    }
+    Filled::NeverFull
+}
+
+/// The step: fills the registry in a child, and checks how the refusal came.
+///
+/// # Errors
+/// When the child cannot be forked.
+pub(super) fn full_registry(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
+    lesson.step("A full registry is refused and changes nothing");
+    lesson.say(
+        "A registry of fixed size fills up. Then mem_chunk must refuse with OutOfMemory, before \
+         any system call, and change nothing.\n\
+         A child process takes chunks until mem_chunk refuses one, so the chunks it takes never \
+         reach this process's registry. A registry that grows instead is fine too.",
+    );
+    let parts = *parts;
+    // SAFETY: this process has one thread, so no lock is held at the fork; the child only
+    // calls the implementation's parts.
+    let exit = unsafe { sys::fork_and_wait(move || fill(&parts) as i32) }
+        .context("could not fork the child that fills the registry")?;
+    let filled = match exit {
+        ChildExit::Exited(code) => Filled::from_code(code),
+        ChildExit::Signaled(_) => None,
+    };
+    lesson.fact(
+        "how the registry filled",
+        lesson::varying_text(match filled {
+            Some(Filled::NeverFull) => "it took more chunks than the lesson tries: it grows",
+            Some(_) => "mem_chunk refused a chunk",
+            None => "the child did not finish",
+        }),
+    );
+    let detail = match (filled, exit) {
+        (Some(Filled::WrongKind), _) => "the refusal was not io::ErrorKind::OutOfMemory".to_owned(),
+        (Some(Filled::BreakMoved), _) => {
+            "the break moved though the chunk was refused: look for a free slot before calling \
+             sbrk"
+                .to_owned()
+        }
+        (Some(Filled::ListChanged), _) => {
+            "the registry changed though the chunk was refused".to_owned()
+        }
+        (_, ChildExit::Signaled(signal)) => format!(
+            "the child filling the registry was killed by {}",
+            sys::signal_name(signal)
+        ),
+        (_, ChildExit::Exited(code)) => format!("the child filling the registry exited {code}"),
+    };
+    lesson.check_part(
+        "mem_chunk",
+        "with no room left, mem_chunk refuses with OutOfMemory, and nothing changes",
+        matches!(filled, Some(Filled::Refused | Filled::NeverFull)),
+        detail,
+    );
+    Ok(())
+}

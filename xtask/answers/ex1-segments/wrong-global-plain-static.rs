@@ -1,0 +1,59 @@
+//! expect: failed in address_of_an_initialised_global: it lies in the executable's rw-p mapping
+//! intent: wrong: address_of_an_initialised_global: used a plain immutable `static u64` because I never write it, so it can end up in read-only data
+//! expect-judge: step 4's global is immutable, so the compiler may put it in .rodata (r--p or r-xp), not the writable data segment
+use std::hint::black_box;
+use std::sync::atomic::AtomicU64;
+
+use ex1_segments::Parts;
+
+/// The parts, in the lesson's order, for the driver.
+pub const PARTS: Parts = Parts {
+    address_of_a_local,
+    a_small_heap_value,
+    a_large_allocation,
+    address_of_an_initialised_global,
+    address_of_a_zeroed_global,
+    address_of_a_string_literal,
+    address_of_a_function,
+};
+
+/// Step 1: the address of a local variable of this very function.
+#[inline(never)]
+pub fn address_of_a_local() -> usize {
+    let local = 5u64;
+    black_box(&local) as *const u64 as usize
+}
+
+/// Step 2: a small value on the heap.
+pub fn a_small_heap_value() -> Box<u64> {
+    Box::new(1234)
+}
+
+/// Step 3: a Vec<u8> of exactly `len` bytes.
+pub fn a_large_allocation(len: usize) -> Vec<u8> {
+    vec![0u8; len]
+}
+
+/// Step 4: an initialised, writable global.
+pub fn address_of_an_initialised_global() -> usize {
+    // I never change it, so no need for an atomic
+    static INIT: u64 = 99;
+    &INIT as *const u64 as usize
+}
+
+/// Step 5: a zeroed, writable global.
+pub fn address_of_a_zeroed_global() -> usize {
+    static ZERO: AtomicU64 = AtomicU64::new(0);
+    &ZERO as *const AtomicU64 as usize
+}
+
+/// Step 6: the first byte of a string literal.
+pub fn address_of_a_string_literal() -> usize {
+    let s = "hello world";
+    s.as_ptr() as usize
+}
+
+/// Step 7: this function's machine code.
+pub fn address_of_a_function() -> usize {
+    address_of_a_function as fn() -> usize as usize
+}
