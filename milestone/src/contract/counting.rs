@@ -17,6 +17,8 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
 
+use super::bump;
+
 /// The global allocator of the contract's binaries: the system's, with calls counted while a
 /// part runs.
 #[derive(Debug)]
@@ -47,25 +49,54 @@ impl CountingAllocator {
 unsafe impl GlobalAlloc for CountingAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         self.count();
+        if let Some(block) = bump::alloc(layout) {
+            return block;
+        }
         // SAFETY: the caller's promises for `layout` are System's.
         unsafe { System.alloc(layout) }
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         self.count();
+        if let Some(block) = bump::alloc(layout) {
+            if !block.is_null() {
+                // SAFETY: the block is `layout.size()` bytes of a chunk, ours alone; a chunk
+                // may hold old bytes (a reused one), so it is zeroed here.
+                unsafe { block.write_bytes(0, layout.size()) };
+            }
+            return block;
+        }
         // SAFETY: as above.
         unsafe { System.alloc_zeroed(layout) }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         self.count();
-        // SAFETY: as above: `ptr` came from this allocator, that is from System.
-        unsafe { System.realloc(ptr, layout, new_size) }
+        if !bump::on() && !bump::owns(ptr) {
+            // SAFETY: `ptr` came from System (the bump allocator's blocks are told apart).
+            return unsafe { System.realloc(ptr, layout, new_size) };
+        }
+        // A block moves between the two allocators: a new one, the bytes copied, the old freed.
+        // SAFETY: the caller promises `new_size`, with `layout`'s alignment, is a valid layout.
+        let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
+        // SAFETY: as above.
+        let new = unsafe { self.alloc(new_layout) };
+        if !new.is_null() {
+            // SAFETY: both blocks are live, distinct, and at least this long.
+            unsafe { std::ptr::copy_nonoverlapping(ptr, new, layout.size().min(new_size)) };
+            // SAFETY: `ptr` is the caller's block of `layout`, no longer used.
+            unsafe { self.dealloc(ptr, layout) };
+        }
+        new
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         self.count();
-        // SAFETY: as above.
+        if bump::owns(ptr) {
+            // The bump allocator never frees.
+            return;
+        }
+        // SAFETY: as above: not the bump allocator's, so System's.
         unsafe { System.dealloc(ptr, layout) }
     }
 }

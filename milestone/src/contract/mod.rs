@@ -31,6 +31,7 @@ use memcore::{MemoryMap, RegionKind, sys};
 
 use crate::Source;
 
+mod bump;
 mod counting;
 mod full;
 mod library;
@@ -188,6 +189,7 @@ fn run(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
     find(lesson, parts, &taken)?;
     bad_input(lesson, parts)?;
     full::full_registry(lesson, parts)?;
+    bump::foundation(lesson, parts)?;
     give_back(lesson, parts, &taken)
 }
 
