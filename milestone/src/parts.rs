@@ -78,6 +78,9 @@ fn registry() -> std::sync::MutexGuard<'static, Registry> {
 /// See `man 2 sbrk` and `man 2 mmap`.
 pub fn mem_chunk(size: usize) -> io::Result<*mut u8> {
     // ANCHOR: mem_chunk
+    // IDEA: Check the size before anything else. Below the threshold grow the break, aligned; at or
+    // IDEA: above it map a region of its own. Record the chunk, and allocate nothing. See man 2
+    // IDEA: sbrk and man 2 mmap.
     // HINT: In order: refuse 0; round up with `size.checked_next_multiple_of(ALIGN)` and refuse
     // HINT: `None` or anything above `isize::MAX`; lock the registry and find a free slot (no
     // HINT: slot: refuse before calling the OS). Then below the threshold, `libc::sbrk(0)` tells
@@ -134,6 +137,7 @@ pub fn mem_chunk(size: usize) -> io::Result<*mut u8> {
 /// Every live chunk, once each, in any order.
 pub fn list_chunks() -> Vec<ChunkInfo> {
     // ANCHOR: list_chunks
+    // IDEA: Lock the registry and copy out every slot that holds a chunk.
     // HINT: Lock the registry; `iter().flatten()` skips the free slots; `copied().collect()`.
     registry().chunks.iter().flatten().copied().collect()
     // ANCHOR_END: list_chunks
@@ -143,6 +147,8 @@ pub fn list_chunks() -> Vec<ChunkInfo> {
 /// It never reads the memory at `addr`.
 pub fn find_chunk(addr: usize) -> Option<ChunkInfo> {
     // ANCHOR: find_chunk
+    // IDEA: A chunk holds an address from its start up to, but not including, its start plus its
+    // IDEA: length. Never read the address.
     // HINT: A chunk holds `addr` when `start <= addr && addr < start + len`; `find` the first
     // HINT: such chunk among the live ones.
     registry()
@@ -166,6 +172,8 @@ pub fn find_chunk(addr: usize) -> Option<ChunkInfo> {
 /// Nothing may use the chunk afterwards: its memory may be unmapped or handed out again.
 pub unsafe fn release_chunk(ptr: *mut u8) -> io::Result<()> {
     // ANCHOR: release_chunk
+    // IDEA: Only a pointer that starts a live chunk may be released. An mmap chunk is unmapped;
+    // IDEA: break memory goes back only from the top of the break. Free the slot last.
     // HINT: Find the slot whose chunk starts exactly at `ptr` (none: refuse). For an mmap
     // HINT: chunk, `libc::munmap(start as *mut c_void, len)`; for an sbrk chunk, shrink the
     // HINT: break with `libc::sbrk(-(len as isize))` only if `libc::sbrk(0)` is the chunk's end.

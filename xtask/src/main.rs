@@ -104,6 +104,9 @@ enum Command {
         /// Every hint of the exercise.
         #[arg(long)]
         all: bool,
+        /// The second step of a hint: the code, not only the idea.
+        #[arg(long)]
+        more: bool,
     },
     /// Write every learner's template from its reference (for whoever changes a reference).
     Templates {
@@ -197,8 +200,8 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             done.map(held)
         }
         Command::Run { name, args } => learn::run(&Workspace::here(), &name, &args),
-        Command::Hint { name, all } => {
-            learn::hint(&Workspace::here(), &name, all)?;
+        Command::Hint { name, all, more } => {
+            learn::hint(&Workspace::here(), &name, all, more)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Templates { yes } => learn::templates(&Workspace::here(), yes).map(held),

@@ -5,7 +5,8 @@
 //! ```text
 //! pub fn current_break() -> *mut u8 {
 //!     // ANCHOR: current_break
-//!     // HINT: what `cargo xtask hint` prints for this part,
+//!     // IDEA: what `cargo xtask hint` prints first: the idea, and the man page.
+//!     // HINT: what `cargo xtask hint --more` prints: the code,
 //!     // HINT: over as many lines as it needs.
 //!     unsafe { libc::sbrk(0) }.cast()
 //!     // ANCHOR_END: current_break
@@ -22,13 +23,16 @@ use anyhow::{Result, bail};
 pub struct Part {
     /// Its name (the function's).
     pub name: String,
-    /// Its hint, one string per line.
+    /// Its idea, the first hint: one string per line.
+    pub idea: Vec<String>,
+    /// Its hint with the code, the second: one string per line.
     pub hint: Vec<String>,
 }
 
 const ANCHOR: &str = "// ANCHOR: ";
 const ANCHOR_END: &str = "// ANCHOR_END: ";
 const HINT: &str = "// HINT:";
+const IDEA: &str = "// IDEA:";
 
 /// The parts of a reference file, in order, with their hints.
 ///
@@ -50,13 +54,14 @@ pub fn parts(reference: &str) -> Result<Vec<Part>> {
             }
             open = Some(Part {
                 name: name.trim().to_owned(),
+                idea: Vec::new(),
                 hint: Vec::new(),
             });
         } else if let Some(name) = text.strip_prefix(ANCHOR_END) {
             match open.take() {
                 Some(part) if part.name == name.trim() => {
-                    if part.hint.is_empty() {
-                        bail!("line {at}: part `{name}` has no `{HINT}` line");
+                    if part.hint.is_empty() || part.idea.is_empty() {
+                        bail!("line {at}: part `{name}` needs `{IDEA}` and `{HINT}` lines");
                     }
                     parts.push(part);
                 }
@@ -65,6 +70,8 @@ pub fn parts(reference: &str) -> Result<Vec<Part>> {
             }
         } else if let (Some(part), Some(hint)) = (&mut open, text.strip_prefix(HINT)) {
             part.hint.push(hint.trim().to_owned());
+        } else if let (Some(part), Some(idea)) = (&mut open, text.strip_prefix(IDEA)) {
+            part.idea.push(idea.trim().to_owned());
         }
     }
     if let Some(part) = open {
@@ -185,6 +192,7 @@ use std::io;
 /// Doc.
 pub fn one() -> usize {
     // ANCHOR: one
+    // IDEA: one is one.
     // HINT: return 1.
     1
     // ANCHOR_END: one
@@ -192,6 +200,7 @@ pub fn one() -> usize {
 
 pub unsafe fn two(x: usize) -> io::Result<usize> {
     // ANCHOR: two
+    // IDEA: add one.
     // HINT: first line,
     // HINT: second line.
     let y = x + 1;
@@ -206,6 +215,7 @@ pub unsafe fn two(x: usize) -> io::Result<usize> {
         assert_eq!(parts.len(), 2);
         assert_eq!(parts[0].name, "one");
         assert_eq!(parts[0].hint, ["return 1."]);
+        assert_eq!(parts[0].idea, ["one is one."]);
         assert_eq!(parts[1].hint, ["first line,", "second line."]);
     }
 
@@ -215,7 +225,10 @@ pub unsafe fn two(x: usize) -> io::Result<usize> {
         assert!(t.starts_with("//! Your parts of exercise N (exN)."), "{t}");
         assert!(!t.contains("The reference."));
         assert!(
-            !t.contains("HINT") && !t.contains("ANCHOR") && !t.contains("x + 1"),
+            !t.contains("HINT")
+                && !t.contains("IDEA")
+                && !t.contains("ANCHOR")
+                && !t.contains("x + 1"),
             "{t}"
         );
         assert!(
@@ -232,14 +245,14 @@ pub unsafe fn two(x: usize) -> io::Result<usize> {
 
     #[test]
     fn bad_marks_are_refused() {
-        let unclosed = "// ANCHOR: a\n// HINT: h\n";
+        let unclosed = "// ANCHOR: a\n// IDEA: i\n// HINT: h\n";
         assert!(
             parts(unclosed)
                 .unwrap_err()
                 .to_string()
                 .contains("never closed")
         );
-        let crossed = "// ANCHOR: a\n// HINT: h\n// ANCHOR_END: b\n";
+        let crossed = "// ANCHOR: a\n// IDEA: i\n// HINT: h\n// ANCHOR_END: b\n";
         assert!(
             parts(crossed)
                 .unwrap_err()
@@ -251,9 +264,9 @@ pub unsafe fn two(x: usize) -> io::Result<usize> {
             parts(hintless)
                 .unwrap_err()
                 .to_string()
-                .contains("no `// HINT:`")
+                .contains("needs `// IDEA:` and `// HINT:` lines")
         );
-        let twice = "// ANCHOR: a\n// HINT: h\n// ANCHOR_END: a\n// ANCHOR: a\n";
+        let twice = "// ANCHOR: a\n// IDEA: i\n// HINT: h\n// ANCHOR_END: a\n// ANCHOR: a\n";
         assert!(parts(twice).unwrap_err().to_string().contains("twice"));
     }
 

@@ -21,7 +21,7 @@ fn the_xtask_of_one_clone_checks_the_clone_it_runs_in() {
     assert_ne!(text, changed, "the reference's first hint moved");
     std::fs::write(&reference, changed).unwrap();
     let out = Command::new(XTASK)
-        .args(["hint", "ex2-sbrk", "--all"])
+        .args(["hint", "ex2-sbrk", "--all", "--more"])
         .env("CARGO_MANIFEST_DIR", other.join("xtask"))
         .output()
         .unwrap();

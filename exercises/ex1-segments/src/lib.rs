@@ -211,6 +211,22 @@ fn large_allocation(
         large_addr,
         marks,
     );
+    lesson.check(
+        &format!(
+            "a_large_allocation returned a Vec of exactly {}",
+            bytes(len as u64)
+        ),
+        large.len() == len,
+        if large.len() < len && large.capacity() >= len {
+            format!(
+                "its length is {}, though it has room for {len}: Vec::with_capacity(n) only \
+                 reserves room; vec![0; n], or resize, makes the bytes",
+                large.len()
+            )
+        } else {
+            format!("its length is {}, not {len}", large.len())
+        },
+    );
     let kind = region.as_ref().map(|r| r.kind);
     let chunk = (len + 8).next_multiple_of(16);
     // Served from the heap at or above the threshold only if free heap memory fitted it: then
@@ -246,8 +262,8 @@ fn large_allocation(
             "it lies where glibc's threshold sends it, {}",
             varying_text(expected)
         ),
-        large.len() == len && fits,
-        format!("{} bytes; {}", large.len(), describe(&region)),
+        fits,
+        describe(&region),
     );
     lesson.say(
         "For the picture's mmap area, this program also maps one page itself, with mmap: \
@@ -386,11 +402,38 @@ fn function(lesson: &mut Lesson, parts: &Parts) -> Result<Placed> {
     let function_addr = lesson.part("address_of_a_function", parts.address_of_a_function)?;
     let region = lesson.observe("a function's code", function_addr)?;
     let claim = "it lies in the executable's r-xp mapping";
-    lies_in(lesson, &region, RegionKind::Text, claim);
+    if region.is_none() {
+        lesson.check(
+            claim,
+            false,
+            format!(
+                "no mapping holds {function_addr:#x}, so it is not code: `f as usize` is the \
+                 address of f's code, while &f is a reference to a value of no size"
+            ),
+        );
+    } else {
+        lies_in(lesson, &region, RegionKind::Text, claim);
+    }
+    // The executable's lowest mapping: code lies between it and etext.
+    let map = lesson.map()?;
+    let exe_start = map
+        .regions()
+        .iter()
+        .find(|r| {
+            matches!(
+                r.kind,
+                RegionKind::Text | RegionKind::ReadOnlyData | RegionKind::Data
+            )
+        })
+        .map_or(0, |r| r.start);
     lesson.check(
-        "the linker agrees: it lies below etext",
-        function_addr < bounds.etext,
-        format!("{function_addr:#x} is not below {:#x}", bounds.etext),
+        "the linker agrees: it lies in the executable, below etext",
+        exe_start <= function_addr && function_addr < bounds.etext,
+        format!(
+            "{function_addr:#x} is not between the executable's start, {exe_start:#x}, and \
+             etext, {:#x}",
+            bounds.etext
+        ),
     );
     Ok(Placed {
         label: "a function's code",

@@ -29,6 +29,8 @@ pub const PARTS: Parts = Parts {
 #[inline(never)]
 pub fn address_of_a_local() -> usize {
     // ANCHOR: address_of_a_local
+    // IDEA: A local variable lives in the function's stack frame: take its address, and turn the
+    // IDEA: pointer into a number. See the lesson's picture: the stack is at the top.
     // HINT: `let local = 1u64;` then `&raw const local as usize` (or `&local as *const u64 as
     // HINT: usize`). `std::hint::black_box` around the value keeps the optimiser from folding
     // HINT: it away.
@@ -41,6 +43,8 @@ pub fn address_of_a_local() -> usize {
 /// it points.
 pub fn a_small_heap_value() -> Box<u64> {
     // ANCHOR: a_small_heap_value
+    // IDEA: Anything you put in a Box comes from the global allocator, which is glibc's malloc
+    // IDEA: here: a small one lands in [heap].
     // HINT: `Box::new(7)`: the global allocator, glibc's malloc here, finds it 8 bytes.
     Box::new(7)
     // ANCHOR_END: a_small_heap_value
@@ -49,6 +53,8 @@ pub fn a_small_heap_value() -> Box<u64> {
 /// Step 3: a large allocation: a `Vec<u8>` of exactly `len` bytes (zeros will do).
 pub fn a_large_allocation(len: usize) -> Vec<u8> {
     // ANCHOR: a_large_allocation
+    // IDEA: A Vec of `len` bytes asks malloc for them all at once. Its length must be `len`, not
+    // IDEA: only its room. See man 3 mallopt, M_MMAP_THRESHOLD.
     // HINT: `vec![0u8; len]` asks malloc for `len` bytes at once.
     vec![0u8; len]
     // ANCHOR_END: a_large_allocation
@@ -62,6 +68,9 @@ pub fn a_large_allocation(len: usize) -> Vec<u8> {
 /// inside the function: it is still a global.
 pub fn address_of_an_initialised_global() -> usize {
     // ANCHOR: address_of_an_initialised_global
+    // IDEA: A `static` with a non-zero value is stored in the executable and loaded into the data
+    // IDEA: segment. It must be writable (an atomic or a Mutex), or the compiler may put it in
+    // IDEA: read-only data.
     // HINT: `static INITIALISED: AtomicU64 = AtomicU64::new(0x1e55_0001);` then
     // HINT: `&raw const INITIALISED as usize`.
     static INITIALISED: AtomicU64 = AtomicU64::new(0x1e55_0001);
@@ -72,6 +81,8 @@ pub fn address_of_an_initialised_global() -> usize {
 /// Step 5: the address of a global that starts as zero, which the program can change.
 pub fn address_of_a_zeroed_global() -> usize {
     // ANCHOR: address_of_a_zeroed_global
+    // IDEA: A `static` whose value is all zeros takes no room in the file: the loader gives the bss
+    // IDEA: zeroed pages. See man 3 end.
     // HINT: As step 4, with `AtomicU64::new(0)`: all zeros, so it takes no room in the file.
     static ZEROED: AtomicU64 = AtomicU64::new(0);
     &raw const ZEROED as usize
@@ -81,6 +92,8 @@ pub fn address_of_a_zeroed_global() -> usize {
 /// Step 6: the address of the first byte of a string literal.
 pub fn address_of_a_string_literal() -> usize {
     // ANCHOR: address_of_a_string_literal
+    // IDEA: A string literal's bytes are stored in the executable, in read-only data. Its address
+    // IDEA: is where the bytes are, not where the `&str` sits.
     // HINT: A `&str` knows where its bytes are: `"hello".as_ptr() as usize`.
     "hello from read-only data".as_ptr() as usize
     // ANCHOR_END: address_of_a_string_literal
@@ -89,6 +102,8 @@ pub fn address_of_a_string_literal() -> usize {
 /// Step 7: the address of a function's machine code: this very function's will do.
 pub fn address_of_a_function() -> usize {
     // ANCHOR: address_of_a_function
+    // IDEA: A function's code is mapped from the executable, read and execute. Its address is the
+    // IDEA: function as a pointer, made a number.
     // HINT: A function's name is a value: cast it to a function pointer, then to a number,
     // HINT: `address_of_a_function as fn() -> usize as usize`.
     address_of_a_function as fn() -> usize as usize

@@ -25,6 +25,7 @@ pub const PARTS: Parts = Parts {
 /// See `man 2 sbrk`.
 pub fn current_break() -> *mut u8 {
     // ANCHOR: current_break
+    // IDEA: sbrk(0) moves nothing and returns where the break is now. See man 2 sbrk.
     // HINT: `libc::sbrk(0)` returns the break as a `*mut c_void`; `.cast()` turns it into a
     // HINT: `*mut u8`. Calling C is `unsafe`: say in a `// SAFETY:` comment why this call is
     // HINT: harmless (it moves nothing).
@@ -44,6 +45,8 @@ pub fn current_break() -> *mut u8 {
 /// See `man 2 sbrk`.
 pub fn request(n: usize) -> io::Result<*mut u8> {
     // ANCHOR: request
+    // IDEA: sbrk(n) moves the break up by n and returns where it was: the start of the new memory.
+    // IDEA: It takes an intptr_t, and fails with (void *) -1. See man 2 sbrk.
     // HINT: `isize::try_from(n)` refuses what does not fit. `libc::sbrk(increment)` returns the
     // HINT: old break, or `usize::MAX as *mut c_void` (that is, (void *) -1) on failure, when
     // HINT: `io::Error::last_os_error()` holds errno.
@@ -65,6 +68,8 @@ pub fn request(n: usize) -> io::Result<*mut u8> {
 /// `memory` must be valid for writes of `len` bytes, and `len` at least `MESSAGE.len()`.
 pub unsafe fn write(memory: *mut u8, len: usize) {
     // ANCHOR: write
+    // IDEA: Make a slice of the `len` bytes the caller promises, then fill it: the message first,
+    // IDEA: then the pattern by each byte's own offset.
     // HINT: `std::slice::from_raw_parts_mut(memory, len)` makes a `&mut [u8]` of the memory
     // HINT: (this is where the caller's promise is used: say so in the SAFETY comment). Then
     // HINT: `copy_from_slice` the message, and loop over the rest with `enumerate`.
@@ -84,6 +89,8 @@ pub unsafe fn write(memory: *mut u8, len: usize) {
 /// `memory` must be valid for reads of `len` bytes, and `len` at least `MESSAGE.len()`.
 pub unsafe fn read_back(memory: *const u8, len: usize) -> usize {
     // ANCHOR: read_back
+    // IDEA: Make a read-only slice of the bytes, and count those that differ from what write put
+    // IDEA: there. Read only: change nothing.
     // HINT: `std::slice::from_raw_parts(memory, len)` gives a `&[u8]`. Count the message's
     // HINT: bytes that differ, and the pattern's, with `filter` and `count`.
     // SAFETY: the caller promises `len` readable bytes at `memory`, written by nobody meanwhile.
@@ -107,6 +114,8 @@ pub unsafe fn read_back(memory: *const u8, len: usize) -> usize {
 /// Nothing may use the `len` bytes at `start` any more: the kernel unmaps their pages.
 pub unsafe fn give_back(start: *mut u8, len: usize) -> io::Result<()> {
     // ANCHOR: give_back
+    // IDEA: The break may go down only if it is still where your memory ends: compare first.
+    // IDEA: sbrk(-len) then shrinks it. See man 2 sbrk.
     // HINT: Compare `libc::sbrk(0)` with `start.wrapping_add(len)` first, and return
     // HINT: `Err(io::Error::other("..."))` when they differ. `len` must fit an `isize` to be
     // HINT: negated; `libc::sbrk(-(len as isize))` fails like in step 2.

@@ -28,6 +28,8 @@ pub const PARTS: Parts = Parts {
 /// See `man 2 mmap`.
 pub fn map(len: usize) -> io::Result<*mut u8> {
     // ANCHOR: map
+    // IDEA: mmap with no address, no file (-1), private and anonymous, readable and writable. It
+    // IDEA: fails with MAP_FAILED, not NULL. See man 2 mmap.
     // HINT: `libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ | libc::PROT_WRITE,
     // HINT: libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0)`. Compare what it returns with
     // HINT: `libc::MAP_FAILED`, and `.cast()` the `*mut c_void` into a `*mut u8`.
@@ -57,6 +59,8 @@ pub fn map(len: usize) -> io::Result<*mut u8> {
 /// `memory` must be valid for reads and writes of `len` bytes, used by nothing else.
 pub unsafe fn write_and_read(memory: *mut u8, len: usize) -> usize {
     // ANCHOR: write_and_read
+    // IDEA: Make a slice of the `len` bytes, write the pattern into every byte, then read them all
+    // IDEA: back and count those that differ.
     // HINT: `std::slice::from_raw_parts_mut(memory, len)` gives a `&mut [u8]` (the caller's
     // HINT: promise is what makes it sound). Write with `iter_mut().enumerate()`, then count
     // HINT: the bytes that differ with `iter().enumerate().filter(..).count()`.
@@ -82,6 +86,8 @@ pub unsafe fn write_and_read(memory: *mut u8, len: usize) -> usize {
 /// aligned, and nothing may use it any more: afterwards any access faults.
 pub unsafe fn unmap(memory: *mut u8, len: usize) -> io::Result<()> {
     // ANCHOR: unmap
+    // IDEA: munmap(addr, len) removes the pages. It returns -1 with errno set when it refuses:
+    // IDEA: return that error. See man 2 munmap.
     // HINT: `libc::munmap(memory.cast(), len)` returns 0, or -1 with `errno` set.
     // SAFETY: the caller promises the range is a mapping of ours that nothing uses any more.
     if unsafe { libc::munmap(memory.cast(), len) } != 0 {
@@ -97,6 +103,8 @@ pub unsafe fn unmap(memory: *mut u8, len: usize) -> io::Result<()> {
 /// See <https://docs.rs/memmap2/latest/memmap2/struct.MmapMut.html#method.map_anon>.
 pub fn owned_mapping(len: usize) -> io::Result<memmap2::MmapMut> {
     // ANCHOR: owned_mapping
+    // IDEA: memmap2's MmapMut maps anonymous memory and unmaps it when dropped: the same as steps 1
+    // IDEA: and 3, owned by a value.
     // HINT: `memmap2::MmapMut::map_anon(len)` is all it takes, and needs no `unsafe`: the
     // HINT: mapping is fresh, so nothing else can change it behind the slice's back.
     memmap2::MmapMut::map_anon(len)

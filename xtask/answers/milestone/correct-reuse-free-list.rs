@@ -66,18 +66,18 @@ fn round16(size: usize) -> Option<usize> {
 
 pub fn mem_chunk(size: usize) -> io::Result<*mut u8> {
     if size == 0 {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, "zero-sized chunk"));
+        return Err(io::Error::from(io::ErrorKind::InvalidInput));
     }
     let n = round16(size)
         .filter(|&n| n <= isize::MAX as usize)
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "chunk too large"))?;
+        .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
 
     let mut reg = registry();
     let slot = reg
         .chunks
         .iter()
         .position(|c| c.is_none())
-        .ok_or_else(|| io::Error::new(io::ErrorKind::OutOfMemory, "no free registry slot"))?;
+        .ok_or_else(|| io::Error::from(io::ErrorKind::OutOfMemory))?;
 
     let info = if size >= MMAP_THRESHOLD {
         // SAFETY: fresh private anonymous mapping
@@ -128,7 +128,7 @@ pub fn find_chunk(addr: usize) -> Option<ChunkInfo> {
 pub unsafe fn release_chunk(ptr: *mut u8) -> io::Result<()> {
     let mut reg = registry();
     let Some(i) = reg.chunks.iter().position(|c| c.is_some_and(|c| c.start == ptr as usize)) else {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, "not the start of a live chunk"));
+        return Err(io::Error::from(io::ErrorKind::InvalidInput));
     };
     let c = reg.chunks[i].unwrap();
     match c.source {

@@ -72,15 +72,15 @@ impl Registry {
 pub fn mem_chunk(size: usize) -> io::Result<*mut u8> {
     const LIMIT: usize = isize::MAX as usize;
     let n = match size {
-        0 => return Err(io::Error::new(io::ErrorKind::InvalidInput, "size is 0")),
+        0 => return Err(io::Error::from(io::ErrorKind::InvalidInput)),
         s if s > LIMIT - (ALIGN - 1) => {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "size too large"));
+            return Err(io::Error::from(io::ErrorKind::InvalidInput));
         }
         s => (s + ALIGN - 1) & !(ALIGN - 1),
     };
     let mut reg = registry();
     if reg.count == CAPACITY {
-        return Err(io::Error::new(io::ErrorKind::OutOfMemory, "registry full"));
+        return Err(io::Error::from(io::ErrorKind::OutOfMemory));
     }
     let info = if size < MMAP_THRESHOLD {
         // SAFETY: sbrk(0) does not move the break
@@ -128,7 +128,7 @@ pub unsafe fn release_chunk(ptr: *mut u8) -> io::Result<()> {
     let mut reg = registry();
     let i = match reg.containing(addr) {
         Some(i) if reg.start_of(i) == addr => i,
-        _ => return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a live chunk's start")),
+        _ => return Err(io::Error::from(io::ErrorKind::InvalidInput)),
     };
     let c = reg.chunks[i].expect("live");
     if c.source == Source::Mmap {

@@ -52,12 +52,12 @@ pub fn mem_chunk(size: usize) -> io::Result<*mut u8> {
     let page = page_size();
     let len = match round_up(size, page) {
         Some(len) if size > 0 && len <= isize::MAX as usize => len,
-        _ => return Err(io::Error::new(io::ErrorKind::InvalidInput, "bad chunk size")),
+        _ => return Err(io::Error::from(io::ErrorKind::InvalidInput)),
     };
 
     let mut reg = registry();
     let Some(free_slot) = reg.chunks.iter().position(Option::is_none) else {
-        return Err(io::Error::new(io::ErrorKind::OutOfMemory, "registry is full"));
+        return Err(io::Error::from(io::ErrorKind::OutOfMemory));
     };
 
     let chunk = if size < MMAP_THRESHOLD {
@@ -117,7 +117,7 @@ pub unsafe fn release_chunk(ptr: *mut u8) -> io::Result<()> {
         }
     }
     let Some((i, c)) = found else {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a chunk start"));
+        return Err(io::Error::from(io::ErrorKind::InvalidInput));
     };
     match c.source {
         Source::Mmap => {

@@ -40,7 +40,7 @@ fn registry() -> std::sync::MutexGuard<'static, Registry> {
 }
 
 fn invalid(msg: &'static str) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidInput, msg)
+    io::Error::from(io::ErrorKind::InvalidInput)
 }
 
 /// The milestone: at least `size` bytes, aligned to ALIGN, recorded in the registry.
@@ -56,7 +56,7 @@ pub fn mem_chunk(size: usize) -> io::Result<*mut u8> {
     }
     let mut reg = registry();
     let Some(slot) = reg.chunks.iter().position(|c| c.is_none()) else {
-        return Err(io::Error::new(io::ErrorKind::OutOfMemory, "registry full"));
+        return Err(io::Error::from(io::ErrorKind::OutOfMemory));
     };
     let info = if size < MMAP_THRESHOLD {
         // SAFETY: sbrk(0) only reads the break.

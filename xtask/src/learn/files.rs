@@ -9,19 +9,26 @@ use super::Workspace;
 use crate::lessons::{Exercise, exercises};
 use crate::template;
 
-/// `cargo xtask hint NAME [--all]`: the hint for the next part still to do, or every hint.
+/// `cargo xtask hint NAME [--more] [--all]`: the hint for the part that failed last, or the
+/// next part still to do; or every hint. A hint comes in two steps: first the idea and the man
+/// page; then, with `--more`, the code.
 ///
 /// # Errors
 /// When the exercise is unknown or its files cannot be read.
-pub fn hint(workspace: &Workspace, name: &str, all: bool) -> Result<()> {
+pub fn hint(workspace: &Workspace, name: &str, all: bool, more: bool) -> Result<()> {
     let exercise = find(name)?;
     let reference = read(&workspace.root.join(&exercise.reference))?;
     let parts = template::parts(&reference)
         .with_context(|| format!("{} is not a well-marked reference", &exercise.reference))?;
     let show = |part: &template::Part| {
-        println!("Hint for `{}` ({}):", part.name, &exercise.name);
+        let (kind, text) = if more {
+            ("The code for", &part.hint)
+        } else {
+            ("The idea for", &part.idea)
+        };
+        println!("{kind} `{}` ({}):", part.name, &exercise.name);
         let mut line = String::from(" ");
-        for word in part.hint.join(" ").split_whitespace() {
+        for word in text.join(" ").split_whitespace() {
             if line.len() + word.len() > 96 {
                 println!("{line}");
                 line = String::from(" ");
@@ -30,6 +37,12 @@ pub fn hint(workspace: &Workspace, name: &str, all: bool) -> Result<()> {
             line.push_str(word);
         }
         println!("{line}");
+        if !more {
+            println!(
+                "  (Stuck after trying it? `cargo xtask hint {} --more` shows the code.)",
+                &exercise.name
+            );
+        }
     };
     if all {
         for part in &parts {

@@ -21,12 +21,14 @@ use crate::run;
 mod apart;
 mod files;
 mod judge;
+mod progress;
 mod verify;
 
 pub use files::{fresh_template, hint, reset, templates, write_template};
 
 use files::find;
 pub use judge::{Expected, LearnerFile, Outcome, classify};
+pub use progress::Progress;
 pub use verify::verify;
 
 /// How long one learner's run may take.
@@ -203,6 +205,14 @@ fn build(workspace: &Workspace, exercise: &Exercise) -> Result<Result<Built, Vec
     Ok(Err(does_not_compile(&stdout, &stderr)))
 }
 
+/// Where the learner's run of `exercise` writes its events.
+fn events_file(workspace: &Workspace, exercise: &Exercise) -> PathBuf {
+    workspace
+        .target
+        .join("learn")
+        .join(format!("{}.events", &exercise.name))
+}
+
 /// Builds, runs and judges the learner's parts of `exercise` in `workspace`.
 ///
 /// # Errors
@@ -212,10 +222,12 @@ pub fn check(workspace: &Workspace, exercise: &Exercise) -> Result<Status> {
         Ok(built) => built,
         Err(errors) => return Ok(Status::DoesNotCompile(errors)),
     };
-    let folder = workspace.target.join("learn");
-    std::fs::create_dir_all(&folder)
+    let events_file = events_file(workspace, exercise);
+    let folder = events_file
+        .parent()
+        .context("the events file has no folder")?;
+    std::fs::create_dir_all(folder)
         .with_context(|| format!("cannot create {}", folder.display()))?;
-    let events_file = folder.join(format!("{}.events", &exercise.name));
     let _ = std::fs::remove_file(&events_file);
     let events_path = events_file.to_string_lossy().into_owned();
     let env = Some((lesson::events::EVENTS_VAR, events_path.as_str()));
@@ -268,14 +280,25 @@ fn done_lines(done: &Done) -> Vec<String> {
     lines
 }
 
+/// The lines on progress: parts done, and the claims a part just finished now meets.
+fn progress_lines(progress: &Progress) -> Vec<String> {
+    let mut lines = vec![format!("parts done: {} of {}", progress.done, progress.of)];
+    for (part, claims) in &progress.just_finished {
+        lines.push(format!("just finished `{part}`:"));
+        lines.extend(claims.iter().map(|c| format!("  [ok] {c}")));
+    }
+    lines
+}
+
 /// Prints one exercise's status.
-fn report_one(exercise: &Exercise, status: &Status, width: usize) {
+fn report_one(exercise: &Exercise, status: &Status, progress: Option<&Progress>, width: usize) {
     let name = exercise.name.as_str();
     let indent = |lines: &[String]| {
         for line in lines {
             println!("  {:width$}    {line}", "");
         }
     };
+    let progress = || progress.map(progress_lines).unwrap_or_default();
     match status {
         Status::Done(done) => {
             match &done.optional_to_do {
@@ -289,12 +312,17 @@ fn report_one(exercise: &Exercise, status: &Status, width: usize) {
                     place.part, place.file, place.line, &exercise.reference
                 ),
             }
+            // "parts done: N of N" would only repeat "done".
+            indent(&progress().split_off(1.min(progress().len())));
             indent(&done_lines(done));
         }
-        Status::ToDo(place) => println!(
-            "  {name:<width$}  to do: `{}`, {}:{}",
-            place.part, place.file, place.line
-        ),
+        Status::ToDo(place) => {
+            println!(
+                "  {name:<width$}  to do: `{}`, {}:{}",
+                place.part, place.file, place.line
+            );
+            indent(&progress());
+        }
         Status::DoesNotCompile(errors) => {
             println!("  {name:<width$}  does not compile: {}", &exercise.template);
             indent(errors);
@@ -302,6 +330,7 @@ fn report_one(exercise: &Exercise, status: &Status, width: usize) {
         Status::Failed(failure) => {
             println!("  {name:<width$}  failed:");
             indent(&failure.lines);
+            indent(&progress());
             indent(&[format!(
                 "to see every line of yours, run `{}`",
                 run_command(exercise)
@@ -312,29 +341,33 @@ fn report_one(exercise: &Exercise, status: &Status, width: usize) {
 
 /// Prints how each exercise stands, what to do next and `learn: D of N done`; returns whether
 /// all are done.
-pub fn report(results: &[(&Exercise, Status)]) -> bool {
+pub fn report(results: &[(&Exercise, Status, Option<Progress>)]) -> bool {
     println!("learn: your parts, run and checked by the lesson's own programs");
-    let width = results.iter().map(|(e, _)| e.name.len()).max().unwrap_or(0);
-    for (exercise, status) in results {
-        report_one(exercise, status, width);
+    let width = results
+        .iter()
+        .map(|(e, ..)| e.name.len())
+        .max()
+        .unwrap_or(0);
+    for (exercise, status, progress) in results {
+        report_one(exercise, status, progress.as_ref(), width);
     }
     // A failure first: it is where the learner is working, and it must not wait behind a part
     // still to do in an earlier exercise.
     let broken = |s: &Status| matches!(s, Status::Failed(_) | Status::DoesNotCompile(_));
     let next = results
         .iter()
-        .find(|(_, s)| broken(s))
-        .or_else(|| results.iter().find(|(_, s)| !s.is_done()));
+        .find(|(_, s, _)| broken(s))
+        .or_else(|| results.iter().find(|(_, s, _)| !s.is_done()));
     match next {
-        Some((exercise, Status::ToDo(place))) => println!(
+        Some((exercise, Status::ToDo(place), _)) => println!(
             "Next: open {}:{} and write `{}`; for a hint, run `cargo xtask hint {}`.",
             place.file, place.line, place.part, &exercise.name
         ),
-        Some((exercise, Status::DoesNotCompile(_))) => println!(
+        Some((exercise, Status::DoesNotCompile(_), _)) => println!(
             "Next: open {} and mend the compiler's error above.",
             &exercise.template
         ),
-        Some((exercise, Status::Failed(failure))) => println!(
+        Some((exercise, Status::Failed(failure), _)) => println!(
             "Next: open {} and mend {}; for a hint, run `cargo xtask hint {}`.",
             &exercise.template,
             failure
@@ -345,12 +378,12 @@ pub fn report(results: &[(&Exercise, Status)]) -> bool {
                 )),
             &exercise.name
         ),
-        Some((_, Status::Done(_))) | None => println!(
+        Some((_, Status::Done(_), _)) | None => println!(
             "Next: every exercise is done. Compare your parts with the references named above, \
              then go on to lesson 2."
         ),
     }
-    let done = results.iter().filter(|(_, s)| s.is_done()).count();
+    let done = results.iter().filter(|(_, s, _)| s.is_done()).count();
     println!("learn: {done} of {} done", results.len());
     next.is_none()
 }
@@ -404,9 +437,24 @@ pub fn learn(workspace: &Workspace) -> Result<bool> {
             _ => None,
         };
         files::remember_failed_part(workspace, exercise, failed_part);
-        results.push((exercise, status));
+        let progress = match &status {
+            Status::DoesNotCompile(_) => None,
+            _ => Some(progress_of(workspace, exercise)?),
+        };
+        results.push((exercise, status, progress));
     }
     Ok(report(&results))
+}
+
+/// How far the learner has come in `exercise`, from the events of the run just judged.
+fn progress_of(workspace: &Workspace, exercise: &Exercise) -> Result<Progress> {
+    let reference = files::read(&workspace.root.join(&exercise.reference))?;
+    let parts: Vec<String> = crate::template::parts(&reference)?
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
+    let events = lesson::events::read_events(&events_file(workspace, exercise)).unwrap_or_default();
+    Ok(progress::progress(workspace, exercise, &parts, &events))
 }
 
 /// The time of day, `HH:MM:SS UTC`.

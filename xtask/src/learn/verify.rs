@@ -135,7 +135,7 @@ pub fn verify(workspace: &Workspace) -> Result<bool> {
                 &exercise.name
             ));
         }
-        results.push((exercise, status));
+        results.push((exercise, status, None));
     }
     report(&results);
 
@@ -164,7 +164,7 @@ pub fn verify(workspace: &Workspace) -> Result<bool> {
                 &exercise.name
             ));
         }
-        results.push((exercise, status));
+        results.push((exercise, status, None));
     }
     report(&results);
 
