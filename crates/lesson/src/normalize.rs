@@ -1,5 +1,5 @@
 //! Turns a lesson binary's output into its *address pattern*: what ASLR and the build change is
-//! masked, what the lesson teaches stays. It reads the marks that [`crate::format`] writes (`~`
+//! masked, what the lesson teaches stays. It reads the marks that [`crate::varying_bytes`] and its kin write (`~`
 //! numbers, `~{…}` text, `~0x…` addresses); both live here, in one crate, so that the writer
 //! and the reader of the convention cannot drift apart.
 //!

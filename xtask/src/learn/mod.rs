@@ -1,11 +1,13 @@
 //! `cargo xtask learn`: builds and runs the learner's parts of each exercise, in the lesson's
-//! order, with the lesson's own driver, and compares the output with the same snapshot as the
-//! reference's. Also `hint`, `--reset`, `templates`, `--watch` and `--verify`.
+//! order, with the lesson's own driver, and judges each run by its claims. Also `hint`,
+//! `run`, `--reset`, `templates`, `--watch` and `--verify`.
 //!
-//! - [`judge`]: how one run stands (done, to do, failed), from its exit status and output;
-//! - [`files`]: the learner's files: hints, templates written from the references, resets;
-//! - [`verify`]: the maintainers' check of all of that, run by CI;
-//! - [`apart`]: the proof, part of `verify`, that a learner's broken file breaks no other command.
+//! Its modules, one job each:
+//! - `judge`: how one run stands (done, to do, failed, and why), read from its events;
+//! - `progress`: the parts done, and the claims a part just finished meets;
+//! - `files`: the learner's files: hints, templates written from the references, resets;
+//! - `verify`: the maintainers' check of all of that, run by CI;
+//! - `apart`: the proof, part of `verify`, that a learner's broken file breaks no other command.
 
 use std::io::IsTerminal;
 use std::os::unix::process::ExitStatusExt;
