@@ -88,8 +88,27 @@ pub fn verify(workspace: &Workspace) -> Result<bool> {
         println!("verify: FAILED: {what}");
         ok = false;
     };
-
     println!("verify: the committed templates are fresh");
+    templates_fresh(workspace, &mut fail)?;
+    println!("verify: every template builds clippy-clean");
+    templates_clippy_clean(workspace, &mut fail)?;
+    println!("verify: every template stops at its first part, saying where");
+    templates_stop_at_first_part(workspace, &mut fail)?;
+    println!("verify: with the reference's parts in place, every exercise is done");
+    let copy = fresh_copy(workspace)?;
+    references_done(workspace, &copy, &mut fail)?;
+    println!("verify: the answers kept in xtask/answers/ give what they expect");
+    answers_judged(workspace, &copy, &mut fail)?;
+    println!(
+        "verify: with a broken file of the learner's in every exercise, only learn and run see it"
+    );
+    super::apart::broken_files_break_nothing(workspace, &copy, &mut fail)?;
+    println!("verify: {}", if ok { "ok" } else { "FAILED" });
+    Ok(ok)
+}
+
+/// Each committed template is what `cargo xtask templates` writes from its reference.
+fn templates_fresh(workspace: &Workspace, fail: &mut impl FnMut(String)) -> Result<()> {
     for exercise in exercises() {
         let fresh = fresh_template(workspace, exercise)?;
         if read(&workspace.template(exercise))? != fresh {
@@ -99,8 +118,11 @@ pub fn verify(workspace: &Workspace) -> Result<bool> {
             ));
         }
     }
+    Ok(())
+}
 
-    println!("verify: every template builds clippy-clean");
+/// Every template builds without a clippy warning.
+fn templates_clippy_clean(workspace: &Workspace, fail: &mut impl FnMut(String)) -> Result<()> {
     let mut clippy = workspace.cargo();
     clippy.args(["clippy", "--quiet"]);
     for exercise in exercises() {
@@ -113,8 +135,14 @@ pub fn verify(workspace: &Workspace) -> Result<bool> {
     if !status.success() {
         fail("clippy found something in a template (above)".to_owned());
     }
+    Ok(())
+}
 
-    println!("verify: every template stops at its first part, saying where");
+/// Every template, run, is to do at its first part, at the line of its `todo!()`.
+fn templates_stop_at_first_part(
+    workspace: &Workspace,
+    fail: &mut impl FnMut(String),
+) -> Result<()> {
     let mut results = Vec::new();
     for exercise in exercises() {
         let status = check(workspace, exercise)?;
@@ -138,18 +166,30 @@ pub fn verify(workspace: &Workspace) -> Result<bool> {
         results.push((exercise, status, None));
     }
     report(&results);
+    Ok(())
+}
 
-    println!("verify: with the reference's parts in place, every exercise is done");
+/// A fresh copy of the workspace under `target/`, to put references and answers in: a file the
+/// workspace no longer has must not linger in it.
+fn fresh_copy(workspace: &Workspace) -> Result<Workspace> {
     let copy = Workspace {
         root: workspace.target.join("learn-verify/workspace"),
         target: workspace.target.join("learn-verify/target"),
     };
-    // A fresh copy: a file the workspace no longer has must not linger in it.
     if copy.root.exists() {
         std::fs::remove_dir_all(&copy.root)
             .with_context(|| format!("cannot remove {}", copy.root.display()))?;
     }
     crate::run::copy_sources(&workspace.root, &copy.root)?;
+    Ok(copy)
+}
+
+/// With the reference's parts in place of the learner's, every exercise is done.
+fn references_done(
+    workspace: &Workspace,
+    copy: &Workspace,
+    fail: &mut impl FnMut(String),
+) -> Result<()> {
     let mut results = Vec::new();
     for exercise in exercises() {
         std::fs::copy(
@@ -157,7 +197,7 @@ pub fn verify(workspace: &Workspace) -> Result<bool> {
             copy.template(exercise),
         )
         .context("cannot put the reference in place")?;
-        let status = check(&copy, exercise)?;
+        let status = check(copy, exercise)?;
         if !status.is_done() {
             fail(format!(
                 "{} with the reference's parts: {status:?}",
@@ -167,32 +207,32 @@ pub fn verify(workspace: &Workspace) -> Result<bool> {
         results.push((exercise, status, None));
     }
     report(&results);
+    Ok(())
+}
 
-    println!("verify: the answers kept in xtask/answers/ give what they expect");
+/// Each answer kept in `xtask/answers/` is judged as its first line says.
+fn answers_judged(
+    workspace: &Workspace,
+    copy: &Workspace,
+    fail: &mut impl FnMut(String),
+) -> Result<()> {
     for exercise in exercises() {
         for (answer, expect) in answers(workspace, exercise)? {
             std::fs::copy(&answer, copy.template(exercise))
                 .context("cannot put an answer in place")?;
-            let status = check(&copy, exercise)?;
-            let shown = answer
-                .strip_prefix(&workspace.root)
-                .unwrap_or(&answer)
-                .display()
-                .to_string();
-            let held = expect.holds(&status);
-            if held {
-                println!("  {shown}: {expect:?}, as expected");
+            let status = check(copy, exercise)?;
+            let shown = answer.strip_prefix(&workspace.root).unwrap_or(&answer);
+            if expect.holds(&status) {
+                println!("  {}: {expect:?}, as expected", shown.display());
             } else {
-                fail(format!("{shown}: expected {expect:?}, got {status:?}"));
+                fail(format!(
+                    "{}: expected {expect:?}, got {status:?}",
+                    shown.display()
+                ));
             }
         }
         std::fs::copy(workspace.template(exercise), copy.template(exercise))
             .context("cannot put the template back")?;
     }
-    println!(
-        "verify: with a broken file of the learner's in every exercise, only learn and run see it"
-    );
-    super::apart::broken_files_break_nothing(workspace, &copy, &mut fail)?;
-    println!("verify: {}", if ok { "ok" } else { "FAILED" });
-    Ok(ok)
+    Ok(())
 }
