@@ -700,6 +700,37 @@ fn give_back(lesson: &mut Lesson, parts: &Parts, taken: &[Taken]) -> Result<()> 
             }
         ),
     );
+    let unmapped = release_each(lesson, parts, taken)?;
+    let left = lesson.part("list_chunks", parts.list_chunks)?;
+    lesson.check_part(
+        "release_chunk",
+        "the registry lists none, and the mmap chunks are unmapped",
+        left.is_empty() && unmapped,
+        match (left.len(), unmapped) {
+            (0, _) => "an mmap chunk still has a page mapped after its release".to_owned(),
+            (n, _) => format!("{} still listed", count(n, "chunk")),
+        },
+    );
+    // SAFETY: the pointer was released just above; release_chunk must refuse it unread.
+    let again = lesson.part("release_chunk", || unsafe {
+        counted(first.start, || {
+            (parts.release_chunk)(first.start as *mut u8)
+        })
+    })?;
+    lesson.check(
+        "releasing a chunk twice is refused",
+        again.is_err(),
+        "the second release was accepted",
+    );
+    never_allocated(lesson, "release_chunk", |ptr| {
+        format!("release_chunk({ptr:#x})")
+    });
+    Ok(())
+}
+
+/// Releases every chunk taken, in the order taken, and checks each release harmed no other
+/// chunk; returns whether every mmap chunk's pages were gone at once.
+fn release_each(lesson: &mut Lesson, parts: &Parts, taken: &[Taken]) -> Result<bool> {
     let mut failures = Vec::new();
     let mut harmed = Vec::new();
     let mut unmapped = true;
@@ -730,29 +761,5 @@ fn give_back(lesson: &mut Lesson, parts: &Parts, taken: &[Taken]) -> Result<()> 
         failures.is_empty(),
         failures.join("; "),
     );
-    let left = lesson.part("list_chunks", parts.list_chunks)?;
-    lesson.check_part(
-        "release_chunk",
-        "the registry lists none, and the mmap chunks are unmapped",
-        left.is_empty() && unmapped,
-        format!(
-            "{} still listed; mmap chunks unmapped: {unmapped}",
-            left.len()
-        ),
-    );
-    // SAFETY: the pointer was released just above; release_chunk must refuse it unread.
-    let again = lesson.part("release_chunk", || unsafe {
-        counted(first.start, || {
-            (parts.release_chunk)(first.start as *mut u8)
-        })
-    })?;
-    lesson.check(
-        "releasing a chunk twice is refused",
-        again.is_err(),
-        "the second release was accepted",
-    );
-    never_allocated(lesson, "release_chunk", |ptr| {
-        format!("release_chunk({ptr:#x})")
-    });
-    Ok(())
+    Ok(unmapped)
 }
