@@ -4,7 +4,9 @@
 //! and the reader of the convention cannot drift apart.
 //!
 //! The rules form an ordered list, applied in turn, specific before general; each has a name
-//! and a fixture test. Add new rules at the end, so that old snapshots keep passing.
+//! and a fixture test. Add new rules at the end, so that old snapshots keep passing. A rule that
+//! is only a pattern is a regular expression; the addresses' rank rule, which no pattern can
+//! express, and the line ends are code.
 //!
 //! Why these rules: every address in the output becomes a token by its rank among the output's
 //! distinct addresses (`<A1>` is the lowest), the same address always the same token. Relative
@@ -15,6 +17,9 @@
 //! masked; all other numbers (sizes asked, deltas, counts) are compared exactly.
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
+
+use regex::{Captures, Regex};
 
 /// One normalisation rule.
 #[derive(Debug)]
@@ -70,45 +75,24 @@ pub fn normalize(raw: &str) -> String {
         .fold(raw.to_owned(), |text, rule| (rule.apply)(&text))
 }
 
-const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-
-fn varying_numbers(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(at) = rest.find('~') {
-        out.push_str(&rest[..at]);
-        let after = &rest[at + 1..];
-        if after.starts_with("0x") {
-            // A marked address: the varying-addresses rule masks it.
-            out.push('~');
-            rest = after;
-            continue;
-        }
-        let digits = after
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(after.len());
-        if digits == 0 || !after.starts_with(|c: char| c.is_ascii_digit()) {
-            out.push('~');
-            rest = after;
-            continue;
-        }
-        out.push_str("~N");
-        let mut tail = &after[digits..];
-        if let Some(unit) = UNITS.iter().find(|u| {
-            tail.strip_prefix(' ')
-                .is_some_and(|t| starts_with_word(t, u))
-        }) {
-            tail = &tail[1 + unit.len()..];
-        }
-        rest = tail;
-    }
-    out.push_str(rest);
-    out
+/// A pattern rule's regular expression, compiled once.
+macro_rules! pattern {
+    ($re:literal) => {{
+        static RE: LazyLock<Regex> =
+            LazyLock::new(|| Regex::new($re).expect("a rule's pattern compiles"));
+        &*RE
+    }};
 }
 
-fn starts_with_word(text: &str, word: &str) -> bool {
-    text.strip_prefix(word)
-        .is_some_and(|t| !t.starts_with(|c: char| c.is_ascii_alphanumeric()))
+/// `~` and a number, with a unit right after if there is one; or a marked address, which the
+/// varying-addresses rule masks and this rule leaves alone.
+fn varying_numbers(text: &str) -> String {
+    pattern!(r"~(0x[0-9a-f]+|\d[\d.]*(?: (?:B|KiB|MiB|GiB|TiB|PiB)\b)?)")
+        .replace_all(text, |c: &Captures| match c[1].starts_with("0x") {
+            true => c[0].to_owned(),
+            false => "~N".to_owned(),
+        })
+        .into_owned()
 }
 
 /// The byte ranges of `~{…}` spans, whose contents the varying-text rule masks.
@@ -187,23 +171,9 @@ fn addresses(text: &str) -> String {
     out
 }
 
+/// Spaces after a line's first word fold into one: indentation stays.
 fn padding(text: &str) -> String {
-    text.lines()
-        .map(|line| {
-            let indent = line.len() - line.trim_start_matches(' ').len();
-            let mut folded = String::from(&line[..indent]);
-            let mut previous_space = false;
-            for c in line[indent..].chars() {
-                if c == ' ' && previous_space {
-                    continue;
-                }
-                previous_space = c == ' ';
-                folded.push(c);
-            }
-            folded
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
+    pattern!(r"(\S)  +").replace_all(text, "$1 ").into_owned()
 }
 
 fn line_ends(text: &str) -> String {
@@ -218,37 +188,15 @@ fn line_ends(text: &str) -> String {
 }
 
 fn varying_addresses(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut last = 0;
-    for (range, _) in find_all_addresses(text) {
-        if range.start > 0 && text.as_bytes()[range.start - 1] == b'~' {
-            out.push_str(&text[last..range.start]);
-            out.push_str("<A>");
-            last = range.end;
-        }
-    }
-    out.push_str(&text[last..]);
-    out
+    pattern!(r"~0x[0-9a-f]{1,16}\b")
+        .replace_all(text, "~<A>")
+        .into_owned()
 }
 
 fn varying_text(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(at) = rest.find("~{") {
-        out.push_str(&rest[..at]);
-        match rest[at..].find('}') {
-            Some(close) => {
-                out.push_str("~{?}");
-                rest = &rest[at + close + 1..];
-            }
-            None => {
-                out.push_str("~{");
-                rest = &rest[at + 2..];
-            }
-        }
-    }
-    out.push_str(rest);
-    out
+    pattern!(r"~\{[^}]*\}")
+        .replace_all(text, "~{?}")
+        .into_owned()
 }
 
 #[cfg(test)]
