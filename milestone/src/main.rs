@@ -1,8 +1,8 @@
 //! The milestone demo: chunks from `mem_chunk`, their registry, lookups, releases and stats.
 //!
 //! `cargo run -p milestone` uses a few small and large sizes; `cargo run -p milestone -- 100
-//! 200000 4096` uses the sizes given. `cargo run -p milestone -- --contract` checks the lesson's
-//! reference answer (`src/parts.rs`) against the lesson's contract instead, and `--contract
+//! 200000 4096` uses the sizes given. `cargo run -p milestone -- contract` checks the lesson's
+//! reference answer (`src/parts.rs`) against the lesson's contract instead, and `contract
 //! library` this crate's `mem_chunk`; the learner's own runs as `milestone-learn`.
 
 mod parts;
@@ -19,7 +19,7 @@ use milestone::{
     mem_chunk, policy, release_chunk,
 };
 
-/// The system's allocator, with the calls `mem_chunk`'s parts make counted when `--contract`
+/// The system's allocator, with the calls `mem_chunk`'s parts make counted when the contract
 /// runs: they must make none.
 #[global_allocator]
 static ALLOCATOR: milestone::contract::CountingAllocator = milestone::contract::CountingAllocator;
@@ -27,16 +27,13 @@ static ALLOCATOR: milestone::contract::CountingAllocator = milestone::contract::
 /// Sizes used when none are given: small ones carved from the break, large ones mapped.
 const DEFAULT_SIZES: [usize; 6] = [24, 100, 4096, 200_000, 1_048_576, 64];
 
-const INFO: LessonInfo = LessonInfo {
-    name: env!("CARGO_PKG_NAME"),
-    // The package description, which `cargo xtask list` shows too.
-    title: env!("CARGO_PKG_DESCRIPTION"),
-    about: "Takes chunks with mem_chunk (the sizes given, or a default mix of small and large), \
+const INFO: LessonInfo = lesson::info!(
+    "Takes chunks with mem_chunk (the sizes given, or a default mix of small and large), \
             writes and verifies each, prints the registry as a table with the /proc/self/maps \
             region of each chunk, finds the chunk of an interior address, releases some and \
             shows the stats before and after, shows bad input refused, and gives everything \
-            back. Sizes are in bytes, from 1 up to isize::MAX rounded down to a page.",
-};
+            back. Sizes are in bytes, from 1 up to isize::MAX rounded down to a page."
+);
 
 /// A size from the command line: a whole number of bytes that a chunk can have.
 fn parse_size(text: &str) -> Result<usize, String> {
@@ -57,61 +54,60 @@ fn parse_size(text: &str) -> Result<usize, String> {
         .ok_or_else(|| format!("too large: a chunk holds at most {largest} bytes"))
 }
 
-/// Whose `mem_chunk` `--contract` checks, if it was given: the lesson's reference answer
-/// (`--contract` or `--contract lesson`) or this crate's (`--contract library`).
-fn contract_parts() -> Option<Result<milestone::contract::Parts, String>> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let at = args.iter().position(|a| a == "--contract")?;
-    Some(match args.get(at + 1).map(String::as_str) {
-        None | Some("lesson") => Ok(parts::PARTS),
-        Some("library") => Ok(milestone::contract::library()),
-        Some(other) if !other.starts_with('-') => Err(format!(
-            "milestone: --contract takes lesson or library, not {other}; usage: milestone \
-             --contract [lesson|library] [--json] [--pause]"
-        )),
-        Some(_) => Ok(parts::PARTS),
-    })
+/// Whose `mem_chunk` the contract checks.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Whose {
+    /// The lesson's short reference answer, `src/parts.rs`
+    Lesson,
+    /// This crate's, the production version the next lessons build on
+    Library,
+}
+
+/// What the binary runs.
+#[derive(Debug, clap::Subcommand)]
+enum Mode {
+    /// Check a mem_chunk against the lesson's contract, instead of the demo
+    Contract {
+        /// Whose mem_chunk
+        #[arg(value_enum, default_value = "lesson")]
+        whose: Whose,
+    },
 }
 
 /// The demo's flags.
 #[derive(Debug, Parser)]
+#[command(subcommand_precedence_over_arg = true)]
 struct Flags {
     #[command(flatten)]
     common: CommonFlags,
-    /// Check a mem_chunk against the lesson's contract instead: the lesson's reference answer
-    /// (lesson, the default) or this crate's (library)
-    #[arg(long, value_name = "WHOSE", num_args = 0..=1)]
-    contract: Option<Option<String>>,
+    #[command(subcommand)]
+    mode: Option<Mode>,
     /// Chunk sizes in bytes (default: 24 100 4096 200000 1048576 64)
     #[arg(value_name = "SIZE", allow_negative_numbers = true, value_parser = parse_size)]
     sizes: Vec<usize>,
 }
 
-impl lesson::Flags for Flags {
-    fn common(&self) -> &CommonFlags {
-        &self.common
-    }
-}
-
 fn main() -> ExitCode {
-    match contract_parts() {
-        Some(Ok(parts)) => return milestone::contract::main(&parts),
-        Some(Err(usage)) => {
-            eprintln!("{usage}");
-            return ExitCode::from(2);
-        }
-        None => {}
+    let (flags, common) = lesson::parse::<Flags>(INFO);
+    if flags.mode.is_some() && !flags.sizes.is_empty() {
+        eprintln!(
+            "milestone: sizes are the demo's, not the contract's; usage: milestone [SIZE]... | milestone contract [lesson|library] (--help explains)"
+        );
+        return ExitCode::from(2);
     }
-    let (mut lesson, flags) = Lesson::start_with::<Flags>(INFO);
+    if let Some(Mode::Contract { whose }) = flags.mode {
+        let parts = match whose {
+            Whose::Lesson => parts::PARTS,
+            Whose::Library => milestone::contract::library(),
+        };
+        return milestone::contract::main_with(&parts, common);
+    }
     let sizes = if flags.sizes.is_empty() {
         DEFAULT_SIZES.to_vec()
     } else {
         flags.sizes
     };
-    match run(&mut lesson, &sizes) {
-        Ok(()) => lesson.finish(),
-        Err(error) => lesson.abort(error),
-    }
+    Lesson::start_with_flags(INFO, common).run(|lesson| run(lesson, &sizes))
 }
 
 fn stats_facts(lesson: &mut Lesson, s: &ChunkStats) {

@@ -1,6 +1,6 @@
 //! The lesson's reference answer to the milestone: a short `mem_chunk` that does what the lesson
 //! asks, checked by the contract (`src/contract/mod.rs`) with
-//! `cargo run -p milestone -- --contract`. The `milestone` library is the production version
+//! `cargo run -p milestone -- contract`. The `milestone` library is the production version
 //! the next lessons build on (reuse, trimming, O(log n) lookups, many threads).
 
 use std::io;

@@ -195,7 +195,7 @@ mod tests {
         let ex2 = exercise("ex2-sbrk").unwrap();
         assert_eq!(ex2.template, "exercises/ex2-sbrk/learn/parts.rs");
         let contract = find("milestone-contract").unwrap();
-        assert_eq!(contract.args, ["--contract"]);
+        assert_eq!(contract.args, ["contract"]);
         assert_eq!(
             contract.readme.as_deref(),
             Some("milestone/learn/README.md")

@@ -34,4 +34,4 @@ pub mod testing;
 pub use format::{bytes, count, human, io_error, moved, varying_bytes, varying_text};
 pub use parts::{EXIT_OPTIONAL_TO_DO, EXIT_TO_DO, PartError};
 pub use record::{Check, Fact, LessonInfo, Marks, Observation, RegionInfo, Step};
-pub use report::{CommonFlags, Flags, Lesson, MALLOC_ROOM};
+pub use report::{CommonFlags, Lesson, MALLOC_ROOM, parse};

@@ -12,27 +12,51 @@ use crate::parts::{self, EXIT_OPTIONAL_TO_DO, EXIT_TO_DO, PartError};
 use crate::record::{Check, Document, Fact, LessonInfo, Marks, Observation, RegionInfo, Step};
 use crate::terminal::{emit, usage_error, wait_for_enter};
 
-/// The flags every lesson binary takes.
+/// The flags every lesson binary takes. A binary with flags of its own flattens these into its
+/// clap-derived struct (`#[command(flatten)]`); they are global, so they also follow a
+/// subcommand.
 #[derive(Debug, Clone, Copy, Default, clap::Parser)]
 pub struct CommonFlags {
     /// Print the observations and checks as one JSON document
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub json: bool,
     /// Stop after each step, print the pid and wait for Enter, to look at /proc/PID/maps (or
     /// attach gdb -p PID) while the memory is live
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub pause: bool,
 }
 
-/// A lesson binary's flags: a clap-derived struct with `#[command(flatten)]` [`CommonFlags`].
-pub trait Flags: clap::Parser {
-    /// The flags every lesson binary takes.
-    fn common(&self) -> &CommonFlags;
+/// A lesson binary's [`LessonInfo`]: its name and title from its package (`cargo xtask list`
+/// shows the same description), and `about`, a paragraph for `--help`.
+#[macro_export]
+macro_rules! info {
+    ($about:expr) => {
+        $crate::LessonInfo {
+            name: env!("CARGO_PKG_NAME"),
+            title: env!("CARGO_PKG_DESCRIPTION"),
+            about: $about,
+        }
+    };
 }
 
-impl Flags for CommonFlags {
-    fn common(&self) -> &CommonFlags {
-        self
+/// Parses `F`, a clap-derived struct that flattens [`CommonFlags`], from the command line, and
+/// the common flags within it. Prints the help and exits 0 for `--help`; prints one line and
+/// exits 2 for anything it does not know.
+pub fn parse<F: clap::Parser>(info: LessonInfo) -> (F, CommonFlags) {
+    let command = F::command()
+        .name(info.name)
+        .about(info.title)
+        .long_about(format!("{}\n\n{}", info.title, info.about))
+        .disable_version_flag(true);
+    let parsed = command.clone().try_get_matches().and_then(|matches| {
+        Ok((
+            F::from_arg_matches(&matches)?,
+            <CommonFlags as clap::FromArgMatches>::from_arg_matches(&matches)?,
+        ))
+    });
+    match parsed {
+        Ok(parsed) => parsed,
+        Err(err) => std::process::exit(usage_error(info.name, command, &err)),
     }
 }
 
@@ -62,33 +86,34 @@ impl Lesson {
 
     /// As [`Lesson::start`], for a binary with flags of its own: `F` is a clap-derived struct
     /// that flattens [`CommonFlags`]. Returns the parsed flags too.
-    pub fn start_with<F: Flags>(info: LessonInfo) -> (Lesson, F) {
-        let command = F::command()
-            .name(info.name)
-            .about(info.title)
-            .long_about(format!("{}\n\n{}", info.title, info.about))
-            .disable_version_flag(true);
-        let parsed = command
-            .clone()
-            .try_get_matches()
-            .and_then(|matches| F::from_arg_matches(&matches));
-        let flags = match parsed {
-            Ok(flags) => flags,
-            Err(err) => std::process::exit(usage_error(info.name, command, &err)),
-        };
-        let common = flags.common();
+    pub fn start_with<F: clap::Parser>(info: LessonInfo) -> (Lesson, F) {
+        let (flags, common) = parse::<F>(info);
+        (Lesson::start_with_flags(info, common), flags)
+    }
+
+    /// Starts the lesson with flags already parsed (by [`parse`]): for a binary whose flags
+    /// choose which lesson it runs.
+    pub fn start_with_flags(info: LessonInfo, common: CommonFlags) -> Lesson {
         if !common.json {
             emit(info.name, &format!("{}: {}", info.name, info.title));
         }
-        let lesson = Lesson {
+        Lesson {
             info,
             json: common.json,
             pause: common.pause,
             steps: Vec::new(),
             events: EventLog::from_env(),
             last_part: Cell::new(None),
-        };
-        (lesson, flags)
+        }
+    }
+
+    /// Runs `body` as the lesson's steps, and ends it: with the summary and the exit status
+    /// its checks call for when it returns, or with the report of why it stopped when it fails.
+    pub fn run(mut self, body: impl FnOnce(&mut Lesson) -> anyhow::Result<()>) -> ExitCode {
+        match body(&mut self) {
+            Ok(()) => self.finish(),
+            Err(error) => self.abort(error),
+        }
     }
 
     /// Whether output is JSON.

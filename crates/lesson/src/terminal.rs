@@ -49,8 +49,24 @@ pub(crate) fn usage_error(name: &str, mut command: Command, err: &clap::Error) -
     let text = err.to_string();
     let first = text.lines().next().unwrap_or("bad arguments");
     let first = first.strip_prefix("error: ").unwrap_or(first);
+    // clap says the values it takes on a line of its own: keep them on this one.
+    let possible = text
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("[possible values:"));
+    let first = match possible {
+        Some(values) => format!("{first} {values}"),
+        None => first.to_owned(),
+    };
     let usage = command.render_usage().to_string();
-    let usage = usage.trim().trim_start_matches("Usage: ");
+    // A command with a subcommand has a usage of several lines: one line, joined with `|`.
+    let usage: Vec<&str> = usage
+        .trim()
+        .trim_start_matches("Usage: ")
+        .lines()
+        .map(str::trim)
+        .collect();
+    let usage = usage.join(" | ");
     eprintln!("{name}: {first}; usage: {usage} (--help explains)");
     2
 }

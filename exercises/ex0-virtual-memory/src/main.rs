@@ -21,18 +21,15 @@ const GIB: u64 = 1 << 30;
 /// How many pages step 2 touches.
 const TOUCHED: usize = 10;
 
-const INFO: LessonInfo = LessonInfo {
-    name: env!("CARGO_PKG_NAME"),
-    // The package description, which `cargo xtask list` shows too.
-    title: env!("CARGO_PKG_DESCRIPTION"),
-    about: "Asks for a mapping larger than RAM and swap together and shows what the overcommit \
+const INFO: LessonInfo = lesson::info!(
+    "Asks for a mapping larger than RAM and swap together and shows what the overcommit \
             policy does with it, with and without MAP_NORESERVE; touches a few pages of a huge \
             mapping and shows only those become resident (Rss in /proc/self/smaps); forks, and \
             shows parent and child holding different values at one virtual address; makes a \
             page read-only and shows a write to it killed by SIGSEGV in a child. With \
             --frames, also shows the physical frames behind consecutive virtual pages \
-            (/proc/self/pagemap; the numbers need root).",
-};
+            (/proc/self/pagemap; the numbers need root)."
+);
 
 /// ex0's flags.
 #[derive(Debug, Parser)]
@@ -44,18 +41,9 @@ struct Flags {
     frames: bool,
 }
 
-impl lesson::Flags for Flags {
-    fn common(&self) -> &CommonFlags {
-        &self.common
-    }
-}
-
 fn main() -> ExitCode {
-    let (mut lesson, flags) = Lesson::start_with::<Flags>(INFO);
-    match run(&mut lesson, flags.frames) {
-        Ok(()) => lesson.finish(),
-        Err(error) => lesson.abort(error),
-    }
+    let (lesson, flags) = Lesson::start_with::<Flags>(INFO);
+    lesson.run(|lesson| run(lesson, flags.frames))
 }
 
 fn outcome<T>(result: &Result<T, Error>) -> String {

@@ -49,16 +49,13 @@ mod picture;
 
 use picture::{Placed, diagram};
 
-const INFO: LessonInfo = LessonInfo {
-    name: env!("CARGO_PKG_NAME"),
-    // The package description, which `cargo xtask list` shows too.
-    title: env!("CARGO_PKG_DESCRIPTION"),
-    about: "Prints the address of a local variable, a small and a large heap allocation, an \
+const INFO: LessonInfo = lesson::info!(
+    "Prints the address of a local variable, a small and a large heap allocation, an \
             initialised and a zeroed global, a string literal and a function; finds the region \
             of /proc/self/maps that holds each; cross-checks the executable's segments against \
             the linker symbols etext, edata and end (man 3 end); and draws the lesson's layout \
-            diagram with this run's real addresses.",
-};
+            diagram with this run's real addresses."
+);
 
 /// ex1's flags.
 #[derive(Debug, Parser)]
@@ -71,19 +68,10 @@ struct Flags {
     large: u64,
 }
 
-impl lesson::Flags for Flags {
-    fn common(&self) -> &CommonFlags {
-        &self.common
-    }
-}
-
 /// Runs the lesson with `parts`; the exit status says how it went (see the `lesson` crate).
 pub fn main(parts: &Parts) -> ExitCode {
-    let (mut lesson, flags) = Lesson::start_with::<Flags>(INFO);
-    match run(&mut lesson, parts, flags.large as usize) {
-        Ok(()) => lesson.finish(),
-        Err(error) => lesson.abort(error),
-    }
+    let (lesson, flags) = Lesson::start_with::<Flags>(INFO);
+    lesson.run(|lesson| run(lesson, parts, flags.large as usize))
 }
 
 /// Calls `address_of_a_local` one frame deeper than the caller. `inline(never)` keeps the frame:

@@ -54,24 +54,17 @@ mod limits;
 
 use limits::{ask_for_too_much, no_lock, set_with_brk};
 
-const INFO: LessonInfo = LessonInfo {
-    name: env!("CARGO_PKG_NAME"),
-    // The package description, which `cargo xtask list` shows too.
-    title: env!("CARGO_PKG_DESCRIPTION"),
-    about: "Finds the program break with sbrk(0) and compares it with the linker's end and the \
+const INFO: LessonInfo = lesson::info!(
+    "Finds the program break with sbrk(0) and compares it with the linker's end and the \
             [heap] mapping; grows it with sbrk by a size that is not a page multiple; writes a \
             message and a pattern there and reads them back in another function; gives the \
             memory back only if the break is still where we left it; and shows the kernel \
-            refusing an absurd request with ENOMEM. See man 2 sbrk.",
-};
+            refusing an absurd request with ENOMEM. See man 2 sbrk."
+);
 
 /// Runs the lesson with `parts`; the exit status says how it went (see the `lesson` crate).
 pub fn main(parts: &Parts) -> ExitCode {
-    let mut lesson = Lesson::start(INFO);
-    match run(&mut lesson, parts) {
-        Ok(()) => lesson.finish(),
-        Err(error) => lesson.abort(error),
-    }
+    Lesson::start(INFO).run(|lesson| run(lesson, parts))
 }
 
 fn heap_of(map: &MemoryMap) -> Result<Region> {

@@ -39,24 +39,17 @@ pub struct Parts {
     pub owned_mapping: fn(usize) -> io::Result<memmap2::MmapMut>,
 }
 
-const INFO: LessonInfo = LessonInfo {
-    name: env!("CARGO_PKG_NAME"),
-    // The package description, which `cargo xtask list` shows too.
-    title: env!("CARGO_PKG_DESCRIPTION"),
-    about: "Maps anonymous, private, read-write memory of a size that is not a page multiple and \
+const INFO: LessonInfo = lesson::info!(
+    "Maps anonymous, private, read-write memory of a size that is not a page multiple and \
             finds it in /proc/self/maps; shows it reads as zeros, writes and reads back its \
             whole length; unmaps it; does the same with memmap2's owned mapping, unmapped by \
             Drop; shows, in a child process, that touching unmapped memory is killed by SIGSEGV; \
-            and shows mmap refusing a length of 0. See man 2 mmap.",
-};
+            and shows mmap refusing a length of 0. See man 2 mmap."
+);
 
 /// Runs the lesson with `parts`; the exit status says how it went (see the `lesson` crate).
 pub fn main(parts: &Parts) -> ExitCode {
-    let mut lesson = Lesson::start(INFO);
-    match run(&mut lesson, parts) {
-        Ok(()) => lesson.finish(),
-        Err(error) => lesson.abort(error),
-    }
+    Lesson::start(INFO).run(|lesson| run(lesson, parts))
 }
 
 /// How many bytes of `[start, end)` were not mapped in `before`: the kernel may merge a new

@@ -1,6 +1,6 @@
 //! The lesson's contract for any `mem_chunk`, checked live: the driver behind
-//! `cargo run -p milestone -- --contract` (the lesson's reference answer, `src/parts.rs`),
-//! `--contract library` (this crate's [`mem_chunk`](crate::mem_chunk)) and `milestone-learn`
+//! `cargo run -p milestone -- contract` (the lesson's reference answer, `src/parts.rs`),
+//! `contract library` (this crate's [`mem_chunk`](crate::mem_chunk)) and `milestone-learn`
 //! (the learner's, `learn/parts.rs`). All three must print the same address pattern.
 //!
 //! It checks what the lesson asks and nothing of how: each chunk is writable to its last byte,
@@ -23,7 +23,6 @@ use std::io;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, anyhow, bail};
-use clap::Parser;
 use lesson::{
     CommonFlags, Lesson, LessonInfo, Marks, bytes, count, io_error, varying_bytes, varying_text,
 };
@@ -146,29 +145,15 @@ const INFO: LessonInfo = LessonInfo {
             every chunk back.",
 };
 
-/// The contract's flags.
-#[derive(Debug, Parser)]
-struct Flags {
-    #[command(flatten)]
-    common: CommonFlags,
-    /// The demo binary chooses whose mem_chunk runs with this flag before it gets here.
-    #[arg(long, num_args = 0..=1, hide = true)]
-    contract: Option<Option<String>>,
-}
-
-impl lesson::Flags for Flags {
-    fn common(&self) -> &CommonFlags {
-        &self.common
-    }
-}
-
-/// Runs the contract on `parts`; the exit status says how it went (see the `lesson` crate).
+/// Runs the contract on `parts`, taking the common flags from the command line; the exit
+/// status says how it went (see the `lesson` crate).
 pub fn main(parts: &Parts) -> ExitCode {
-    let (mut lesson, _) = Lesson::start_with::<Flags>(INFO);
-    match run(&mut lesson, parts) {
-        Ok(()) => lesson.finish(),
-        Err(error) => lesson.abort(error),
-    }
+    main_with(parts, lesson::parse::<CommonFlags>(INFO).1)
+}
+
+/// Runs the contract on `parts` with flags already parsed (the demo's `contract` subcommand).
+pub fn main_with(parts: &Parts, common: CommonFlags) -> ExitCode {
+    Lesson::start_with_flags(INFO, common).run(|lesson| run(lesson, parts))
 }
 
 /// One chunk the contract took.
