@@ -84,6 +84,26 @@ pub fn spread(wanted: &[f64], height: f64, top: f64, bottom: f64) -> Vec<f64> {
     centres
 }
 
+/// Two boxes (`[left, top, width, height]`) overlap when they share more than this, in pixels,
+/// both across and down: boxes that touch, or that a font's rounding makes graze, do not.
+const OVERLAP: f64 = 0.5;
+
+/// The pairs `(i, j)`, `i < j`, of `boxes` that overlap.
+pub fn overlapping(boxes: &[[f64; 4]]) -> Vec<(usize, usize)> {
+    let shared = |a0: f64, a1: f64, b0: f64, b1: f64| a1.min(b1) - a0.max(b0);
+    let mut pairs = Vec::new();
+    for (i, a) in boxes.iter().enumerate() {
+        for (j, b) in boxes.iter().enumerate().skip(i + 1) {
+            let across = shared(a[0], a[0] + a[2], b[0], b[0] + b[2]);
+            let down = shared(a[1], a[1] + a[3], b[1], b[1] + b[3]);
+            if across > OVERLAP && down > OVERLAP {
+                pairs.push((i, j));
+            }
+        }
+    }
+    pairs
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,5 +132,15 @@ mod tests {
         assert_eq!(wrap("one two three four", 9, 1), ["one two…"]);
         assert_eq!(cut("a Vec of 262144 bytes", 8), "a Vec o…");
         assert_eq!(fits(62.0, 10.0), 10);
+    }
+
+    #[test]
+    fn boxes_that_only_touch_do_not_overlap() {
+        let boxes = [
+            [0.0, 0.0, 10.0, 10.0],
+            [10.0, 0.0, 10.0, 10.0],
+            [5.0, 9.8, 10.0, 10.0],
+        ];
+        assert_eq!(overlapping(&boxes), [(1, 2)]);
     }
 }

@@ -15,7 +15,7 @@ ul.legend li { display: flex; align-items: center; gap: 6px; }
 ul.legend span.swatch { display: inline-block; width: 18px; height: 12px; border: 1px solid #555; }
 svg.picture { display: block; }
 svg.picture text { font-family: "DejaVu Sans Mono", "Liberation Mono", Menlo, Consolas, monospace; dominant-baseline: central; fill: #222; }
-svg.picture text.step { font-weight: bold; }
+svg.picture text.step-number { font-weight: bold; }
 svg.picture text.change { fill: #8a4b00; }
 svg.picture text.gap, svg.picture text.user-top { fill: #555; font-style: italic; }
 svg.picture text.count { fill: #fff; font-weight: bold; pointer-events: none; }

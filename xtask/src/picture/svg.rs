@@ -122,7 +122,14 @@ fn header_height(headers: &[(Vec<String>, Vec<String>)]) -> f64 {
 /// Draws a column's header at `x`.
 fn header(canvas: &mut Canvas, x: f64, step: usize, lines: &(Vec<String>, Vec<String>)) {
     let mut y = MARGIN + LINE / 2.0;
-    canvas.label(x + BAND_X, y, TITLE, "step", &format!("Step {step}"), None);
+    canvas.label(
+        x + BAND_X,
+        y,
+        TITLE,
+        "step-number",
+        &format!("Step {step}"),
+        None,
+    );
     for line in &lines.0 {
         y += LINE;
         canvas.label(x + BAND_X, y, TEXT, "title", line, None);
