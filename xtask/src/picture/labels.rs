@@ -136,10 +136,11 @@ mod tests {
 
     #[test]
     fn boxes_that_only_touch_do_not_overlap() {
+        // 0 and 1 touch side by side; 2 grazes 0 by 0.2 pixels, and overlaps 1.
         let boxes = [
             [0.0, 0.0, 10.0, 10.0],
             [10.0, 0.0, 10.0, 10.0],
-            [5.0, 9.8, 10.0, 10.0],
+            [9.8, 8.0, 10.0, 10.0],
         ];
         assert_eq!(overlapping(&boxes), [(1, 2)]);
     }

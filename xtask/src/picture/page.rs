@@ -40,7 +40,7 @@ g.marker polyline.leader { fill: none; stroke: #555; stroke-width: 1; }
 .stack { fill: #e15759; background: #e15759; }
 .kernel { fill: #bab0ac; background: #bab0ac; }
 .other { fill: #79706e; background: #79706e; }
-span.added { border: 3px solid #f1c40f; background: none; }
+span.added { border: 2px solid #d4a50a; background: #f7dc6f; }
 span.removed { border: 2px dashed #c0392b; background: repeating-linear-gradient(45deg, #e6a199 0 2px, #fff 2px 6px); }
 span.protected { border: 2px dashed #2471a3; background: none; }
 "#;

@@ -117,3 +117,34 @@ pub fn update() -> Result<()> {
     println!("{}", png.display());
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_readme_section_is_found_and_replaced_whole() {
+        let readme = format!("intro\n{}\noutro\n", section("0123456789abcdef"));
+        assert_eq!(recorded(&readme), Some("0123456789abcdef"));
+        let replaced = replace(&readme, &section("fedcba9876543210")).unwrap();
+        assert_eq!(recorded(&replaced), Some("fedcba9876543210"));
+        assert!(replaced.starts_with("intro\n") && replaced.ends_with("\noutro\n"));
+        assert!(replace("no section", "x").is_err());
+    }
+
+    /// The top README's picture was made by the picture's current code, from the lesson's
+    /// current output.
+    #[test]
+    fn the_readme_picture_is_current() {
+        let root = run::root();
+        let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+        let now = fingerprint(&root).unwrap();
+        assert!(root.join(PNG).exists(), "{PNG} is missing: run `{COMMAND}`");
+        assert_eq!(
+            recorded(&readme),
+            Some(now.as_str()),
+            "the README's picture is out of date (the picture's code or {LESSON}'s snapshot \
+             changed): run `{COMMAND}` (it needs chromium)"
+        );
+    }
+}
