@@ -108,6 +108,22 @@ enum Command {
         #[arg(long)]
         more: bool,
     },
+    /// Draw a lesson binary's address space at the end of every step, one column per step, as
+    /// one HTML page under target/picture/; prints its path.
+    Picture {
+        /// The binary, as `cargo xtask list` names it (with --learn, the exercise).
+        #[arg(required_unless_present_any = ["all", "readme"], conflicts_with_all = ["all", "readme"])]
+        name: Option<String>,
+        /// Every lesson binary (with --learn, every exercise).
+        #[arg(long, conflicts_with = "readme")]
+        all: bool,
+        /// Draw your own program: your learn/parts.rs run by the lesson's driver.
+        #[arg(long, conflicts_with = "readme")]
+        learn: bool,
+        /// Write the top README's picture, docs/picture.png, from a real run (needs chromium).
+        #[arg(long)]
+        readme: bool,
+    },
     /// Write every learner's template from its reference (for whoever changes a reference).
     Templates {
         /// Replace files that differ from the template (a copy of each is kept).
@@ -158,6 +174,32 @@ fn held(ok: bool) -> ExitCode {
     }
 }
 
+/// `cargo xtask picture`: draws the pages asked for and prints their paths.
+fn picture(name: Option<&str>, learn: bool, readme: bool) -> Result<()> {
+    if readme {
+        return xtask::picture::readme::update();
+    }
+    let pages = match (learn, name) {
+        (true, Some(name)) => {
+            let exercise = lessons::exercise(name).with_context(|| {
+                let names: Vec<_> = lessons::exercises()
+                    .iter()
+                    .map(|e| e.name.as_str())
+                    .collect();
+                format!("no exercise {name}; the exercises are {}", names.join(", "))
+            })?;
+            xtask::picture::learners(std::slice::from_ref(exercise))?
+        }
+        (true, None) => xtask::picture::learners(lessons::exercises())?,
+        (false, Some(name)) => xtask::picture::lessons(std::slice::from_ref(lesson(name)?))?,
+        (false, None) => xtask::picture::lessons(lessons())?,
+    };
+    for page in pages {
+        println!("{}", page.path.display());
+    }
+    Ok(())
+}
+
 fn dispatch(command: Command) -> Result<ExitCode> {
     match command {
         Command::CheckAll(flags) => check::check(lessons(), options(&flags)).map(held),
@@ -202,6 +244,16 @@ fn dispatch(command: Command) -> Result<ExitCode> {
         Command::Run { name, args } => learn::run(&Workspace::here(), &name, &args),
         Command::Hint { name, all, more } => {
             learn::hint(&Workspace::here(), &name, all, more)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Picture {
+            name,
+            // Without a name, clap has made sure of --all.
+            all: _,
+            learn,
+            readme,
+        } => {
+            picture(name.as_deref(), learn, readme)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Templates { yes } => learn::templates(&Workspace::here(), yes).map(held),

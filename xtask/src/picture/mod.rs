@@ -1,0 +1,131 @@
+//! `cargo xtask picture`: runs a lesson binary and draws its address space at the end of every
+//! step, one column per step, as one self-contained HTML page under `target/picture/`.
+//!
+//! - [`model`]: the run's snapshots, read from its events;
+//! - [`bands`]: each snapshot's mappings as bands, long runs of one kind merged;
+//! - [`layout`]: the vertical axis every column shares: islands to scale, gaps compressed;
+//! - [`changes`]: what changed from one step to the next;
+//! - [`labels`]: text widths, and labels spread so that none overlaps another;
+//! - [`svg`] and [`page`]: the picture, and the page around it;
+//! - [`browser`]: headless Chromium, for screenshots and the test that looks at each page;
+//! - [`readme`]: the top README's picture of a real run, and the check that it is current.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+
+use crate::learn::learner_binary;
+use crate::lessons::{Exercise, LessonBinary};
+use crate::run::{self, Profile};
+
+pub mod bands;
+pub mod browser;
+pub mod changes;
+pub mod labels;
+pub mod layout;
+pub mod model;
+pub mod page;
+pub mod readme;
+pub mod svg;
+
+/// How long one run may take.
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A page written, and the size of its picture.
+#[derive(Debug, Clone)]
+pub struct Page {
+    /// The HTML file.
+    pub path: PathBuf,
+    /// The picture's width and height in pixels; `None` when no step ended.
+    pub size: Option<(f64, f64)>,
+}
+
+/// The folder the pages go in: `target/picture/`.
+pub fn folder() -> PathBuf {
+    run::target_dir().join("picture")
+}
+
+/// Runs `binary` with `args`, its events written to `stem.events`, and draws the page
+/// `stem.html` of the run called `name`.
+fn draw(name: &str, stem: &str, binary: &Path, args: &[&str]) -> Result<Page> {
+    let folder = folder();
+    std::fs::create_dir_all(&folder)
+        .with_context(|| format!("cannot create {}", folder.display()))?;
+    let events_file = folder.join(format!("{stem}.events"));
+    let _ = std::fs::remove_file(&events_file);
+    let events_path = events_file.to_string_lossy().into_owned();
+    let env = Some((lesson::events::EVENTS_VAR, events_path.as_str()));
+    let ran = run::run_with_env(binary, args, TIMEOUT, env)?;
+    // A run that stopped early (a part still `todo!()`) still drew the steps before; a run that
+    // wrote no events at all has nothing to draw, and says why.
+    let events = lesson::events::read_events(&events_file).with_context(|| {
+        format!(
+            "{name} wrote no events ({}): {}",
+            ran.failure().unwrap_or_default(),
+            ran.stderr.trim()
+        )
+    })?;
+    let run = model::read(name, &events)?;
+    let (html, svg) = page::page(&run);
+    let path = folder.join(format!("{stem}.html"));
+    std::fs::write(&path, html).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(Page {
+        path,
+        size: svg.map(|s| (s.width, s.height)),
+    })
+}
+
+/// Builds the workspace's binaries and draws the page of each of `lessons`.
+///
+/// # Errors
+/// When the build fails, or a binary cannot be run or wrote no events.
+pub fn lessons(lessons: &[LessonBinary]) -> Result<Vec<Page>> {
+    let binaries = run::build(Profile::Debug)?;
+    lessons
+        .iter()
+        .map(|lesson| {
+            draw(
+                &lesson.name,
+                &lesson.name,
+                &binaries.join(&lesson.binary),
+                &lesson.arg_strs(),
+            )
+        })
+        .collect()
+}
+
+/// Builds the learner's binary of each of `exercises` and draws its page, `NAME-learn.html`.
+///
+/// # Errors
+/// When a learner's file does not compile (`cargo xtask learn` shows why), or a binary cannot
+/// be run or wrote no events.
+pub fn learners(exercises: &[Exercise]) -> Result<Vec<Page>> {
+    let target = run::target_dir();
+    let mut pages = Vec::new();
+    for exercise in exercises {
+        let cargo = run::cargo();
+        let status = Command::new(&cargo)
+            .current_dir(run::root())
+            .args(["build", "--quiet"])
+            .args(learner_binary(exercise))
+            .status()
+            .with_context(|| format!("failed to run `{cargo} build`"))?;
+        if !status.success() {
+            bail!(
+                "your {} does not compile; `cargo xtask learn` shows the compiler's error",
+                exercise.template
+            );
+        }
+        let name = format!("{} (your parts)", exercise.name);
+        let binary = target.join("debug").join(&exercise.binary);
+        pages.push(draw(
+            &name,
+            &format!("{}-learn", exercise.name),
+            &binary,
+            &[],
+        )?);
+    }
+    Ok(pages)
+}
