@@ -19,36 +19,49 @@ use crate::run::{self, Profile};
 use crate::snapshot;
 use lesson::normalize::normalize;
 
-/// How one setup differs from the default.
-#[derive(Debug, Clone, Copy)]
-enum Change {
-    /// Nothing: the default (rust-lld on x86_64, ASLR on, glibc's defaults).
-    Nothing,
-    /// The binaries are linked with these `RUSTFLAGS`, in a target folder of their own.
-    Link(&'static str),
-    /// Each binary runs under this command (`setarch -R`).
-    Wrap(&'static [&'static str]),
-    /// Each binary runs from a shell that first runs this (`ulimit -s unlimited`).
-    Shell(&'static str),
-    /// Each binary runs with `GLIBC_TUNABLES` set to this.
-    Tunables(&'static str),
-    /// Each binary runs as the user `nobody`, from a copy in a folder it can read.
-    OrdinaryUser,
-    /// Each binary runs from copies in folders whose paths are up to 250 characters long, with
-    /// `GLIBC_TUNABLES` set to this: the path is in `/proc/self/maps`, which the binaries read,
-    /// so it changes how much they allocate, and when glibc's malloc grows the heap.
-    DeepFolders(&'static str),
+/// Where a setup's binaries run from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Folder {
+    /// The build's own folder.
+    Build,
+    /// A copy that the user `nobody` can read (the build folder may sit under /root).
+    ForNobody,
+    /// Copies in folders whose paths are up to 250 characters long: the path is in
+    /// `/proc/self/maps`, which the binaries read, so it changes how much they allocate, and
+    /// when glibc's malloc grows the heap.
+    Deep,
 }
 
-/// One setup.
+/// One setup: how it differs from the default, field by field. The fields compose: one
+/// command builder ([`command`]) reads them all.
 #[derive(Debug, Clone, Copy)]
 struct Setup {
     name: &'static str,
-    change: Change,
+    /// The command each binary runs under (`setarch -R`), if any.
+    wrapper: &'static [&'static str],
+    /// A shell line run first, in the binary's own process (`ulimit -s unlimited`), if any.
+    shell: Option<&'static str>,
+    /// `GLIBC_TUNABLES`, if set.
+    tunables: Option<&'static str>,
+    /// The `RUSTFLAGS` of a build of its own (another linker), if any.
+    rustflags: Option<&'static str>,
+    /// Where the binaries run from.
+    folder: Folder,
     /// Why this setup changes what the lessons show by design, if it does: a pattern that
     /// differs is reported by name, with this reason, not as a failure.
     by_design: Option<&'static str>,
 }
+
+/// The default: rust-lld on x86_64, ASLR on, glibc's defaults, root, the build's folder.
+const DEFAULT: Setup = Setup {
+    name: "default",
+    wrapper: &[],
+    shell: None,
+    tunables: None,
+    rustflags: None,
+    folder: Folder::Build,
+    by_design: None,
+};
 
 /// The legacy layout's reason for patterns that differ.
 const LEGACY: &str = "the legacy layout reorders the address space";
@@ -61,125 +74,136 @@ const NO_HEAP: &str =
 const SETUPS: &[Setup] = &[
     Setup {
         name: "default",
-        change: Change::Nothing,
-        by_design: None,
+        ..DEFAULT
     },
     Setup {
         name: "setarch -R (ASLR off)",
-        change: Change::Wrap(&["setarch", "-R"]),
-        by_design: None,
+        wrapper: &["setarch", "-R"],
+        ..DEFAULT
     },
     Setup {
         name: "setarch -L (legacy mmap layout)",
-        change: Change::Wrap(&["setarch", "-L"]),
+        wrapper: &["setarch", "-L"],
         by_design: Some(LEGACY),
+        ..DEFAULT
     },
     Setup {
         name: "ulimit -s unlimited",
-        change: Change::Shell("ulimit -s unlimited"),
+        shell: Some("ulimit -s unlimited"),
         by_design: Some(LEGACY),
+        ..DEFAULT
     },
     Setup {
         name: "one CPU (taskset -c 0)",
-        change: Change::Wrap(&["taskset", "-c", "0"]),
-        by_design: None,
+        wrapper: &["taskset", "-c", "0"],
+        ..DEFAULT
     },
     Setup {
         name: "ulimit -v 4000000 (a 3.8 GiB address space)",
-        change: Change::Shell("ulimit -v 4000000"),
-        by_design: None,
+        shell: Some("ulimit -v 4000000"),
+        ..DEFAULT
     },
     Setup {
         name: "ulimit -d 1000000 (954 MiB of private writable memory)",
-        change: Change::Shell("ulimit -d 1000000"),
-        by_design: None,
+        shell: Some("ulimit -d 1000000"),
+        ..DEFAULT
     },
     Setup {
         name: "glibc.malloc.top_pad=0",
-        change: Change::Tunables("glibc.malloc.top_pad=0"),
-        by_design: None,
+        tunables: Some("glibc.malloc.top_pad=0"),
+        ..DEFAULT
     },
     Setup {
         name: "glibc.malloc.mmap_threshold=1048576",
-        change: Change::Tunables("glibc.malloc.mmap_threshold=1048576"),
-        by_design: None,
+        tunables: Some("glibc.malloc.mmap_threshold=1048576"),
+        ..DEFAULT
     },
     Setup {
         name: "glibc.malloc.tcache_count=0",
-        change: Change::Tunables("glibc.malloc.tcache_count=0"),
-        by_design: None,
+        tunables: Some("glibc.malloc.tcache_count=0"),
+        ..DEFAULT
     },
     Setup {
         name: "glibc.malloc.arena_max=1",
-        change: Change::Tunables("glibc.malloc.arena_max=1"),
-        by_design: None,
+        tunables: Some("glibc.malloc.arena_max=1"),
+        ..DEFAULT
     },
     Setup {
         name: "glibc.malloc.perturb=165",
-        change: Change::Tunables("glibc.malloc.perturb=165"),
-        by_design: None,
+        tunables: Some("glibc.malloc.perturb=165"),
+        ..DEFAULT
     },
     Setup {
         name: "glibc.malloc.hugetlb=1",
-        change: Change::Tunables("glibc.malloc.hugetlb=1"),
-        by_design: None,
+        tunables: Some("glibc.malloc.hugetlb=1"),
+        ..DEFAULT
     },
     Setup {
         name: "glibc.malloc.mmap_max=0",
-        change: Change::Tunables("glibc.malloc.mmap_max=0"),
-        by_design: None,
+        tunables: Some("glibc.malloc.mmap_max=0"),
+        ..DEFAULT
     },
     Setup {
         name: "glibc.malloc.top_pad=16777216",
-        change: Change::Tunables("glibc.malloc.top_pad=16777216"),
-        by_design: None,
+        tunables: Some("glibc.malloc.top_pad=16777216"),
+        ..DEFAULT
     },
     Setup {
         name: "glibc.malloc.hugetlb=2",
-        change: Change::Tunables("glibc.malloc.hugetlb=2"),
+        tunables: Some("glibc.malloc.hugetlb=2"),
         by_design: Some(NO_HEAP),
+        ..DEFAULT
     },
     Setup {
         name: "glibc.malloc.mmap_threshold=0",
-        change: Change::Tunables("glibc.malloc.mmap_threshold=0"),
+        tunables: Some("glibc.malloc.mmap_threshold=0"),
         by_design: Some(NO_HEAP),
+        ..DEFAULT
     },
     Setup {
         name: "the legacy layout (ulimit -s unlimited) with glibc.malloc.mmap_threshold=0",
-        change: Change::Shell(
-            "ulimit -s unlimited && export GLIBC_TUNABLES=glibc.malloc.mmap_threshold=0",
-        ),
+        shell: Some("ulimit -s unlimited"),
+        tunables: Some("glibc.malloc.mmap_threshold=0"),
         by_design: Some("the legacy layout, and no heap"),
+        ..DEFAULT
     },
     Setup {
         name: "glibc.malloc.mmap_threshold=4096",
-        change: Change::Tunables("glibc.malloc.mmap_threshold=4096"),
+        tunables: Some("glibc.malloc.mmap_threshold=4096"),
         by_design: Some("the heap serves only blocks smaller than ex1's 16 KiB"),
+        ..DEFAULT
     },
     Setup {
         name: "glibc.malloc.top_pad=0, from folders up to 250 characters deep",
-        change: Change::DeepFolders("glibc.malloc.top_pad=0"),
-        by_design: None,
+        tunables: Some("glibc.malloc.top_pad=0"),
+        folder: Folder::Deep,
+        ..DEFAULT
     },
     Setup {
         name: "an ordinary user",
-        change: Change::OrdinaryUser,
-        by_design: None,
+        wrapper: &[
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+        ],
+        folder: Folder::ForNobody,
+        ..DEFAULT
     },
     Setup {
         name: "GNU ld",
-        change: Change::Link("-C link-arg=-fuse-ld=bfd"),
-        by_design: None,
+        rustflags: Some("-C link-arg=-fuse-ld=bfd"),
+        ..DEFAULT
     },
     Setup {
         name: "GNU ld -z noseparate-code",
-        change: Change::Link("-C link-arg=-fuse-ld=bfd -C link-arg=-Wl,-z,noseparate-code"),
-        by_design: None,
+        rustflags: Some("-C link-arg=-fuse-ld=bfd -C link-arg=-Wl,-z,noseparate-code"),
+        ..DEFAULT
     },
     Setup {
         name: "gold",
-        change: Change::Link("-C link-arg=-fuse-ld=gold"),
-        by_design: None,
+        rustflags: Some("-C link-arg=-fuse-ld=gold"),
+        ..DEFAULT
     },
 ];
 
@@ -247,7 +271,7 @@ fn copy_binaries(bin_dir: &Path, folder: &str, link: bool) -> Result<PathBuf> {
     Ok(folder)
 }
 
-/// The path lengths of [`Change::DeepFolders`]: every 4 characters up to 250, from the
+/// The path lengths of [`Folder::Deep`]: every 4 characters up to 250, from the
 /// shortest the temporary folder allows. (The lengths at which a failure showed, before it was
 /// fixed, spanned 8: 173 to 180.)
 fn depths(top: &Path) -> impl Iterator<Item = usize> + use<> {
@@ -269,49 +293,30 @@ fn deep_folder(top: &Path, depth: usize) -> String {
     name
 }
 
+/// The command line that runs `lesson` from `bin_dir` as `setup` says, program first: the
+/// binary and its arguments, after a shell line if there is one, under a wrapper if there is
+/// one.
+fn command(setup: &Setup, lesson: &LessonBinary, bin_dir: &Path) -> Vec<String> {
+    let mut argv = vec![bin_dir.join(&lesson.binary).display().to_string()];
+    argv.extend(lesson.args.iter().cloned());
+    if let Some(line) = setup.shell {
+        // `exec` keeps the binary in the shell's process, under the shell's limits.
+        let script = format!("{line} && exec \"$0\" \"$@\"");
+        argv.splice(0..0, ["/bin/sh".to_owned(), "-c".to_owned(), script]);
+    }
+    argv.splice(0..0, setup.wrapper.iter().map(|a| (*a).to_owned()));
+    argv
+}
+
 /// Runs `lesson` as the setup says; returns what it printed and how it ended.
 fn run_one(setup: &Setup, lesson: &LessonBinary, bin_dir: &Path) -> Result<run::Run> {
-    let binary = bin_dir.join(&lesson.binary);
-    let (program, args): (PathBuf, Vec<String>) = match setup.change {
-        Change::Nothing | Change::Link(_) | Change::Tunables(_) | Change::DeepFolders(_) => (
-            binary,
-            lesson.args.iter().map(|a| (*a).to_owned()).collect(),
-        ),
-        Change::Wrap(wrapper) => {
-            let mut args: Vec<String> = wrapper[1..].iter().map(|a| (*a).to_owned()).collect();
-            args.push(binary.display().to_string());
-            args.extend(lesson.args.iter().map(|a| (*a).to_owned()));
-            (PathBuf::from(wrapper[0]), args)
-        }
-        Change::Shell(first) => {
-            let mut line = format!("{first} && exec \"$0\"");
-            for i in 0..lesson.args.len() {
-                line.push_str(&format!(" \"${}\"", i + 1));
-            }
-            let mut args = vec!["-c".to_owned(), line, binary.display().to_string()];
-            args.extend(lesson.args.iter().map(|a| (*a).to_owned()));
-            (PathBuf::from("/bin/sh"), args)
-        }
-        Change::OrdinaryUser => {
-            let mut args: Vec<String> = ["--reuid=65534", "--regid=65534", "--clear-groups"]
-                .iter()
-                .map(|a| (*a).to_owned())
-                .collect();
-            args.push(binary.display().to_string());
-            args.extend(lesson.args.iter().map(|a| (*a).to_owned()));
-            (PathBuf::from("setpriv"), args)
-        }
-    };
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let tunables = match setup.change {
-        Change::Tunables(t) | Change::DeepFolders(t) => Some(t),
-        _ => None,
-    };
+    let argv = command(setup, lesson, bin_dir);
+    let args: Vec<&str> = argv[1..].iter().map(String::as_str).collect();
     run::run_with_env(
-        &program,
+        Path::new(&argv[0]),
         &args,
         TIMEOUT,
-        tunables.map(|t| ("GLIBC_TUNABLES", t)),
+        setup.tunables.map(|t| ("GLIBC_TUNABLES", t)),
     )
 }
 
@@ -370,12 +375,12 @@ pub fn matrix(quick: bool) -> Result<bool> {
     let default_bins = run::build(Profile::Debug)?;
     let (mut passed, mut failed, mut skipped) = (0, 0, 0);
     for setup in SETUPS {
-        if quick && matches!(setup.change, Change::Link(_)) {
+        if quick && setup.rustflags.is_some() {
             continue;
         }
-        let bin_dir = match setup.change {
-            Change::Link(flags) => build_linked(setup.name, flags)?,
-            Change::OrdinaryUser if !is_root() => {
+        let bin_dir = match (setup.rustflags, setup.folder) {
+            (Some(flags), _) => build_linked(setup.name, flags)?,
+            (None, Folder::ForNobody) if !is_root() => {
                 println!(
                     "{}: skipped (only root can run the binaries as another user; this run is an ordinary user's already)",
                     setup.name
@@ -383,12 +388,12 @@ pub fn matrix(quick: bool) -> Result<bool> {
                 skipped += 1;
                 continue;
             }
-            Change::OrdinaryUser => copy_binaries(&default_bins, "nobody", false)?,
-            _ => default_bins.clone(),
+            (None, Folder::ForNobody) => copy_binaries(&default_bins, "nobody", false)?,
+            (None, Folder::Build | Folder::Deep) => default_bins.clone(),
         };
         // Where each run's binaries are: one folder, or one per depth.
-        let folders: Vec<(String, PathBuf)> = match setup.change {
-            Change::DeepFolders(_) => {
+        let folders: Vec<(String, PathBuf)> = match setup.folder {
+            Folder::Deep => {
                 let first = copy_binaries(&default_bins, "copy", false)?;
                 let top = scratch();
                 depths(&top)
@@ -399,7 +404,7 @@ pub fn matrix(quick: bool) -> Result<bool> {
                     })
                     .collect::<Result<_>>()?
             }
-            _ => vec![(String::new(), bin_dir.clone())],
+            Folder::Build | Folder::ForNobody => vec![(String::new(), bin_dir.clone())],
         };
         let mut differing = Vec::new();
         let failed_before = failed;
@@ -421,7 +426,7 @@ pub fn matrix(quick: bool) -> Result<bool> {
                 }
             }
         }
-        if matches!(setup.change, Change::OrdinaryUser | Change::DeepFolders(_)) {
+        if setup.folder != Folder::Build {
             let _ = std::fs::remove_dir_all(scratch());
         }
         if failed > failed_before {
@@ -448,6 +453,41 @@ pub fn matrix(quick: bool) -> Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_setup_s_fields_compose_into_one_command() {
+        let lesson = LessonBinary {
+            name: "milestone-contract".to_owned(),
+            binary: "milestone".to_owned(),
+            args: vec!["contract".to_owned()],
+            snapshot: "milestone-contract".to_owned(),
+            readme: None,
+            shows: String::new(),
+        };
+        let bin = Path::new("/b");
+        assert_eq!(
+            command(&DEFAULT, &lesson, bin),
+            ["/b/milestone", "contract"]
+        );
+        let both = Setup {
+            wrapper: &["taskset", "-c", "0"],
+            shell: Some("ulimit -s unlimited"),
+            ..DEFAULT
+        };
+        assert_eq!(
+            command(&both, &lesson, bin),
+            [
+                "taskset",
+                "-c",
+                "0",
+                "/bin/sh",
+                "-c",
+                "ulimit -s unlimited && exec \"$0\" \"$@\"",
+                "/b/milestone",
+                "contract"
+            ]
+        );
+    }
 
     #[test]
     fn each_depth_has_a_folder_of_its_own_and_that_length() {
