@@ -14,6 +14,7 @@ use anyhow::{Context, Result};
 use clap::Parser;
 use lesson::{CommonFlags, Lesson, LessonInfo, bytes, varying_bytes};
 use memcore::sys;
+use milestone::contract::pattern;
 use milestone::{
     BREAK_STEP, Chunk, ChunkError, ChunkStats, Source, chunk_stats, find_chunk, for_each_chunk,
     mem_chunk, policy, release_chunk,
@@ -149,10 +150,6 @@ fn all_chunks() -> Vec<Chunk> {
     let mut all = Vec::new();
     for_each_chunk(|c| all.push(*c));
     all
-}
-
-fn pattern(chunk: usize, offset: usize) -> u8 {
-    (chunk * 31 + offset % 251) as u8
 }
 
 fn run(lesson: &mut Lesson, sizes: &[usize]) -> Result<()> {

@@ -69,6 +69,12 @@ pub struct FirstDifference {
     pub raw: Option<String>,
 }
 
+/// A line of a difference, quoted; `None` (the text ended) said in words.
+pub fn show(line: &Option<String>) -> String {
+    line.as_deref()
+        .map_or("(nothing: it ended)".to_owned(), |s| format!("{s:?}"))
+}
+
 /// Lines of the snapshot file before its contents: insta's header, up to the second `---`.
 pub fn header_lines(name: &str) -> usize {
     let text = std::fs::read_to_string(path(name)).unwrap_or_default();
@@ -110,10 +116,6 @@ pub fn explain(name: &str, expected: &str, actual: &str, raw: &str) -> String {
         .to_string();
     let Some(d) = first_difference(header_lines(name), expected, actual, raw) else {
         return format!("    {file}: the patterns differ only in line ends");
-    };
-    let show = |s: &Option<String>| {
-        s.as_deref()
-            .map_or("(nothing: it ended)".to_owned(), |s| format!("{s:?}"))
     };
     format!(
         "    first difference at {file}:{}\n      expected pattern: {}\n      actual pattern:   {}\n      actual output:    {}",

@@ -265,8 +265,7 @@ fn isolation(lesson: &mut Lesson) -> Result<()> {
     let mine: u64 = **std::hint::black_box(&value);
     let theirs = match exit {
         ChildExit::Exited(0) => seen.get(0).to_string(),
-        ChildExit::Exited(code) => format!("nothing: it exited with {code}"),
-        ChildExit::Signaled(s) => format!("nothing: killed by {}", sys::signal_name(s)),
+        other => format!("nothing: it {other}"),
     };
     lesson.fact("the child read there", &theirs);
     lesson.fact("this process reads there", mine);
@@ -308,11 +307,7 @@ fn protection(lesson: &mut Lesson) -> Result<()> {
     };
     // SAFETY: this process has one thread; the child only makes one store.
     let exit = unsafe { sys::fork_and_wait(writer) }.context("fork failed")?;
-    let how = match exit {
-        ChildExit::Signaled(s) => format!("killed by {}", sys::signal_name(s)),
-        ChildExit::Exited(code) => format!("exited with status {code}"),
-    };
-    lesson.fact("the child that wrote there was", &how);
+    lesson.fact("the child that wrote there was", exit.to_string());
     // SAFETY: the page is still ours and readable.
     let still = unsafe { fault::probe_read(guarded_addr) };
     lesson.check(
@@ -323,7 +318,7 @@ fn protection(lesson: &mut Lesson) -> Result<()> {
     lesson.check(
         "the write was killed by SIGSEGV",
         exit.signal_name() == Some("SIGSEGV"),
-        format!("the child {how}"),
+        format!("the child {exit}"),
     );
     lesson.check(
         "this process is unharmed and the page unchanged",

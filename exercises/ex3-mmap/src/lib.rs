@@ -15,7 +15,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, anyhow, bail};
 use lesson::glibc::GlibcMalloc;
 use lesson::{Lesson, LessonInfo, Marks, bytes, count, io_error, varying_bytes, varying_text};
-use memcore::sys::{self, ChildExit};
+use memcore::sys;
 use memcore::{Errno, Mapping, MemoryMap, Region, RegionKind, fault};
 
 /// Deliberately not a multiple of the page size.
@@ -463,15 +463,11 @@ fn touch_after_unmap(lesson: &mut Lesson) -> Result<()> {
     };
     // SAFETY: this process has only its main thread, and the child only maps, unmaps and loads.
     let exit = unsafe { sys::fork_and_wait(child) }.context("fork failed")?;
-    let how = match exit {
-        ChildExit::Signaled(signal) => format!("killed by {}", sys::signal_name(signal)),
-        ChildExit::Exited(code) => format!("exited with status {code}"),
-    };
-    lesson.fact("the child", &how);
+    lesson.fact("the child", exit.to_string());
     lesson.check(
         "the child was killed by SIGSEGV",
         exit.signal_name() == Some("SIGSEGV"),
-        format!("the child {how}"),
+        format!("the child {exit}"),
     );
     lesson.say("This process carries on: the fault and the signal were the child's alone.");
     Ok(())

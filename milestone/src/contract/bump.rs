@@ -256,12 +256,11 @@ pub(super) fn foundation(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
         (Some(Proof::NothingTaken), _) => "the workload never reached the bump allocator (the \
              lesson's fault, not yours)"
             .to_owned(),
-        (_, ChildExit::Signaled(signal)) => format!(
-            "the child was killed by {} (SIGABRT: mem_chunk refused a chunk, and the \
-             allocator had no memory to give)",
-            sys::signal_name(signal)
+        (_, exit @ ChildExit::Signaled(libc::SIGABRT)) => format!(
+            "the child was {exit}: mem_chunk refused a chunk, and the allocator had no memory \
+             to give"
         ),
-        (_, ChildExit::Exited(code)) => format!("the child exited {code}"),
+        (_, exit) => format!("the child {exit}"),
     };
     lesson.check_part(
         "mem_chunk",

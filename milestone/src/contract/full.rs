@@ -120,11 +120,7 @@ pub(super) fn full_registry(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
         (Some(Filled::ListChanged), _) => {
             "the registry changed though the chunk was refused".to_owned()
         }
-        (_, ChildExit::Signaled(signal)) => format!(
-            "the child filling the registry was killed by {}",
-            sys::signal_name(signal)
-        ),
-        (_, ChildExit::Exited(code)) => format!("the child filling the registry exited {code}"),
+        (_, exit) => format!("the child filling the registry {exit}"),
     };
     lesson.check_part(
         "mem_chunk",

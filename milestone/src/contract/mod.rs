@@ -164,7 +164,9 @@ struct Taken {
     source: Source,
 }
 
-fn pattern(chunk: usize, offset: usize) -> u8 {
+/// The byte the `chunk`th chunk holds at `offset`: each chunk a pattern of its own, so that
+/// an overlap shows.
+pub fn pattern(chunk: usize, offset: usize) -> u8 {
     (chunk * 31 + offset % 251) as u8
 }
 

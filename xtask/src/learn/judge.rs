@@ -362,10 +362,7 @@ fn difference_note(outcome: &Outcome, expected: &Expected, through_last_step: bo
     let Some(d) = snapshot::first_difference(0, &want, &got, outcome.stdout) else {
         return Vec::new();
     };
-    let show = |s: &Option<String>| {
-        s.as_deref()
-            .map_or("(nothing)".to_owned(), |s| format!("{s:?}"))
-    };
+    let show = snapshot::show;
     vec![
         format!(
             "yours differs from the reference here (a note, not a failure), {}:{}:",

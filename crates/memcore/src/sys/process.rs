@@ -18,6 +18,16 @@ pub enum ChildExit {
     Signaled(i32),
 }
 
+impl std::fmt::Display for ChildExit {
+    /// `exited with status 3`, or `killed by SIGSEGV`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            ChildExit::Exited(code) => write!(f, "exited with status {code}"),
+            ChildExit::Signaled(signal) => write!(f, "killed by {}", signal_name(signal)),
+        }
+    }
+}
+
 impl ChildExit {
     /// The signal's name (`"SIGSEGV"`) if a signal killed the child.
     pub fn signal_name(self) -> Option<&'static str> {
