@@ -2,7 +2,7 @@
 
 use super::ChunkRegistry;
 use super::leaf::{BLOCK, LEAF_CAP};
-use super::types::Tally;
+use super::tally::Tally;
 
 impl ChunkRegistry {
     /// Checks every internal invariant; for tests.

@@ -16,17 +16,21 @@
 //! The registry only records; the policy (where memory comes from, when to give it back) is
 //! the caller's: see the `milestone` crate's `mem_chunk`.
 
+mod chunk;
+mod chunk_registry;
+mod extent;
 mod fit_tree;
-mod index;
 mod invariants;
 mod leaf;
 mod leaf_pool;
 mod mapped_vec;
 mod record;
-mod types;
+mod tally;
 
 #[cfg(test)]
 mod tests;
 
-pub use index::ChunkRegistry;
-pub use types::{Chunk, Extent, GRANULE, Source, State, Tally};
+pub use chunk::Chunk;
+pub use chunk_registry::ChunkRegistry;
+pub use extent::{Extent, GRANULE, Source, State};
+pub use tally::Tally;

@@ -10,7 +10,7 @@
 
 use std::ptr::NonNull;
 
-use super::types::{Extent, GRANULE, Source, State};
+use super::extent::{Extent, GRANULE, Source, State};
 
 pub(super) const TAG_MASK: usize = GRANULE - 1;
 pub(super) const TAG_FREE: usize = 0;

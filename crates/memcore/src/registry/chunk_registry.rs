@@ -10,12 +10,13 @@
 
 use std::fmt;
 
+use super::extent::{Extent, GRANULE, State};
 use super::fit_tree::FitTree;
 use super::leaf::{LEAF_CAP, Leaf, LeafMeta, LeafMut};
 use super::leaf_pool::LeafPool;
 use super::mapped_vec::MappedVec;
 use super::record::Record;
-use super::types::{Extent, GRANULE, State, Tally};
+use super::tally::Tally;
 use crate::error::Error;
 
 /// Every extent the chunk layer holds, in address order. See the module docs.
