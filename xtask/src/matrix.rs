@@ -279,8 +279,10 @@ fn depths(top: &Path) -> impl Iterator<Item = usize> + use<> {
     (shortest..=250.max(shortest)).step_by(4)
 }
 
-/// A folder, of its own for each `depth`, that makes the copies' paths `depth` characters long
-/// (or one more), the longest binary's, `milestone`, counted.
+/// A folder that makes the copied binaries' paths `depth` characters long, or one more.
+///
+/// Each `depth` gets a folder of its own. The length is that of the longest binary's path,
+/// `milestone`'s.
 fn deep_folder(top: &Path, depth: usize) -> String {
     let mut name = format!("L{depth:03}");
     let fixed = top.as_os_str().len() + 1 + "/milestone".len();

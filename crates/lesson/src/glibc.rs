@@ -25,9 +25,10 @@ pub const DEFAULT_TOP_PAD: usize = 128 * 1024;
 /// ignores a larger one.
 const MAX_MMAP_THRESHOLD: usize = 32 << 20;
 
-/// The smallest chunk glibc's malloc makes (`MINSIZE` on 64-bit systems). With a threshold at
-/// or below it, every request glibc cannot serve from free memory is mapped; and glibc grows
-/// the heap when a request would leave less than this free at its top.
+/// The smallest chunk glibc's malloc makes (`MINSIZE` on 64-bit systems).
+///
+/// With a threshold at or below it, every request glibc cannot serve from free memory is
+/// mapped. glibc also grows the heap when a request would leave less than this free at its top.
 pub const MIN_CHUNK: usize = 32;
 
 /// One setting, and where this process got it.
@@ -76,9 +77,10 @@ impl MallocTuning {
         tuning
     }
 
-    /// The settings given `GLIBC_TUNABLES` and a way to read the older variables. In
-    /// `GLIBC_TUNABLES` the last value of a name wins, and it wins over the older variable;
-    /// values glibc would refuse (not a number, a threshold above 32 MiB) are left out.
+    /// The settings given `GLIBC_TUNABLES` and a way to read the older variables.
+    ///
+    /// In `GLIBC_TUNABLES` the last value of a name wins, and it wins over the older variable.
+    /// Values glibc would refuse (not a number, a threshold above 32 MiB) are left out.
     pub fn parse(tunables: Option<&str>, var: impl Fn(&str) -> Option<String>) -> MallocTuning {
         let tuned = |name: &str| {
             tunables?
@@ -141,9 +143,11 @@ impl GlibcMalloc {
         })
     }
 
-    /// With `glibc.malloc.hugetlb=2` (or a page size the kernel has), glibc takes every
-    /// block of memory for its main arena with mmap, to try huge pages, and never calls sbrk:
-    /// the size of those pages.
+    /// The size of the huge pages glibc's malloc maps all its memory with, if it does.
+    ///
+    /// It does with `glibc.malloc.hugetlb=2`, or with a page size the kernel has. Then glibc
+    /// takes every block of memory for its main arena with mmap, to try huge pages. It never
+    /// calls sbrk.
     fn hugetlb_pages(&self) -> Option<u64> {
         match self.tuning.hugetlb?.value {
             0 | 1 => None,
@@ -152,8 +156,10 @@ impl GlibcMalloc {
         }
     }
 
-    /// With `glibc.malloc.hugetlb=1`, and the kernel's transparent huge pages in `madvise`
-    /// mode, glibc grows its heap to a boundary of that page size: the size.
+    /// The page size to whose boundary glibc grows its heap, if it rounds to a huge page.
+    ///
+    /// It does with `glibc.malloc.hugetlb=1` when the kernel's transparent huge pages are in
+    /// `madvise` mode.
     pub fn thp_growth(&self) -> Option<u64> {
         match (self.tuning.hugetlb?.value, self.thp) {
             (1, (ThpMode::Madvise, Some(size))) => Some(size),
@@ -166,9 +172,10 @@ impl GlibcMalloc {
         self.tuning.mmap_max.is_none_or(|s| s.value > 0) || self.hugetlb_pages().is_some()
     }
 
-    /// glibc's mmap threshold, and where it comes from. Untuned, it starts at 128 KiB and
-    /// moves up when a mapped block is freed (man 3 mallopt); with hugetlbfs pages it is their
-    /// size.
+    /// glibc's mmap threshold, and where it comes from.
+    ///
+    /// Untuned, it starts at 128 KiB and moves up when a mapped block is freed (man 3 mallopt).
+    /// With hugetlbfs pages it is their size.
     pub fn mmap_threshold(&self) -> (usize, String) {
         match (self.tuning.mmap_threshold, self.hugetlb_pages()) {
             (Some(s), _) => (s.value, format!("set by {}", s.source)),
@@ -177,16 +184,19 @@ impl GlibcMalloc {
         }
     }
 
-    /// Whether glibc's malloc gives every request that free memory cannot serve an mmap of its
-    /// own: its threshold is at or below its smallest chunk, and mmap is not turned off. Those
-    /// mappings then lie beside, and merge with, the ones a program makes itself.
+    /// Whether glibc's malloc gives an mmap of its own to every request that free memory
+    /// cannot serve.
+    ///
+    /// It does when its threshold is at or below its smallest chunk, and mmap is not turned
+    /// off. Those mappings then lie beside, and merge with, the ones a program makes itself.
     pub fn maps_every_request(&self) -> bool {
         self.mmap_threshold().0 <= MIN_CHUNK && self.maps_large_requests()
     }
 
-    /// The largest request of at most `most` bytes that glibc serves from the heap rather than
-    /// with an mmap of its own: below the threshold, with its 8-byte header and rounded up to
-    /// 16. At least 16 bytes (useless when [`GlibcMalloc::maps_every_request`]).
+    /// The largest request of at most `most` bytes that glibc serves from the heap, not with an
+    /// mmap of its own. At least 16 bytes (useless when [`GlibcMalloc::maps_every_request`]).
+    ///
+    /// Such a request stays below the threshold with its 8-byte header, rounded up to 16.
     pub fn largest_heap_request(&self, most: usize) -> usize {
         if !self.maps_large_requests() {
             return most;
@@ -208,17 +218,18 @@ impl GlibcMalloc {
         let (threshold, source) = self.mmap_threshold();
         self.maps_every_request().then(|| {
             format!(
-                "the mmap threshold is {} ({source}): no chunk is that small, so every request \
-                 that free memory cannot serve gets an mmap of its own, and malloc never calls \
-                 sbrk",
+                "the mmap threshold is {} ({source}), below any chunk. So malloc maps every \
+                 request that free memory cannot serve, and never calls sbrk",
                 bytes(threshold as u64)
             )
         })
     }
 
-    /// Why what the lessons show differs from their snapshots by design in this process, if it
-    /// does: glibc's malloc uses no heap, or it maps requests smaller than the 16 KiB blocks
-    /// ex1 takes from the heap. Their own checks still hold.
+    /// Why the lessons' output differs from their snapshots in this process, by design, if it
+    /// does.
+    ///
+    /// It does when glibc's malloc uses no heap, or when it maps requests smaller than the
+    /// 16 KiB blocks ex1 takes from the heap. The lessons' own checks still hold then.
     pub fn changes_the_lessons(&self) -> Option<String> {
         if let Some(why) = self.no_heap() {
             return Some(why);
@@ -232,8 +243,8 @@ impl GlibcMalloc {
         })
     }
 
-    /// The spare room glibc's malloc asks for whenever it grows the heap: `top_pad`, and with
-    /// transparent huge pages, up to one such page more.
+    /// The spare room glibc's malloc asks for whenever it grows the heap. It is `top_pad`, and
+    /// with transparent huge pages up to one such page more.
     pub fn growth_room(&self) -> usize {
         let pad = self.tuning.top_pad.map_or(DEFAULT_TOP_PAD, |s| s.value);
         pad.saturating_add(self.thp_growth().unwrap_or(0) as usize)

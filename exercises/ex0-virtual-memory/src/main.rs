@@ -1,7 +1,7 @@
 //! Exercise 0: what virtual memory gives a process, seen happening.
 //!
-//! Each process sees its own address space, which the kernel backs with physical memory page
-//! by page, only when a page is first touched. That one idea gives the lesson's four benefits:
+//! Each process sees its own address space. The kernel backs it with physical memory page by
+//! page, only when a page is first touched. That one idea gives the lesson's four benefits:
 //! a process can ask for more than the machine has; two processes can use the same address
 //! for different data; a page can forbid writes; and contiguous addresses can sit on
 //! scattered physical frames.
@@ -22,13 +22,13 @@ const GIB: u64 = 1 << 30;
 const TOUCHED: usize = 10;
 
 const INFO: LessonInfo = lesson::info!(
-    "Asks for a mapping larger than RAM and swap together and shows what the overcommit \
-            policy does with it, with and without MAP_NORESERVE; touches a few pages of a huge \
-            mapping and shows only those become resident (Rss in /proc/self/smaps); forks, and \
-            shows parent and child holding different values at one virtual address; makes a \
-            page read-only and shows a write to it killed by SIGSEGV in a child. With \
-            --frames, also shows the physical frames behind consecutive virtual pages \
-            (/proc/self/pagemap; the numbers need root)."
+    "Asks for a mapping larger than RAM and swap together, with and without \
+     MAP_NORESERVE, and shows what the overcommit policy does with it. Touches a few \
+     pages of a huge mapping, and shows that only those become resident (Rss in \
+     /proc/self/smaps). Forks, and shows parent and child holding different values at \
+     one virtual address. Makes a page read-only, and shows a write to it killed by \
+     SIGSEGV in a child. With --frames, it also shows the physical frames behind \
+     consecutive virtual pages, from /proc/self/pagemap (the numbers need root)."
 );
 
 /// ex0's flags.
@@ -65,8 +65,10 @@ fn run(lesson: &mut Lesson, frames: bool) -> Result<()> {
 }
 
 /// How much more memory this process may map under its own limits, and which limit leaves
-/// the least: `RLIMIT_AS` counts all its address space (`VmSize`), `RLIMIT_DATA` its private
-/// writable memory (`VmData`), which the requests here are. `None` when neither is set.
+/// the least. `None` when neither is set.
+///
+/// `RLIMIT_AS` counts all its address space (`VmSize`). `RLIMIT_DATA` counts its private
+/// writable memory (`VmData`), which the requests here are.
 fn room_under_limits() -> Result<Option<(u64, String)>> {
     let (mapped, data) = procfs::address_space()?;
     let limits = [
@@ -95,18 +97,20 @@ fn room_under_limits() -> Result<Option<(u64, String)>> {
 fn more_than_the_machine(lesson: &mut Lesson) -> Result<(Result<NonNull<u8>, Error>, usize)> {
     lesson.step("Ask for more memory than the machine has");
     lesson.say(
-        "mmap gives a process address space, not memory: the kernel finds a physical page \
-         for a virtual one only when it is first touched.\n\
-         So it may promise more than it has. How much more is its overcommit policy \
-         (/proc/sys/vm/overcommit_memory): 0 refuses only what obviously cannot fit in RAM \
-         plus swap, 1 grants everything, 2 never promises more than it could back.\n\
-         MAP_NORESERVE asks it not to count the mapping against RAM and swap at all.\n\
-         A process's own limits come first: ulimit -v (RLIMIT_AS, all its address space) and \
-         ulimit -d (RLIMIT_DATA, its private writable memory, as here) refuse a request above \
-         them whatever the policy.\n\
-         What follows depends on this machine, so it is marked with a leading ~; the checks \
-         compare it with what the policy documents. (This program never touches more than a \
-         few pages of what it is granted: touching it all would exhaust the machine.)",
+        "mmap gives a process address space, not memory. The kernel finds a physical page \
+         for a virtual one only when the page is first touched.\n\
+         So the kernel may promise more memory than it has. Its overcommit policy \
+         (/proc/sys/vm/overcommit_memory) says how much more.\n\
+         Policy 0 refuses only what obviously cannot fit in RAM plus swap. Policy 1 grants \
+         everything. Policy 2 never promises more than it could back.\n\
+         MAP_NORESERVE asks the kernel not to count the mapping against RAM and swap at all.\n\
+         A process's own limits come first, whatever the policy.\n\
+         ulimit -v (RLIMIT_AS) caps all of a process's address space.\n\
+         ulimit -d (RLIMIT_DATA) caps its private writable memory, which these requests are.\n\
+         What follows depends on this machine, so it is marked with a leading ~. The checks \
+         compare it with what the policy documents.\n\
+         This program touches only a few pages of what it is granted. Touching it all would \
+         exhaust the machine.",
     );
     let info = procfs::meminfo()?;
     let policy = procfs::overcommit()?;
@@ -117,11 +121,10 @@ fn more_than_the_machine(lesson: &mut Lesson) -> Result<(Result<NonNull<u8>, Err
         varying_text(&format!("{}: {}", policy.number(), policy.meaning())),
     );
     let swap = if info.swap_total == 0 {
-        "none: a touched page stays in RAM until it is unmapped, so touching more than RAM \
-         makes the kernel's OOM killer end a process (most likely the one touching)"
+        "none: touching more than RAM makes the kernel's OOM killer end a process"
     } else {
-        "pages not used lately can be written out to swap, so touching more than RAM works, \
-         slowly, up to RAM plus swap; past that the kernel's OOM killer ends a process"
+        "idle pages go out to swap, so touching more than RAM works, slowly; past RAM plus \
+         swap, the kernel's OOM killer ends a process"
     };
     lesson.fact("what swap does here", varying_text(swap));
     let room = room_under_limits()?;
@@ -173,12 +176,12 @@ fn touch_pages(
     lesson.step(format!("Touch {TOUCHED} pages: only they take memory"));
     lesson.say(
         "The mapping is there, but empty: no page of it is in RAM yet.\n\
-         Writing one byte in a page makes the kernel find a physical page for it (a page \
-         fault) and count it as resident (Rss in /proc/self/smaps). Huge pages are turned off \
-         for this mapping, so each touch costs exactly one page.",
+         Writing one byte in a page causes a page fault. The kernel then finds a physical page \
+         for it and counts it as resident (Rss in /proc/self/smaps).\n\
+         Huge pages are turned off for this mapping, so each touch costs exactly one page.",
     );
-    // Under policy 2, or a limit, the huge request is refused; a 64 MiB one (or, under a
-    // tight limit, half of what it leaves) shows the same thing.
+    // Under policy 2, or a limit, the huge request is refused. A 64 MiB mapping then shows
+    // the same thing; under a tight limit, half of what the limit leaves.
     let which = match &noreserve {
         Ok(_) => "step 1's MAP_NORESERVE mapping",
         Err(_) => "a smaller one: step 1's MAP_NORESERVE request was refused",
@@ -222,9 +225,10 @@ fn touch_pages(
         format!("it grew by {} bytes", after - before),
     );
     lesson.say(
-        "Touching also made the kernel build page tables to map those pages, memory of its own \
-         that Rss does not count (VmPTE in /proc/self/status). Pages spread far apart each need \
-         tables of their own, so here they can cost more than the pages themselves.",
+        "Touching also made the kernel build page tables for those pages. Rss does not count \
+         them; VmPTE in /proc/self/status does.\n\
+         Pages spread far apart each need tables of their own. So here the tables can cost \
+         more than the pages themselves.",
     );
     lesson.fact(
         "the page tables grew by",
@@ -239,11 +243,12 @@ fn touch_pages(
 fn isolation(lesson: &mut Lesson) -> Result<()> {
     lesson.step("Isolation: one address, two processes, two values");
     lesson.say(
-        "fork copies this process: the child has the same virtual addresses, but its pages \
-         are copies (copy-on-write: the kernel copies a page the moment either side writes).\n\
-         The child writes 42 where this process keeps 41, and puts what it reads there in a \
-         page both share (MAP_SHARED memory, the one kind fork does not copy); then this \
-         process reads its own value at the same address.",
+        "fork copies this process. The child has the same virtual addresses, but its pages \
+         are copies.\n\
+         The kernel copies a page the moment either side writes to it (copy-on-write).\n\
+         The child writes 42 at the address where this process keeps 41. It sends back what \
+         it reads there through a shared page.\n\
+         Then this process reads its own value at the same address.",
     );
     let mut value = Box::new(41u64);
     // The address, taken once; the child writes through it.
@@ -286,8 +291,9 @@ fn protection(lesson: &mut Lesson) -> Result<()> {
     let page = sys::page_size();
     lesson.step("Protection: a read-only page");
     lesson.say(
-        "Each page has its own permissions. mprotect makes a page read-only: reads work, and \
-         a write makes the CPU fault and the kernel send SIGSEGV.\n\
+        "Each page has its own permissions.\n\
+         mprotect makes a page read-only. Reads still work, but a write makes the CPU fault, \
+         and the kernel sends SIGSEGV.\n\
          The write is tried in a child process, which dies; this one is unharmed.",
     );
     let guarded = sys::mmap_anonymous(page).context("mmap failed")?;
@@ -336,9 +342,10 @@ fn show_frames(lesson: &mut Lesson) -> Result<()> {
     let page = sys::page_size();
     lesson.step("Contiguous addresses over scattered frames");
     lesson.say(
-        "A program sees one contiguous range; the kernel backs each page with whatever \
-         physical frame was free. /proc/self/pagemap shows the frame behind each page, but \
-         only to a privileged process (CAP_SYS_ADMIN); others see zeros.",
+        "A program sees one contiguous range. The kernel backs each page with whatever \
+         physical frame was free.\n\
+         /proc/self/pagemap shows the frame behind each page, but only to a privileged \
+         process (CAP_SYS_ADMIN). Others see zeros.",
     );
     let mut map = memcore::Mapping::anonymous(PAGES * page)?;
     for k in 0..PAGES {

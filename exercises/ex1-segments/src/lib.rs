@@ -51,10 +51,10 @@ use picture::{Placed, diagram};
 
 const INFO: LessonInfo = lesson::info!(
     "Prints the address of a local variable, a small and a large heap allocation, an \
-            initialised and a zeroed global, a string literal and a function; finds the region \
-            of /proc/self/maps that holds each; cross-checks the executable's segments against \
-            the linker symbols etext, edata and end (man 3 end); and draws the lesson's layout \
-            diagram with this run's real addresses."
+     initialised and a zeroed global, a string literal and a function. Finds the region \
+     of /proc/self/maps that holds each. Cross-checks the executable's segments against \
+     the linker symbols etext, edata and end (man 3 end). Draws the lesson's layout \
+     diagram with this run's real addresses."
 );
 
 /// ex1's flags.
@@ -74,8 +74,8 @@ pub fn main(parts: &Parts) -> ExitCode {
     lesson.run(|lesson| run(lesson, parts, flags.large as usize))
 }
 
-/// Calls `address_of_a_local` one frame deeper than the caller. `inline(never)` keeps the frame:
-/// an inlined call would share its caller's frame.
+/// Calls `address_of_a_local` one frame deeper than the caller. `inline(never)` keeps the frame,
+/// since an inlined call would share its caller's frame.
 #[inline(never)]
 fn one_call_deeper(parts: &Parts) -> usize {
     let here = black_box(0u64);
@@ -106,10 +106,10 @@ fn run(lesson: &mut Lesson, parts: &Parts, large: usize) -> Result<()> {
 fn stack(lesson: &mut Lesson, parts: &Parts) -> Result<Placed> {
     lesson.step("A local variable lives on the stack");
     lesson.say(
-        "Each function call gets a frame on the stack for its local variables; the frame is \
+        "Each function call gets a frame on the stack for its local variables. The frame is \
          given back when the call returns.\n\
-         The main thread's stack is the region the kernel calls [stack], near the top of the \
-         address space.",
+         The kernel calls the main thread's stack [stack]. It lies near the top of the address \
+         space.",
     );
     let local_addr = lesson.part("address_of_a_local", parts.address_of_a_local)?;
     let region = lesson.observe("a local variable (main)", local_addr)?;
@@ -140,8 +140,9 @@ fn small_heap_value(
     lesson.step("A small allocation lives in the heap");
     lesson.say(
         "Box::new asks the global allocator, here glibc's malloc, for 8 bytes.\n\
-         malloc serves small requests from the heap, which it grows by moving the program \
-         break with sbrk; the kernel calls that region [heap].",
+         malloc serves small requests from the heap. It grows the heap by moving the program \
+         break with sbrk.\n\
+         The kernel calls that region [heap].",
     );
     let small = lesson.part("a_small_heap_value", parts.a_small_heap_value)?;
     let small_addr = &raw const *small as usize;
@@ -170,15 +171,14 @@ fn large_allocation(
 ) -> Result<(Vec<u8>, Placed)> {
     lesson.step("A large allocation, and glibc's mmap threshold");
     lesson.say(&format!(
-        "A Vec of {} also comes from malloc. glibc's malloc serves a request whose chunk (the \
-         request plus an 8-byte header, rounded up to 16) reaches its mmap threshold with an \
-         anonymous mmap of its own, so that freeing it gives the memory straight back to the \
-         OS, unless free memory in the heap already fits it; smaller requests come from the \
-         heap.\n\
-         The threshold is 128 KiB unless it is tuned (GLIBC_TUNABLES, mallopt), and it moves \
-         up after the first such block is freed, which is why this is done early, in a fresh \
-         process. Only the main thread's malloc uses the heap: other threads' arenas are \
-         mappings of their own. (--large BYTES picks another size.)",
+        "A Vec of {} also comes from malloc. But a large request gets an anonymous mmap of \
+         its own, so that freeing it gives the memory straight back to the OS.\n\
+         A request is large when its chunk reaches the mmap threshold. The chunk is the \
+         request plus an 8-byte header, rounded up to 16.\n\
+         The threshold is 128 KiB unless it is tuned (GLIBC_TUNABLES, mallopt).\n\
+         Smaller requests come from the heap. So does a large one when free heap memory \
+         already fits it.\n\
+         (--large BYTES picks another size.)",
         bytes(len as u64)
     ));
     let (threshold, source) = malloc.mmap_threshold();
@@ -254,8 +254,8 @@ fn large_allocation(
         describe(&region),
     );
     lesson.say(
-        "For the picture's mmap area, this program also maps one page itself, with mmap: \
-         anonymous mappings are made there whatever the threshold.",
+        "This program also maps one page itself, with mmap, for the picture's mmap area. \
+         Anonymous mappings are made there whatever the threshold.",
     );
     let page_addr = mmap_page.as_ptr() as usize;
     let region = lesson.observe_in(&map, "a page from mmap", page_addr);
@@ -276,10 +276,10 @@ fn initialised_global(lesson: &mut Lesson, parts: &Parts) -> Result<Placed> {
     let bounds = segment_bounds();
     lesson.step("An initialised global lives in the data segment");
     lesson.say(
-        "A global with a non-zero initial value is stored in the executable file; the loader \
+        "A global with a non-zero initial value is stored in the executable file. The loader \
          maps that part of the file read-write (rw-p).\n\
-         The linker marks the end of the code with etext and the end of initialised data with \
-         edata, so data lies between the two.",
+         The linker marks the end of the code with etext, and the end of initialised data with \
+         edata. Data lies between the two.",
     );
     let data_addr = lesson.part(
         "address_of_an_initialised_global",
@@ -306,12 +306,12 @@ fn zeroed_global(lesson: &mut Lesson, parts: &Parts) -> Result<Placed> {
     let bounds = segment_bounds();
     lesson.step("A zeroed global lives in the bss");
     lesson.say(
-        "A global that starts as zero takes no room in the file: the linker only records how \
-         much zeroed memory the bss needs, and the loader provides it after the data.\n\
-         The bss shares the data's last page (and so its rw-p mapping) as far as it fits there; \
-         the rest is an anonymous mapping just above. Which one holds this global changes with \
-         the size of the program, so only the linker's edata and end tell data and bss apart: \
-         bss lies between the two.",
+        "A global that starts as zero takes no room in the file. The linker only records how \
+         much zeroed memory the bss needs. The loader provides that memory after the data.\n\
+         The bss shares the data's last page, and so its rw-p mapping, as far as it fits there. \
+         The rest of the bss is an anonymous mapping just above.\n\
+         Which one holds this global changes with the size of the program. So only the \
+         linker's edata and end tell data and bss apart. The bss lies between the two.",
     );
     let bss_addr = lesson.part(
         "address_of_a_zeroed_global",
@@ -344,13 +344,11 @@ fn zeroed_global(lesson: &mut Lesson, parts: &Parts) -> Result<Placed> {
 fn string_literal(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
     lesson.step("A string literal lives in read-only data");
     lesson.say(
-        "String literals and constants are part of the file and never change, so the loader \
-         maps them without write permission; writing there would fault.\n\
-         The lesson's picture does not show read-only data: where it goes is the linker's \
-         choice. rust-lld (Rust's default on x86_64) puts it in an r--p mapping of its own \
-         below the code; GNU ld with separate code (its x86_64 default) in one above the code; \
-         gold, and GNU ld without separate code (as on aarch64), inside the code's r-xp \
-         mapping. So its place among the other addresses, and its region, depend on the build.",
+        "String literals and constants are part of the file, and never change. So the loader \
+         maps them without write permission, and writing there would fault.\n\
+         Where read-only data goes is the linker's choice, so the lesson's picture does not \
+         show it. Its place among the other addresses, and its region, depend on the build. \
+         The README lists what each linker does.",
     );
     let literal_addr = lesson.part(
         "address_of_a_string_literal",
@@ -384,7 +382,7 @@ fn function(lesson: &mut Lesson, parts: &Parts) -> Result<Placed> {
     let bounds = segment_bounds();
     lesson.step("A function's code lives in the text segment");
     lesson.say(
-        "Machine code is mapped from the file read-and-execute (r-xp); the linker's etext marks \
+        "Machine code is mapped from the file read-and-execute (r-xp). The linker's etext marks \
          its end.",
     );
     let function_addr = lesson.part("address_of_a_function", parts.address_of_a_function)?;
@@ -437,8 +435,9 @@ fn heap_grows(lesson: &mut Lesson, malloc: &GlibcMalloc) -> Result<()> {
     // Each block must come from the heap: below the mmap threshold, header included.
     let block = malloc.largest_heap_request(BLOCK);
     lesson.say(&format!(
-        "When malloc's heap is full it asks for more with sbrk, which moves the program break \
-         up. Blocks of {} are allocated, and kept, until the break moves. A block does not fit \
+        "When its heap is full, malloc asks for more with sbrk. That moves the program break \
+         up.\n\
+         Blocks of {} are allocated, and kept, until the break moves. A block does not fit \
          unless the room left after it could still hold glibc's smallest chunk, {MIN_CHUNK} \
          bytes.",
         if block.is_multiple_of(1024) {
@@ -466,13 +465,13 @@ fn heap_grows(lesson: &mut Lesson, malloc: &GlibcMalloc) -> Result<()> {
     let moved = sys::program_break() as usize;
     let newest = kept.last().map_or(0, |b| b.as_ptr() as usize);
     let newest_end = newest + block;
-    // The heap has just run out of room, so reading the maps may move the break again (it does
-    // when glibc is tuned with top_pad=0): the break shown is the one of the map's moment.
+    // The break shown is the one of the map's moment. The heap has just run out of room, so
+    // reading the maps may move the break again (it does when glibc is tuned with top_pad=0).
     let (map, after) = lesson.map_and_break()?;
     lesson.say(
-        "The break is the first address past the heap, and [heap] ends at the break rounded up \
-         to a whole page: a break on a page boundary, as glibc's malloc leaves it, lies in no \
-         region.",
+        "The break is the first address past the heap. The region [heap] ends at the break \
+         rounded up to a whole page.\n\
+         So a break on a page boundary, as glibc's malloc leaves it, lies in no region.",
     );
     lesson.observe_in(&map, "the program break before", before);
     lesson.observe_in(&map, "the program break after", after);
@@ -507,9 +506,11 @@ fn heap_grows(lesson: &mut Lesson, malloc: &GlibcMalloc) -> Result<()> {
 /// stays where it is.
 fn heap_never_grows(lesson: &mut Lesson, why: String) -> Result<()> {
     lesson.say(&format!(
-        "When malloc's heap is full it asks for more with sbrk, which moves the program break \
-         up. Not in this run: {why}. So {} blocks of {} are allocated, and kept, and the break \
-         must not move; ex2-sbrk moves it itself.",
+        "When its heap is full, malloc asks for more with sbrk. That moves the program break \
+         up.\n\
+         Not in this run: {why}.\n\
+         So {} blocks of {} are allocated, and kept, and the break must not move. ex2-sbrk \
+         moves the break itself.",
         NEVER_GROWS_BLOCKS,
         human(BLOCK as u64)
     ));
