@@ -25,6 +25,52 @@ pub const DEFAULT_TOP_PAD: usize = 128 * 1024;
 /// ignores a larger one.
 const MAX_MMAP_THRESHOLD: usize = 32 << 20;
 
+/// The chunk glibc's malloc makes for a request of `len` bytes: the request and an 8-byte
+/// header, rounded up to 16. The threshold is compared with it.
+pub fn chunk_size(len: usize) -> usize {
+    len.saturating_add(8).next_multiple_of(16)
+}
+
+/// Where glibc's malloc puts one request, by its rule (man 3 mallopt, `M_MMAP_THRESHOLD`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placement {
+    /// Tuned never to call sbrk: in an anonymous mapping.
+    NoHeap,
+    /// mmap turned off (`mmap_max=0`): in the heap, whatever its size.
+    MmapOff,
+    /// Its chunk is below the threshold: in the heap.
+    BelowThreshold,
+    /// At or above the threshold, but free heap memory fitted it: in the heap.
+    FittedInHeap,
+    /// At or above the threshold: in an anonymous mapping of its own.
+    OwnMapping,
+}
+
+impl Placement {
+    /// The rule, as the lesson says it.
+    pub fn says(self) -> &'static str {
+        match self {
+            Placement::NoHeap => "glibc's malloc uses no heap in this run: in an anonymous mapping",
+            Placement::MmapOff => "mmap is turned off (mmap_max=0): in [heap]",
+            Placement::BelowThreshold => "below the threshold: in [heap]",
+            Placement::FittedInHeap => {
+                "at or above the threshold, but free heap memory fitted it: in [heap]"
+            }
+            Placement::OwnMapping => {
+                "at or above the threshold: in an anonymous mapping of its own"
+            }
+        }
+    }
+
+    /// The kind of region the block lies in.
+    pub fn region(self) -> memcore::RegionKind {
+        match self {
+            Placement::NoHeap | Placement::OwnMapping => memcore::RegionKind::Anonymous,
+            _ => memcore::RegionKind::Heap,
+        }
+    }
+}
+
 /// The smallest chunk glibc's malloc makes (`MINSIZE` on 64-bit systems).
 ///
 /// With a threshold at or below it, every request glibc cannot serve from free memory is
@@ -201,8 +247,26 @@ impl GlibcMalloc {
         if !self.maps_large_requests() {
             return most;
         }
+        // The largest request whose chunk, with its header, stays below the threshold.
         let below = self.mmap_threshold().0.saturating_sub(1) / 16 * 16;
         most.min(below.saturating_sub(16)).max(16)
+    }
+
+    /// Where glibc's malloc puts a request of `len` bytes in this process. `fitted` says
+    /// whether the block lies in `[heap]` and the break did not move for it: only then did free
+    /// heap memory serve a request at or above the threshold.
+    pub fn placement(&self, len: usize, fitted: bool) -> Placement {
+        if self.no_heap().is_some() {
+            Placement::NoHeap
+        } else if !self.maps_large_requests() {
+            Placement::MmapOff
+        } else if chunk_size(len) < self.mmap_threshold().0 {
+            Placement::BelowThreshold
+        } else if fitted {
+            Placement::FittedInHeap
+        } else {
+            Placement::OwnMapping
+        }
     }
 
     /// Why glibc's malloc never moves the program break in this process, if it never does.

@@ -199,6 +199,23 @@ fn large_allocation(
         large_addr,
         marks,
     );
+    length_asked(lesson, &large, len);
+    let kind = region.as_ref().map(|r| r.kind);
+    let placement = malloc.placement(len, kind == Some(RegionKind::Heap) && after == before);
+    lesson.check(
+        &format!(
+            "it lies where glibc's threshold sends it, {}",
+            varying_text(placement.says())
+        ),
+        kind == Some(placement.region()),
+        describe(&region),
+    );
+    let placed = a_page_from_mmap(lesson, &map, mmap_page);
+    Ok((large, placed))
+}
+
+/// Checks that the Vec `a_large_allocation` returned holds exactly `len` bytes.
+fn length_asked(lesson: &mut Lesson, large: &Vec<u8>, len: usize) {
     lesson.check(
         &format!(
             "a_large_allocation returned a Vec of exactly {}",
@@ -215,61 +232,26 @@ fn large_allocation(
             format!("its length is {}, not {len}", large.len())
         },
     );
-    let kind = region.as_ref().map(|r| r.kind);
-    let chunk = (len + 8).next_multiple_of(16);
-    // Served from the heap at or above the threshold only if free heap memory fitted it: then
-    // the break did not move.
-    let (expected, fits) = if malloc.no_heap().is_some() {
-        (
-            "glibc's malloc uses no heap in this run: in an anonymous mapping",
-            kind == Some(RegionKind::Anonymous),
-        )
-    } else if !malloc.maps_large_requests() {
-        (
-            "mmap is turned off (mmap_max=0): in [heap]",
-            kind == Some(RegionKind::Heap),
-        )
-    } else if chunk < threshold {
-        (
-            "below the threshold: in [heap]",
-            kind == Some(RegionKind::Heap),
-        )
-    } else if kind == Some(RegionKind::Heap) && after == before {
-        (
-            "at or above the threshold, but free heap memory fitted it: in [heap]",
-            true,
-        )
-    } else {
-        (
-            "at or above the threshold: in an anonymous mapping of its own",
-            kind == Some(RegionKind::Anonymous),
-        )
-    };
-    lesson.check(
-        &format!(
-            "it lies where glibc's threshold sends it, {}",
-            varying_text(expected)
-        ),
-        fits,
-        describe(&region),
-    );
+}
+
+/// The page this program maps itself, for the picture's mmap area.
+fn a_page_from_mmap(lesson: &mut Lesson, map: &memcore::MemoryMap, mmap_page: &Mapping) -> Placed {
     lesson.say(
         "This program also maps one page itself, with mmap, for the picture's mmap area. \
          Anonymous mappings are made there whatever the threshold.",
     );
     let page_addr = mmap_page.as_ptr() as usize;
-    let region = lesson.observe_in(&map, "a page from mmap", page_addr);
+    let region = lesson.observe_in(map, "a page from mmap", page_addr);
     lies_in(
         lesson,
         &region,
         RegionKind::Anonymous,
         "the page lies in an anonymous mapping",
     );
-    let placed = Placed {
+    Placed {
         label: "a page from mmap",
         addr: page_addr,
-    };
-    Ok((large, placed))
+    }
 }
 
 fn initialised_global(lesson: &mut Lesson, parts: &Parts) -> Result<Placed> {
