@@ -11,6 +11,9 @@ pub(crate) struct Placed {
     pub(crate) addr: usize,
 }
 
+/// One row of the diagram: its name, the region it stands for, and what lies in it.
+type Row<'a> = (&'static str, &'a Region, Vec<&'a Placed>);
+
 /// Draws the lesson's diagram, high addresses first, with the real regions, the gaps between
 /// them, and where each variable landed; then checks the lesson's order. Without a `heap`
 /// (glibc's malloc tuned never to call sbrk), the Box is drawn in the mmap area, where it lies.
@@ -20,8 +23,15 @@ pub(crate) fn diagram(
     placed: &[Placed],
     heap: bool,
 ) -> Result<()> {
-    let find = |label: &str| placed.iter().find(|p| p.label == label);
-    // The rows of the lesson's picture, bottom to top, each with the things that lie in it.
+    let rows = order(lesson, map, placed, choose(heap));
+    let drawn = regions_of(map, placed, rows)?;
+    draw(lesson, map, &drawn);
+    check_order(lesson, placed, &drawn);
+    Ok(())
+}
+
+/// The rows of the lesson's picture, bottom to top, each with the things that lie in it.
+fn choose(heap: bool) -> Vec<(&'static str, &'static [&'static str])> {
     let mut rows: Vec<(&str, &[&str])> = vec![
         ("text", &["a function's code"]),
         ("data + bss", &["an initialised global", "a zeroed global"]),
@@ -33,11 +43,25 @@ pub(crate) fn diagram(
         rows.remove(2);
         rows[2].1 = &["a page from mmap", "a Box<u64>"];
     }
-    // The legacy layout puts the mmap area at a third of the address space, below the program.
-    let text_start = find("a function's code")
+    rows
+}
+
+fn find<'a>(placed: &'a [Placed], label: &str) -> Option<&'a Placed> {
+    placed.iter().find(|p| p.label == label)
+}
+
+/// The rows in this run's order: the legacy layout puts the mmap area at a third of the
+/// address space, below the program. Says which layout this is.
+fn order(
+    lesson: &mut Lesson,
+    map: &MemoryMap,
+    placed: &[Placed],
+    mut rows: Vec<(&'static str, &'static [&'static str])>,
+) -> Vec<(&'static str, &'static [&'static str])> {
+    let text_start = find(placed, "a function's code")
         .and_then(|p| map.region_of(p.addr))
         .map_or(0, |r| r.start);
-    let legacy = find("a page from mmap").is_some_and(|p| p.addr < text_start);
+    let legacy = find(placed, "a page from mmap").is_some_and(|p| p.addr < text_start);
     let reasons = memcore::layout::legacy_mmap_reasons();
     let layout = if legacy {
         let mmap_row = rows.iter().position(|(name, _)| *name == "mmap area");
@@ -56,14 +80,28 @@ pub(crate) fn diagram(
         "top-down: the mmap area lies below the stack, above the heap (the default)".to_owned()
     };
     lesson.fact("the mmap layout", varying_text(&layout));
-    let mut drawn: Vec<(&str, &Region, Vec<&Placed>)> = Vec::new();
+    rows
+}
+
+/// Each row with the region that holds its things.
+fn regions_of<'a>(
+    map: &'a MemoryMap,
+    placed: &'a [Placed],
+    rows: Vec<(&'static str, &'static [&'static str])>,
+) -> Result<Vec<Row<'a>>> {
+    let mut drawn = Vec::new();
     for (name, labels) in rows {
-        let things: Vec<&Placed> = labels.iter().filter_map(|l| find(l)).collect();
+        let things: Vec<&Placed> = labels.iter().filter_map(|l| find(placed, l)).collect();
         let Some(region) = things.iter().find_map(|p| map.region_of(p.addr)) else {
             anyhow::bail!("no region holds the {name} row's variables");
         };
         drawn.push((name, region, things));
     }
+    Ok(drawn)
+}
+
+/// Draws the rows, high addresses first, with the gaps between them.
+fn draw(lesson: &mut Lesson, map: &MemoryMap, drawn: &[Row<'_>]) {
     // Only a left border: a right one would have to be padded to the width of numbers that
     // change from run to run. Each region shows its start and size rather than both ends: with
     // ASLR off the heap starts exactly where the data ends, and one address would stand for two.
@@ -95,7 +133,10 @@ pub(crate) fn diagram(
         }
     }
     lesson.line("  low addresses");
+}
 
+/// Checks the lesson's order: each row below the next, and data below bss.
+fn check_order(lesson: &mut Lesson, placed: &[Placed], drawn: &[Row<'_>]) {
     let order: Vec<(&str, usize)> = drawn
         .iter()
         .map(|(name, _, things)| (*name, things[0].addr))
@@ -108,12 +149,11 @@ pub(crate) fn diagram(
             format!("{a:#x} is not below {b:#x}"),
         );
     }
-    let data = find("an initialised global").map_or(0, |p| p.addr);
-    let bss = find("a zeroed global").map_or(0, |p| p.addr);
+    let data = find(placed, "an initialised global").map_or(0, |p| p.addr);
+    let bss = find(placed, "a zeroed global").map_or(0, |p| p.addr);
     lesson.check(
         "data lies below bss",
         data < bss,
         format!("{data:#x} is not below {bss:#x}"),
     );
-    Ok(())
 }
