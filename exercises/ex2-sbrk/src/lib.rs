@@ -6,7 +6,7 @@
 //!
 //! The driver (steps, explanations, observations, checks) is this file. The calls the lesson
 //! asks for are the *parts*, plain functions in `src/parts.rs` (the reference) or
-//! `learn/parts.rs` (the learner's), handed over as a [`Parts`]; the driver checks what they
+//! `learn/parts.rs` (the learner's), handed over as a [`Parts`]. The driver checks what they
 //! do against `/proc/self/maps`, the linker's `end` and the break as memcore reads it.
 
 use std::io;
@@ -55,11 +55,12 @@ mod limits;
 use limits::{ask_for_too_much, no_lock, set_with_brk};
 
 const INFO: LessonInfo = lesson::info!(
-    "Finds the program break with sbrk(0) and compares it with the linker's end and the \
-            [heap] mapping; grows it with sbrk by a size that is not a page multiple; writes a \
-            message and a pattern there and reads them back in another function; gives the \
-            memory back only if the break is still where we left it; and shows the kernel \
-            refusing an absurd request with ENOMEM. See man 2 sbrk."
+    "Finds the program break with sbrk(0), and compares it with the linker's end and \
+     the [heap] mapping. Grows it with sbrk by a size that is not a page multiple. Writes \
+     a message and a pattern there, and reads them back in another function. Gives the \
+     memory back only if the break is still where we left it. Sets it with brk, shows \
+     the kernel refusing an absurd request with ENOMEM, and shows two threads racing \
+     sbrk. See man 2 sbrk."
 );
 
 /// Runs the lesson with `parts`; the exit status says how it went (see the `lesson` crate).
@@ -88,25 +89,25 @@ fn find_initial_break(lesson: &mut Lesson, parts: &Parts) -> Result<usize> {
     let no_heap = malloc.no_heap();
     let malloc_here = match &no_heap {
         None => {
-            "Before main ran, the Rust runtime already allocated with glibc's malloc, which \
-             grew the heap with sbrk, so the break is above the start of [heap].\n\
-             This program allocates too, to read /proc/self/maps and to print. So that it \
-             never moves the break while we watch it, glibc's malloc is first given 64 KiB of \
-             room at the top of its heap (a block allocated and freed), as glibc itself keeps \
-             room there (M_TOP_PAD, 128 KiB) unless it is tuned to 0."
+            "Before main ran, the Rust runtime already allocated with glibc's malloc. That grew \
+             the heap with sbrk, so the break is above the start of [heap].\n\
+             This program allocates too, to read /proc/self/maps and to print.\n\
+             So first, glibc's malloc gets 64 KiB of room at the top of its heap, from a block \
+             allocated and freed. Then this program never moves the break while we watch it."
         }
         Some(_) => {
-            "Before main ran, the Rust runtime already allocated with glibc's malloc, but in \
-             this run glibc's malloc is tuned never to call sbrk: the break is still where the \
-             kernel put it, and there is no [heap] yet. So what this program allocates, to \
-             read /proc/self/maps and to print, never moves the break either."
+            "Before main ran, the Rust runtime already allocated with glibc's malloc.\n\
+             But in this run glibc's malloc is tuned never to call sbrk. So the break is still \
+             where the kernel put it, and there is no [heap] yet.\n\
+             What this program allocates, to read /proc/self/maps and to print, never moves \
+             the break either."
         }
     };
     lesson.say(&format!(
         "sbrk(0) moves nothing and returns the current break: the first address past the heap.\n\
-         The linker's `end` marks the end of the bss; the heap starts above it, a random \
-         distance above when the kernel randomises fully (randomize_va_space 2, the default), \
-         right after it otherwise.\n\
+         The linker's `end` marks the end of the bss. The heap starts above it.\n\
+         With full randomisation (randomize_va_space 2, the default), the heap starts a random \
+         distance above `end`. Otherwise it starts right after.\n\
          {malloc_here}"
     ));
     lesson.give_malloc_room();
@@ -184,8 +185,8 @@ fn grow(lesson: &mut Lesson, parts: &Parts, initial: usize) -> Result<(usize, us
     lesson.step(format!("Grow the break by {}", bytes(GROWTH as u64)));
     lesson.say(
         "sbrk(n) returns the old break: the new memory is [old break, old break + n).\n\
-         The break moves by exactly n, but the kernel maps memory in whole pages, so the end \
-         of [heap] is the new break rounded up to a page.",
+         The break moves by exactly n. But the kernel maps memory in whole pages, so [heap] \
+         ends at the new break rounded up to a page.",
     );
     let before = sys::program_break() as usize;
     let start = lesson
@@ -243,7 +244,7 @@ fn grow(lesson: &mut Lesson, parts: &Parts, initial: usize) -> Result<(usize, us
 }
 
 /// The byte just past the memory `write` is given, marked so that a write past the end shows.
-/// It lies above the break, in the page the kernel mapped whole: nobody owns it, and nothing
+/// It lies above the break, in the page the kernel mapped whole. Nobody owns it, and nothing
 /// else writes it.
 struct PastTheEnd {
     /// The marked byte; `None` when its page is not mapped, where a write past the end faults
@@ -255,8 +256,8 @@ impl PastTheEnd {
     /// What the mark holds: not what `write` would put at that offset.
     const MARK: u8 = !((GROWTH % 251) as u8);
 
-    /// Marks the byte at `at`, the break, if its page is mapped: the break is not on a page
-    /// boundary (step 2 checked [heap] ends at the break rounded up to a page).
+    /// Marks the byte at `at`, the break, if its page is mapped. It is when the break is not
+    /// on a page boundary (step 2 checked [heap] ends at the break rounded up to a page).
     fn mark(at: usize) -> PastTheEnd {
         if at.is_multiple_of(sys::page_size()) || sys::program_break() as usize != at {
             return PastTheEnd { at: None };
@@ -333,9 +334,9 @@ fn write(lesson: &mut Lesson, parts: &Parts, start: usize) -> Result<()> {
 fn read_back(lesson: &mut Lesson, parts: &Parts, start: usize) -> Result<()> {
     lesson.step("Read it back from another function");
     lesson.say(
-        "Memory from sbrk does not belong to any function's stack frame: it stays until the \
-         break moves down again.\n\
-         A separate function, read_back, gets only the address and checks every byte; then we \
+        "Memory from sbrk belongs to no function's stack frame. It stays until the break moves \
+         down again.\n\
+         A separate function, read_back, gets only the address and checks every byte. Then we \
          change one byte behind its back, and it must notice.",
     );
     let read = |lesson: &Lesson| {
@@ -396,10 +397,10 @@ fn give_back(
     lesson.step("Give the memory back");
     lesson.say(
         "sbrk(-n) moves the break down and the kernel unmaps the whole pages above it.\n\
-         Only do it if the break is still where we left it: if someone else (glibc's malloc) \
-         has grown it since, the memory just below the break is theirs, and shrinking would \
-         take it from under them.\n\
-         So first someone else grows the break by a page, and give_back must refuse; then \
+         Only do it if the break is still where we left it. Someone else, such as glibc's \
+         malloc, may have grown it since. Then the memory just below the break is theirs, and \
+         shrinking would take it from under them.\n\
+         So first someone else grows the break by a page, and give_back must refuse. Then \
          they give their page back, and give_back may shrink.",
     );
     let theirs = sys::sbrk_from(grown as *mut u8, page)

@@ -14,13 +14,15 @@ pub(crate) fn set_with_brk(lesson: &mut Lesson) -> Result<()> {
     let page = sys::page_size();
     lesson.step("Set the break to an address with brk");
     lesson.say(
-        "brk(addr), the lesson's other call, sets the break to an absolute address where sbrk \
-         moves it by a distance. glibc's brk returns 0 on success and -1 with errno ENOMEM on \
-         failure, and keeps glibc's own record of the break, which sbrk reads, right.\n\
+        "brk(addr), the lesson's other call, sets the break to an absolute address, where sbrk \
+         moves it by a distance.\n\
+         glibc's brk returns 0 on success, and -1 with errno ENOMEM on failure. It also updates \
+         glibc's own record of the break, which sbrk reads.\n\
          The system call underneath answers differently (man 2 brk, \"C library/kernel \
-         differences\"): it returns the new break on success and, on a refusal, the current \
-         break: never an error code. glibc's wrapper sees a refusal when that answer is below \
-         the address asked for, and turns it into -1 and ENOMEM.",
+         differences\"). It returns the new break on success, and the current break on a \
+         refusal. It never returns an error code.\n\
+         glibc's wrapper sees a refusal when that answer is below the address asked for. It \
+         turns the refusal into -1 and ENOMEM.",
     );
     let before = sys::program_break() as usize;
     let target = before + page;
@@ -77,7 +79,7 @@ pub(crate) fn set_with_brk(lesson: &mut Lesson) -> Result<()> {
 }
 
 /// Why `request(64 TiB)` returning `Ok(returned)` is the part's mistake, with the break's own
-/// answer: the premise (the kernel refuses) is checked with the lesson's own call.
+/// answer. The premise, that the kernel refuses, is checked with the lesson's own call.
 fn granted_too_much(returned: usize, before: usize) -> String {
     let now = sys::program_break() as usize;
     if returned == usize::MAX {
@@ -100,12 +102,12 @@ pub(crate) fn ask_for_too_much(lesson: &mut Lesson, parts: &Parts) -> Result<()>
     lesson.step("Ask for far too much");
     lesson.say(
         "The kernel refuses to move the break into another mapping, or past the data limit \
-         (RLIMIT_DATA, man 2 getrlimit); its brk then returns the old break, and glibc's sbrk \
+         (RLIMIT_DATA, man 2 getrlimit). Its brk then returns the old break, and glibc's sbrk \
          returns (void *) -1 with errno ENOMEM.\n\
-         64 TiB above the break runs into other mappings: the mmap area and the stack lie \
-         above the heap, and a process's addresses end at 128 TiB on x86_64 (256 TiB on \
-         aarch64), so no limit is even needed to refuse it.\n\
-         A size above isize::MAX cannot even be passed to sbrk, whose argument is signed: it \
+         64 TiB above the break runs into other mappings, so no limit is even needed to refuse \
+         it. The mmap area and the stack lie above the heap. And a process's addresses end at \
+         128 TiB on x86_64, or 256 TiB on aarch64.\n\
+         A size above isize::MAX cannot even be passed to sbrk, whose argument is signed. It \
          must be refused before the call.",
     );
     let limit = sys::data_limit().map_or("unlimited".to_owned(), bytes);
@@ -177,15 +179,16 @@ pub(crate) fn no_lock(lesson: &mut Lesson) -> Result<()> {
     const ROUNDS: usize = 100;
     lesson.step("The break has no lock");
     lesson.say(&format!(
-        "glibc's sbrk reads its record of the break, asks the kernel for more, and writes the \
-         record back, with no lock: two threads calling it at once can both read the same \
+        "glibc's sbrk has no lock. It reads its record of the break, asks the kernel for more, \
+         and writes the record back. Two threads calling it at once can both read the same \
          break, and both get the same memory.\n\
-         In a child process (its break is its own), {THREADS} threads each call sbrk(16) \
-         {CALLS} times at once, and we count the pointers handed out twice; up to {ROUNDS} \
+         In a child process, whose break is its own, {THREADS} threads each call sbrk(16) \
+         {CALLS} times at once. We count the pointers handed out twice. We run up to {ROUNDS} \
          rounds, until one shows it.\n\
-         This is why mem_chunk takes a lock around its own sbrk calls. What no lock of ours can \
-         cover is glibc's malloc, which calls sbrk under its own lock: a program whose other \
-         threads use glibc's malloc while mem_chunk moves the break should use mmap only."
+         This is why mem_chunk takes a lock around its own sbrk calls. But no lock of ours can \
+         cover glibc's malloc, which calls sbrk under its own lock.\n\
+         So a program whose other threads use glibc's malloc while mem_chunk moves the break \
+         should use mmap only."
     ));
     let cells = SharedCells::new(4).context("could not map a page to share with the child")?;
     let mut round = 0;
@@ -218,8 +221,7 @@ pub(crate) fn no_lock(lesson: &mut Lesson) -> Result<()> {
         format!("{}, for ~{} bytes asked", varying_bytes(grown), calls * 16),
     );
     lesson.fact(
-        "pointers above where the break ended (handed out, then taken back by another thread's \
-         stale write)",
+        "pointers past the final break (lost to another thread's stale write)",
         format!("~{}", cells.get(3)),
     );
     lesson.check(

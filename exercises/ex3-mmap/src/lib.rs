@@ -6,7 +6,7 @@
 //!
 //! The driver (steps, explanations, observations, checks) is this file. The calls the lesson
 //! asks for are the *parts*, plain functions in `src/parts.rs` (the reference) or
-//! `learn/parts.rs` (the learner's), handed over as a [`Parts`]; the driver checks each against
+//! `learn/parts.rs` (the learner's), handed over as a [`Parts`]. The driver checks each against
 //! `/proc/self/maps` before it touches the memory, and what it holds after.
 
 use std::io;
@@ -40,11 +40,12 @@ pub struct Parts {
 }
 
 const INFO: LessonInfo = lesson::info!(
-    "Maps anonymous, private, read-write memory of a size that is not a page multiple and \
-            finds it in /proc/self/maps; shows it reads as zeros, writes and reads back its \
-            whole length; unmaps it; does the same with memmap2's owned mapping, unmapped by \
-            Drop; shows, in a child process, that touching unmapped memory is killed by SIGSEGV; \
-            and shows mmap refusing a length of 0. See man 2 mmap."
+    "Maps anonymous, private, read-write memory of a size that is not a page multiple, \
+     and finds it in /proc/self/maps. Shows it reads as zeros, then writes and reads back \
+     its whole length. Unmaps it. Does the same with memmap2's owned mapping, unmapped \
+     by Drop. Maps a file, shared and private. Shows, in a child process, that touching \
+     unmapped memory is killed by SIGSEGV. Shows mmap refusing a length of 0. See man 2 \
+     mmap."
 );
 
 /// Runs the lesson with `parts`; the exit status says how it went (see the `lesson` crate).
@@ -79,11 +80,11 @@ fn map(lesson: &mut Lesson, parts: &Parts) -> Result<usize> {
     let rounded = LEN.next_multiple_of(page);
     lesson.step(format!("Map {} of anonymous memory", bytes(LEN as u64)));
     lesson.say(
-        "mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0): no \
-         address hint, no file; the kernel picks a free place.\n\
-         It maps whole pages, so the region is len rounded up to the page size, and the \
-         address is page aligned.\n\
-         The kernel may merge the new region with a neighbour of the same kind, so we count \
+        "The call is mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0).\n\
+         It gives no address hint and no file, so the kernel picks a free place.\n\
+         The kernel maps whole pages. So the region is len rounded up to the page size, and \
+         the address is page aligned.\n\
+         The kernel may merge the new region with a neighbour of the same kind. So we count \
          only the bytes that were not mapped a moment before.",
     );
     let before = lesson.map()?;
@@ -213,9 +214,9 @@ fn write_and_read(lesson: &mut Lesson, parts: &Parts, start: usize) -> Result<()
 fn unmap(lesson: &mut Lesson, parts: &Parts, start: usize) -> Result<()> {
     lesson.step("Unmap it");
     lesson.say(
-        "munmap(addr, len) removes the pages; the range is a hole in the address space again.\n\
-         First unmap gets an address one byte in, which is not page aligned. munmap refuses it \
-         with EINVAL, and unmap must return that error.",
+        "munmap(addr, len) removes the pages. The range is a hole in the address space again.\n\
+         First, unmap gets an address one byte in, which is not page aligned.\n\
+         munmap refuses it with EINVAL, and unmap must return that error.",
     );
     // SAFETY: an address one byte into the mapping is not page aligned, so munmap refuses it
     // with EINVAL and unmaps nothing; unmap's doc allows it.
@@ -298,9 +299,10 @@ fn hole_taken_since(lesson: &mut Lesson, gone: bool, after: &Option<Region>) -> 
 fn owned_mapping(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
     lesson.step("The same with an owned mapping, unmapped by Drop");
     lesson.say(
-        "memmap2's MmapMut owns the mapping: it reads and writes it as a &mut [u8], and calls \
-         munmap in its Drop, so it cannot be used after being unmapped, and it is unmapped \
-         when it goes out of scope (unless it is deliberately leaked, with mem::forget).",
+        "memmap2's MmapMut owns the mapping. It reads and writes it as a &mut [u8].\n\
+         It calls munmap in its Drop. So it cannot be used after being unmapped, and it is \
+         unmapped when it goes out of scope.\n\
+         Only a deliberate leak, with mem::forget, keeps it mapped after that.",
     );
     let owned_start = {
         let mut owned = lesson
@@ -370,13 +372,15 @@ fn map_a_file(lesson: &mut Lesson) -> Result<()> {
     const WRITTEN: &[u8] = b"written through memory";
     lesson.step("Map a file, shared and private");
     lesson.say(
-        "mmap can also map a file: the region's pages are the file's bytes, from the kernel's \
-         page cache. With MAP_SHARED, a write through memory is a write to the file, and an \
-         ordinary read sees it at once. With MAP_PRIVATE, the first write to a page gives this \
-         process a copy of its own (copy on write), and the file never sees it.\n\
-         /proc/self/maps names such a region by the file's path, with s (shared) or p \
-         (private) at the end of its permissions. Here the file is a new temporary one, \
-         mapped with memmap2.",
+        "mmap can also map a file. The region's pages are then the file's bytes, from the \
+         kernel's page cache.\n\
+         With MAP_SHARED, a write through memory is a write to the file. An ordinary read sees \
+         it at once.\n\
+         With MAP_PRIVATE, the first write to a page gives this process a copy of its own \
+         (copy on write). The file never sees that write.\n\
+         /proc/self/maps names such a region by the file's path. Its permissions end in s \
+         (shared) or p (private).\n\
+         Here the file is a new temporary one, mapped with memmap2.",
     );
     let temp = TempFile::new(LEN)?;
     lesson.fact(
@@ -445,10 +449,11 @@ fn touch_after_unmap(lesson: &mut Lesson) -> Result<()> {
     let page = sys::page_size();
     lesson.step("Touch memory after munmap (in a child process)");
     lesson.say(
-        "A pointer into unmapped memory still holds its address, but no page is behind it: the \
-         CPU faults and the kernel sends SIGSEGV, which kills the process.\n\
-         We do it in a child process made with fork, never in this one: the child maps a \
-         page, unmaps it and reads it with one load instruction.",
+        "A pointer into unmapped memory still holds its address, but no page is behind it. \
+         Touching it makes the CPU fault, and the kernel sends SIGSEGV, which kills the \
+         process.\n\
+         We do it in a child process made with fork, never in this one. The child maps a page, \
+         unmaps it and reads it with one load instruction.",
     );
     let child = || {
         let Ok(page_addr) = sys::mmap_anonymous(page) else {
