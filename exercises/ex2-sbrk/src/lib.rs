@@ -87,29 +87,7 @@ fn find_initial_break(lesson: &mut Lesson, parts: &Parts) -> Result<usize> {
     lesson.step("Find the initial program break");
     let malloc = GlibcMalloc::read()?;
     let no_heap = malloc.no_heap();
-    let malloc_here = match &no_heap {
-        None => {
-            "Before main ran, the Rust runtime already allocated with glibc's malloc. That grew \
-             the heap with sbrk, so the break is above the start of [heap].\n\
-             This program allocates too, to read /proc/self/maps and to print.\n\
-             So first, glibc's malloc gets 64 KiB of room at the top of its heap, from a block \
-             allocated and freed. Then this program never moves the break while we watch it."
-        }
-        Some(_) => {
-            "Before main ran, the Rust runtime already allocated with glibc's malloc.\n\
-             But in this run glibc's malloc is tuned never to call sbrk. So the break is still \
-             where the kernel put it, and there is no [heap] yet.\n\
-             What this program allocates, to read /proc/self/maps and to print, never moves \
-             the break either."
-        }
-    };
-    lesson.say(&format!(
-        "sbrk(0) moves nothing and returns the current break: the first address past the heap.\n\
-         The linker's `end` marks the end of the bss. The heap starts above it.\n\
-         With full randomisation (randomize_va_space 2, the default), the heap starts a random \
-         distance above `end`. Otherwise it starts right after.\n\
-         {malloc_here}"
-    ));
+    explain_the_break(lesson, no_heap.is_none());
     lesson.give_malloc_room();
     let (map, truth) = lesson.map_and_break()?;
     let initial = lesson.part("current_break", parts.current_break)? as usize;
@@ -145,6 +123,62 @@ fn find_initial_break(lesson: &mut Lesson, parts: &Parts) -> Result<usize> {
             varying_bytes(initial.saturating_sub(heap.start) as u64),
         );
     }
+    check_initial_break(
+        lesson,
+        &map,
+        Reads {
+            initial,
+            truth,
+            after,
+            end,
+        },
+        heap,
+    );
+    Ok(initial)
+}
+
+/// Step 1's explanation: what sbrk(0) reads, and what glibc's malloc did to the break before
+/// `main` (`heap`: whether it uses the heap in this run).
+fn explain_the_break(lesson: &mut Lesson, heap: bool) {
+    let malloc_here = if heap {
+        "Before main ran, the Rust runtime already allocated with glibc's malloc. That grew \
+         the heap with sbrk, so the break is above the start of [heap].\n\
+         This program allocates too, to read /proc/self/maps and to print.\n\
+         So first, glibc's malloc gets 64 KiB of room at the top of its heap, from a block \
+         allocated and freed. Then this program never moves the break while we watch it."
+    } else {
+        "Before main ran, the Rust runtime already allocated with glibc's malloc.\n\
+         But in this run glibc's malloc is tuned never to call sbrk. So the break is still \
+         where the kernel put it, and there is no [heap] yet.\n\
+         What this program allocates, to read /proc/self/maps and to print, never moves \
+         the break either."
+    };
+    lesson.say(&format!(
+        "sbrk(0) moves nothing and returns the current break: the first address past the heap.\n\
+         The linker's `end` marks the end of the bss. The heap starts above it.\n\
+         With full randomisation (randomize_va_space 2, the default), the heap starts a random \
+         distance above `end`. Otherwise it starts right after.\n\
+         {malloc_here}"
+    ));
+}
+
+/// What step 1 read: the part's answer, the break before and after it, and the linker's `end`.
+struct Reads {
+    initial: usize,
+    truth: usize,
+    after: usize,
+    end: usize,
+}
+
+/// Step 1's checks: the part read the break and moved nothing, and the break lies where the
+/// lesson says.
+fn check_initial_break(lesson: &mut Lesson, map: &MemoryMap, reads: Reads, heap: Option<Region>) {
+    let Reads {
+        initial,
+        truth,
+        after,
+        end,
+    } = reads;
     lesson.check(
         "current_break returned the break, as sbrk(0) reads it, and moved nothing",
         initial == truth && after == truth,
@@ -177,7 +211,6 @@ fn find_initial_break(lesson: &mut Lesson, parts: &Parts) -> Result<usize> {
             format!("{initial:#x} lies in a region"),
         ),
     };
-    Ok(initial)
 }
 
 fn grow(lesson: &mut Lesson, parts: &Parts, initial: usize) -> Result<(usize, usize)> {
