@@ -50,9 +50,11 @@ pub struct Parts {
     pub give_back: unsafe fn(*mut u8, usize) -> io::Result<()>,
 }
 
-mod limits;
+mod brk_limits;
+mod race;
 
-use limits::{ask_for_too_much, no_lock, set_with_brk};
+use brk_limits::{ask_for_too_much, set_with_brk};
+use race::no_lock;
 
 const INFO: LessonInfo = lesson::info!(
     "Finds the program break with sbrk(0), and compares it with the linker's end and \
