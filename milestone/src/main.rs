@@ -162,7 +162,7 @@ fn run(lesson: &mut Lesson, sizes: &[usize]) -> Result<()> {
     give_everything_back(lesson, start_break)
 }
 
-/// Step 1; returns the break before any chunk.
+/// `the_policy`, the first step; returns the break before any chunk.
 fn the_policy(lesson: &mut Lesson) -> Result<usize> {
     let policy = policy();
     lesson.step("The policy, and the registry before any chunk");
@@ -193,7 +193,7 @@ fn the_policy(lesson: &mut Lesson) -> Result<usize> {
     Ok(start_break)
 }
 
-/// Step 2; returns each chunk with its number.
+/// `take`; returns each chunk with its number.
 fn take(lesson: &mut Lesson, sizes: &[usize]) -> Result<Vec<(usize, Chunk)>> {
     let policy = policy();
     lesson.step(format!(
@@ -339,7 +339,7 @@ fn find(lesson: &mut Lesson, taken: &[(usize, Chunk)]) -> Result<()> {
     Ok(())
 }
 
-/// Step 5; returns the chunks released.
+/// `release_every_other`; returns the chunks released.
 fn release_every_other(lesson: &mut Lesson, taken: &[(usize, Chunk)]) -> Result<Vec<Chunk>> {
     lesson.step("Release every other chunk");
     lesson.say(

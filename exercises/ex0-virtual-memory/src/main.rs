@@ -18,7 +18,7 @@ use memcore::sys::{self, ChildExit, Protection};
 use memcore::{Error, fault};
 
 const GIB: u64 = 1 << 30;
-/// How many pages step 2 touches.
+/// How many pages the step on residency touches.
 const TOUCHED: usize = 10;
 
 const INFO: LessonInfo = lesson::info!(
@@ -93,7 +93,7 @@ fn room_under_limits() -> Result<Option<(u64, String)>> {
         .min_by_key(|(left, _)| *left))
 }
 
-/// Step 1; returns the MAP_NORESERVE request's answer, and its size.
+/// The step on overcommit; returns the MAP_NORESERVE request's answer, and its size.
 fn more_than_the_machine(lesson: &mut Lesson) -> Result<(Result<NonNull<u8>, Error>, usize)> {
     lesson.step("Ask for more memory than the machine has");
     lesson.say(
@@ -183,8 +183,8 @@ fn touch_pages(
     // Under policy 2, or a limit, the huge request is refused. A 64 MiB mapping then shows
     // the same thing; under a tight limit, half of what the limit leaves.
     let which = match &noreserve {
-        Ok(_) => "step 1's MAP_NORESERVE mapping",
-        Err(_) => "a smaller one: step 1's MAP_NORESERVE request was refused",
+        Ok(_) => "the MAP_NORESERVE mapping from the first step",
+        Err(_) => "a smaller one: the first step's MAP_NORESERVE request was refused",
     };
     let (start, len) = match noreserve {
         Ok(p) => (p, size),
@@ -336,7 +336,7 @@ fn protection(lesson: &mut Lesson) -> Result<()> {
     Ok(())
 }
 
-/// Step 5, with --frames: consecutive virtual pages and the physical frames behind them.
+/// The last step, with --frames: consecutive virtual pages and the physical frames behind them.
 fn show_frames(lesson: &mut Lesson) -> Result<()> {
     const PAGES: usize = 8;
     let page = sys::page_size();

@@ -19,11 +19,11 @@ use memcore::{Mapping, Region, RegionKind, sys};
 /// The default size of the large allocation: well above glibc's mmap threshold.
 pub const LARGE: usize = 256 * 1024;
 
-/// The size of the blocks step 8 allocates until the heap grows, unless glibc's mmap threshold
+/// The size of the blocks the heap step allocates until the heap grows, unless glibc's mmap threshold
 /// is lower.
 const BLOCK: usize = 16 * 1024;
 
-/// How many blocks step 8 allocates when glibc's malloc never calls sbrk.
+/// How many blocks the heap step allocates when glibc's malloc never calls sbrk.
 const NEVER_GROWS_BLOCKS: usize = 64;
 
 /// The learner's parts, in the lesson's order (see `src/parts.rs` for what each must do).
@@ -62,7 +62,7 @@ const INFO: LessonInfo = lesson::info!(
 struct Flags {
     #[command(flatten)]
     common: CommonFlags,
-    /// The size of step 3's large allocation
+    /// The size of the large allocation
     #[arg(long, value_name = "BYTES", default_value_t = LARGE as u64,
           value_parser = clap::value_parser!(u64).range(1..=1 << 30))]
     large: u64,
@@ -484,7 +484,7 @@ fn heap_grows(lesson: &mut Lesson, malloc: &GlibcMalloc) -> Result<()> {
     Ok(())
 }
 
-/// Step 8 when glibc's malloc is tuned never to call sbrk: it allocates as much, and the break
+/// The heap step when glibc's malloc is tuned never to call sbrk: it allocates as much, and the break
 /// stays where it is.
 fn heap_never_grows(lesson: &mut Lesson, why: String) -> Result<()> {
     lesson.say(&format!(

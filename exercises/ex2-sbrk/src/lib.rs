@@ -139,7 +139,7 @@ fn find_initial_break(lesson: &mut Lesson, parts: &Parts) -> Result<usize> {
     Ok(initial)
 }
 
-/// Step 1's explanation: what sbrk(0) reads, and what glibc's malloc did to the break before
+/// The first step's explanation: what sbrk(0) reads, and what glibc's malloc did to the break before
 /// `main` (`heap`: whether it uses the heap in this run).
 fn explain_the_break(lesson: &mut Lesson, heap: bool) {
     let malloc_here = if heap {
@@ -164,7 +164,7 @@ fn explain_the_break(lesson: &mut Lesson, heap: bool) {
     ));
 }
 
-/// What step 1 read: the part's answer, the break before and after it, and the linker's `end`.
+/// What the first step read: the part's answer, the break before and after it, and the linker's `end`.
 struct Reads {
     initial: usize,
     truth: usize,
@@ -172,7 +172,7 @@ struct Reads {
     end: usize,
 }
 
-/// Step 1's checks: the part read the break and moved nothing, and the break lies where the
+/// The first step's checks: the part read the break and moved nothing, and the break lies where the
 /// lesson says.
 fn check_initial_break(lesson: &mut Lesson, map: &MemoryMap, reads: Reads, heap: Option<Region>) {
     let Reads {
@@ -248,7 +248,7 @@ fn grow(lesson: &mut Lesson, parts: &Parts, initial: usize) -> Result<(usize, us
         start == before && before == initial,
         if before != initial {
             format!(
-                "the break moved before request ran: it was {} than in step 1",
+                "the break moved before request ran: it was {} than the initial break",
                 moved(initial, before)
             )
         } else {
@@ -271,7 +271,7 @@ fn grow(lesson: &mut Lesson, parts: &Parts, initial: usize) -> Result<(usize, us
     );
     if !(returned_old && moved_right) {
         bail!(
-            "stopping here: the new memory is not where step 2 expects it, so writing to it \
+            "stopping here: the new memory is not where `grow` expects it, so writing to it \
              could hit memory that is not ours"
         );
     }
@@ -292,12 +292,12 @@ impl PastTheEnd {
     const MARK: u8 = !((GROWTH % 251) as u8);
 
     /// Marks the byte at `at`, the break, if its page is mapped. It is when the break is not
-    /// on a page boundary (step 2 checked [heap] ends at the break rounded up to a page).
+    /// on a page boundary (`grow` checked [heap] ends at the break rounded up to a page).
     fn mark(at: usize) -> PastTheEnd {
         if at.is_multiple_of(sys::page_size()) || sys::program_break() as usize != at {
             return PastTheEnd { at: None };
         }
-        // SAFETY: `at` is the break and not on a page boundary, so its page is mapped (step 2
+        // SAFETY: `at` is the break and not on a page boundary, so its page is mapped (`grow`
         // checked [heap] ends at the break rounded up); memory above the break is nobody's.
         unsafe { (at as *mut u8).write_volatile(Self::MARK) };
         PastTheEnd { at: Some(at) }
@@ -315,8 +315,8 @@ impl PastTheEnd {
 
 /// Counts the bytes of the `GROWTH` bytes at `start` that do not hold what `write` must write.
 fn differences(start: usize) -> usize {
-    // SAFETY: step 2 checked that these GROWTH bytes are the ones sbrk just gave us, below the
-    // break, in [heap]; they stay ours until step 5, and nothing writes them meanwhile.
+    // SAFETY: `grow` checked that these GROWTH bytes are the ones sbrk just gave us, below the
+    // break, in [heap]; they stay ours until `give_back`, and nothing writes them meanwhile.
     let memory = unsafe { std::slice::from_raw_parts(start as *const u8, GROWTH) };
     // What write must leave: the message, then the pattern at every later offset.
     let expected = MESSAGE
@@ -338,8 +338,8 @@ fn write(lesson: &mut Lesson, parts: &Parts, start: usize) -> Result<()> {
     );
     let past_end = PastTheEnd::mark(start + GROWTH);
     lesson.give("write", FROM_REQUEST, start, GROWTH);
-    // SAFETY: step 2 checked that the GROWTH bytes at `start` are the new memory from sbrk,
-    // ours alone until step 5.
+    // SAFETY: `grow` checked that the GROWTH bytes at `start` are the new memory from sbrk,
+    // ours alone until `give_back`.
     lesson.part("write", || unsafe {
         (parts.write)(start as *mut u8, GROWTH);
     })?;
@@ -376,7 +376,7 @@ fn read_back(lesson: &mut Lesson, parts: &Parts, start: usize) -> Result<()> {
     );
     let read = |lesson: &Lesson| {
         lesson.give("read_back", FROM_REQUEST, start, GROWTH);
-        // SAFETY: the GROWTH bytes at `start` are ours until step 5 (checked in step 2), and
+        // SAFETY: the GROWTH bytes at `start` are ours until `give_back` (checked by `grow`), and
         // nothing writes them while read_back runs.
         lesson.part("read_back", || unsafe {
             (parts.read_back)(start as *const u8, GROWTH)
@@ -385,7 +385,7 @@ fn read_back(lesson: &mut Lesson, parts: &Parts, start: usize) -> Result<()> {
     let found = read(lesson)?;
     lesson.observe("where the other function read", start)?;
     lesson.check(
-        "every byte written in step 3 reads back the same in another function",
+        "every byte that write put there reads back the same in another function",
         found == 0 && differences(start) == 0,
         match (found, differences(start)) {
             (found, 0) => format!(
@@ -404,7 +404,7 @@ fn read_back(lesson: &mut Lesson, parts: &Parts, start: usize) -> Result<()> {
         },
     );
     let last = start + GROWTH - 1;
-    // SAFETY: `last` is the last of the GROWTH bytes that are ours (step 2); no reference to
+    // SAFETY: `last` is the last of the GROWTH bytes that are ours (checked by `grow`); no reference to
     // them is alive.
     unsafe { (last as *mut u8).write_volatile(!pattern(GROWTH - 1)) };
     let noticed = read(lesson)?;
@@ -440,7 +440,7 @@ fn give_back(
     );
     let theirs = sys::sbrk_from(grown as *mut u8, page)
         .context("could not grow the break for the test")? as usize;
-    // SAFETY: the break is where step 2 left it plus one page that the test above just took
+    // SAFETY: the break is where `grow` left it plus one page that the test above just took
     // (nobody else has moved it on this one thread); give_back must refuse.
     let refused = lesson.part("give_back", || unsafe {
         (parts.give_back)(start as *mut u8, GROWTH)
@@ -474,7 +474,7 @@ fn give_back(
     unsafe { sys::sbrk_shrink((theirs + page) as *mut u8, page) }
         .context("could not give the test's page back")?;
 
-    // SAFETY: the GROWTH bytes below `grown` are the ones sbrk gave us in step 2, nothing
+    // SAFETY: the GROWTH bytes below `grown` are the ones sbrk gave `grow`, nothing
     // refers to them any more, and the break is at `grown` again.
     let given = lesson.part("give_back", || unsafe {
         (parts.give_back)(start as *mut u8, GROWTH)
@@ -483,9 +483,12 @@ fn give_back(
     let now = sys::program_break() as usize;
     lesson.observe("the program break after shrinking", now)?;
     lesson.check(
-        "the break is back at its value from step 1",
+        "the break is back at the initial break",
         now == initial,
-        format!("it is at {now:#x}, {} than in step 1", moved(initial, now)),
+        format!(
+            "it is at {now:#x}, {} than the initial break",
+            moved(initial, now)
+        ),
     );
     Ok(())
 }

@@ -151,7 +151,7 @@ fn write_and_read(lesson: &mut Lesson, parts: &Parts, start: usize) -> Result<()
          Then write_and_read writes every byte with a pattern and reads it back.",
     );
     let memory = start as *mut u8;
-    // SAFETY: step 1 checked that the LEN bytes at `start` lie in a fresh anonymous rw-p
+    // SAFETY: the step `map` checked that the LEN bytes at `start` lie in a fresh anonymous rw-p
     // mapping that map made for us alone; this shared slice is gone before anything writes.
     let zeros = unsafe { std::slice::from_raw_parts(memory, LEN) }
         .iter()
@@ -237,7 +237,7 @@ fn unmap(lesson: &mut Lesson, parts: &Parts, start: usize) -> Result<()> {
         },
     );
     let unmapped = lesson.part("unmap", || {
-        // SAFETY: the range is the mapping map made in step 1, and nothing refers to it any
+        // SAFETY: the range is the mapping `map` made first, and nothing refers to it any
         // more.
         unsafe { (parts.unmap)(start as *mut u8, LEN) }
     })?;

@@ -321,7 +321,7 @@ fn take(lesson: &mut Lesson, parts: &Parts) -> Result<Vec<Taken>> {
     Ok(taken)
 }
 
-/// Step 1's heading and what it says before the chunks are taken.
+/// The first step's heading, and what it says before the chunks are taken.
 fn explain_take(lesson: &mut Lesson, parts: &Parts, chunks: usize) {
     lesson.step(format!(
         "Take {chunks} chunks, and write each to its last byte"
