@@ -2,8 +2,8 @@
 //!
 //! `cargo run -p milestone` uses a few small and large sizes; `cargo run -p milestone -- 100
 //! 200000 4096` uses the sizes given. `cargo run -p milestone -- contract` checks the lesson's
-//! reference answer (`src/parts.rs`) against the lesson's contract instead, and `contract
-//! library` this crate's `mem_chunk`; the learner's own runs as `milestone-learn`.
+//! reference answer (`src/parts.rs`) against the lesson's contract instead. `contract
+//! library` checks this crate's `mem_chunk`. The learner's own runs as `milestone-learn`.
 
 mod parts;
 
@@ -29,11 +29,12 @@ static ALLOCATOR: milestone::contract::CountingAllocator = milestone::contract::
 const DEFAULT_SIZES: [usize; 6] = [24, 100, 4096, 200_000, 1_048_576, 64];
 
 const INFO: LessonInfo = lesson::info!(
-    "Takes chunks with mem_chunk (the sizes given, or a default mix of small and large), \
-            writes and verifies each, prints the registry as a table with the /proc/self/maps \
-            region of each chunk, finds the chunk of an interior address, releases some and \
-            shows the stats before and after, shows bad input refused, and gives everything \
-            back. Sizes are in bytes, from 1 up to isize::MAX rounded down to a page."
+    "Takes chunks with mem_chunk, of the sizes given or a default mix of small and \
+     large, and writes and verifies each. Prints the registry as a table, with the \
+     /proc/self/maps region of each chunk. Finds the chunk of an interior address. \
+     Releases some, and shows the stats before and after. Shows bad input refused, and \
+     gives everything back. Sizes are in bytes, from 1 up to isize::MAX rounded down to \
+     a page."
 );
 
 /// A size from the command line: a whole number of bytes that a chunk can have.
@@ -167,17 +168,20 @@ fn the_policy(lesson: &mut Lesson) -> Result<usize> {
     let policy = policy();
     lesson.step("The policy, and the registry before any chunk");
     lesson.say(
-        "mem_chunk takes its threshold from glibc's malloc: a request below 128 KiB (glibc's \
-         default M_MMAP_THRESHOLD) is carved from memory got by moving the program break with \
-         sbrk, and a request at or above it gets an anonymous mapping of its own.\n\
-         The rest is ours: the break grows in steps of at least 64 KiB, so that small chunks \
-         cost no system call each (glibc's malloc pads each growth by 128 KiB, M_TOP_PAD); \
-         released break memory is reused; every chunk is recorded in a registry that lives in \
-         pages mapped for it alone, so mem_chunk never calls the global allocator (an \
-         allocator built on it could not), and the registry keeps its pages for reuse.\n\
+        "mem_chunk takes its threshold from glibc's malloc: 128 KiB, glibc's default \
+         M_MMAP_THRESHOLD.\n\
+         A request below it is carved from memory got by moving the program break with sbrk. \
+         A request at or above it gets an anonymous mapping of its own.\n\
+         The rest is mem_chunk's own design.\n\
+         The break grows in steps of at least 64 KiB, so that small chunks cost no system call \
+         each. Released break memory is reused.\n\
+         Every chunk is recorded in a registry that lives in pages mapped for it alone. So \
+         mem_chunk never calls the global allocator, which may itself be built on mem_chunk.\n\
+         The registry keeps its pages for reuse.\n\
          This program itself allocates with glibc's malloc, to read /proc/self/maps and to \
-         print; so that this never moves the break under our chunks, malloc is first given 64 \
-         KiB of room at the top of its heap (a block allocated and freed).",
+         print.\n\
+         So first, malloc gets 64 KiB of room at the top of its heap, from a block allocated \
+         and freed. Then this program's allocations never move the break under our chunks.",
     );
     lesson.give_malloc_room();
     let start_break = sys::program_break() as usize;
@@ -223,8 +227,8 @@ fn take(lesson: &mut Lesson, sizes: &[usize]) -> Result<Vec<(usize, Chunk)>> {
         lesson.observe(&label, ptr.as_ptr() as usize)?;
         if fell_back {
             lesson.say(
-                "The break could not grow (sbrk was refused: a limit, or valgrind's 8 MiB cap), \
-                 so this small chunk was mapped instead.",
+                "The break could not grow, so this small chunk was mapped instead.\n\
+                 A limit, or valgrind's 8 MiB cap, made sbrk refuse.",
             );
         }
         let expected = if size < policy.mmap_threshold() && policy.uses_break() && !fell_back {
@@ -256,9 +260,9 @@ fn take(lesson: &mut Lesson, sizes: &[usize]) -> Result<Vec<(usize, Chunk)>> {
 fn registry(lesson: &mut Lesson, taken: &[(usize, Chunk)]) -> Result<()> {
     lesson.step("The registry");
     lesson.say(
-        "for_each_chunk visits every live chunk in address order. Chunks from sbrk lie in \
-         [heap], the break's region; each mmap chunk is an anonymous mapping (the kernel may \
-         merge neighbouring ones into one region).",
+        "for_each_chunk visits every live chunk in address order.\n\
+         Chunks from sbrk lie in [heap], the break's region. Each mmap chunk is an anonymous \
+         mapping. The kernel may merge neighbouring ones into one region.",
     );
     let (map, brk) = lesson.map_and_break()?;
     lesson.line(format!(
@@ -289,9 +293,8 @@ fn registry(lesson: &mut Lesson, taken: &[(usize, Chunk)]) -> Result<()> {
         in_order && listed.len() == taken.len(),
         format!("{} listed, {} taken", listed.len(), taken.len()),
     );
-    // The break's region is [heap]; under valgrind, which emulates the break, it is an
-    // anonymous mapping of valgrind's own, so the check asks for the region that holds the
-    // last byte below the break.
+    // The check asks for the region that holds the last byte below the break. That region is
+    // [heap], except under valgrind: it emulates the break with an anonymous mapping of its own.
     let break_region = map.region_of(brk.wrapping_sub(1));
     let regions_right = listed.iter().all(|c| {
         let region = map.region_of(c.start().as_ptr() as usize);
@@ -311,8 +314,8 @@ fn registry(lesson: &mut Lesson, taken: &[(usize, Chunk)]) -> Result<()> {
 fn find(lesson: &mut Lesson, taken: &[(usize, Chunk)]) -> Result<()> {
     lesson.step("Find the chunk that holds an interior address");
     lesson.say(
-        "find_chunk takes any address and answers with the live chunk holding it, by a \
-         binary search of the registry; it never reads the address itself.",
+        "find_chunk takes any address and answers with the live chunk holding it. It does a \
+         binary search of the registry, and never reads the address itself.",
     );
     let (_, largest) = taken
         .iter()
@@ -343,9 +346,9 @@ fn find(lesson: &mut Lesson, taken: &[(usize, Chunk)]) -> Result<()> {
 fn release_every_other(lesson: &mut Lesson, taken: &[(usize, Chunk)]) -> Result<Vec<Chunk>> {
     lesson.step("Release every other chunk");
     lesson.say(
-        "release_chunk unmaps an mmap chunk at once. Break memory is kept, merged with free \
-         neighbours, and reused by later requests that fit; it goes back to the OS only from \
-         the top of the break.",
+        "release_chunk unmaps an mmap chunk at once.\n\
+         Break memory is kept, merged with free neighbours, and reused by later requests that \
+         fit. It goes back to the OS only from the top of the break.",
     );
     let released: Vec<Chunk> = taken.iter().step_by(2).map(|(_, c)| *c).collect();
     for chunk in &released {

@@ -3,18 +3,22 @@
 //! `contract library` (this crate's [`mem_chunk`](crate::mem_chunk)) and `milestone-learn`
 //! (the learner's, `learn/parts.rs`). All three must print the same address pattern.
 //!
-//! It checks what the lesson asks and nothing of how: each chunk is writable to its last byte,
-//! aligned, does not overlap another, comes from `sbrk` below the threshold (the program
-//! break's region) and from `mmap` at or above it (an anonymous mapping); the registry lists
-//! every chunk once and finds one by any address inside it; bad sizes are refused and change
-//! nothing; and, as a last optional part, chunks can be given back. How much a chunk is rounded
-//! up, whether memory is reused, and how many system calls are made are the implementation's
-//! own business, so they are printed marked as varying, or not at all.
+//! It checks what the lesson asks, and nothing of how:
+//! - each chunk is writable to its last byte, aligned, and overlaps no other;
+//! - it comes from `sbrk` below the threshold (the program break's region), and from `mmap` at
+//!   or above it (an anonymous mapping);
+//! - the registry lists every chunk once, and finds one by any address inside it;
+//! - bad sizes are refused and change nothing;
+//! - as a last, optional part, chunks can be given back.
+//!
+//! How much a chunk is rounded up, whether memory is reused, and how many system calls are made
+//! are the implementation's own business. So they are printed marked as varying, or not at all.
 //!
 //! # Safety
 //! The contract writes and reads the chunks an implementation hands out, through slices made
-//! from their addresses, only after checking in `/proc/self/maps` that every byte is mapped
-//! writable; and it calls `release_chunk`, whose promise (nothing uses the chunk after) it keeps.
+//! from their addresses. It does so only after checking in `/proc/self/maps` that every byte is
+//! mapped writable. It also calls `release_chunk`, and keeps its promise: nothing uses the chunk
+//! after.
 
 #![allow(unsafe_code)]
 
@@ -137,12 +141,12 @@ pub const ALIGN: usize = 16;
 const INFO: LessonInfo = LessonInfo {
     name: "milestone",
     title: "mem_chunk, checked against the lesson's contract",
-    about: "Asks a mem_chunk implementation for chunks below, at and above its mmap threshold; \
-            checks each is aligned, writable to its last byte, from sbrk below the threshold \
-            and from mmap at or above it, as /proc/self/maps and the program break say; checks \
-            the registry lists each chunk once and finds one by any address inside it; checks \
-            bad sizes are refused and change nothing; and, if release_chunk is written, gives \
-            every chunk back.",
+    about: "Asks a mem_chunk implementation for chunks below, at and above its mmap threshold. \
+            Checks each is aligned and writable to its last byte. Checks each comes from sbrk \
+            below the threshold and from mmap at or above it, as /proc/self/maps and the \
+            program break say. Checks the registry lists each chunk once, and finds one by any \
+            address inside it. Checks bad sizes are refused and change nothing. If \
+            release_chunk is written, it gives every chunk back.",
 };
 
 /// Runs the contract on `parts`, taking the common flags from the command line; the exit
@@ -327,29 +331,30 @@ fn explain_take(lesson: &mut Lesson, parts: &Parts, chunks: usize) {
         "Take {chunks} chunks, and write each to its last byte"
     ));
     lesson.say(
-        "mem_chunk(size) gets memory from the OS: with sbrk, moving the program break, for a \
-         size below the mmap threshold; with an anonymous mmap of its own at or above it.\n\
-         It records every chunk in a registry, which lists them and finds the chunk that holds \
-         any address.",
+        "mem_chunk(size) gets memory from the OS. Below the mmap threshold it uses sbrk, \
+         moving the program break. At or above it, it uses an anonymous mmap of its own.\n\
+         It records every chunk in a registry. The registry lists the chunks, and finds the \
+         chunk that holds any address.",
     );
     lesson.fact(
         "mmap threshold (the implementation's choice)",
         varying_bytes(parts.mmap_threshold as u64),
     );
     lesson.say(&format!(
-        "Each chunk must be aligned to {ALIGN} bytes (enough for any type), lie in the program \
-         break's region ([heap]) when it is smaller than the threshold and in an anonymous \
-         mapping when it is not, and hold every byte asked for: each is filled with a pattern \
-         of its own and read back.\n\
+        "Each chunk must be aligned to {ALIGN} bytes, which is enough for any type.\n\
+         A chunk smaller than the threshold must lie in the program break's region ([heap]). \
+         Any other chunk must lie in an anonymous mapping.\n\
+         Each chunk must hold every byte asked for. So each is filled with a pattern of its \
+         own, and read back.\n\
          Where a chunk lies among the others is the implementation's choice, so the addresses \
          are marked ~.\n\
          The threshold is the implementation's choice too. The sizes one byte below it, at it \
          and above it follow it, so they are marked ~.\n\
          Before the second chunk, someone else calls sbrk and leaves the break unaligned. The \
          chunks after it must still be aligned.\n\
-         This program allocates with glibc's malloc, to read /proc/self/maps and to print; so \
-         that this never moves the break between two chunks, malloc is first given 64 KiB of \
-         room at the top of its heap (a block allocated and freed)."
+         This program allocates with glibc's malloc, to read /proc/self/maps and to print.\n\
+         So first, malloc gets 64 KiB of room at the top of its heap, from a block allocated \
+         and freed. Then this program's allocations never move the break between two chunks."
     ));
 }
 
@@ -412,8 +417,8 @@ fn take_one(lesson: &mut Lesson, parts: &Parts, i: usize, size: usize) -> Result
 }
 
 /// What releasing the `released`th chunk did to the chunks taken after it, which are still
-/// live: each must still be mapped writable, hold its pattern, and, from sbrk, lie below the
-/// break. Break memory goes back only from the top.
+/// live. Each must still be mapped writable and hold its pattern. One from sbrk must still lie
+/// below the break, since break memory goes back only from the top.
 fn harmed_by_release(lesson: &Lesson, taken: &[Taken], released: usize) -> Result<Vec<String>> {
     let (map, brk) = lesson.map_and_break()?;
     let gone = &taken[released];
@@ -458,8 +463,10 @@ fn intact(i: usize, taken: &Taken) -> bool {
 fn registry(lesson: &mut Lesson, parts: &Parts, taken: &[Taken]) -> Result<()> {
     lesson.step("The registry lists every chunk once");
     lesson.say(
-        "list_chunks gives every live chunk: its start, its usable length (at least what was \
-         asked; how much more is the implementation's choice) and where it came from.",
+        "list_chunks gives every live chunk: its start, its usable length and where it came \
+         from.\n\
+         The usable length is at least what was asked. How much more is the implementation's \
+         choice.",
     );
     let listed = lesson.part("list_chunks", parts.list_chunks)?;
     let (map, brk) = lesson.map_and_break()?;
@@ -527,8 +534,9 @@ fn registry(lesson: &mut Lesson, parts: &Parts, taken: &[Taken]) -> Result<()> {
 fn find(lesson: &mut Lesson, parts: &Parts, taken: &[Taken]) -> Result<()> {
     lesson.step("Find the chunk that holds an address");
     lesson.say(
-        "find_chunk takes any address, the first byte of a chunk, one in its middle or its \
-         last, and answers with the chunk that holds it; an address in no chunk finds none. \
+        "find_chunk takes any address and answers with the chunk that holds it.\n\
+         It is asked for the first byte of each chunk, one in its middle and its last. An \
+         address in no chunk finds none.\n\
          It must never read the address itself.",
     );
     let mut wrong = Vec::new();
@@ -608,9 +616,9 @@ fn find(lesson: &mut Lesson, parts: &Parts, taken: &[Taken]) -> Result<()> {
 fn bad_input(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
     lesson.step("Bad sizes are refused and change nothing");
     lesson.say(
-        "A size of 0 makes no chunk; a size that overflows when rounded up, or that sbrk and \
-         mmap cannot take (above isize::MAX), must be refused before any system call, leaving \
-         the registry as it was.",
+        "Some sizes make no chunk: 0, a size that overflows when rounded up, and any size \
+         above isize::MAX, which neither sbrk nor mmap can take.\n\
+         mem_chunk must refuse them before any system call, leaving the registry as it was.",
     );
     let mut before = lesson.part("list_chunks", parts.list_chunks)?;
     let brk = sys::program_break() as usize;
@@ -661,10 +669,10 @@ fn bad_input(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
 fn give_back(lesson: &mut Lesson, parts: &Parts, taken: &[Taken]) -> Result<()> {
     lesson.step("Give every chunk back (the last part, optional)");
     lesson.say(
-        "release_chunk takes a pointer mem_chunk returned: it unmaps an mmap chunk at once, \
-         and gives break memory back or keeps it for reuse, as the implementation chooses. \
-         Anything else, a pointer into the middle of a chunk or one already released, is \
-         refused and changes nothing.",
+        "release_chunk takes a pointer mem_chunk returned. It unmaps an mmap chunk at once. \
+         It gives break memory back or keeps it for reuse, as the implementation chooses.\n\
+         Any other pointer is refused and changes nothing, such as one into the middle of a \
+         chunk, or one already released.",
     );
     let first = taken.first().context("no chunk was taken")?;
     let interior = (first.start + 1) as *mut u8;
