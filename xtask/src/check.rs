@@ -82,6 +82,13 @@ impl Outcome {
     }
 }
 
+/// A README of the workspace, `file` relative to its root: its path and its text.
+fn read_readme(file: &str) -> Result<(std::path::PathBuf, String)> {
+    let path = root().join(file);
+    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {file}"))?;
+    Ok((path, text))
+}
+
 fn check_one(
     lesson: &LessonBinary,
     bin_dir: &std::path::Path,
@@ -106,9 +113,7 @@ fn check_one(
     if bless {
         let mut written = snapshot::shown(&snapshot::path(snapshot_name));
         if let Some(readme_file) = lesson.readme.as_deref() {
-            let readme_path = root().join(readme_file);
-            let readme_text = std::fs::read_to_string(&readme_path)
-                .with_context(|| format!("cannot read {readme_file}"))?;
+            let (readme_path, readme_text) = read_readme(readme_file)?;
             // A sample run that still has the pattern stays: the README changes only when the
             // lesson's output does.
             let sample = readme::extract(&readme_text)
@@ -152,8 +157,7 @@ fn check_one(
         return Ok(Outcome::DIFFERS);
     }
     if let Some(readme_file) = lesson.readme.as_deref() {
-        let readme_text = std::fs::read_to_string(root().join(readme_file))
-            .with_context(|| format!("cannot read {readme_file}"))?;
+        let (_, readme_text) = read_readme(readme_file)?;
         if let Err(why) = readme::agrees(&readme_text, &expected) {
             println!("{name} ... FAILED: {readme_file} {why} (run cargo xtask check-all --bless)");
             return Ok(Outcome::FAILED);
