@@ -28,6 +28,9 @@ use crate::sys;
 static EVENTS_FD: AtomicI32 = AtomicI32::new(-1);
 /// Where it copies `/proc/self/maps`.
 static MAPS_FD: AtomicI32 = AtomicI32::new(-1);
+/// The process that asked for the reports. A child it forks inherits the handler, and may
+/// fault on purpose (the lessons show faults in children): its faults are not reported.
+static REPORTER: AtomicI32 = AtomicI32::new(0);
 
 /// The alternate stack's size: the handler's buffers and frames fit with room to spare.
 const STACK_SIZE: usize = 64 * 1024;
@@ -42,6 +45,8 @@ const STACK_SIZE: usize = 64 * 1024;
 pub fn report_faults_to(events_fd: RawFd, maps_fd: RawFd) -> Result<(), Error> {
     EVENTS_FD.store(events_fd, Relaxed);
     MAPS_FD.store(maps_fd, Relaxed);
+    // SAFETY: getpid has no preconditions and cannot fail.
+    REPORTER.store(unsafe { libc::getpid() }, Relaxed);
     // Never unmapped: the handler may run at any moment until the process ends.
     let stack = sys::mmap_anonymous(STACK_SIZE)?;
     let alt = libc::stack_t {
@@ -113,6 +118,12 @@ fn write_all(fd: RawFd, mut bytes: &[u8]) {
 }
 
 extern "C" fn handler(signal: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
+    // SAFETY: getpid is async-signal-safe, has no preconditions and cannot fail.
+    if unsafe { libc::getpid() } != REPORTER.load(Relaxed) {
+        // A forked child's fault: SA_RESETHAND restored the default action, so returning
+        // faults again and the child dies of the signal, unreported, as it would have.
+        return;
+    }
     // SAFETY: the kernel passes a valid siginfo_t to an SA_SIGINFO handler.
     let info = unsafe { &*info };
     // SAFETY: for SIGSEGV and SIGBUS, si_addr is the field the kernel filled: the address.
@@ -179,6 +190,16 @@ mod tests {
         let child = || {
             if report_faults_to(events_file.as_raw_fd(), maps_file.as_raw_fd()).is_err() {
                 return 1;
+            }
+            // A child of the reporter that faults on purpose is not reported.
+            let probe = || {
+                // SAFETY: the probe faults on purpose, in the grandchild only.
+                i32::from(unsafe { crate::fault::probe_read(target) })
+            };
+            // SAFETY: the grandchild makes one probe; it waits on nothing.
+            let grandchild = unsafe { sys::fork_and_wait(probe) };
+            if grandchild != Ok(sys::ChildExit::Signaled(libc::SIGSEGV)) {
+                return 3;
             }
             // SAFETY: the probe faults on purpose, in this child only.
             unsafe { crate::fault::probe_read(target) };
