@@ -285,9 +285,28 @@ fn done_lines(done: &Done) -> Vec<String> {
 /// The lines on progress: parts done, and the claims a part just finished now meets.
 fn progress_lines(progress: &Progress) -> Vec<String> {
     let mut lines = vec![format!("parts done: {} of {}", progress.done, progress.of)];
-    for (part, claims) in &progress.just_finished {
-        lines.push(format!("just finished `{part}`:"));
-        lines.extend(claims.iter().map(|c| format!("  [ok] {c}")));
+    match progress.just_finished.as_slice() {
+        [] => {}
+        // One part: the claims it now meets, each once.
+        [(part, claims)] => {
+            lines.push(format!("just finished `{part}`:"));
+            let mut seen = std::collections::BTreeSet::new();
+            let once: Vec<&String> = claims.iter().filter(|c| seen.insert(*c)).collect();
+            lines.extend(once.iter().take(8).map(|c| format!("  [ok] {c}")));
+            if once.len() > 8 {
+                lines.push(format!("  and {} more", once.len() - 8));
+            }
+        }
+        // Several at once: their names, and how many claims each meets.
+        several => {
+            let named: Vec<String> = several
+                .iter()
+                .map(|(part, claims)| {
+                    format!("`{part}` ({})", lesson::count(claims.len(), "claim"))
+                })
+                .collect();
+            lines.push(format!("just finished: {}", named.join(", ")));
+        }
     }
     lines
 }
