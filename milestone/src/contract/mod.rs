@@ -560,24 +560,7 @@ fn find(lesson: &mut Lesson, parts: &Parts, taken: &[Taken]) -> Result<()> {
         wrong.is_empty(),
         wrong.join("; "),
     );
-    // One past a chunk's last usable byte (its listed length, which may be more than was
-    // asked) is not in it: a `<=` where a `<` belongs claims it.
-    let listed = lesson.part("list_chunks", parts.list_chunks)?;
-    let mut claimed = Vec::new();
-    for chunk in &listed {
-        let past = chunk.start.wrapping_add(chunk.len);
-        let answer = lesson.part("find_chunk", || counted(past, || (parts.find_chunk)(past)))?;
-        if answer.is_some_and(|c| c.start == chunk.start) {
-            claimed.push(format!(
-                "{past:#x}, one past the end of {chunk}, found that chunk"
-            ));
-        }
-    }
-    lesson.check(
-        "the address one past a chunk's last byte does not find that chunk",
-        claimed.is_empty(),
-        claimed.join("; "),
-    );
+    one_past_the_end(lesson, parts)?;
     let local = 0u8;
     let on_stack = &raw const local as usize;
     let boxed = Box::new(0u64);
@@ -610,6 +593,28 @@ fn find(lesson: &mut Lesson, parts: &Parts, taken: &[Taken]) -> Result<()> {
     never_allocated(lesson, "find_chunk", |addr| {
         format!("find_chunk({addr:#x})")
     });
+    Ok(())
+}
+
+/// The address one past a chunk's last usable byte (its listed length, which may be more than
+/// was asked) is not in it: a `<=` where a `<` belongs claims it.
+fn one_past_the_end(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
+    let listed = lesson.part("list_chunks", parts.list_chunks)?;
+    let mut claimed = Vec::new();
+    for chunk in &listed {
+        let past = chunk.start.wrapping_add(chunk.len);
+        let answer = lesson.part("find_chunk", || counted(past, || (parts.find_chunk)(past)))?;
+        if answer.is_some_and(|c| c.start == chunk.start) {
+            claimed.push(format!(
+                "{past:#x}, one past the end of {chunk}, found that chunk"
+            ));
+        }
+    }
+    lesson.check(
+        "the address one past a chunk's last byte does not find that chunk",
+        claimed.is_empty(),
+        claimed.join("; "),
+    );
     Ok(())
 }
 
