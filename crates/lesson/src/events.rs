@@ -196,12 +196,14 @@ impl EventLog {
         self.file.is_some()
     }
 
-    /// Appends `event` as one line, in one write, so that a crash later cannot tear it.
-    pub(crate) fn write(&self, event: &Event) {
+    /// Appends the event `event` makes as one line, in one write, so that a crash later cannot
+    /// tear it. Without a log the event is never made: a lesson run that nobody records
+    /// allocates nothing for it.
+    pub(crate) fn write(&self, event: impl FnOnce() -> Event) {
         let Some(mut file) = self.file.as_ref() else {
             return;
         };
-        if let Ok(mut line) = serde_json::to_vec(event) {
+        if let Ok(mut line) = serde_json::to_vec(&event()) {
             line.push(b'\n');
             // A failed write loses the event, not the run: the reader then sees the run end
             // earlier than it did, and the text on stdout is still whole.
@@ -252,8 +254,8 @@ mod tests {
             passed: false,
             detail: Some("the break moved up 16 bytes".to_owned()),
         };
-        log.write(&step);
-        log.write(&check);
+        log.write(|| step.clone());
+        log.write(|| check.clone());
         std::fs::OpenOptions::new()
             .append(true)
             .open(&path)

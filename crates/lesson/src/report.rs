@@ -130,8 +130,8 @@ impl Lesson {
         if !self.json {
             emit(self.info.name, line);
         }
-        self.events.write(&Event::Line {
-            step: self.steps.len(),
+        self.events.write(|| Event::Line {
+            step: self.step_number(),
             text: line.to_owned(),
             explains,
         });
@@ -182,7 +182,7 @@ impl Lesson {
                 address: o.address.clone(),
             })
             .collect();
-        self.events.write(&Event::Snapshot {
+        self.events.write(|| Event::Snapshot {
             step: step.number,
             maps,
             exe,
@@ -198,7 +198,7 @@ impl Lesson {
         let title = title.into();
         let number = self.steps.len() + 1;
         self.last_part.set(None);
-        self.events.write(&Event::Step {
+        self.events.write(|| Event::Step {
             number,
             title: title.clone(),
         });
@@ -326,7 +326,7 @@ impl Lesson {
             self.print(&format!("  [FAILED] {claim}: {detail}"));
             Some(detail)
         };
-        self.events.write(&Event::Check {
+        self.events.write(|| Event::Check {
             step: self.step_number(),
             part: self.last_part.get().map(str::to_owned),
             claim: claim.to_owned(),
@@ -341,13 +341,14 @@ impl Lesson {
         passed
     }
 
-    /// Says that the part `part` is about to be handed memory: `what` (`the 10000 bytes from
-    /// request`), `len` bytes at `start`. A fault inside the part is then said against it.
-    pub fn give(&self, part: &str, what: &str, start: usize, len: usize) {
-        self.events.write(&Event::Given {
+    /// Says that the part `part` is about to be handed `len` bytes at `start`, which the part
+    /// `from` returned. A fault inside `part` is then said against them ("the 10000 bytes from
+    /// request").
+    pub fn give(&self, part: &str, from: &str, start: usize, len: usize) {
+        self.events.write(|| Event::Given {
             step: self.step_number(),
             part: part.to_owned(),
-            what: what.to_owned(),
+            what: format!("the {len} bytes from {from}"),
             start: format!("{start:#x}"),
             len,
         });
@@ -386,13 +387,13 @@ impl Lesson {
     ) -> Result<T, PartError> {
         let step = self.step_number();
         self.last_part.set(Some(name));
-        self.events.write(&Event::PartCalled {
+        self.events.write(|| Event::PartCalled {
             step,
             part: name.to_owned(),
         });
         let result = parts::call(name, optional, part);
         if result.is_ok() {
-            self.events.write(&Event::PartReturned {
+            self.events.write(|| Event::PartReturned {
                 step,
                 part: name.to_owned(),
             });
@@ -447,7 +448,7 @@ impl Lesson {
         self.pause_after_step();
         self.snapshot_step();
         let (passed, failed) = self.counts();
-        self.events.write(&Event::Finished { passed, failed });
+        self.events.write(|| Event::Finished { passed, failed });
         if self.json {
             emit(self.info.name, &self.document(None));
         } else if failed == 0 {
@@ -534,7 +535,7 @@ impl Lesson {
     /// never hidden by it: the failures are listed first, and the exit status is 1.
     pub fn abort(self, error: anyhow::Error) -> ExitCode {
         self.snapshot_step();
-        self.events.write(&self.stop_event(&error));
+        self.events.write(|| self.stop_event(&error));
         let message = format!("{error:#}");
         if self.json {
             emit(self.info.name, &self.document(Some(message.clone())));

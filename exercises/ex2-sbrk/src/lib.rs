@@ -20,9 +20,6 @@ use lesson::{
 use memcore::linker::segment_bounds;
 use memcore::{MemoryMap, Region, sys};
 
-/// What the parts after `request` are handed, as a fault inside one of them is said against.
-const FROM_REQUEST: &str = "the 10000 bytes from request";
-
 /// Deliberately not a multiple of the page size, to show that the break moves by exactly this
 /// much while the kernel maps whole pages.
 pub const GROWTH: usize = 10_000;
@@ -337,7 +334,7 @@ fn write(lesson: &mut Lesson, parts: &Parts, start: usize) -> Result<()> {
          We write a message at the start and a numbered pattern after it, to the last byte.",
     );
     let past_end = PastTheEnd::mark(start + GROWTH);
-    lesson.give("write", FROM_REQUEST, start, GROWTH);
+    lesson.give("write", "request", start, GROWTH);
     // SAFETY: `grow` checked that the GROWTH bytes at `start` are the new memory from sbrk,
     // ours alone until `give_back`.
     lesson.part("write", || unsafe {
@@ -375,7 +372,7 @@ fn read_back(lesson: &mut Lesson, parts: &Parts, start: usize) -> Result<()> {
          change one byte behind its back, and it must notice.",
     );
     let read = |lesson: &Lesson| {
-        lesson.give("read_back", FROM_REQUEST, start, GROWTH);
+        lesson.give("read_back", "request", start, GROWTH);
         // SAFETY: the GROWTH bytes at `start` are ours until `give_back` (checked by `grow`), and
         // nothing writes them while read_back runs.
         lesson.part("read_back", || unsafe {

@@ -172,7 +172,7 @@ fn write_and_read(lesson: &mut Lesson, parts: &Parts, start: usize) -> Result<()
         // lesson asked for only LEN bytes of it, so nothing else uses this one.
         unsafe { (past as *mut u8).write_volatile(mark) };
     }
-    lesson.give("write_and_read", "the 10000 bytes from map", start, LEN);
+    lesson.give("write_and_read", "map", start, LEN);
     // SAFETY: as above: LEN writable bytes, ours alone, no reference alive.
     let found = lesson.part("write_and_read", || unsafe {
         (parts.write_and_read)(memory, LEN)

@@ -8,11 +8,8 @@
 //! back: the child ends soon. [`CountingAllocator`](super::CountingAllocator) routes to it
 //! while it is on.
 //!
-//! # Safety
 //! The arena is behind a spin lock; a block is carved from a chunk `mem_chunk` handed out,
 //! which nothing else uses. The child is forked from the one-threaded contract.
-
-#![allow(unsafe_code)]
 
 use std::alloc::Layout;
 use std::cell::Cell;
@@ -23,11 +20,11 @@ use std::sync::atomic::{
     AtomicBool, AtomicUsize, Ordering::Acquire, Ordering::Relaxed, Ordering::Release,
 };
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use lesson::Lesson;
-use memcore::sys::{self, ChildExit};
+use memcore::sys::ChildExit;
 
-use super::Parts;
+use super::{Parts, in_a_child};
 
 /// How much the bump allocator asks `mem_chunk` for at a time.
 const CHUNK: usize = 1024 * 1024;
@@ -142,12 +139,19 @@ pub(super) fn owns(ptr: *mut u8) -> bool {
 /// How the child's run ended, as its exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Proof {
+    /// The workload ran, and the registry knows every chunk it took.
     Held = 0,
+    /// The workload read back values it did not write.
     WrongValues = 1,
+    /// `mem_chunk` called the global allocator from inside the allocator's call.
     Reentered = 2,
+    /// A chunk taken is not listed, or listed shorter than asked.
     NotListed = 3,
+    /// An address inside a chunk taken does not find it.
     NotFound = 4,
+    /// More chunks were taken than the bump allocator can record.
     TooManyChunks = 5,
+    /// The workload never reached the bump allocator.
     NothingTaken = 6,
 }
 
@@ -230,15 +234,7 @@ pub(super) fn foundation(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
          Vecs, Strings, a HashMap and boxes from four threads run on it. Then every chunk it \
          took must be listed, and found by an address inside it.",
     );
-    let parts = *parts;
-    // SAFETY: this process has one thread, so no lock is held at the fork; the child runs the
-    // workload and the implementation's parts.
-    let exit = unsafe { sys::fork_and_wait(move || prove(&parts) as i32) }
-        .context("could not fork the child that runs the workload")?;
-    let proof = match exit {
-        ChildExit::Exited(code) => PROOFS.into_iter().find(|p| *p as i32 == code),
-        ChildExit::Signaled(_) => None,
-    };
+    let (proof, exit) = in_a_child(&PROOFS, |p| p as i32, || prove(parts))?;
     let detail = match (proof, exit) {
         (Some(Proof::WrongValues), _) => "the workload read back values it did not write: \
              two blocks shared memory, so two chunks overlap"

@@ -6,11 +6,14 @@
 //!
 //! [`CountingAllocator`] is the global allocator of the binaries that run the contract (the
 //! milestone's own and the learner's). It passes every call to the system's allocator and,
-//! while [`counted`] runs a part, counts the calls.
+//! while [`counted`] runs a part, counts the calls. In the contract's last child only, it
+//! serves blocks from the bump allocator on `mem_chunk` instead (`bump`).
 //!
 //! # Safety
-//! The allocator's methods pass their arguments unchanged to `System`'s, whose contract is the
-//! same as theirs; counting touches only atomics.
+//! A block is the system allocator's, or a bump block carved from a chunk `mem_chunk` gave the
+//! bump allocator alone; each method tells the two apart (`bump::owns`) and passes a system
+//! block's arguments unchanged to `System`, whose contract is the same as theirs. Counting
+//! touches only atomics.
 
 #![allow(unsafe_code)]
 
@@ -44,8 +47,9 @@ impl CountingAllocator {
     }
 }
 
-// SAFETY: every method hands its arguments unchanged to `System`, which upholds the
-// `GlobalAlloc` contract for them; counting allocates nothing and cannot fail.
+// SAFETY: a system block's arguments go unchanged to `System`, which upholds the `GlobalAlloc`
+// contract for them; a bump block is at least `layout` long and aligned, in a chunk nothing
+// else uses, and is never freed. Counting allocates nothing and cannot fail.
 unsafe impl GlobalAlloc for CountingAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         self.count();

@@ -3,21 +3,17 @@
 //!
 //! The registry is filled in a child process of its own, so that the chunks it takes never
 //! reach the parent's registry, and every later step sees it as it was.
-//!
-//! # Safety
-//! The child is forked from this one-threaded contract; it calls the implementation's parts,
-//! which take the implementation's own lock, held by no one at the fork.
-
-#![allow(unsafe_code)]
+//! The child is forked from the one-threaded contract (`in_a_child`), so the implementation's
+//! lock is held by no one at the fork.
 
 use std::io;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use lesson::Lesson;
-use memcore::sys::{self, ChildExit};
+use memcore::sys;
 
-use super::Parts;
+use super::{Parts, in_a_child};
 
 /// At most this many chunks are taken to fill the registry.
 const MOST: usize = 100_000;
@@ -41,19 +37,13 @@ enum Filled {
     ListChanged = 4,
 }
 
-impl Filled {
-    fn from_code(code: i32) -> Option<Filled> {
-        [
-            Filled::Refused,
-            Filled::NeverFull,
-            Filled::WrongKind,
-            Filled::BreakMoved,
-            Filled::ListChanged,
-        ]
-        .into_iter()
-        .find(|f| *f as i32 == code)
-    }
-}
+const FILLED: [Filled; 5] = [
+    Filled::Refused,
+    Filled::NeverFull,
+    Filled::WrongKind,
+    Filled::BreakMoved,
+    Filled::ListChanged,
+];
 
 /// Takes chunks of [`SIZE`] bytes until `mem_chunk` refuses one, then judges the refusal.
 fn fill(parts: &Parts) -> Filled {
@@ -93,15 +83,7 @@ pub(super) fn full_registry(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
          A child process takes chunks until mem_chunk refuses one, so the chunks it takes never \
          reach this process's registry. A registry that grows instead is fine too.",
     );
-    let parts = *parts;
-    // SAFETY: this process has one thread, so no lock is held at the fork; the child only
-    // calls the implementation's parts.
-    let exit = unsafe { sys::fork_and_wait(move || fill(&parts) as i32) }
-        .context("could not fork the child that fills the registry")?;
-    let filled = match exit {
-        ChildExit::Exited(code) => Filled::from_code(code),
-        ChildExit::Signaled(_) => None,
-    };
+    let (filled, exit) = in_a_child(&FILLED, |f| f as i32, || fill(parts))?;
     lesson.fact(
         "how the registry filled",
         lesson::varying_text(match filled {

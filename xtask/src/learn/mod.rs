@@ -282,9 +282,17 @@ fn done_lines(done: &Done) -> Vec<String> {
     lines
 }
 
-/// The lines on progress: parts done, and the claims a part just finished now meets.
+/// How many parts are done, then what [`just_finished`] says.
 fn progress_lines(progress: &Progress) -> Vec<String> {
     let mut lines = vec![format!("parts done: {} of {}", progress.done, progress.of)];
+    lines.extend(just_finished(progress));
+    lines
+}
+
+/// The parts done for the first time in this run: one part with the claims it now meets, each
+/// once; several by their names and how many claims each meets.
+fn just_finished(progress: &Progress) -> Vec<String> {
+    let mut lines = Vec::new();
     match progress.just_finished.as_slice() {
         [] => {}
         // One part: the claims it now meets, each once.
@@ -319,7 +327,7 @@ fn report_one(exercise: &Exercise, status: &Status, progress: Option<&Progress>,
             println!("  {:width$}    {line}", "");
         }
     };
-    let progress = || progress.map(progress_lines).unwrap_or_default();
+    let progress_lines = progress.map(progress_lines).unwrap_or_default();
     match status {
         Status::Done(done) => {
             match &done.optional_to_do {
@@ -334,7 +342,7 @@ fn report_one(exercise: &Exercise, status: &Status, progress: Option<&Progress>,
                 ),
             }
             // "parts done: N of N" would only repeat "done".
-            indent(&progress().split_off(1.min(progress().len())));
+            indent(&progress.map(just_finished).unwrap_or_default());
             indent(&done_lines(done));
         }
         Status::ToDo(place) => {
@@ -342,7 +350,7 @@ fn report_one(exercise: &Exercise, status: &Status, progress: Option<&Progress>,
                 "  {name:<width$}  to do: `{}`, {}:{}",
                 place.part, place.file, place.line
             );
-            indent(&progress());
+            indent(&progress_lines);
         }
         Status::DoesNotCompile(errors) => {
             println!("  {name:<width$}  does not compile: {}", &exercise.template);
@@ -351,7 +359,7 @@ fn report_one(exercise: &Exercise, status: &Status, progress: Option<&Progress>,
         Status::Failed(failure) => {
             println!("  {name:<width$}  failed:");
             indent(&failure.lines);
-            indent(&progress());
+            indent(&progress_lines);
             indent(&[format!(
                 "to see every line of yours, run `{}`",
                 run_command(exercise)
