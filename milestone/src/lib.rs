@@ -43,6 +43,7 @@ use std::ptr::NonNull;
 pub mod contract;
 mod lock;
 mod manager;
+mod mapped;
 mod policy;
 mod stats;
 
@@ -88,6 +89,7 @@ pub enum ChunkError {
 /// The one registry, behind the one lock.
 static CHUNKS: SpinLock<ChunkManager> = SpinLock::new(ChunkManager::new(Policy::glibc()));
 
+#[inline]
 fn chunks() -> SpinGuard<'static, ChunkManager> {
     CHUNKS.lock()
 }
@@ -98,6 +100,9 @@ fn chunks() -> SpinGuard<'static, ChunkManager> {
 /// # Errors
 /// [`ChunkError::ZeroSize`] for 0; [`ChunkError::TooLarge`] when the size cannot be rounded
 /// (no system call is made); [`ChunkError::Os`] when the OS refuses (`ENOMEM`).
+// Inlined into its caller, as are the lock's free path and the manager's work: each frame that
+// spans the system call returns into a cold return predictor (BENCHMARKS.md, B1).
+#[inline]
 pub fn mem_chunk(size: usize) -> Result<NonNull<u8>, ChunkError> {
     chunks().chunk(size)
 }
@@ -110,6 +115,7 @@ pub fn mem_chunk(size: usize) -> Result<NonNull<u8>, ChunkError> {
 ///
 /// # Errors
 /// [`ChunkError::NotAChunk`] for any other pointer; [`ChunkError::Os`] if `munmap` fails.
+#[inline] // as `mem_chunk`
 pub fn release_chunk(ptr: NonNull<u8>) -> Result<(), ChunkError> {
     chunks().release(ptr)
 }

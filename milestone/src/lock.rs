@@ -47,7 +47,34 @@ unsafe impl RawMutex for RawSpinLock {
 
     type GuardMarker = GuardSend;
 
+    // The free lock is taken inline, with one compare-and-swap; waiting is out of line, so
+    // that every caller of the chunk layer does not carry the loop (BENCHMARKS.md, B1).
+    #[inline]
     fn lock(&self) {
+        if !self.try_lock() {
+            self.wait_and_lock();
+        }
+    }
+
+    #[inline]
+    fn try_lock(&self) -> bool {
+        self.locked
+            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+    }
+
+    #[inline]
+    unsafe fn unlock(&self) {
+        // Release: everything written under the lock is visible to the next holder.
+        self.locked.store(false, Ordering::Release);
+    }
+}
+
+impl RawSpinLock {
+    /// Waits until the lock is free and takes it.
+    #[cold]
+    #[inline(never)]
+    fn wait_and_lock(&self) {
         let mut tries = 0u32;
         // Read first, and try the write only when it may succeed, so that waiters share the
         // cache line instead of stealing it from each other.
@@ -63,17 +90,6 @@ unsafe impl RawMutex for RawSpinLock {
                 std::thread::yield_now();
             }
         }
-    }
-
-    fn try_lock(&self) -> bool {
-        self.locked
-            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
-            .is_ok()
-    }
-
-    unsafe fn unlock(&self) {
-        // Release: everything written under the lock is visible to the next holder.
-        self.locked.store(false, Ordering::Release);
     }
 }
 

@@ -15,6 +15,7 @@ use memcore::registry::{Chunk, ChunkRegistry, Extent, GRANULE, Source, State};
 use memcore::{BreakError, Error, sys};
 
 use crate::ChunkError;
+use crate::mapped::MappedChunks;
 use crate::policy::{BREAK_STEP, Policy, TRIM_THRESHOLD};
 use crate::stats::ChunkStats;
 
@@ -36,6 +37,8 @@ struct BreakSpan {
 pub struct ChunkManager {
     policy: Policy,
     registry: ChunkRegistry,
+    /// The first few mapped chunks, kept out of the registry: see `mapped.rs`.
+    mapped: MappedChunks,
     span: Option<BreakSpan>,
     held_break: usize,
     brk_calls: usize,
@@ -74,6 +77,7 @@ impl ChunkManager {
         ChunkManager {
             policy,
             registry: ChunkRegistry::new(),
+            mapped: MappedChunks::new(),
             span: None,
             held_break: 0,
             brk_calls: 0,
@@ -120,6 +124,9 @@ impl ChunkManager {
             len: mapped_len,
             state: State::Live(Source::Mmap),
         };
+        if self.mapped.add(chunk) {
+            return Ok(start);
+        }
         if let Err(error) = self.registry.insert(chunk) {
             // SAFETY: we mapped it just above and handed it to no one.
             let _ = unsafe { sys::munmap(start, mapped_len) };
@@ -280,6 +287,14 @@ impl ChunkManager {
     #[inline] // as `chunk`
     pub fn release(&mut self, ptr: NonNull<u8>) -> Result<(), ChunkError> {
         let addr = ptr.as_ptr() as usize;
+        if let Some((slot, chunk)) = self.mapped.starting_at(addr) {
+            self.munmap_calls += 1;
+            // SAFETY: the table holds only live mmap chunks, each of its exact length, and the
+            // caller gives this one back, promising not to use it again.
+            unsafe { sys::munmap(ptr, chunk.len) }?;
+            self.mapped.remove(slot);
+            return Ok(());
+        }
         let chunk = self
             .registry
             .get(addr)
@@ -356,23 +371,38 @@ impl ChunkManager {
 
     /// See `milestone::find_chunk`.
     pub fn find(&self, addr: *const u8) -> Option<Chunk> {
+        let addr = addr as usize;
         self.registry
-            .containing(addr as usize)
+            .containing(addr)
+            .or_else(|| self.mapped.containing(addr))
             .and_then(|e| e.chunk())
     }
 
-    /// See `milestone::for_each_chunk`.
+    /// See `milestone::for_each_chunk`: the registry's chunks and the table's, merged in
+    /// address order.
     pub fn for_each(&self, mut f: impl FnMut(&Chunk)) {
-        self.registry.for_each(|e| {
+        let (mapped, len) = self.mapped.sorted();
+        let mut mapped = mapped[..len].iter().peekable();
+        let mut emit = |e: &Extent| {
             if let Some(chunk) = e.chunk() {
                 f(&chunk);
             }
+        };
+        self.registry.for_each(|e| {
+            while let Some(m) = mapped.next_if(|m| m.addr() < e.addr()) {
+                emit(m);
+            }
+            emit(e);
         });
+        mapped.for_each(emit);
     }
 
     /// See `milestone::chunk_stats`.
     pub fn stats(&self) -> ChunkStats {
-        let t = self.registry.tally();
+        let mut t = self.registry.tally();
+        let (mapped_count, mapped_bytes) = self.mapped.tally();
+        t.mmap_count += mapped_count;
+        t.mmap_bytes += mapped_bytes;
         let unused_top = self.span.map_or(0, |s| s.end - s.top);
         ChunkStats {
             count: t.sbrk_count + t.mmap_count,
@@ -405,7 +435,7 @@ impl ChunkManager {
                 return Err(format!("{e:x?} lies in the unused top {s:x?}"));
             }
         }
-        Ok(())
+        self.mapped.check_invariants(&self.registry)
     }
 }
 
@@ -422,22 +452,82 @@ impl From<Error> for ChunkError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mapped::MAPPED_SLOTS;
 
     /// The registry's own pages and mmap calls are counted apart from the chunks'. (mmap only:
     /// this test moves no break, so it may share the test harness's threads.)
     #[test]
     fn the_registry_is_counted_apart_from_the_chunks() {
         let mut manager = ChunkManager::new(Policy::mmap_only());
-        let ptr = manager.chunk(100).unwrap();
+        // The table takes the first MAPPED_SLOTS; the one after them reaches the registry.
+        let taken: Vec<_> = (0..=MAPPED_SLOTS)
+            .map(|_| manager.chunk(100).unwrap())
+            .collect();
         let s = manager.stats();
-        assert_eq!((s.count, s.mmap_count, s.mmap_calls), (1, 1, 1));
+        let n = MAPPED_SLOTS + 1;
+        assert_eq!((s.count, s.mmap_count, s.mmap_calls), (n, n, n));
         assert!(s.registry_mmap_calls >= 1 && s.registry_bytes > 0, "{s:?}");
         assert_eq!(
             s.held_bytes, s.mmap_bytes,
             "the registry is not held for chunks"
         );
-        manager.release(ptr).unwrap();
+        for ptr in taken {
+            manager.release(ptr).unwrap();
+        }
         let s = manager.stats();
-        assert_eq!((s.count, s.held_bytes, s.munmap_calls), (0, 0, 1));
+        assert_eq!((s.count, s.held_bytes, s.munmap_calls), (0, 0, n));
+    }
+
+    /// Mapped chunks in the table and in the registry are one set: found, listed in address
+    /// order and released alike, whichever holds them.
+    #[test]
+    fn mapped_chunks_past_the_table_are_found_listed_and_released_alike() {
+        let mut manager = ChunkManager::new(Policy::mmap_only());
+        let lens = (0..MAPPED_SLOTS + 8).map(|i| 4096 * (1 + i % 3));
+        let mut live: Vec<_> = lens.map(|len| (manager.chunk(len).unwrap(), len)).collect();
+        manager.check_invariants().unwrap();
+        assert_eq!(
+            manager.registry.len(),
+            8,
+            "the 8 past the table are in the registry"
+        );
+        // Release every third, from both places, then take more: the table's gaps refill.
+        let released: Vec<_> = live.iter().step_by(3).copied().collect();
+        live.retain(|c| !released.contains(c));
+        for (ptr, _) in &released {
+            manager.release(*ptr).unwrap();
+            assert_eq!(
+                manager.release(*ptr),
+                Err(ChunkError::NotAChunk {
+                    addr: ptr.as_ptr() as usize
+                })
+            );
+        }
+        live.extend((0..4).map(|_| (manager.chunk(8192).unwrap(), 8192)));
+        manager.check_invariants().unwrap();
+        live.sort_by_key(|(ptr, _)| ptr.as_ptr() as usize);
+        let mut listed = Vec::new();
+        manager.for_each(|c| listed.push((c.start(), c.len())));
+        assert_eq!(listed, live, "every live chunk once, in address order");
+        for &(ptr, len) in &live {
+            let last = ptr.as_ptr().wrapping_add(len - 1);
+            assert_eq!(manager.find(last).map(|c| c.start()), Some(ptr));
+            assert_ne!(
+                manager.find(last.wrapping_add(1)).map(|c| c.start()),
+                Some(ptr),
+                "one past the end"
+            );
+        }
+        let s = manager.stats();
+        let bytes: usize = live.iter().map(|(_, len)| len).sum();
+        assert_eq!(
+            (s.count, s.mmap_count, s.mmap_bytes),
+            (live.len(), live.len(), bytes)
+        );
+        for (ptr, _) in live {
+            manager.release(ptr).unwrap();
+        }
+        manager.check_invariants().unwrap();
+        assert_eq!(manager.stats().held_bytes, 0);
     }
 }

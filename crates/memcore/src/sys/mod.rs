@@ -39,6 +39,7 @@ pub use process::{
 ///
 /// # References
 /// - <https://man7.org/linux/man-pages/man3/sysconf.3.html>
+#[inline]
 pub fn page_size() -> usize {
     static PAGE_SIZE: AtomicUsize = AtomicUsize::new(0);
     match PAGE_SIZE.load(Ordering::Relaxed) {
@@ -56,6 +57,7 @@ pub fn page_size() -> usize {
 }
 
 /// Rounds `len` up to a whole number of pages, or `None` if that overflows `isize::MAX`.
+#[inline]
 pub fn round_up_to_page(len: usize) -> Option<usize> {
     let page = page_size();
     len.checked_add(page - 1)
