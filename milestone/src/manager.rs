@@ -99,10 +99,9 @@ impl ChunkManager {
     }
 
     /// See `milestone::mem_chunk`.
-    // Inlined into `mem_chunk`, and `release` into `release_chunk`: a frame that spans the
-    // system call returns into cold caches and a cold return predictor. For a mapped chunk,
-    // one frame fewer cut the user-space share of a pair from 2.3% to 1.7% (BENCHMARKS.md, B1).
-    #[inline]
+    // Inlined, as `release` is, through `mem_chunk` into its caller: each frame that spans
+    // the system call returns into a cold return predictor (BENCHMARKS.md, B1).
+    #[inline(always)]
     pub fn chunk(&mut self, size: usize) -> Result<NonNull<u8>, ChunkError> {
         if size == 0 {
             return Err(ChunkError::ZeroSize);
@@ -284,7 +283,7 @@ impl ChunkManager {
     }
 
     /// See `milestone::release_chunk`.
-    #[inline] // as `chunk`
+    #[inline(always)] // as `chunk`
     pub fn release(&mut self, ptr: NonNull<u8>) -> Result<(), ChunkError> {
         let addr = ptr.as_ptr() as usize;
         if let Some((slot, chunk)) = self.mapped.starting_at(addr) {

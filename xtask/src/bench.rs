@@ -122,7 +122,7 @@ fn timed_rows(b1_paired: B1) -> Result<Vec<Row>> {
     Ok(vec![
         ratio_row(
             "B1",
-            "mem_chunk(1 MiB) + release_chunk, against raw mmap + munmap of 1 MiB, one pair of each in turn (the median of 7 rounds of 2,000)",
+            "mem_chunk(1 MiB) + release_chunk, against raw mmap + munmap of 1 MiB, one pair of each in turn, in random order (the median of 7 rounds of 2,000; interrupted pairs set aside)",
             match b1_paired.interleaved {
                 Some(pair) => pair,
                 None => (
@@ -136,7 +136,7 @@ fn timed_rows(b1_paired: B1) -> Result<Vec<Row>> {
         ),
         ratio_row(
             "B1b",
-            "the same, in alternating batches of 2,000 pairs of each (the median of 7 rounds)",
+            "the same, in alternating batches of 2,000 pairs of each (the median of 7 rounds; interrupted pairs set aside)",
             b1_paired
                 .batches
                 .context("the timings benchmark printed no B1b line")?,
