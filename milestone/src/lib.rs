@@ -6,7 +6,8 @@
 //! - is thread-safe: all state sits behind one lock, a spin-then-yield lock that never
 //!   allocates (`src/lock.rs` says why not `std::sync::Mutex`);
 //! - never calls the global allocator: the registry's records live in pages memcore maps for
-//!   them;
+//!   them, and the first 16 mapped chunks in a small table beside it, inside the lock
+//!   (`src/mapped.rs` says why);
 //! - finds a chunk by any address inside it in O(log n), and scales to hundreds of thousands of
 //!   chunks at about 16 bytes of records each;
 //! - never hands out a byte twice, and never takes memory it does not own: if someone else

@@ -175,9 +175,11 @@ fn the_policy(lesson: &mut Lesson) -> Result<usize> {
          The rest is mem_chunk's own design.\n\
          The break grows in steps of at least 64 KiB, so that small chunks cost no system call \
          each. Released break memory is reused.\n\
-         Every chunk is recorded in a registry that lives in pages mapped for it alone. So \
-         mem_chunk never calls the global allocator, which may itself be built on mem_chunk.\n\
-         The registry keeps its pages for reuse.\n\
+         Every chunk is recorded in a registry. It never calls the global allocator, which \
+         may itself be built on mem_chunk.\n\
+         Most records live in pages mapped for the registry alone, which it keeps for reuse.\n\
+         The first 16 mapped chunks live in a small table beside them, which is cheaper to \
+         search.\n\
          This program itself allocates with glibc's malloc, to read /proc/self/maps and to \
          print.\n\
          So first, malloc gets 64 KiB of room at the top of its heap, from a block allocated \

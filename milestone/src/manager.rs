@@ -31,8 +31,8 @@ struct BreakSpan {
     end: usize,
 }
 
-/// All the chunk layer's state: one registry, one policy, the current break span and the
-/// counters. The `milestone` functions keep one of these behind one lock.
+/// All the chunk layer's state: one registry (and the table of mapped chunks beside it), one
+/// policy, the current break span and the counters. The `milestone` functions keep one of these behind one lock.
 #[derive(Debug)]
 pub struct ChunkManager {
     policy: Policy,
