@@ -8,7 +8,7 @@
 //! - it comes from `sbrk` below the threshold (the program break's region), and from `mmap` at
 //!   or above it (an anonymous mapping);
 //! - the registry lists every chunk once, and finds one by any address inside it;
-//! - bad sizes are refused and change nothing;
+//! - bad sizes are refused and change nothing, and so is a request the OS refuses;
 //! - as a last, optional part, chunks can be given back.
 //!
 //! How much a chunk is rounded up, whether memory is reused, and how many system calls are made
@@ -34,10 +34,12 @@ use memcore::{MemoryMap, RegionKind, sys};
 
 use crate::Source;
 
+mod again;
 mod bump;
 mod counting;
 mod full;
 mod library;
+mod refused;
 
 pub use counting::CountingAllocator;
 use counting::counted;
@@ -145,8 +147,9 @@ const INFO: LessonInfo = LessonInfo {
             Checks each is aligned and writable to its last byte. Checks each comes from sbrk \
             below the threshold and from mmap at or above it, as /proc/self/maps and the \
             program break say. Checks the registry lists each chunk once, and finds one by any \
-            address inside it. Checks bad sizes are refused and change nothing. If \
-            release_chunk is written, it gives every chunk back.",
+            address inside it. Checks bad sizes, and requests the OS refuses, are refused and \
+            change nothing. If release_chunk is written, it gives every chunk back, and takes \
+            some again.",
 };
 
 /// Runs the contract on `parts`, taking the common flags from the command line; the exit
@@ -179,6 +182,7 @@ fn run(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
     registry(lesson, parts, &taken)?;
     find(lesson, parts, &taken)?;
     bad_input(lesson, parts)?;
+    refused::os_refuses(lesson, parts)?;
     full::full_registry(lesson, parts)?;
     bump::foundation(lesson, parts)?;
     give_back(lesson, parts, &taken)
@@ -699,7 +703,9 @@ fn give_back(lesson: &mut Lesson, parts: &Parts, taken: &[Taken]) -> Result<()> 
         "release_chunk takes a pointer mem_chunk returned. It unmaps an mmap chunk at once. \
          It gives break memory back or keeps it for reuse, as the implementation chooses.\n\
          Any other pointer is refused and changes nothing, such as one into the middle of a \
-         chunk, or one already released.",
+         chunk, or one already released.\n\
+         Then the small sizes are taken again, twice each. Memory given back may be handed \
+         out again, but only once.",
     );
     let first = taken.first().context("no chunk was taken")?;
     let interior = (first.start + 1) as *mut u8;
@@ -747,7 +753,7 @@ fn give_back(lesson: &mut Lesson, parts: &Parts, taken: &[Taken]) -> Result<()> 
     never_allocated(lesson, "release_chunk", |ptr| {
         format!("release_chunk({ptr:#x})")
     });
-    Ok(())
+    again::take_again(lesson, parts)
 }
 
 /// Releases every chunk taken, in the order taken, and checks each release harmed no other

@@ -166,6 +166,36 @@ pub fn address_space_limit() -> Option<u64> {
     limit(libc::RLIMIT_AS)
 }
 
+/// `setrlimit(RLIMIT_AS)`, the soft limit alone—Sets this process's address-space limit
+/// (`ulimit -v`) to `bytes`, `None` for unlimited, and keeps the hard limit.
+///
+/// A limit below what the process already uses unmaps nothing: every later `brk` or `mmap` that
+/// would grow the address space fails with `ENOMEM`. The process may raise the soft limit again,
+/// up to the hard limit, so a limit read with [`address_space_limit`] can be put back.
+///
+/// # Errors
+/// [`Error::Os`] with `EINVAL` when `bytes` is above the hard limit (and the caller may not
+/// raise it), or `EPERM`.
+///
+/// # References
+/// - <https://man7.org/linux/man-pages/man2/getrlimit.2.html>
+pub fn set_address_space_limit(bytes: Option<u64>) -> Result<(), Error> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes the limit into our local struct.
+    if unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut limit) } != 0 {
+        return Err(Error::last_os("getrlimit"));
+    }
+    limit.rlim_cur = bytes.unwrap_or(libc::RLIM_INFINITY);
+    // SAFETY: setrlimit reads our local struct; a limit changes no memory already mapped.
+    if unsafe { libc::setrlimit(libc::RLIMIT_AS, &limit) } != 0 {
+        return Err(Error::last_os("setrlimit"));
+    }
+    Ok(())
+}
+
 fn limit(resource: libc::__rlimit_resource_t) -> Option<u64> {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
@@ -207,5 +237,33 @@ mod tests {
         assert_eq!(parse_version("2.17.90"), (2, 17));
         assert_eq!(parse_version("x"), (0, 0));
         assert!(glibc_version() >= (2, 17));
+    }
+
+    /// Under a limit of 0, a new mapping is refused with ENOMEM; with the old limit put back,
+    /// it is granted again. In a child, as the limit is the whole process's.
+    #[test]
+    fn an_address_space_limit_refuses_mappings_until_it_is_put_back() {
+        let child = || {
+            let old = address_space_limit();
+            if set_address_space_limit(Some(0)).is_err() {
+                return 1;
+            }
+            let refused = crate::sys::mmap_anonymous(1 << 20);
+            if set_address_space_limit(old).is_err() || address_space_limit() != old {
+                return 2;
+            }
+            match refused {
+                Err(Error::Os { errno, .. }) if errno.0 == libc::ENOMEM => {}
+                _ => return 3,
+            }
+            match crate::sys::mmap_anonymous(1 << 20) {
+                Ok(_) => 0,
+                Err(_) => 4,
+            }
+        };
+        // SAFETY: the child makes system calls only, and allocates nothing, so no lock another
+        // test thread held at the fork can stop it.
+        let exit = unsafe { fork_and_wait(child) }.unwrap();
+        assert_eq!(exit, ChildExit::Exited(0));
     }
 }
