@@ -60,13 +60,16 @@ fn ask_refused(parts: &Parts, size: usize) -> Refusal {
     if sys::set_address_space_limit(old).is_err() {
         return Refusal::NoLimit;
     }
+    // A panic first: it may have left the registry's lock poisoned for list_chunks.
+    let Ok(answer) = answer else {
+        return Refusal::Panicked;
+    };
     let after = (parts.list_chunks)();
     match answer {
-        Err(_) => Refusal::Panicked,
-        Ok(Err(_)) if same_chunks(before, after.clone()) => Refusal::Refused,
-        Ok(Err(_)) => Refusal::ListChanged,
-        Ok(Ok(ptr)) if ptr as usize == usize::MAX => Refusal::FailureValue,
-        Ok(Ok(ptr)) => {
+        Err(_) if same_chunks(before, after.clone()) => Refusal::Refused,
+        Err(_) => Refusal::ListChanged,
+        Ok(ptr) if ptr as usize == usize::MAX => Refusal::FailureValue,
+        Ok(ptr) => {
             let start = ptr as usize;
             let mapped = MemoryMap::read_self().is_ok_and(|map| writable(&map, start, size));
             if !mapped {
