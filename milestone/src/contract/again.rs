@@ -34,7 +34,7 @@ pub(super) fn take_again(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
             .part("mem_chunk", || counted(size, || (parts.mem_chunk)(size)))?
             .map_err(|e| anyhow!("mem_chunk({size}) failed: {}", io_error(&e)))?;
         let start = ptr as usize;
-        let (map, _) = lesson.map_and_break()?;
+        let (map, brk) = lesson.map_and_break()?;
         if !writable(&map, start, size) {
             unwritable.push(format!("{start:#x}"));
             continue;
@@ -50,6 +50,7 @@ pub(super) fn take_again(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
             size,
             start,
             source: Source::Sbrk,
+            break_after: brk,
         });
     }
     lesson.fact(

@@ -169,6 +169,8 @@ struct Taken {
     size: usize,
     start: usize,
     source: Source,
+    /// The program break just after mem_chunk returned it.
+    break_after: usize,
 }
 
 /// The byte the `chunk`th chunk holds at `offset`: each chunk a pattern of its own, so that
@@ -439,6 +441,7 @@ fn take_one(lesson: &mut Lesson, parts: &Parts, i: usize, size: usize) -> Result
         size,
         start,
         source,
+        break_after: brk,
     })
 }
 
@@ -548,13 +551,36 @@ fn registry(lesson: &mut Lesson, parts: &Parts, taken: &[Taken]) -> Result<()> {
             .region_of(c.start)
             .is_some_and(|r| r.kind == RegionKind::Anonymous && c.start + c.len <= r.end),
     });
-    lesson.check(
-        "the break and /proc/self/maps agree: sbrk chunks lie below the break, mmap chunks in \
-         anonymous mappings, each whole",
-        agree,
-        format!("the break is at {brk:#x}; see the table"),
-    );
+    let claim = "the break and /proc/self/maps agree: sbrk chunks lie below the break, mmap \
+                 chunks in anonymous mappings, each whole";
+    match past_the_break(taken, &listed) {
+        // Its cause is in mem_chunk, which recorded more than it took.
+        Some(detail) => {
+            lesson.check_part("mem_chunk", claim, false, detail);
+        }
+        None => {
+            lesson.check(claim, agree, format!("the break is at {brk:#x}; see the table"));
+        }
+    }
     Ok(())
+}
+
+/// The first break chunk listed with more bytes than mem_chunk had moved the break past its
+/// start when it returned it: bytes that were not yet its own, which the next `sbrk` (anyone's)
+/// hands out again.
+fn past_the_break(taken: &[Taken], listed: &[ChunkInfo]) -> Option<String> {
+    taken.iter().filter(|t| t.source == Source::Sbrk).find_map(|t| {
+        let c = listed.iter().find(|c| c.start == t.start && c.source == Source::Sbrk)?;
+        (c.start + c.len > t.break_after).then(|| {
+            format!(
+                "the chunk at {:#x} is listed with {}, but when mem_chunk returned it the break \
+                 was only {} past its start: list only bytes that sbrk gave",
+                c.start,
+                bytes(c.len as u64),
+                bytes(t.break_after.saturating_sub(c.start) as u64)
+            )
+        })
+    })
 }
 
 fn find(lesson: &mut Lesson, parts: &Parts, taken: &[Taken]) -> Result<()> {
