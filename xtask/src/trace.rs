@@ -73,17 +73,59 @@ fn written(call: &str) -> Option<String> {
     Some(out)
 }
 
+/// A run of the same system call from one process longer than this shows its first
+/// [`RUN_SHOWN`] lines and then how many more there were: the contract's children make tens of
+/// thousands in a row. Shorter runs are shown whole.
+const RUN_WHOLE: usize = 16;
+/// See [`RUN_WHOLE`].
+const RUN_SHOWN: usize = 3;
+
+/// The calls of one run: one process, one system call.
+struct Run<'a> {
+    pid: &'a str,
+    syscall: &'a str,
+    /// Its first lines, as shown: at most [`RUN_WHOLE`].
+    lines: Vec<String>,
+    count: usize,
+}
+
+impl Run<'_> {
+    /// Its lines: all of them, or the first few and how many more.
+    fn show(self, out: &mut String, who: &str) {
+        let shown = if self.count > RUN_WHOLE {
+            RUN_SHOWN
+        } else {
+            self.count
+        };
+        for line in &self.lines[..shown] {
+            out.push_str(line);
+        }
+        if self.count > shown {
+            out.push_str(&format!(
+                "{who}... and {} more {} calls in a row\n",
+                self.count - shown,
+                self.syscall
+            ));
+        }
+    }
+}
+
 /// Turns strace's log into the trace learners read.
 pub fn render(log: &str, name: &str) -> String {
     let mut out = String::new();
     let mut started = false;
     let mut main_pid: Option<&str> = None;
+    let mut run: Option<Run> = None;
+    let child = |pid: &str, main: &str| if pid == main { "" } else { "[child] " };
     for line in log.lines() {
         let (pid, call) = line.split_once(' ').unwrap_or(("", line));
         let call = call.trim_start();
         let main = *main_pid.get_or_insert(pid);
-        let who = if pid == main { "" } else { "[child] " };
         if let Some(text) = written(call) {
+            if let Some(r) = run.take() {
+                let who = child(r.pid, main);
+                r.show(&mut out, who);
+            }
             if !started {
                 started = true;
                 out.push_str(&format!("== {name}: main has started\n"));
@@ -93,9 +135,33 @@ pub fn render(log: &str, name: &str) -> String {
             }
             continue;
         }
-        if started {
-            out.push_str(&format!("{who}{call}{}\n", brk_note(call)));
+        if !started {
+            continue;
         }
+        let syscall = call.split('(').next().unwrap_or(call);
+        if run
+            .as_ref()
+            .is_some_and(|r| r.pid != pid || r.syscall != syscall)
+            && let Some(r) = run.take()
+        {
+            let who = child(r.pid, main);
+            r.show(&mut out, who);
+        }
+        let r = run.get_or_insert_with(|| Run {
+            pid,
+            syscall,
+            lines: Vec::new(),
+            count: 0,
+        });
+        r.count += 1;
+        if r.lines.len() < RUN_WHOLE {
+            let who = child(pid, main);
+            r.lines.push(format!("{who}{call}{}\n", brk_note(call)));
+        }
+    }
+    if let Some(r) = run {
+        let who = child(r.pid, main_pid.unwrap_or(""));
+        r.show(&mut out, who);
     }
     out
 }
@@ -143,6 +209,21 @@ mod tests {
         assert!(
             !out.contains("brk(NULL)"),
             "the loader's calls come before main"
+        );
+    }
+
+    #[test]
+    fn a_long_run_of_one_call_is_counted_not_listed() {
+        let mut log = String::from("100 write(1, \"m\\n\", 2) = 2\n");
+        for i in 0..1000 {
+            log.push_str(&format!("101 mmap(NULL, 4096) = 0x{i:x}000\n"));
+        }
+        log.push_str("100 brk(0x5566) = 0x5566\n");
+        let out = render(&log, "c");
+        assert_eq!(out.matches("[child] mmap").count(), 3, "{out}");
+        assert!(
+            out.contains("[child] ... and 997 more mmap calls in a row\nbrk(0x5566)"),
+            "{out}"
         );
     }
 
