@@ -9,7 +9,8 @@
 //!   or above it (an anonymous mapping);
 //! - the registry lists every chunk once, and finds one by any address inside it;
 //! - bad sizes are refused and change nothing, and so is a request the OS refuses;
-//! - as a last, optional part, chunks can be given back.
+//! - as a last, optional part, chunks can be given back, a refused `munmap` is reported, and
+//!   memory given back is handed out again at most once.
 //!
 //! How much a chunk is rounded up, whether memory is reused, and how many system calls are made
 //! are the implementation's own business. So they are printed marked as varying, or not at all.
@@ -40,6 +41,7 @@ mod counting;
 mod full;
 mod library;
 mod refused;
+mod unmap_refused;
 
 pub use counting::CountingAllocator;
 use counting::counted;
@@ -559,7 +561,11 @@ fn registry(lesson: &mut Lesson, parts: &Parts, taken: &[Taken]) -> Result<()> {
             lesson.check_part("mem_chunk", claim, false, detail);
         }
         None => {
-            lesson.check(claim, agree, format!("the break is at {brk:#x}; see the table"));
+            lesson.check(
+                claim,
+                agree,
+                format!("the break is at {brk:#x}; see the table"),
+            );
         }
     }
     Ok(())
@@ -569,9 +575,14 @@ fn registry(lesson: &mut Lesson, parts: &Parts, taken: &[Taken]) -> Result<()> {
 /// start when it returned it: bytes that were not yet its own, which the next `sbrk` (anyone's)
 /// hands out again.
 fn past_the_break(taken: &[Taken], listed: &[ChunkInfo]) -> Option<String> {
-    taken.iter().filter(|t| t.source == Source::Sbrk).find_map(|t| {
-        let c = listed.iter().find(|c| c.start == t.start && c.source == Source::Sbrk)?;
-        (c.start + c.len > t.break_after).then(|| {
+    taken
+        .iter()
+        .filter(|t| t.source == Source::Sbrk)
+        .find_map(|t| {
+            let c = listed
+                .iter()
+                .find(|c| c.start == t.start && c.source == Source::Sbrk)?;
+            (c.start + c.len > t.break_after).then(|| {
             format!(
                 "the chunk at {:#x} is listed with {}, but when mem_chunk returned it the break \
                  was only {} past its start: list only bytes that sbrk gave",
@@ -580,7 +591,7 @@ fn past_the_break(taken: &[Taken], listed: &[ChunkInfo]) -> Option<String> {
                 bytes(t.break_after.saturating_sub(c.start) as u64)
             )
         })
-    })
+        })
 }
 
 fn find(lesson: &mut Lesson, parts: &Parts, taken: &[Taken]) -> Result<()> {
@@ -730,6 +741,8 @@ fn give_back(lesson: &mut Lesson, parts: &Parts, taken: &[Taken]) -> Result<()> 
          It gives break memory back or keeps it for reuse, as the implementation chooses.\n\
          Any other pointer is refused and changes nothing, such as one into the middle of a \
          chunk, or one already released.\n\
+         munmap can fail too. A child process makes it fail, and release_chunk must then \
+         return the error and keep the chunk.\n\
          Then the small sizes are taken again, twice each. Memory given back may be handed \
          out again, but only once.",
     );
@@ -779,6 +792,7 @@ fn give_back(lesson: &mut Lesson, parts: &Parts, taken: &[Taken]) -> Result<()> 
     never_allocated(lesson, "release_chunk", |ptr| {
         format!("release_chunk({ptr:#x})")
     });
+    unmap_refused::munmap_refused(lesson, parts)?;
     again::take_again(lesson, parts)
 }
 

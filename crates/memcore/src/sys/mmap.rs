@@ -79,6 +79,51 @@ pub fn mmap_anonymous_populated(len: usize) -> Result<NonNull<u8>, Error> {
     mmap_anon(len, libc::MAP_PRIVATE | libc::MAP_POPULATE)
 }
 
+/// `mmap(addr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+/// -1, 0)`—Maps `len` bytes of fresh, zero-filled, private memory at exactly `addr`, or
+/// nowhere.
+///
+/// Unlike `MAP_FIXED`, it never replaces a mapping: if any page of the range is mapped already,
+/// the kernel refuses with `EEXIST`, so the call cannot disturb memory anyone owns. A kernel
+/// older than 4.17 takes the flag for a mere hint; a mapping it puts elsewhere is unmapped and
+/// refused the same way.
+///
+/// # Errors
+/// [`Error::Overflow`] if `len > isize::MAX`; [`Error::Os`] with `EEXIST` (the range is
+/// taken), `EINVAL` (`addr` not page aligned, or a length of 0) or `ENOMEM`.
+///
+/// # References
+/// - <https://man7.org/linux/man-pages/man2/mmap.2.html>
+pub fn mmap_anonymous_at(addr: NonNull<u8>, len: usize) -> Result<NonNull<u8>, Error> {
+    if len > isize::MAX as usize {
+        return Err(Error::Overflow { requested: len });
+    }
+    // SAFETY: MAP_FIXED_NOREPLACE maps only where nothing is mapped, so the call cannot disturb
+    // memory anyone owns; no file descriptor is used.
+    let got = unsafe {
+        libc::mmap(
+            addr.as_ptr().cast(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED_NOREPLACE,
+            -1,
+            0,
+        )
+    };
+    if got == libc::MAP_FAILED {
+        return Err(Error::last_os("mmap"));
+    }
+    if got != addr.as_ptr().cast() {
+        // SAFETY: the kernel mapped this elsewhere just now, for us alone.
+        let _ = unsafe { libc::munmap(got, len) };
+        return Err(Error::Os {
+            call: "mmap",
+            errno: Errno(libc::EEXIST),
+        });
+    }
+    Ok(addr)
+}
+
 /// `munmap(addr, len)`—Removes the mappings of the pages in `[addr, addr + len)`.
 ///
 /// # Safety

@@ -27,8 +27,8 @@ pub use brk::{
     SbrkRace, brk, kernel_brk_refusal, program_break, sbrk, sbrk_from, sbrk_race, sbrk_shrink,
 };
 pub use mmap::{
-    Protection, any_page_mapped, madvise_no_huge_pages, mmap_anonymous, mmap_anonymous_noreserve,
-    mmap_anonymous_populated, mmap_shared_anonymous, mprotect, munmap,
+    Protection, any_page_mapped, madvise_no_huge_pages, mmap_anonymous, mmap_anonymous_at,
+    mmap_anonymous_noreserve, mmap_anonymous_populated, mmap_shared_anonymous, mprotect, munmap,
 };
 pub use process::{
     ChildExit, address_space_limit, data_limit, fork_and_wait, glibc_version, personality,
@@ -90,6 +90,48 @@ mod tests {
         assert_eq!(round_up_to_page(page + 1), Some(2 * page));
         assert_eq!(round_up_to_page(usize::MAX), None);
         assert_eq!(round_up_to_page(isize::MAX as usize), None);
+    }
+
+    #[test]
+    fn a_fixed_mapping_fills_a_hole_and_never_replaces_a_page() {
+        // In a child of its own, for the reason above: a hole is anyone's to take.
+        let child = || {
+            let page = page_size();
+            let Ok(start) = mmap_anonymous(3 * page) else {
+                return 10;
+            };
+            let addr = start.as_ptr() as usize;
+            let middle = NonNull::new((addr + page) as *mut u8).unwrap();
+            // SAFETY: the middle page of the mapping made above; nothing refers to it.
+            if unsafe { munmap(middle, page) }.is_err() {
+                return 11;
+            }
+            // The first page is taken: refused, and left as it was.
+            // SAFETY: the first page of the mapping above; nothing else refers to it.
+            unsafe { start.as_ptr().write(7) };
+            match mmap_anonymous_at(start, 2 * page) {
+                Err(Error::Os { errno, .. }) if errno.0 == libc::EEXIST => {}
+                _ => return 12,
+            }
+            // SAFETY: as above; the refused call replaced nothing.
+            if unsafe { start.as_ptr().read() } != 7 {
+                return 13;
+            }
+            // The hole is free: mapped there, zeroed and writable.
+            if mmap_anonymous_at(middle, page) != Ok(middle) || !any_page_mapped(addr, 3 * page) {
+                return 14;
+            }
+            // SAFETY: the page just mapped at `middle`, ours alone.
+            if unsafe { middle.as_ptr().read() } != 0 {
+                return 15;
+            }
+            // SAFETY: as above.
+            unsafe { middle.as_ptr().write(1) };
+            0
+        };
+        // SAFETY: the child makes system calls only, and waits on no lock.
+        let exit = unsafe { fork_and_wait(child) };
+        assert_eq!(exit, Ok(ChildExit::Exited(0)), "see the codes in the child");
     }
 
     #[test]

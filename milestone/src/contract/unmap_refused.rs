@@ -1,0 +1,196 @@
+//! The give-back step's check on a refused `munmap`: `release_chunk` must return the error and
+//! keep the chunk, which is still mapped. A `release_chunk` that does not look at what `munmap`
+//! returned says `Ok` and forgets memory that is still there.
+//!
+//! `munmap` of a whole mapping never fails, so the check builds the one case where it does, in
+//! a child process of its own (`in_a_child`). The child makes a hole between two pages of its
+//! own, where the kernel puts the next mmap chunk, so that the kernel merges the three into one
+//! mapping. Unmapping the chunk would then split that mapping in three. The child next makes mappings until the kernel
+//! refuses one (`vm.max_map_count`, 65,530 by default), and past that limit the split is refused
+//! with `ENOMEM`.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::ptr::NonNull;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use lesson::Lesson;
+use memcore::{MemoryMap, sys};
+
+use super::{Parts, in_a_child};
+
+/// At most this many mappings are made to reach the kernel's limit.
+const MOST_MAPPINGS: usize = 1 << 18;
+/// And for at most this long.
+const LONGEST: Duration = Duration::from_secs(5);
+
+/// How the release ended, as the child's exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unmapped {
+    /// It returned the error, and the chunk is still listed and mapped.
+    Refused = 0,
+    /// It returned Ok, but the chunk is still mapped: munmap's failure was not looked at.
+    IgnoredFailure = 1,
+    /// It returned the error, but the chunk is no longer listed.
+    ForgotChunk = 2,
+    /// It panicked.
+    Panicked = 3,
+    /// munmap could not be made to fail here (no room beside the chunk, or no limit reached):
+    /// nothing was judged.
+    NoSetup = 4,
+}
+
+const UNMAPPED: [Unmapped; 5] = [
+    Unmapped::Refused,
+    Unmapped::IgnoredFailure,
+    Unmapped::ForgotChunk,
+    Unmapped::Panicked,
+    Unmapped::NoSetup,
+];
+
+/// Makes a hole of `len` bytes between two pages of this child's own, where the kernel will put
+/// the next mapping of that length: the highest gap that fits it, as the kernel had just chosen
+/// that place for the hole and its two pages. A chunk mapped into it merges with both pages.
+fn hole_between_two_pages(len: usize) -> bool {
+    let page = sys::page_size();
+    let Some(Ok(outer)) = len.checked_add(2 * page).map(sys::mmap_anonymous) else {
+        return false;
+    };
+    let hole = outer.map_addr(|a| a.saturating_add(page));
+    // SAFETY: the middle of the mapping made just above, used by nothing.
+    unsafe { sys::munmap(hole, len) }.is_ok()
+}
+
+/// Whether the kernel holds `[start, end)` inside one larger mapping, with bytes on each side.
+fn inside_one_mapping(start: usize, end: usize) -> bool {
+    MemoryMap::read_self()
+        .ok()
+        .and_then(|map| map.region_of(start).map(|r| r.start < start && end < r.end))
+        .unwrap_or(false)
+}
+
+/// How many of the last mappings made are given back after the release, for what the child
+/// allocates then (list_chunks's Vec, say).
+const GIVEN_BACK: usize = 1024;
+
+/// The last [`GIVEN_BACK`] one-page mappings made, in a ring: kept on the stack, as a Vec of
+/// all of them would take 2 MiB from malloc, which may have none to give (with
+/// `glibc.malloc.mmap_max=0`, after others moved the break).
+struct LastMappings {
+    ring: [usize; GIVEN_BACK],
+    made: usize,
+}
+
+impl LastMappings {
+    /// Gives them back.
+    fn unmap(&self) {
+        for &addr in &self.ring[..self.made.min(GIVEN_BACK)] {
+            if let Some(page) = NonNull::new(addr as *mut u8) {
+                // SAFETY: a page this child mapped, used by nothing.
+                let _ = unsafe { sys::munmap(page, sys::page_size()) };
+            }
+        }
+    }
+}
+
+/// Makes one-page mappings until the kernel refuses one; returns the last ones, or `None` if
+/// it never refused within [`MOST_MAPPINGS`] or [`LONGEST`]. Each mapping differs from the one
+/// before it (with and without `MAP_NORESERVE`), so that no two merge.
+fn fill_the_map_count() -> Option<LastMappings> {
+    let page = sys::page_size();
+    let mut last = LastMappings {
+        ring: [0; GIVEN_BACK],
+        made: 0,
+    };
+    let started = Instant::now();
+    while last.made < MOST_MAPPINGS && started.elapsed() < LONGEST {
+        let mapped = if last.made.is_multiple_of(2) {
+            sys::mmap_anonymous(page)
+        } else {
+            sys::mmap_anonymous_noreserve(page)
+        };
+        let Ok(p) = mapped else {
+            return Some(last);
+        };
+        last.ring[last.made % GIVEN_BACK] = p.as_ptr() as usize;
+        last.made += 1;
+    }
+    last.unmap();
+    None
+}
+
+/// In the child: takes an mmap chunk, makes its munmap fail, releases it, and judges what
+/// release_chunk did.
+fn release_refused(parts: &Parts) -> Unmapped {
+    let size = parts.mmap_threshold.max(1);
+    let Some(len) = size.checked_next_multiple_of(sys::page_size()) else {
+        return Unmapped::NoSetup;
+    };
+    if !hole_between_two_pages(len) {
+        return Unmapped::NoSetup;
+    }
+    let Ok(ptr) = (parts.mem_chunk)(size) else {
+        return Unmapped::NoSetup;
+    };
+    let start = ptr as usize;
+    if !inside_one_mapping(start, start.saturating_add(len)) {
+        return Unmapped::NoSetup;
+    }
+    let Some(last) = fill_the_map_count() else {
+        return Unmapped::NoSetup;
+    };
+    // SAFETY: the chunk is one mem_chunk returned, and nothing uses it any more.
+    let answer = catch_unwind(AssertUnwindSafe(|| unsafe { (parts.release_chunk)(ptr) }));
+    // Room again for what list_chunks allocates.
+    last.unmap();
+    let Ok(answer) = answer else {
+        return Unmapped::Panicked;
+    };
+    let mapped = sys::any_page_mapped(start, size);
+    let listed = (parts.list_chunks)().iter().any(|c| c.start == start);
+    match (answer, mapped, listed) {
+        (Err(_), true, true) => Unmapped::Refused,
+        (Ok(()), true, _) => Unmapped::IgnoredFailure,
+        (Err(_), _, false) => Unmapped::ForgotChunk,
+        // munmap did its work after all: nothing was tried.
+        (_, false, _) => Unmapped::NoSetup,
+    }
+}
+
+/// The check, for the give-back step.
+///
+/// # Errors
+/// When the child cannot be forked.
+pub(super) fn munmap_refused(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
+    let (unmapped, exit) = in_a_child(&UNMAPPED, |u| u as i32, || release_refused(parts))?;
+    lesson.fact(
+        "release_chunk while munmap fails",
+        lesson::varying_text(match unmapped {
+            Some(Unmapped::Refused) => "refused",
+            Some(Unmapped::NoSetup) => "not tried: munmap could not be made to fail here",
+            Some(_) => "answered wrongly",
+            None => "the child did not finish",
+        }),
+    );
+    let detail = match unmapped {
+        Some(Unmapped::IgnoredFailure) => {
+            "munmap failed with ENOMEM, but release_chunk returned Ok and the chunk is still \
+             mapped: check what munmap returns (0, or -1 on failure), and return \
+             io::Error::last_os_error() then"
+                .to_owned()
+        }
+        Some(Unmapped::ForgotChunk) => "release_chunk returned the error, but the chunk is no \
+                                        longer listed though still mapped: free its slot only \
+                                        once munmap has succeeded"
+            .to_owned(),
+        Some(Unmapped::Panicked) => "release_chunk panicked when munmap failed".to_owned(),
+        _ => format!("the child releasing the chunk {exit}"),
+    };
+    lesson.check_part(
+        "release_chunk",
+        "when munmap fails, release_chunk returns the error and keeps the chunk",
+        matches!(unmapped, Some(Unmapped::Refused | Unmapped::NoSetup)),
+        detail,
+    );
+    Ok(())
+}
