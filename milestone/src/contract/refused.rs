@@ -112,11 +112,10 @@ fn problem(refusal: Refusal, call: &str, size: usize) -> Option<String> {
              return io::Error::last_os_error() instead"
         ),
         Refusal::NotListed => format!("{asked} returned memory that the registry does not list"),
-        Refusal::ListChanged => {
-            format!(
-                "{asked} was refused, but the registry changed: record a chunk only once the OS has given its memory"
-            )
-        }
+        Refusal::ListChanged => format!(
+            "{asked} was refused, but the registry changed: record a chunk only once the OS has \
+             given its memory"
+        ),
         Refusal::Panicked => format!(
             "{asked} panicked while {call} was failing. {call} returns (void *) -1 when it \
              fails: check its result before using it"
