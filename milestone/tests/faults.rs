@@ -145,10 +145,80 @@ fn the_demo_under_a_limit_prints_one_line_and_exits_1() -> Outcome {
     Ok(())
 }
 
+/// In the child: gives break memory back while the kernel must refuse to shrink the break.
+/// A live chunk keeps the span's first bytes, so the shrink starts inside the heap's mapping; a
+/// page of ours merged above the heap makes it end inside too; and with no mapping left, the
+/// kernel cannot split the mapping in three. glibc's sbrk reports that refusal as a success,
+/// so the manager must see it for itself: the break and the memory held stay as they were.
+/// Returns 0, or the number of the check that failed (and says which on stderr).
+fn a_refused_shrink_in_the_child() -> i32 {
+    let fail = |code: i32, what: String| {
+        eprintln!("faults: {what}");
+        code
+    };
+    let mut m = ChunkManager::new(Policy::glibc());
+    let (Ok(_kept), Ok(taken)) = (
+        m.chunk(64),
+        (0..4)
+            .map(|_| m.chunk(100_000))
+            .collect::<Result<Vec<_>, _>>(),
+    ) else {
+        return fail(2, "the chunks could not be taken".into());
+    };
+    let held = m.stats().held_bytes;
+    let brk = sys::program_break() as usize;
+    let page = sys::page_size();
+    let above = NonNull::new(brk.next_multiple_of(page) as *mut u8).expect("not null");
+    // Where the setup cannot be made, nothing is wrong with the manager: say so, and pass.
+    let not_tried = |why: &str| {
+        eprintln!("faults: not tried: {why}");
+        0
+    };
+    if sys::mmap_anonymous_at(above, page).is_err() {
+        return not_tried("the page above the heap is taken");
+    }
+    let Some(full) = sys::MapCountFull::fill(1 << 18, std::time::Duration::from_secs(5)) else {
+        return not_tried("the kernel's map count was not reached");
+    };
+    let released: Result<Vec<()>, _> = taken.into_iter().rev().map(|p| m.release(p)).collect();
+    full.give_back();
+    if let Err(e) = released {
+        return fail(5, format!("a release failed: {e}"));
+    }
+    let s = m.stats();
+    if sys::program_break() as usize != brk {
+        return not_tried("the kernel shrank the break after all");
+    }
+    if s.held_bytes != held || m.check_invariants().is_err() {
+        return fail(
+            7,
+            format!(
+                "the break stayed, but held_bytes went from {held} to {}",
+                s.held_bytes
+            ),
+        );
+    }
+    if m.chunk(64).is_err() || m.stats().foreign_break_moves != 0 {
+        return fail(8, format!("after the refused shrink: {:?}", m.stats()));
+    }
+    0
+}
+
+fn a_refused_shrink_is_seen_and_nothing_is_lost() -> Outcome {
+    // SAFETY: this process has one thread, so the child inherits no lock held elsewhere.
+    let exit = unsafe { sys::fork_and_wait(a_refused_shrink_in_the_child) };
+    assert!(
+        exit == Ok(ChildExit::Exited(0)),
+        "the child ended with {exit:?}"
+    );
+    Ok(())
+}
+
 fn main() {
     common::run(trials![
         a_low_address_space_limit_is_refused_and_recovered,
         a_low_data_limit_is_refused_and_recovered,
+        a_refused_shrink_is_seen_and_nothing_is_lost,
         the_demo_under_a_limit_prints_one_line_and_exits_1,
     ]);
 }

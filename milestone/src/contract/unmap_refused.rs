@@ -10,8 +10,7 @@
 //! with `ENOMEM`.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::ptr::NonNull;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Result;
 use lesson::Lesson;
@@ -69,56 +68,6 @@ fn inside_one_mapping(start: usize, end: usize) -> bool {
         .unwrap_or(false)
 }
 
-/// How many of the last mappings made are given back after the release, for what the child
-/// allocates then (list_chunks's Vec, say).
-const GIVEN_BACK: usize = 1024;
-
-/// The last [`GIVEN_BACK`] one-page mappings made, in a ring: kept on the stack, as a Vec of
-/// all of them would take 2 MiB from malloc, which may have none to give (with
-/// `glibc.malloc.mmap_max=0`, after others moved the break).
-struct LastMappings {
-    ring: [usize; GIVEN_BACK],
-    made: usize,
-}
-
-impl LastMappings {
-    /// Gives them back.
-    fn unmap(&self) {
-        for &addr in &self.ring[..self.made.min(GIVEN_BACK)] {
-            if let Some(page) = NonNull::new(addr as *mut u8) {
-                // SAFETY: a page this child mapped, used by nothing.
-                let _ = unsafe { sys::munmap(page, sys::page_size()) };
-            }
-        }
-    }
-}
-
-/// Makes one-page mappings until the kernel refuses one; returns the last ones, or `None` if
-/// it never refused within [`MOST_MAPPINGS`] or [`LONGEST`]. Each mapping differs from the one
-/// before it (with and without `MAP_NORESERVE`), so that no two merge.
-fn fill_the_map_count() -> Option<LastMappings> {
-    let page = sys::page_size();
-    let mut last = LastMappings {
-        ring: [0; GIVEN_BACK],
-        made: 0,
-    };
-    let started = Instant::now();
-    while last.made < MOST_MAPPINGS && started.elapsed() < LONGEST {
-        let mapped = if last.made.is_multiple_of(2) {
-            sys::mmap_anonymous(page)
-        } else {
-            sys::mmap_anonymous_noreserve(page)
-        };
-        let Ok(p) = mapped else {
-            return Some(last);
-        };
-        last.ring[last.made % GIVEN_BACK] = p.as_ptr() as usize;
-        last.made += 1;
-    }
-    last.unmap();
-    None
-}
-
 /// In the child: takes an mmap chunk, makes its munmap fail, releases it, and judges what
 /// release_chunk did.
 fn release_refused(parts: &Parts) -> Unmapped {
@@ -136,13 +85,13 @@ fn release_refused(parts: &Parts) -> Unmapped {
     if !inside_one_mapping(start, start.saturating_add(len)) {
         return Unmapped::NoSetup;
     }
-    let Some(last) = fill_the_map_count() else {
+    let Some(full) = sys::MapCountFull::fill(MOST_MAPPINGS, LONGEST) else {
         return Unmapped::NoSetup;
     };
     // SAFETY: the chunk is one mem_chunk returned, and nothing uses it any more.
     let answer = catch_unwind(AssertUnwindSafe(|| unsafe { (parts.release_chunk)(ptr) }));
     // Room again for what list_chunks allocates.
-    last.unmap();
+    full.give_back();
     let Ok(answer) = answer else {
         return Unmapped::Panicked;
     };

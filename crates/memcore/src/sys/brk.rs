@@ -12,7 +12,7 @@ use std::ptr;
 use std::sync::Mutex;
 
 use super::zero_or_errno;
-use crate::error::{BreakError, Error};
+use crate::error::{BreakError, Errno, Error};
 
 /// Serialises every `sbrk` call made through this module.
 ///
@@ -123,7 +123,9 @@ fn break_is_at(expected: *mut u8) -> Result<(), BreakError> {
 /// # Errors
 /// [`BreakError::Moved`] if the break is not at `expected` (nothing is changed: the memory below
 /// it may now be someone else's); [`Error::Overflow`] if `decrement` is larger than
-/// `isize::MAX` or than `expected` itself; [`Error::Os`] if the kernel refuses.
+/// `isize::MAX` or than `expected` itself; [`Error::Os`] with `ENOMEM` if the kernel refuses
+/// (it must split a mapping in three, past `vm.max_map_count`), though glibc's `sbrk` says
+/// nothing of that.
 ///
 /// # References
 /// - <https://man7.org/linux/man-pages/man2/sbrk.2.html>
@@ -138,7 +140,18 @@ pub unsafe fn sbrk_shrink(expected: *mut u8, decrement: usize) -> Result<*mut u8
     let _turn = lock_break();
     break_is_at(expected)?;
     raw_sbrk(-decrement)?;
-    Ok(expected.wrapping_sub(decrement as usize))
+    // glibc's sbrk reports a shrink the kernel refused as done: its wrapper sees a refusal only
+    // when the kernel's answer lies below the address asked for, and a refused shrink answers
+    // with the old break, above it. The answer is in glibc's record of the break, so ask it.
+    let wanted = expected.wrapping_sub(decrement as usize);
+    if raw_sbrk(0)? != wanted {
+        return Err(Error::Os {
+            call: "sbrk",
+            errno: Errno(libc::ENOMEM),
+        }
+        .into());
+    }
+    Ok(wanted)
 }
 
 /// `brk(addr)`, glibc's—Sets the program break to `addr`; glibc's record of the break, which

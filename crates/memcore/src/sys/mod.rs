@@ -20,12 +20,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use crate::error::Error;
 
 mod brk;
+mod map_count;
 mod mmap;
 mod process;
 
 pub use brk::{
     SbrkRace, brk, kernel_brk_refusal, program_break, sbrk, sbrk_from, sbrk_race, sbrk_shrink,
 };
+pub use map_count::MapCountFull;
 pub use mmap::{
     Protection, any_page_mapped, madvise_no_huge_pages, mmap_anonymous, mmap_anonymous_at,
     mmap_anonymous_noreserve, mmap_anonymous_populated, mmap_shared_anonymous, mprotect, munmap,
