@@ -243,14 +243,15 @@ fn unmap(lesson: &mut Lesson, parts: &Parts, start: usize) -> Result<()> {
     })?;
     unmapped.map_err(|e| anyhow!("unmap failed: {}", io_error(&e)))?;
     // Asked before anything here allocates (reading the maps does).
-    let gone = !sys::any_page_mapped(start, LEN);
+    let left = sys::first_page_mapped(start, LEN);
+    let gone = left.is_none();
     let map = lesson.map()?;
     let after = lesson.observe_in(&map, "the old address", start);
     hole_taken_since(lesson, gone, &after)?;
     lesson.check(
         "no page of it is mapped any more (mincore answers ENOMEM for each)",
         gone,
-        still_mapped(start, &after),
+        left.map_or_else(String::new, |page| still_mapped(start, page, &map)),
     );
     Ok(())
 }
@@ -271,13 +272,22 @@ fn mapping_problem(region: &Region, start: usize) -> String {
     )
 }
 
-/// Why a check that the memory at `start` is gone failed, with the region the maps show there.
-fn still_mapped(start: usize, after: &Option<Region>) -> String {
-    match after {
-        Some(region) => format!("a page at {start:#x} is still mapped, in {region}"),
-        None => format!(
-            "a page at {start:#x} is still mapped, though /proc/self/maps, read after, shows none"
-        ),
+/// Why a check that the memory at `start` is gone failed: `page` is the first page still
+/// mapped, with the region the maps show there.
+fn still_mapped(start: usize, page: usize, map: &MemoryMap) -> String {
+    let region = map.region_of(page).map_or_else(
+        || "though /proc/self/maps, read after, shows none".to_owned(),
+        |r| format!("in {r}"),
+    );
+    if page > start {
+        format!(
+            "the first {} went, but from {page:#x} on the pages are still mapped, {region}: \
+             munmap's length is in bytes, all {} of them, which it rounds up to whole pages",
+            bytes((page - start) as u64),
+            LEN
+        )
+    } else {
+        format!("a page at {page:#x} is still mapped, {region}")
     }
 }
 
@@ -327,13 +337,15 @@ fn owned_mapping(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
         owned_start
         // `owned` goes out of scope here and is unmapped.
     };
-    let gone = !sys::any_page_mapped(owned_start, LEN);
-    let after = lesson.observe("the old address after Drop", owned_start)?;
+    let left = sys::first_page_mapped(owned_start, LEN);
+    let gone = left.is_none();
+    let map = lesson.map()?;
+    let after = lesson.observe_in(&map, "the old address after Drop", owned_start);
     hole_taken_since(lesson, gone, &after)?;
     lesson.check(
         "Drop unmapped it (mincore answers ENOMEM for each page)",
         gone,
-        still_mapped(owned_start, &after),
+        left.map_or_else(String::new, |page| still_mapped(owned_start, page, &map)),
     );
     Ok(())
 }

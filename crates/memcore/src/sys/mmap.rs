@@ -167,11 +167,20 @@ pub fn madvise_no_huge_pages(addr: NonNull<u8>, len: usize) -> Result<(), Error>
 /// # References
 /// - <https://man7.org/linux/man-pages/man2/mincore.2.html>
 pub fn any_page_mapped(start: usize, len: usize) -> bool {
+    first_page_mapped(start, len).is_some()
+}
+
+/// `mincore(addr, page, …)`, page by page—The first page of `[start, start + len)` that is still
+/// mapped, as [`any_page_mapped`] asks, or `None`.
+///
+/// # References
+/// - <https://man7.org/linux/man-pages/man2/mincore.2.html>
+pub fn first_page_mapped(start: usize, len: usize) -> Option<usize> {
     let page = super::page_size();
     let first = start / page * page;
     (first..start.saturating_add(len))
         .step_by(page)
-        .any(|addr| {
+        .find(|&addr| {
             let mut resident = 0u8;
             // SAFETY: mincore reads no memory of ours, whatever the address; it writes one byte per
             // page of the range into the vector, and the range is one page, the vector one byte.
