@@ -418,6 +418,20 @@ fn read_back(lesson: &mut Lesson, parts: &Parts, start: usize) -> Result<()> {
     Ok(())
 }
 
+/// Someone else writes their data to the page they took above ours.
+fn fill_their_page(theirs: usize, page: usize) {
+    // SAFETY: sbrk gave that page to the test just now, for someone else, and nothing else
+    // refers to it.
+    unsafe { std::ptr::write_bytes(theirs as *mut u8, 0xa5, page) };
+}
+
+/// A copy of the bytes in `[start, end)`, all below the break: ours, then someone else's page.
+fn bytes_below(start: usize, end: usize) -> Vec<u8> {
+    // SAFETY: the break is at `end`, so the range is mapped: our GROWTH bytes, which nothing
+    // else uses until give_back, then the page the test took for someone else.
+    unsafe { std::slice::from_raw_parts(start as *const u8, end - start) }.to_vec()
+}
+
 fn give_back(
     lesson: &mut Lesson,
     parts: &Parts,
@@ -437,6 +451,9 @@ fn give_back(
     );
     let theirs = sys::sbrk_from(grown as *mut u8, page)
         .context("could not grow the break for the test")? as usize;
+    // Someone else's page holds their data; ours holds what write left. A refusal keeps both.
+    fill_their_page(theirs, page);
+    let before = bytes_below(start, theirs + page);
     // SAFETY: the break is where `grow` left it plus one page that the test above just took
     // (nobody else has moved it on this one thread); give_back must refuse.
     let refused = lesson.part("give_back", || unsafe {
@@ -467,6 +484,14 @@ fn give_back(
     if !stayed {
         bail!("stopping here: give_back moved the break under someone else's memory");
     }
+    let kept = bytes_below(start, theirs + page) == before;
+    lesson.check(
+        "the memory below the break, ours and theirs, kept every byte",
+        kept,
+        "the break is where it was, but bytes below it changed: give_back shrank the break \
+         before it checked, and the kernel unmapped those pages (growing back maps new zeroed \
+         ones). Compare sbrk(0) with the end of your memory first",
+    );
     // SAFETY: that page is the one taken above, and nothing refers to it.
     unsafe { sys::sbrk_shrink((theirs + page) as *mut u8, page) }
         .context("could not give the test's page back")?;
