@@ -116,6 +116,7 @@ fn stack(lesson: &mut Lesson, parts: &Parts) -> Result<Placed> {
     lies_in(
         lesson,
         &region,
+        local_addr,
         RegionKind::Stack,
         "the local lies in [stack]",
     );
@@ -148,11 +149,17 @@ fn small_heap_value(
     let small_addr = &raw const *small as usize;
     let region = lesson.observe("a Box<u64>", small_addr)?;
     match malloc.no_heap() {
-        None => lies_in(lesson, &region, RegionKind::Heap, "the Box lies in [heap]"),
+        None => lies_in(
+            lesson,
+            &region,
+            small_addr,
+            RegionKind::Heap,
+            "the Box lies in [heap]",
+        ),
         Some(why) => {
             lesson.fact("not in this run", why);
             let claim = "the Box lies in an anonymous mapping that malloc made";
-            lies_in(lesson, &region, RegionKind::Anonymous, claim);
+            lies_in(lesson, &region, small_addr, RegionKind::Anonymous, claim);
         }
     }
     let placed = Placed {
@@ -208,7 +215,7 @@ fn large_allocation(
             varying_text(placement.says())
         ),
         kind == Some(placement.region()),
-        describe(&region),
+        describe(&region, large_addr),
     );
     let placed = a_page_from_mmap(lesson, &map, mmap_page);
     Ok((large, placed))
@@ -245,6 +252,7 @@ fn a_page_from_mmap(lesson: &mut Lesson, map: &memcore::MemoryMap, mmap_page: &M
     lies_in(
         lesson,
         &region,
+        page_addr,
         RegionKind::Anonymous,
         "the page lies in an anonymous mapping",
     );
@@ -268,8 +276,11 @@ fn initialised_global(lesson: &mut Lesson, parts: &Parts) -> Result<Placed> {
         parts.address_of_an_initialised_global,
     )?;
     let region = lesson.observe("an initialised global", data_addr)?;
-    let claim = "it lies in the executable's rw-p mapping";
-    lies_in(lesson, &region, RegionKind::Data, claim);
+    lesson.check(
+        "it lies in the executable's rw-p mapping",
+        region.as_ref().is_some_and(|r| r.kind == RegionKind::Data),
+        describe_global(&region, data_addr),
+    );
     lesson.check(
         "the linker agrees: etext <= it < edata",
         bounds.etext <= data_addr && data_addr < bounds.edata,
@@ -307,7 +318,7 @@ fn zeroed_global(lesson: &mut Lesson, parts: &Parts) -> Result<Placed> {
     lesson.check(
         "it lies in the executable's writable memory",
         in_rw,
-        describe(&region),
+        describe_global(&region, bss_addr),
     );
     lesson.check(
         "the linker agrees: edata <= it < end",
@@ -345,7 +356,7 @@ fn string_literal(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
     lesson.check(
         "it lies in a mapping of the executable that cannot be written",
         read_only,
-        describe(&region),
+        describe(&region, literal_addr),
     );
     if let (Some(text), Some(region)) = (map.first(RegionKind::Text), region.as_ref()) {
         let side = if region.kind == RegionKind::Text {
@@ -380,7 +391,7 @@ fn function(lesson: &mut Lesson, parts: &Parts) -> Result<Placed> {
             ),
         );
     } else {
-        lies_in(lesson, &region, RegionKind::Text, claim);
+        lies_in(lesson, &region, function_addr, RegionKind::Text, claim);
     }
     // The executable's lowest mapping: code lies between it and etext.
     let map = lesson.map()?;
@@ -513,15 +524,40 @@ fn heap_never_grows(lesson: &mut Lesson, why: String) -> Result<()> {
     Ok(())
 }
 
-/// Checks that `region` is of `kind`: the lesson's `claim`.
-fn lies_in(lesson: &mut Lesson, region: &Option<Region>, kind: RegionKind, claim: &str) {
+/// Checks that `region`, where `addr` lies, is of `kind`: the lesson's `claim`.
+fn lies_in(
+    lesson: &mut Lesson,
+    region: &Option<Region>,
+    addr: usize,
+    kind: RegionKind,
+    claim: &str,
+) {
     let holds = region.as_ref().is_some_and(|r| r.kind == kind);
-    lesson.check(claim, holds, describe(region));
+    lesson.check(claim, holds, describe(region, addr));
 }
 
-fn describe(region: &Option<Region>) -> String {
+/// Where a global at `addr` lies, for a failed claim; a global in read-only memory gets why.
+fn describe_global(region: &Option<Region>, addr: usize) -> String {
+    let where_ = describe(region, addr);
+    match region {
+        Some(r) if matches!(r.kind, RegionKind::ReadOnlyData | RegionKind::Text) => format!(
+            "{where_}: a `static` that can never change is read-only, so the linker puts it with \
+             the read-only data, zero or not. A global the program can change, such as an \
+             AtomicU64, lives in writable memory"
+        ),
+        _ => where_,
+    }
+}
+
+/// Where `addr` lies, for a failed claim.
+fn describe(region: &Option<Region>, addr: usize) -> String {
     match region {
         Some(r) => format!("it lies in {r} ({:#x}-{:#x})", r.start, r.end),
+        // The kernel maps nothing below vm.mmap_min_addr (64 KiB by default).
+        None if addr < 0x10000 => format!(
+            "no mapped region holds {addr:#x}, and nothing is ever mapped that low: it looks like \
+             a value, not an address. The address of x is `&raw const x as usize`"
+        ),
         None => "no mapped region holds it".to_owned(),
     }
 }
