@@ -432,23 +432,15 @@ fn bytes_below(start: usize, end: usize) -> Vec<u8> {
     unsafe { std::slice::from_raw_parts(start as *const u8, end - start) }.to_vec()
 }
 
-fn give_back(
+/// Someone else grows the break by a page above ours, and give_back must refuse, leaving the
+/// break and every byte below it as they were. Returns where their page starts.
+fn refused_under_their_page(
     lesson: &mut Lesson,
     parts: &Parts,
     start: usize,
     grown: usize,
-    initial: usize,
-) -> Result<()> {
+) -> Result<usize> {
     let page = sys::page_size();
-    lesson.step("Give the memory back");
-    lesson.say(
-        "sbrk(-n) moves the break down and the kernel unmaps the whole pages above it.\n\
-         Only do it if the break is still where we left it. Someone else, such as glibc's \
-         malloc, may have grown it since. Then the memory just below the break is theirs, and \
-         shrinking would take it from under them.\n\
-         So first someone else grows the break by a page, and give_back must refuse. Then \
-         they give their page back, and give_back may shrink.",
-    );
     let theirs = sys::sbrk_from(grown as *mut u8, page)
         .context("could not grow the break for the test")? as usize;
     // Someone else's page holds their data; ours holds what write left. A refusal keeps both.
@@ -492,6 +484,27 @@ fn give_back(
          before it checked, and the kernel unmapped those pages (growing back maps new zeroed \
          ones). Compare sbrk(0) with the end of your memory first",
     );
+    Ok(theirs)
+}
+
+fn give_back(
+    lesson: &mut Lesson,
+    parts: &Parts,
+    start: usize,
+    grown: usize,
+    initial: usize,
+) -> Result<()> {
+    let page = sys::page_size();
+    lesson.step("Give the memory back");
+    lesson.say(
+        "sbrk(-n) moves the break down and the kernel unmaps the whole pages above it.\n\
+         Only do it if the break is still where we left it. Someone else, such as glibc's \
+         malloc, may have grown it since. Then the memory just below the break is theirs, and \
+         shrinking would take it from under them.\n\
+         So first someone else grows the break by a page, and give_back must refuse. Then \
+         they give their page back, and give_back may shrink.",
+    );
+    let theirs = refused_under_their_page(lesson, parts, start, grown)?;
     // SAFETY: that page is the one taken above, and nothing refers to it.
     unsafe { sys::sbrk_shrink((theirs + page) as *mut u8, page) }
         .context("could not give the test's page back")?;
