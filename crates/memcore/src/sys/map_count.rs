@@ -12,10 +12,10 @@ use std::time::{Duration, Instant};
 
 use super::{mmap_anonymous, mmap_anonymous_noreserve, munmap, page_size};
 
-/// How many of the last mappings made are kept, to be given back.
+/// How many of the last mappings made are kept, to be given back (1,024, as the docs say).
 const KEPT: usize = 1024;
 
-/// One-page mappings made until the kernel refused one more. The last [`KEPT`] are kept in a
+/// One-page mappings made until the kernel refused one more. The last 1,024 are kept in a
 /// ring on the stack: a list of all of them would take 2 MiB from malloc, which may have none
 /// to give (`glibc.malloc.mmap_max=0`, with the break moved by others).
 #[derive(Debug)]
@@ -26,7 +26,7 @@ pub struct MapCountFull {
 
 impl MapCountFull {
     /// Makes one-page mappings until the kernel refuses one. Returns `None`, having given back
-    /// the last [`KEPT`], if it never refused within `most` mappings or `longest` (under
+    /// the last 1,024, if it never refused within `most` mappings or `longest` (under
     /// `strace`, each call is slow). Each mapping differs from the one before (with and without
     /// `MAP_NORESERVE`), so that the kernel merges no two of them.
     ///
@@ -60,7 +60,7 @@ impl MapCountFull {
         self.made
     }
 
-    /// Unmaps the last [`KEPT`] mappings made: room again for what the process allocates.
+    /// Unmaps the last 1,024 mappings made: room again for what the process allocates.
     pub fn give_back(&self) {
         for &addr in &self.ring[..self.made.min(KEPT)] {
             if let Some(page) = NonNull::new(addr as *mut u8) {
