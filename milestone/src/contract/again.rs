@@ -8,10 +8,11 @@
 //! the first step, and nothing uses them after they are released.
 
 use anyhow::{Result, anyhow};
-use lesson::{Lesson, bytes, count, io_error};
+use lesson::{Lesson, bytes, count, io_error, varying_bytes};
+use memcore::{RegionKind, sys};
 
 use super::counting::counted;
-use super::{ChunkInfo, Parts, Taken, never_allocated, pattern, sizes, writable};
+use super::{ChunkInfo, Parts, Placement, Taken, never_allocated, pattern, sizes, writable};
 use crate::Source;
 
 /// The sizes taken again: the small ones of [`sizes`], twice each. The first chunks of the
@@ -27,6 +28,8 @@ fn sizes_again(threshold: usize) -> Vec<usize> {
 /// Takes the small sizes again after everything was released, and checks that no memory was
 /// handed out twice; then gives them back.
 pub(super) fn take_again(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
+    // First, while every released block is still free: the threshold itself.
+    let at_threshold = mapped_again(lesson, parts, parts.mmap_threshold)?;
     let mut again = Vec::new();
     let mut unwritable = Vec::new();
     for size in sizes_again(parts.mmap_threshold) {
@@ -67,12 +70,36 @@ pub(super) fn take_again(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
         problems.is_empty(),
         problems.join("; "),
     );
-    for t in again.iter().rev() {
+    // A byte more, so that its length is no whole number of pages.
+    let mapped = mapped_again(lesson, parts, parts.mmap_threshold.saturating_add(1))?;
+    for t in again.iter().rev().chain([&at_threshold]) {
         // SAFETY: the chunk is one mem_chunk returned, and nothing uses it any more.
         let _ = lesson.part("release_chunk", || unsafe {
             counted(t.start, || (parts.release_chunk)(t.start as *mut u8))
         })?;
     }
+    // SAFETY: as above.
+    let _ = lesson.part("release_chunk", || unsafe {
+        counted(mapped.start, || {
+            (parts.release_chunk)(mapped.start as *mut u8)
+        })
+    })?;
+    // Asked at once, with mincore, before anything here allocates.
+    let left_mapped = sys::first_page_mapped(mapped.start, mapped.size);
+    lesson.check_part(
+        "release_chunk",
+        &format!(
+            "the chunk of {} above the threshold was unmapped whole",
+            varying_bytes(mapped.size as u64)
+        ),
+        left_mapped.is_none(),
+        left_mapped.map_or_else(String::new, |page| {
+            format!(
+                "a page at {page:#x} is still mapped after its release: munmap every page it \
+                 touches (munmap rounds the length up to whole pages, as mmap did)"
+            )
+        }),
+    );
     let left = lesson.part("list_chunks", parts.list_chunks)?;
     lesson.check_part(
         "release_chunk",
@@ -81,6 +108,47 @@ pub(super) fn take_again(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
         format!("{} still listed", count(left.len(), "chunk")),
     );
     Ok(())
+}
+
+/// Takes one chunk of `size` bytes, at or above the threshold, after break memory was given
+/// back: it must still get a mapping of its own, not released break memory. Returns it.
+fn mapped_again(lesson: &mut Lesson, parts: &Parts, size: usize) -> Result<Taken> {
+    let ptr = lesson
+        .part("mem_chunk", || counted(size, || (parts.mem_chunk)(size)))?
+        .map_err(|e| anyhow!("mem_chunk({size}) failed: {}", io_error(&e)))?;
+    let start = ptr as usize;
+    let (map, brk) = lesson.map_and_break()?;
+    let place = Placement {
+        start,
+        size,
+        source: Source::Mmap,
+        region: map.region_of(start),
+        break_region: map.region_of(brk.wrapping_sub(1)),
+        brk,
+        page: sys::page_size(),
+    };
+    let mut problems = place.problems(&map);
+    if place.region.is_some_and(|r| r.kind == RegionKind::Heap) {
+        problems.push(
+            "released break memory may be handed out again only for sizes below the threshold"
+                .to_owned(),
+        );
+    }
+    lesson.check_part(
+        "mem_chunk",
+        &format!(
+            "mem_chunk({}), after the rest were given back, has an anonymous mapping of its own",
+            varying_bytes(size as u64)
+        ),
+        problems.is_empty(),
+        problems.join("; "),
+    );
+    Ok(Taken {
+        size,
+        start,
+        source: Source::Mmap,
+        break_after: brk,
+    })
 }
 
 /// What is wrong with the chunks taken again: memory handed out twice, memory that is not

@@ -29,7 +29,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, anyhow, bail};
 use lesson::{
-    CommonFlags, Lesson, LessonInfo, Marks, bytes, count, io_error, varying_bytes, varying_text,
+    CommonFlags, Lesson, LessonInfo, Marks, bytes, count, io_error, moved, varying_bytes,
+    varying_text,
 };
 use memcore::{MemoryMap, RegionKind, sys};
 
@@ -741,10 +742,13 @@ fn give_back(lesson: &mut Lesson, parts: &Parts, taken: &[Taken]) -> Result<()> 
          It gives break memory back or keeps it for reuse, as the implementation chooses.\n\
          Any other pointer is refused and changes nothing, such as one into the middle of a \
          chunk, or one already released.\n\
+         Before the chunks go back, someone else takes a page above them with sbrk. It stays \
+         theirs.\n\
          munmap can fail too. A child process makes it fail, and release_chunk must then \
          return the error and keep the chunk.\n\
-         Then the small sizes are taken again, twice each. Memory given back may be handed \
-         out again, but only once.",
+         Then the small sizes are taken again, twice each, and one size above the threshold. \
+         Memory given back may be handed out again, but only once, and only below the \
+         threshold.",
     );
     let first = taken.first().context("no chunk was taken")?;
     let interior = (first.start + 1) as *mut u8;
@@ -778,6 +782,21 @@ fn give_back(lesson: &mut Lesson, parts: &Parts, taken: &[Taken]) -> Result<()> 
             (n, _) => format!("{} still listed", count(n, "chunk")),
         },
     );
+    let mut still_found = Vec::new();
+    for t in taken {
+        if let Some(found) = lesson.part("find_chunk", || (parts.find_chunk)(t.start))? {
+            still_found.push(format!("{:#x} finds {found}", t.start));
+        }
+    }
+    lesson.check_part(
+        "find_chunk",
+        "no released chunk is found any more",
+        still_found.is_empty(),
+        format!(
+            "{}: find_chunk must answer only with live chunks, as list_chunks lists them",
+            still_found.join(", ")
+        ),
+    );
     // SAFETY: the pointer was released just above; release_chunk must refuse it unread.
     let again = lesson.part("release_chunk", || unsafe {
         counted(first.start, || {
@@ -799,6 +818,7 @@ fn give_back(lesson: &mut Lesson, parts: &Parts, taken: &[Taken]) -> Result<()> 
 /// Releases every chunk taken, in the order taken, and checks each release harmed no other
 /// chunk; returns whether every mmap chunk's pages were gone at once.
 fn release_each(lesson: &mut Lesson, parts: &Parts, taken: &[Taken]) -> Result<bool> {
+    let theirs = their_page_above()?;
     let mut failures = Vec::new();
     let mut harmed = Vec::new();
     let mut unmapped = true;
@@ -829,5 +849,55 @@ fn release_each(lesson: &mut Lesson, parts: &Parts, taken: &[Taken]) -> Result<b
         failures.is_empty(),
         failures.join("; "),
     );
+    their_page_kept(lesson, theirs)?;
     Ok(unmapped)
+}
+
+/// What someone else writes to the page they take above the chunks.
+const THEIR_BYTE: u8 = 0xa5;
+
+/// Before the chunks are released, someone else grows the break by a page above them and
+/// writes to it, as glibc's malloc may. Returns where their page starts.
+fn their_page_above() -> Result<usize> {
+    let page = sys::page_size();
+    let theirs = sys::sbrk_from(sys::program_break(), page)
+        .context("could not grow the break for someone else")? as usize;
+    // SAFETY: sbrk gave that page to the contract just now, for someone else, and nothing else
+    // refers to it.
+    unsafe { std::ptr::write_bytes(theirs as *mut u8, THEIR_BYTE, page) };
+    Ok(theirs)
+}
+
+/// Checks that releasing left someone else's page below the break, with their bytes, then
+/// gives it back.
+fn their_page_kept(lesson: &mut Lesson, theirs: usize) -> Result<()> {
+    let page = sys::page_size();
+    let end = theirs + page;
+    let brk = sys::program_break() as usize;
+    // SAFETY: read only while the break is at their page's end, so it is mapped; nobody but
+    // the contract writes it.
+    let intact = brk == end
+        && unsafe { std::slice::from_raw_parts(theirs as *const u8, page) }
+            .iter()
+            .all(|&b| b == THEIR_BYTE);
+    lesson.check_part(
+        "release_chunk",
+        "someone else's page above the chunks is still theirs: below the break, as they left it",
+        intact,
+        if brk == end {
+            "their bytes changed: the break went down and up again under them".to_owned()
+        } else {
+            format!(
+                "the break is {} than where they left it: a chunk goes back only when the \
+                 break is at its end, as sbrk(0) says, whatever your registry says",
+                moved(end, brk)
+            )
+        },
+    );
+    if brk == end {
+        // SAFETY: their page is the one taken above, and nothing refers to it any more.
+        unsafe { sys::sbrk_shrink(end as *mut u8, page) }
+            .context("could not give someone else's page back")?;
+    }
+    Ok(())
 }

@@ -13,7 +13,7 @@ use anyhow::Result;
 use lesson::Lesson;
 use memcore::{MemoryMap, sys};
 
-use super::{ChunkInfo, Parts, in_a_child, writable};
+use super::{ChunkInfo, FOREIGN_SBRK, Parts, in_a_child, writable};
 
 /// How one request under the limit ended, as the child's exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,9 +34,11 @@ enum Refusal {
     Panicked = 6,
     /// The limit could not be set or put back: nothing was asked.
     NoLimit = 7,
+    /// Refused, but the break moved (the padding asked apart, say).
+    BreakMoved = 8,
 }
 
-const REFUSALS: [Refusal; 8] = [
+const REFUSALS: [Refusal; 9] = [
     Refusal::Refused,
     Refusal::Served,
     Refusal::FailureValue,
@@ -45,10 +47,19 @@ const REFUSALS: [Refusal; 8] = [
     Refusal::ListChanged,
     Refusal::Panicked,
     Refusal::NoLimit,
+    Refusal::BreakMoved,
 ];
 
 /// In the child: asks for `size` bytes while the OS refuses all memory, and judges the answer.
 fn ask_refused(parts: &Parts, size: usize) -> Refusal {
+    // Someone else leaves the break unaligned, so that mem_chunk must pad, as it may well have
+    // to when the OS refuses.
+    let brk = sys::program_break();
+    let _ = sys::sbrk_from(
+        brk,
+        super::ALIGN - (brk as usize) % super::ALIGN + FOREIGN_SBRK,
+    );
+    let brk = sys::program_break();
     let before = (parts.list_chunks)();
     grow_stack();
     let old = sys::address_space_limit();
@@ -66,6 +77,7 @@ fn ask_refused(parts: &Parts, size: usize) -> Refusal {
     };
     let after = (parts.list_chunks)();
     match answer {
+        Err(_) if sys::program_break() != brk => Refusal::BreakMoved,
         Err(_) if same_chunks(before, after.clone()) => Refusal::Refused,
         Err(_) => Refusal::ListChanged,
         Ok(ptr) if ptr as usize == usize::MAX => Refusal::FailureValue,
@@ -115,6 +127,11 @@ fn problem(refusal: Refusal, call: &str, size: usize) -> Option<String> {
         Refusal::ListChanged => format!(
             "{asked} was refused, but the registry changed: record a chunk only once the OS has \
              given its memory"
+        ),
+        Refusal::BreakMoved => format!(
+            "{asked} was refused, but the break moved: a refusal changes nothing. Ask sbrk for \
+             the padding and the chunk in one call, or give the padding back when the chunk is \
+             refused"
         ),
         Refusal::Panicked => format!(
             "{asked} panicked while {call} was failing. {call} returns (void *) -1 when it \

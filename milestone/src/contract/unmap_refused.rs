@@ -50,14 +50,14 @@ const UNMAPPED: [Unmapped; 5] = [
 /// Makes a hole of `len` bytes between two pages of this child's own, where the kernel will put
 /// the next mapping of that length: the highest gap that fits it, as the kernel had just chosen
 /// that place for the hole and its two pages. A chunk mapped into it merges with both pages.
-fn hole_between_two_pages(len: usize) -> bool {
+/// Returns where the hole starts.
+fn hole_between_two_pages(len: usize) -> Option<usize> {
     let page = sys::page_size();
-    let Some(Ok(outer)) = len.checked_add(2 * page).map(sys::mmap_anonymous) else {
-        return false;
-    };
+    let outer = sys::mmap_anonymous(len.checked_add(2 * page)?).ok()?;
     let hole = outer.map_addr(|a| a.saturating_add(page));
     // SAFETY: the middle of the mapping made just above, used by nothing.
-    unsafe { sys::munmap(hole, len) }.is_ok()
+    unsafe { sys::munmap(hole, len) }.ok()?;
+    Some(hole.as_ptr() as usize)
 }
 
 /// Whether the kernel holds `[start, end)` inside one larger mapping, with bytes on each side.
@@ -75,14 +75,16 @@ fn release_refused(parts: &Parts) -> Unmapped {
     let Some(len) = size.checked_next_multiple_of(sys::page_size()) else {
         return Unmapped::NoSetup;
     };
-    if !hole_between_two_pages(len) {
+    let Some(hole) = hole_between_two_pages(len) else {
         return Unmapped::NoSetup;
-    }
+    };
     let Ok(ptr) = (parts.mem_chunk)(size) else {
         return Unmapped::NoSetup;
     };
     let start = ptr as usize;
-    if !inside_one_mapping(start, start.saturating_add(len)) {
+    // Only a chunk mapped into the hole: one served otherwise (from released break memory,
+    // say) is not this check's business.
+    if start != hole || !inside_one_mapping(start, start.saturating_add(len)) {
         return Unmapped::NoSetup;
     }
     let Some(full) = sys::MapCountFull::fill(MOST_MAPPINGS, LONGEST) else {
