@@ -30,32 +30,7 @@ fn sizes_again(threshold: usize) -> Vec<usize> {
 pub(super) fn take_again(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
     // First, while every released block is still free: the threshold itself.
     let at_threshold = mapped_again(lesson, parts, parts.mmap_threshold)?;
-    let mut again = Vec::new();
-    let mut unwritable = Vec::new();
-    for size in sizes_again(parts.mmap_threshold) {
-        let ptr = lesson
-            .part("mem_chunk", || counted(size, || (parts.mem_chunk)(size)))?
-            .map_err(|e| anyhow!("mem_chunk({size}) failed: {}", io_error(&e)))?;
-        let start = ptr as usize;
-        let (map, brk) = lesson.map_and_break()?;
-        if !writable(&map, start, size) {
-            unwritable.push(format!("{start:#x}"));
-            continue;
-        }
-        // SAFETY: all `size` bytes lie in one writable mapping (just checked), and mem_chunk
-        // gave them to us alone.
-        let memory = unsafe { std::slice::from_raw_parts_mut(ptr, size) };
-        let i = 100 + again.len();
-        for (offset, byte) in memory.iter_mut().enumerate() {
-            *byte = pattern(i, offset);
-        }
-        again.push(Taken {
-            size,
-            start,
-            source: Source::Sbrk,
-            break_after: brk,
-        });
-    }
+    let (again, unwritable) = take_small_again(lesson, parts)?;
     lesson.fact(
         "chunks taken again, of the small sizes, twice each",
         again.len() + unwritable.len(),
@@ -108,6 +83,38 @@ pub(super) fn take_again(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
         format!("{} still listed", count(left.len(), "chunk")),
     );
     Ok(())
+}
+
+/// Takes the small sizes again, twice each, and writes each chunk with a pattern of its own.
+/// Returns the chunks, and the addresses handed out that were not writable.
+fn take_small_again(lesson: &mut Lesson, parts: &Parts) -> Result<(Vec<Taken>, Vec<String>)> {
+    let mut again = Vec::new();
+    let mut unwritable = Vec::new();
+    for size in sizes_again(parts.mmap_threshold) {
+        let ptr = lesson
+            .part("mem_chunk", || counted(size, || (parts.mem_chunk)(size)))?
+            .map_err(|e| anyhow!("mem_chunk({size}) failed: {}", io_error(&e)))?;
+        let start = ptr as usize;
+        let (map, brk) = lesson.map_and_break()?;
+        if !writable(&map, start, size) {
+            unwritable.push(format!("{start:#x}"));
+            continue;
+        }
+        // SAFETY: all `size` bytes lie in one writable mapping (just checked), and mem_chunk
+        // gave them to us alone.
+        let memory = unsafe { std::slice::from_raw_parts_mut(ptr, size) };
+        let i = 100 + again.len();
+        for (offset, byte) in memory.iter_mut().enumerate() {
+            *byte = pattern(i, offset);
+        }
+        again.push(Taken {
+            size,
+            start,
+            source: Source::Sbrk,
+            break_after: brk,
+        });
+    }
+    Ok((again, unwritable))
 }
 
 /// Takes one chunk of `size` bytes, at or above the threshold, after break memory was given
