@@ -9,6 +9,7 @@
 //!   or above it (an anonymous mapping);
 //! - the registry lists every chunk once, and finds one by any address inside it;
 //! - bad sizes are refused and change nothing, and so is a request the OS refuses;
+//! - chunks taken by several threads at once are each listed once, and none overlaps another;
 //! - as a last, optional part, chunks can be given back, a refused `munmap` is reported, and
 //!   memory given back is handed out again at most once.
 //!
@@ -42,6 +43,7 @@ mod counting;
 mod full;
 mod library;
 mod refused;
+mod threads;
 mod unmap_refused;
 
 pub use counting::CountingAllocator;
@@ -188,6 +190,7 @@ fn run(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
     find(lesson, parts, &taken)?;
     bad_input(lesson, parts)?;
     refused::os_refuses(lesson, parts)?;
+    threads::many_threads(lesson, parts)?;
     full::full_registry(lesson, parts)?;
     bump::foundation(lesson, parts)?;
     give_back(lesson, parts, &taken)
