@@ -13,6 +13,7 @@ use anyhow::Result;
 use lesson::Lesson;
 use memcore::sys;
 
+use super::refused::{from_break, while_the_os_refuses};
 use super::{Parts, in_a_child};
 
 /// At most this many chunks are taken to fill the registry.
@@ -35,15 +36,29 @@ enum Filled {
     BreakMoved = 3,
     /// Refused, but the registry changed.
     ListChanged = 4,
+    /// Refused, but only after a system call: the refusal changes when the OS refuses too.
+    CheckedLate = 5,
 }
 
-const FILLED: [Filled; 5] = [
+const FILLED: [Filled; 6] = [
     Filled::Refused,
     Filled::NeverFull,
     Filled::WrongKind,
     Filled::BreakMoved,
     Filled::ListChanged,
+    Filled::CheckedLate,
 ];
+
+/// With the registry full, whether the refusal of a request that needs new pages changes when
+/// the OS refuses memory too. A refusal made before any system call cannot: one that changes
+/// came from a system call, made before the registry was asked (and perhaps undone).
+fn refusal_depends_on_the_os(parts: &Parts) -> bool {
+    let size = from_break(parts.mmap_threshold);
+    let said = |answer: io::Result<*mut u8>| answer.err().map(|e| (e.kind(), e.raw_os_error()));
+    let with_memory = said((parts.mem_chunk)(size));
+    let without = while_the_os_refuses(|| said((parts.mem_chunk)(size)));
+    without.is_some_and(|without| without != with_memory)
+}
 
 /// Takes chunks of [`SIZE`] bytes until `mem_chunk` refuses one, then judges the refusal.
 fn fill(parts: &Parts) -> Filled {
@@ -64,6 +79,8 @@ fn fill(parts: &Parts) -> Filled {
             Filled::BreakMoved
         } else if (parts.list_chunks)().len() != listed {
             Filled::ListChanged
+        } else if refusal_depends_on_the_os(parts) {
+            Filled::CheckedLate
         } else {
             Filled::Refused
         };
@@ -101,6 +118,12 @@ pub(super) fn full_registry(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
         }
         (Some(Filled::ListChanged), _) => {
             "the registry changed though the chunk was refused".to_owned()
+        }
+        (Some(Filled::CheckedLate), _) => {
+            "the refusal changed when the OS refused memory too: mem_chunk called sbrk or mmap \
+             before it looked for a free slot (and gave the memory back). Look for the slot \
+             first"
+                .to_owned()
         }
         (_, exit) => format!("the child filling the registry {exit}"),
     };

@@ -61,16 +61,11 @@ fn ask_refused(parts: &Parts, size: usize) -> Refusal {
     );
     let brk = sys::program_break();
     let before = (parts.list_chunks)();
-    grow_stack();
-    let old = sys::address_space_limit();
-    if sys::set_address_space_limit(Some(0)).is_err() {
+    let Some(answer) =
+        while_the_os_refuses(|| catch_unwind(AssertUnwindSafe(|| (parts.mem_chunk)(size))))
+    else {
         return Refusal::NoLimit;
-    }
-    // Nothing below may allocate until the limit is back: malloc would be refused too.
-    let answer = catch_unwind(AssertUnwindSafe(|| (parts.mem_chunk)(size)));
-    if sys::set_address_space_limit(old).is_err() {
-        return Refusal::NoLimit;
-    }
+    };
     // A panic first: it may have left the registry's lock poisoned for list_chunks.
     let Ok(answer) = answer else {
         return Refusal::Panicked;
@@ -93,6 +88,26 @@ fn ask_refused(parts: &Parts, size: usize) -> Refusal {
             }
         }
     }
+}
+
+/// Runs `f` while the OS refuses all new memory: this process's address-space limit lowered to
+/// 0, so that every `brk` or `mmap` that would grow it fails with `ENOMEM`. `f` must not
+/// allocate: malloc would be refused too. `None` when the limit could not be set or put back.
+pub(super) fn while_the_os_refuses<T>(f: impl FnOnce() -> T) -> Option<T> {
+    grow_stack();
+    let old = sys::address_space_limit();
+    sys::set_address_space_limit(Some(0)).ok()?;
+    let value = f();
+    sys::set_address_space_limit(old).ok()?;
+    Some(value)
+}
+
+/// A request from the break that needs new pages: a growth within the break's last page needs
+/// no new memory, so the OS cannot refuse it.
+pub(super) fn from_break(threshold: usize) -> usize {
+    (4 * sys::page_size())
+        .min(threshold.saturating_sub(1))
+        .max(1)
 }
 
 /// Touches 64 KiB of stack, so that mem_chunk's calls need no new stack page: under the limit,
@@ -156,10 +171,7 @@ pub(super) fn os_refuses(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
          A chunk served from memory mem_chunk already holds is fine too.",
     );
     let mut problems = Vec::new();
-    // From the break, a few pages: a growth within the break's last page needs no new memory.
-    let from_break = (4 * sys::page_size())
-        .min(parts.mmap_threshold.saturating_sub(1))
-        .max(1);
+    let from_break = from_break(parts.mmap_threshold);
     for (call, size) in [("sbrk", from_break), ("mmap", parts.mmap_threshold.max(1))] {
         let (refusal, exit) = in_a_child(&REFUSALS, |r| r as i32, || ask_refused(parts, size))?;
         lesson.fact(
