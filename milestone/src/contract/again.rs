@@ -1,7 +1,13 @@
-//! The give-back step's last check: memory given back may be handed out again, but once. After
-//! every chunk is released, the contract takes the small sizes again, twice each, so that an
-//! implementation that reuses released memory meets blocks that fit them exactly. No two of
-//! these chunks may overlap, each must be listed, and all go back again at the end.
+//! The give-back step's last checks: memory given back may be handed out again, but once, and
+//! only below the threshold. After every chunk is released, the contract takes:
+//! - a chunk at the threshold, first, while every released block is free: it must still get an
+//!   anonymous mapping of its own;
+//! - the small sizes again, twice each, so that an implementation that reuses released memory
+//!   meets blocks that fit them exactly: no two may overlap, and each must be listed;
+//! - a chunk a byte above the threshold, no whole number of pages: released, it must be
+//!   unmapped whole.
+//!
+//! All go back again at the end.
 //!
 //! # Safety
 //! The chunks are written only after `/proc/self/maps` shows every byte mapped writable, as in
