@@ -127,18 +127,24 @@ const FOREIGN_SBRK: usize = 8;
 /// Moves the break as someone else's `sbrk` would, to [`FOREIGN_SBRK`] bytes past a multiple
 /// of [`ALIGN`]. The bytes it takes are never given back: they lie under the chunks above.
 fn leave_break_unaligned(lesson: &mut Lesson) -> Result<()> {
+    unalign_break().context("could not move the break as someone else would")?;
+    lesson.fact(
+        "someone else's sbrk left the break",
+        format!("{FOREIGN_SBRK} bytes past a multiple of {ALIGN}"),
+    );
+    Ok(())
+}
+
+/// Moves the break up by a few bytes, as someone else's `sbrk` would, to [`FOREIGN_SBRK`] bytes
+/// past a multiple of [`ALIGN`].
+fn unalign_break() -> Result<*mut u8, memcore::BreakError> {
     let brk = sys::program_break();
     let past = (brk as usize) % ALIGN;
     let increment = match (FOREIGN_SBRK + ALIGN - past) % ALIGN {
         0 => ALIGN,
         n => n,
     };
-    sys::sbrk_from(brk, increment).context("could not move the break as someone else would")?;
-    lesson.fact(
-        "someone else's sbrk left the break",
-        format!("{FOREIGN_SBRK} bytes past a multiple of {ALIGN}"),
-    );
-    Ok(())
+    sys::sbrk_from(brk, increment)
 }
 
 /// The alignment every chunk must have: enough for any Rust or C type on x86_64 and aarch64

@@ -13,7 +13,7 @@ use anyhow::Result;
 use lesson::Lesson;
 use memcore::{MemoryMap, sys};
 
-use super::{ChunkInfo, FOREIGN_SBRK, Parts, in_a_child, writable};
+use super::{ChunkInfo, Parts, in_a_child, writable};
 
 /// How one request under the limit ended, as the child's exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,11 +54,7 @@ const REFUSALS: [Refusal; 9] = [
 fn ask_refused(parts: &Parts, size: usize) -> Refusal {
     // Someone else leaves the break unaligned, so that mem_chunk must pad, as it may well have
     // to when the OS refuses.
-    let brk = sys::program_break();
-    let _ = sys::sbrk_from(
-        brk,
-        super::ALIGN - (brk as usize) % super::ALIGN + FOREIGN_SBRK,
-    );
+    let _ = super::unalign_break();
     let brk = sys::program_break();
     let before = (parts.list_chunks)();
     let Some(answer) =
