@@ -42,6 +42,10 @@ pub enum Event {
         step: usize,
         /// The part's name (its function's name).
         part: String,
+        /// The call in the learner's terms (`mem_chunk(131071), 1 byte below your threshold`),
+        /// when the driver says it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        call: Option<String>,
     },
     /// That part returned.
     PartReturned {
@@ -62,6 +66,19 @@ pub enum Event {
         passed: bool,
         /// Why it did not hold; `None` when it held.
         detail: Option<String>,
+        /// The call that showed it (`mem_chunk(131071)`), when the driver knows it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        call: Option<String>,
+        /// The earlier claim whose failure this one follows from, when the driver knows it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        because: Option<Because>,
+    },
+    /// A step did not run: it needs what an earlier step did not give.
+    NotRun {
+        /// The step.
+        step: usize,
+        /// What it needs, in words (`the memory request gave in step 2`).
+        needs: String,
     },
     /// A part is still `todo!()`; the run stops here.
     ToDo {
@@ -89,7 +106,7 @@ pub enum Event {
         /// Its line.
         line: u32,
     },
-    /// The run stopped early, for a reason the driver gives in words.
+    /// A step, or the whole run, stopped early, for a reason the driver gives in words.
     Stopped {
         /// The step.
         step: usize,
@@ -97,6 +114,9 @@ pub enum Event {
         part: Option<String>,
         /// Why it stopped.
         message: String,
+        /// Whether the run went on with the later steps (only this step stopped).
+        #[serde(default)]
+        goes_on: bool,
     },
     /// Memory the lesson hands a part: a fault inside the part is said against it.
     Given {
@@ -141,6 +161,15 @@ pub enum Event {
         /// How many did not.
         failed: usize,
     },
+}
+
+/// Why a failed claim is the consequence of another: the driver knows, and says how.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Because {
+    /// The earlier claim, as it was recorded.
+    pub claim: String,
+    /// How the one follows from the other.
+    pub how: String,
 }
 
 /// An address a step looked at, by name.
@@ -253,6 +282,8 @@ mod tests {
             claim: "it moved nothing".to_owned(),
             passed: false,
             detail: Some("the break moved up 16 bytes".to_owned()),
+            call: None,
+            because: None,
         };
         log.write(|| step.clone());
         log.write(|| check.clone());

@@ -21,6 +21,7 @@
 //! Enter, so that `/proc/PID/maps` can be read (or `gdb -p PID` attached) while the memory of
 //! that step is live.
 
+mod claims;
 pub mod events;
 mod format;
 pub mod glibc;
@@ -31,6 +32,7 @@ mod report;
 mod terminal;
 pub mod testing;
 
+pub use claims::Claim;
 pub use format::{bytes, count, human, io_error, moved, varying_bytes, varying_text};
 pub use parts::{EXIT_OPTIONAL_TO_DO, EXIT_TO_DO, PartError};
 pub use record::{Check, Fact, LessonInfo, Marks, Observation, RegionInfo, Step};

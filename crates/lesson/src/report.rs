@@ -1,7 +1,7 @@
 //! A lesson run: numbered steps, observations, facts and checks, printed as text as they happen
 //! or collected into one JSON document.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::fmt::Display;
 use std::process::ExitCode;
 
@@ -9,7 +9,7 @@ use memcore::{MemoryMap, Region};
 
 use crate::events::{Event, EventLog, Mark};
 use crate::parts::{self, EXIT_OPTIONAL_TO_DO, EXIT_TO_DO, PartError};
-use crate::record::{Check, Document, Fact, LessonInfo, Marks, Observation, RegionInfo, Step};
+use crate::record::{Document, Fact, LessonInfo, Marks, Observation, RegionInfo, Step};
 use crate::terminal::{emit, usage_error, wait_for_enter};
 
 /// The flags every lesson binary takes. A binary with flags of its own flattens these into its
@@ -71,9 +71,14 @@ pub struct Lesson {
     pause: bool,
     steps: Vec<Step>,
     /// Where the events go, for the program that runs this one (see [`crate::events`]).
-    events: EventLog,
+    pub(crate) events: EventLog,
     /// The last part the current step called: the one its checks are about.
-    last_part: Cell<Option<&'static str>>,
+    pub(crate) last_part: Cell<Option<&'static str>>,
+    /// The last call of each part in the current step, in the learner's terms, when the driver
+    /// said it ([`Lesson::part_call`]): a claim about the part names it.
+    pub(crate) calls: RefCell<Vec<(&'static str, String)>>,
+    /// How many steps stopped early, and how many did not run for want of what they needed.
+    pub(crate) stopped: Cell<usize>,
 }
 
 impl Lesson {
@@ -104,6 +109,8 @@ impl Lesson {
             steps: Vec::new(),
             events: EventLog::from_env(),
             last_part: Cell::new(None),
+            calls: RefCell::new(Vec::new()),
+            stopped: Cell::new(0),
         }
     }
 
@@ -121,7 +128,7 @@ impl Lesson {
         self.json
     }
 
-    fn print(&self, line: &str) {
+    pub(crate) fn print(&self, line: &str) {
         self.print_as(line, false);
     }
 
@@ -137,11 +144,11 @@ impl Lesson {
         });
     }
 
-    fn step_number(&self) -> usize {
+    pub(crate) fn step_number(&self) -> usize {
         self.steps.len()
     }
 
-    fn current(&mut self) -> &mut Step {
+    pub(crate) fn current(&mut self) -> &mut Step {
         if self.steps.is_empty() {
             self.step("Before the steps");
         }
@@ -198,6 +205,7 @@ impl Lesson {
         let title = title.into();
         let number = self.steps.len() + 1;
         self.last_part.set(None);
+        self.calls.borrow_mut().clear();
         self.events.write(|| Event::Step {
             number,
             title: title.clone(),
@@ -316,29 +324,10 @@ impl Lesson {
     }
 
     /// Checks a claim of the lesson and records the result; `detail` is the evidence, printed
-    /// when the claim does not hold. Returns `passed`.
+    /// when the claim does not hold. Returns `passed`. The claim is about the last part the
+    /// step called; [`Lesson::claim`] says more (another part, the call, a cause).
     pub fn check(&mut self, claim: &str, passed: bool, detail: impl Into<String>) -> bool {
-        let detail = if passed {
-            self.print(&format!("  [ok] {claim}"));
-            None
-        } else {
-            let detail = detail.into();
-            self.print(&format!("  [FAILED] {claim}: {detail}"));
-            Some(detail)
-        };
-        self.events.write(|| Event::Check {
-            step: self.step_number(),
-            part: self.last_part.get().map(str::to_owned),
-            claim: claim.to_owned(),
-            passed,
-            detail: detail.clone(),
-        });
-        self.current().checks.push(Check {
-            claim: claim.to_owned(),
-            passed,
-            detail,
-        });
-        passed
+        self.claim(claim).holds(passed, detail)
     }
 
     /// Says that the part `part` is about to be handed `len` bytes at `start`, which the part
@@ -363,8 +352,7 @@ impl Lesson {
         passed: bool,
         detail: impl Into<String>,
     ) -> bool {
-        self.last_part.set(Some(part));
-        self.check(claim, passed, detail)
+        self.claim(claim).about(part).holds(passed, detail)
     }
 
     /// Runs one of the learner's parts, `name`. A part that is still `todo!()`, or that panics,
@@ -374,7 +362,21 @@ impl Lesson {
     /// # Errors
     /// [`PartError::ToDo`] or [`PartError::Panicked`].
     pub fn part<T>(&self, name: &'static str, part: impl FnOnce() -> T) -> Result<T, PartError> {
-        self.call(name, false, part)
+        self.call(name, None, false, part)
+    }
+
+    /// As [`Lesson::part`], saying the call in the learner's terms (`request(10000)`): a
+    /// failed claim about the part names it.
+    ///
+    /// # Errors
+    /// [`PartError::ToDo`] or [`PartError::Panicked`].
+    pub fn part_call<T>(
+        &self,
+        name: &'static str,
+        call: impl Into<String>,
+        part: impl FnOnce() -> T,
+    ) -> Result<T, PartError> {
+        self.call(name, Some(call.into()), false, part)
     }
 
     /// Calls a part, telling the events when it starts and when it returns, so that a crash
@@ -382,14 +384,23 @@ impl Lesson {
     fn call<T>(
         &self,
         name: &'static str,
+        call: Option<String>,
         optional: bool,
         part: impl FnOnce() -> T,
     ) -> Result<T, PartError> {
         let step = self.step_number();
         self.last_part.set(Some(name));
+        {
+            let mut calls = self.calls.borrow_mut();
+            calls.retain(|(p, _)| *p != name);
+            if let Some(call) = &call {
+                calls.push((name, call.clone()));
+            }
+        }
         self.events.write(|| Event::PartCalled {
             step,
             part: name.to_owned(),
+            call,
         });
         let result = parts::call(name, optional, part);
         if result.is_ok() {
@@ -411,7 +422,7 @@ impl Lesson {
         name: &'static str,
         part: impl FnOnce() -> T,
     ) -> Result<T, PartError> {
-        self.call(name, true, part)
+        self.call(name, None, true, part)
     }
 
     /// The current step as `step N (title)`.
@@ -451,7 +462,7 @@ impl Lesson {
         self.events.write(|| Event::Finished { passed, failed });
         if self.json {
             emit(self.info.name, &self.document(None));
-        } else if failed == 0 {
+        } else if failed == 0 && self.stopped.get() == 0 {
             emit(self.info.name, "");
             emit(self.info.name, &format!("All {passed} checks passed."));
         } else {
@@ -466,24 +477,31 @@ impl Lesson {
         let name = self.info.name;
         if !self.json {
             emit(name, "");
-            emit(
-                name,
-                &format!(
-                    "{failed} of {} checks FAILED on this machine:",
-                    passed + failed
-                ),
-            );
+            if failed > 0 {
+                emit(
+                    name,
+                    &format!(
+                        "{failed} of {} checks FAILED on this machine:",
+                        passed + failed
+                    ),
+                );
+            }
             let failures = self.steps.iter().flat_map(|s| &s.checks);
             for check in failures.filter(|c| !c.passed) {
                 let detail = check.detail.as_deref().unwrap_or_default();
                 emit(name, &format!("  - {}: {detail}", check.claim));
+            }
+            match self.stopped.get() {
+                0 => {}
+                1 => emit(name, "1 step stopped early or did not run (see above)."),
+                n => emit(name, &format!("{n} steps stopped early or did not run (see above).")),
             }
         }
         eprintln!("{name}: {failed} check(s) failed");
     }
 
     fn exit_code(&self) -> ExitCode {
-        if self.counts().1 == 0 {
+        if self.counts().1 == 0 && self.stopped.get() == 0 {
             ExitCode::SUCCESS
         } else {
             ExitCode::FAILURE
@@ -522,6 +540,7 @@ impl Lesson {
                 step,
                 part: self.last_part.get().map(str::to_owned),
                 message: format!("{error:#}"),
+                goes_on: false,
             },
         }
     }
@@ -596,6 +615,8 @@ mod tests {
             steps: Vec::new(),
             events: EventLog::default(),
             last_part: Cell::new(None),
+            calls: RefCell::new(Vec::new()),
+            stopped: Cell::new(0),
         }
     }
 

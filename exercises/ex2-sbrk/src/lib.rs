@@ -71,25 +71,40 @@ fn heap_of(map: &MemoryMap) -> Result<Region> {
     map.heap().context("/proc/self/maps has no [heap] region")
 }
 
-fn run(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
-    let initial = find_initial_break(lesson, parts)?;
-    let (start, grown) = grow(lesson, parts, initial)?;
-    write(lesson, parts, start)?;
-    read_back(lesson, parts, start)?;
-    give_back(lesson, parts, start, grown, initial)?;
-    set_with_brk(lesson)?;
-    ask_for_too_much(lesson, parts)?;
-    no_lock(lesson)
+/// The memory steps 3 to 5 work on: the [`GROWTH`] bytes at `start`, below the break at
+/// `grown`. They are request's, or, when request's were not right, bytes the lesson took
+/// itself, so that write, read_back and give_back are each judged on their own.
+#[derive(Debug, Clone, Copy)]
+struct Memory {
+    start: usize,
+    grown: usize,
 }
 
-fn find_initial_break(lesson: &mut Lesson, parts: &Parts) -> Result<usize> {
+/// What steps 3 to 5 need when step 2 gave nothing.
+const NEEDS_MEMORY: &str = "the 10000 bytes step 2 gets from the break";
+
+/// Runs the steps. A step that fails its claims lets the run go on; one that cannot go on
+/// stops alone, and the steps that need what it gives say so.
+fn run(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
+    lesson.attempt(|lesson| find_initial_break(lesson, parts))?;
+    let memory = lesson.attempt(|lesson| grow(lesson, parts))?;
+    lesson.attempt(|lesson| write(lesson, parts, memory))?;
+    lesson.attempt(|lesson| read_back(lesson, parts, memory))?;
+    lesson.attempt(|lesson| give_back(lesson, parts, memory))?;
+    lesson.attempt(set_with_brk)?;
+    lesson.attempt(|lesson| ask_for_too_much(lesson, parts))?;
+    lesson.attempt(no_lock)?;
+    Ok(())
+}
+
+fn find_initial_break(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
     lesson.step("Find the initial program break");
     let malloc = GlibcMalloc::read()?;
     let no_heap = malloc.no_heap();
     explain_the_break(lesson, no_heap.is_none());
     lesson.give_malloc_room();
     let (map, truth) = lesson.map_and_break()?;
-    let initial = lesson.part("current_break", parts.current_break)? as usize;
+    let initial = lesson.part_call("current_break", "current_break()", parts.current_break)? as usize;
     let after = sys::program_break() as usize;
     let end = segment_bounds().end;
     lesson.observe_with(&map, "the linker's end (end of bss)", end, Marks::REGION);
@@ -133,7 +148,7 @@ fn find_initial_break(lesson: &mut Lesson, parts: &Parts) -> Result<usize> {
         },
         heap,
     );
-    Ok(initial)
+    Ok(())
 }
 
 /// The first step's explanation: what sbrk(0) reads, and what glibc's malloc did to the break before
@@ -212,7 +227,7 @@ fn check_initial_break(lesson: &mut Lesson, map: &MemoryMap, reads: Reads, heap:
     };
 }
 
-fn grow(lesson: &mut Lesson, parts: &Parts, initial: usize) -> Result<(usize, usize)> {
+fn grow(lesson: &mut Lesson, parts: &Parts) -> Result<Memory> {
     let page = sys::page_size();
     lesson.step(format!("Grow the break by {}", bytes(GROWTH as u64)));
     lesson.say(
@@ -222,7 +237,9 @@ fn grow(lesson: &mut Lesson, parts: &Parts, initial: usize) -> Result<(usize, us
     );
     let before = sys::program_break() as usize;
     let start = lesson
-        .part("request", || (parts.request)(GROWTH))?
+        .part_call("request", format!("request({GROWTH})"), || {
+            (parts.request)(GROWTH)
+        })?
         .map_err(|e| anyhow::anyhow!("request({GROWTH}) failed: {}", io_error(&e)))?
         as usize;
     let grown = sys::program_break() as usize;
@@ -242,18 +259,11 @@ fn grow(lesson: &mut Lesson, parts: &Parts, initial: usize) -> Result<(usize, us
     );
     let returned_old = lesson.check(
         "sbrk returned the old break",
-        start == before && before == initial,
-        if before != initial {
-            format!(
-                "the break moved before request ran: it was {} than the initial break",
-                moved(initial, before)
-            )
-        } else {
-            format!(
-                "it returned {start:#x}, {} than the old break, {before:#x}",
-                moved(before, start)
-            )
-        },
+        start == before,
+        format!(
+            "it returned {start:#x}, {} than the old break, {before:#x}",
+            moved(before, start)
+        ),
     );
     let moved_right = lesson.check(
         &format!("the break moved by exactly {GROWTH} bytes"),
@@ -266,13 +276,27 @@ fn grow(lesson: &mut Lesson, parts: &Parts, initial: usize) -> Result<(usize, us
         heap.end == rounded,
         format!("[heap] ends at {:#x}, not {rounded:#x}", heap.end),
     );
-    if !(returned_old && moved_right) {
-        bail!(
-            "stopping here: the new memory is not where `grow` expects it, so writing to it \
-             could hit memory that is not ours"
-        );
+    if returned_old && moved_right {
+        return Ok(Memory { start, grown });
     }
-    Ok((start, grown))
+    own_memory(lesson)
+}
+
+/// When request's memory is not where it should be, the lesson takes [`GROWTH`] bytes at the
+/// break itself, so that the next steps judge write, read_back and give_back on their own.
+fn own_memory(lesson: &mut Lesson) -> Result<Memory> {
+    let brk = sys::program_break();
+    let start = sys::sbrk_from(brk, GROWTH)
+        .context("the new memory is not where it should be, and the lesson could not take its own")?
+        as usize;
+    lesson.say(
+        "request's memory is not where it should be. So the next steps use 10000 bytes the \
+         lesson takes from the break itself.",
+    );
+    Ok(Memory {
+        start,
+        grown: start + GROWTH,
+    })
 }
 
 /// The byte just past the memory `write` is given, marked so that a write past the end shows.
@@ -327,17 +351,20 @@ fn differences(start: usize) -> usize {
         .count()
 }
 
-fn write(lesson: &mut Lesson, parts: &Parts, start: usize) -> Result<()> {
+fn write(lesson: &mut Lesson, parts: &Parts, memory: Option<Memory>) -> Result<()> {
     lesson.step("Write to the new memory");
     lesson.say(
         "The memory is ours now: nothing else uses the bytes between the old and the new break.\n\
          We write a message at the start and a numbered pattern after it, to the last byte.",
     );
+    let Some(Memory { start, .. }) = lesson.needs(memory, NEEDS_MEMORY) else {
+        return Ok(());
+    };
     let past_end = PastTheEnd::mark(start + GROWTH);
     lesson.give("write", "request", start, GROWTH);
     // SAFETY: `grow` checked that the GROWTH bytes at `start` are the new memory from sbrk,
     // ours alone until `give_back`.
-    lesson.part("write", || unsafe {
+    lesson.part_call("write", format!("write({start:#x}, {GROWTH})"), || unsafe {
         (parts.write)(start as *mut u8, GROWTH);
     })?;
     lesson.check(
@@ -363,7 +390,18 @@ fn write(lesson: &mut Lesson, parts: &Parts, start: usize) -> Result<()> {
     Ok(())
 }
 
-fn read_back(lesson: &mut Lesson, parts: &Parts, start: usize) -> Result<()> {
+/// Writes what `write` must leave to the [`GROWTH`] bytes at `start`: the message, then the
+/// pattern.
+fn fill(start: usize) {
+    // SAFETY: the GROWTH bytes at `start` are the memory of steps 3 to 5, ours alone until
+    // `give_back`, and no reference to them is alive.
+    let memory = unsafe { std::slice::from_raw_parts_mut(start as *mut u8, GROWTH) };
+    for (offset, byte) in memory.iter_mut().enumerate() {
+        *byte = MESSAGE.get(offset).copied().unwrap_or_else(|| pattern(offset));
+    }
+}
+
+fn read_back(lesson: &mut Lesson, parts: &Parts, memory: Option<Memory>) -> Result<()> {
     lesson.step("Read it back from another function");
     lesson.say(
         "Memory from sbrk belongs to no function's stack frame. It stays until the break moves \
@@ -371,11 +409,21 @@ fn read_back(lesson: &mut Lesson, parts: &Parts, start: usize) -> Result<()> {
          A separate function, read_back, gets only the address and checks every byte. Then we \
          change one byte behind its back, and it must notice.",
     );
+    let Some(Memory { start, .. }) = lesson.needs(memory, NEEDS_MEMORY) else {
+        return Ok(());
+    };
+    if differences(start) != 0 {
+        fill(start);
+        lesson.say(
+            "What write left is not right. So the lesson writes the message and the pattern \
+             itself first: read_back is judged on its own.",
+        );
+    }
     let read = |lesson: &Lesson| {
         lesson.give("read_back", "request", start, GROWTH);
         // SAFETY: the GROWTH bytes at `start` are ours until `give_back` (checked by `grow`), and
         // nothing writes them while read_back runs.
-        lesson.part("read_back", || unsafe {
+        lesson.part_call("read_back", format!("read_back({start:#x}, {GROWTH})"), || unsafe {
             (parts.read_back)(start as *const u8, GROWTH)
         })
     };
@@ -383,22 +431,11 @@ fn read_back(lesson: &mut Lesson, parts: &Parts, start: usize) -> Result<()> {
     lesson.observe("where the other function read", start)?;
     lesson.check(
         "every byte that write put there reads back the same in another function",
-        found == 0 && differences(start) == 0,
-        match (found, differences(start)) {
-            (found, 0) => format!(
-                "read_back found {} that differ, though every byte holds what write put there",
-                count(found, "byte")
-            ),
-            (0, wrong) => format!(
-                "{} do not hold what write must put there, yet read_back found none",
-                count(wrong, "byte")
-            ),
-            (found, wrong) => format!(
-                "read_back found {}, but {} differ",
-                count(found, "byte"),
-                count(wrong, "byte")
-            ),
-        },
+        found == 0,
+        format!(
+            "read_back found {} that differ, though every byte holds what write must put there",
+            count(found, "byte")
+        ),
     );
     let last = start + GROWTH - 1;
     // SAFETY: `last` is the last of the GROWTH bytes that are ours (checked by `grow`); no reference to
@@ -448,7 +485,8 @@ fn refused_under_their_page(
     let before = bytes_below(start, theirs + page);
     // SAFETY: the break is where `grow` left it plus one page that the test above just took
     // (nobody else has moved it on this one thread); give_back must refuse.
-    let refused = lesson.part("give_back", || unsafe {
+    let call = format!("give_back({start:#x}, {GROWTH}), with someone else's page above");
+    let refused = lesson.part_call("give_back", call, || unsafe {
         (parts.give_back)(start as *mut u8, GROWTH)
     })?;
     let after_refusal = sys::program_break() as usize;
@@ -474,7 +512,7 @@ fn refused_under_their_page(
         },
     );
     if !stayed {
-        bail!("stopping here: give_back moved the break under someone else's memory");
+        bail!("give_back moved the break under someone else's memory");
     }
     let kept = bytes_below(start, theirs + page) == before;
     lesson.check(
@@ -487,13 +525,7 @@ fn refused_under_their_page(
     Ok(theirs)
 }
 
-fn give_back(
-    lesson: &mut Lesson,
-    parts: &Parts,
-    start: usize,
-    grown: usize,
-    initial: usize,
-) -> Result<()> {
+fn give_back(lesson: &mut Lesson, parts: &Parts, memory: Option<Memory>) -> Result<()> {
     let page = sys::page_size();
     lesson.step("Give the memory back");
     lesson.say(
@@ -504,6 +536,9 @@ fn give_back(
          So first someone else grows the break by a page, and give_back must refuse. Then \
          they give their page back, and give_back may shrink.",
     );
+    let Some(Memory { start, grown }) = lesson.needs(memory, NEEDS_MEMORY) else {
+        return Ok(());
+    };
     let theirs = refused_under_their_page(lesson, parts, start, grown)?;
     // SAFETY: that page is the one taken above, and nothing refers to it.
     unsafe { sys::sbrk_shrink((theirs + page) as *mut u8, page) }
@@ -511,18 +546,18 @@ fn give_back(
 
     // SAFETY: the GROWTH bytes below `grown` are the ones sbrk gave `grow`, nothing
     // refers to them any more, and the break is at `grown` again.
-    let given = lesson.part("give_back", || unsafe {
+    let given = lesson.part_call("give_back", format!("give_back({start:#x}, {GROWTH})"), || unsafe {
         (parts.give_back)(start as *mut u8, GROWTH)
     })?;
     given.map_err(|e| anyhow::anyhow!("give_back failed: {}", io_error(&e)))?;
     let now = sys::program_break() as usize;
     lesson.observe("the program break after shrinking", now)?;
     lesson.check(
-        "the break is back at the initial break",
-        now == initial,
+        "the break is back where it was before the memory was taken",
+        now == start,
         format!(
-            "it is at {now:#x}, {} than the initial break",
-            moved(initial, now)
+            "it is at {now:#x}, {} than before the memory was taken",
+            moved(start, now)
         ),
     );
     Ok(())

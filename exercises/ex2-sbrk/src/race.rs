@@ -40,7 +40,7 @@ pub(crate) fn no_lock(lesson: &mut Lesson) -> Result<()> {
         // and stores four numbers.
         let exit = unsafe { sys::fork_and_wait(child) }.context("fork failed")?;
         if !matches!(exit, sys::ChildExit::Exited(0)) {
-            bail!("the child did not finish: {exit:?}");
+            bail!("the child did not finish: it {exit}");
         }
     }
     let (calls, duplicates, grown) = (cells.get(0), cells.get(1), cells.get(2));

@@ -16,14 +16,15 @@ use std::io;
 use ex3_mmap::{Parts, pattern};
 
 // What this file uses from the lesson, a line each:
-// - `pattern(offset: usize) -> u8`: the byte `write_and_read` puts at each offset;
+// - `pattern(offset: usize) -> u8`: the byte `write` puts at each offset;
 // - `memmap2::MmapMut`: memmap2's owned, writable mapping, unmapped when dropped;
 // - `Parts`: the struct of function pointers below, through which the lesson calls your parts.
 
 /// The parts, in the lesson's order, for the driver.
 pub const PARTS: Parts = Parts {
     map,
-    write_and_read,
+    write,
+    read_back,
     unmap,
     owned_mapping,
 };
@@ -40,12 +41,20 @@ pub fn map(len: usize) -> io::Result<*mut u8> {
     todo!()
 }
 
-/// Step 2: writes `pattern(offset)` to each of the `len` bytes at `memory`, then reads them all
-/// back and returns how many differ.
+/// Step 2: writes `pattern(offset)` to each of the `len` bytes at `memory`.
 ///
 /// # Safety
-/// `memory` must be valid for reads and writes of `len` bytes, used by nothing else.
-pub unsafe fn write_and_read(memory: *mut u8, len: usize) -> usize {
+/// `memory` must be valid for writes of `len` bytes, used by nothing else.
+pub unsafe fn write(memory: *mut u8, len: usize) {
+    todo!()
+}
+
+/// Step 2, again: reads the `len` bytes at `memory` back and returns how many differ from
+/// `pattern(offset)`. The lesson changes one byte behind its back, and it must notice.
+///
+/// # Safety
+/// `memory` must be valid for reads of `len` bytes, which nothing writes meanwhile.
+pub unsafe fn read_back(memory: *const u8, len: usize) -> usize {
     todo!()
 }
 

@@ -12,7 +12,7 @@
 use std::io;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, anyhow};
 use lesson::glibc::GlibcMalloc;
 use lesson::{Lesson, LessonInfo, Marks, bytes, count, io_error, varying_bytes, varying_text};
 use memcore::sys;
@@ -21,7 +21,7 @@ use memcore::{Errno, Mapping, MemoryMap, Region, RegionKind, fault};
 /// Deliberately not a multiple of the page size.
 pub const LEN: usize = 10_000;
 
-/// The byte the `write_and_read` part writes at `offset`.
+/// The byte the `write` part writes at `offset`.
 pub fn pattern(offset: usize) -> u8 {
     (offset % 253) as u8 ^ 0x5a
 }
@@ -31,8 +31,10 @@ pub fn pattern(offset: usize) -> u8 {
 pub struct Parts {
     /// Step 1: `mmap` of `len` bytes of anonymous, private, read-write memory.
     pub map: fn(usize) -> io::Result<*mut u8>,
-    /// Step 2: writes [`pattern`] to `len` bytes, reads them back, returns how many differ.
-    pub write_and_read: unsafe fn(*mut u8, usize) -> usize,
+    /// Step 2: writes [`pattern`] to `len` bytes.
+    pub write: unsafe fn(*mut u8, usize),
+    /// Step 2: reads `len` bytes back, returns how many differ from [`pattern`].
+    pub read_back: unsafe fn(*const u8, usize) -> usize,
     /// Step 3: `munmap`.
     pub unmap: unsafe fn(*mut u8, usize) -> io::Result<()>,
     /// Step 4: memmap2's owned anonymous mapping.
@@ -65,14 +67,20 @@ fn newly_mapped(before: &MemoryMap, start: usize, end: usize) -> usize {
     (end - start) - old
 }
 
+/// What steps 2 and 3 need when step 1 gave nothing.
+const NEEDS_MEMORY: &str = "the 10000 bytes mapped in step 1";
+
+/// Runs the steps. A step that fails its claims lets the run go on; one that cannot go on
+/// stops alone, and the steps that need what it gives say so.
 fn run(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
-    let start = map(lesson, parts)?;
-    write_and_read(lesson, parts, start)?;
-    unmap(lesson, parts, start)?;
-    owned_mapping(lesson, parts)?;
-    map_a_file(lesson)?;
-    touch_after_unmap(lesson)?;
-    ask_for_nothing(lesson, parts)
+    let start = lesson.attempt(|lesson| map(lesson, parts))?;
+    lesson.attempt(|lesson| write_and_read(lesson, parts, start))?;
+    lesson.attempt(|lesson| unmap(lesson, parts, start))?;
+    lesson.attempt(|lesson| owned_mapping(lesson, parts))?;
+    lesson.attempt(map_a_file)?;
+    lesson.attempt(touch_after_unmap)?;
+    lesson.attempt(|lesson| ask_for_nothing(lesson, parts))?;
+    Ok(())
 }
 
 fn map(lesson: &mut Lesson, parts: &Parts) -> Result<usize> {
@@ -89,7 +97,7 @@ fn map(lesson: &mut Lesson, parts: &Parts) -> Result<usize> {
     );
     let before = lesson.map()?;
     let start = lesson
-        .part("map", || (parts.map)(LEN))?
+        .part_call("map", format!("map({LEN})"), || (parts.map)(LEN))?
         .map_err(|e| anyhow!("map({LEN}) failed: {}", io_error(&e)))? as usize;
     let map = lesson.map()?;
     let region = lesson
@@ -137,19 +145,47 @@ fn map(lesson: &mut Lesson, parts: &Parts) -> Result<usize> {
             format!("{new} bytes were newly mapped, not {rounded}"),
         );
     }
-    if !writable {
-        bail!("stopping here: the memory map returned is not all ours to write");
+    if writable && start.is_multiple_of(page) {
+        return Ok(start);
     }
-    Ok(start)
+    own_mapping(lesson)
 }
 
-fn write_and_read(lesson: &mut Lesson, parts: &Parts, start: usize) -> Result<()> {
+/// When map's memory is not all ours to write, the lesson maps [`LEN`] bytes itself, so that
+/// the next steps judge write, read_back and unmap on their own. The mapping is never
+/// unmapped but by unmap.
+fn own_mapping(lesson: &mut Lesson) -> Result<usize> {
+    let start = sys::mmap_anonymous(LEN)
+        .context("the memory map returned is not all ours to write, and the lesson could not map its own")?;
+    lesson.say(
+        "map's memory is not all ours to write. So the next steps use 10000 bytes the lesson \
+         maps itself.",
+    );
+    Ok(start.as_ptr() as usize)
+}
+
+/// How many of the [`LEN`] bytes at `start` do not hold the pattern.
+fn differences(start: usize) -> usize {
+    // SAFETY: the LEN bytes at `start` are the mapping of steps 1 to 3, which `map` checked is
+    // ours alone and writable (or the lesson's own); no part is running, so nothing writes.
+    unsafe { std::slice::from_raw_parts(start as *const u8, LEN) }
+        .iter()
+        .enumerate()
+        .filter(|&(offset, &byte)| byte != pattern(offset))
+        .count()
+}
+
+fn write_and_read(lesson: &mut Lesson, parts: &Parts, start: Option<usize>) -> Result<()> {
     lesson.step("Read zeros, then write and read back the whole length");
     lesson.say(
         "Fresh anonymous memory reads as zeros: the kernel never hands one process another's \
          old data.\n\
-         Then write_and_read writes every byte with a pattern and reads it back.",
+         Then write puts a pattern in every byte, and read_back reads them all and counts those \
+         that differ. Then we change the last byte behind its back, and it must notice.",
     );
+    let Some(start) = lesson.needs(start, NEEDS_MEMORY) else {
+        return Ok(());
+    };
     let memory = start as *mut u8;
     // SAFETY: the step `map` checked that the LEN bytes at `start` lie in a fresh anonymous rw-p
     // mapping that map made for us alone; this shared slice is gone before anything writes.
@@ -162,6 +198,12 @@ fn write_and_read(lesson: &mut Lesson, parts: &Parts, start: usize) -> Result<()
         zeros == LEN,
         format!("only {zeros} of {LEN} bytes were zero"),
     );
+    write(lesson, parts, start)?;
+    read_back(lesson, parts, start)
+}
+
+/// `write` fills the memory, and leaves the byte past it alone.
+fn write(lesson: &mut Lesson, parts: &Parts, start: usize) -> Result<()> {
     // The byte just past the LEN bytes lies in the same page (LEN is not a page multiple and
     // the mapping is page aligned): marked, it shows a write past the end.
     let past = start + LEN;
@@ -172,55 +214,88 @@ fn write_and_read(lesson: &mut Lesson, parts: &Parts, start: usize) -> Result<()
         // lesson asked for only LEN bytes of it, so nothing else uses this one.
         unsafe { (past as *mut u8).write_volatile(mark) };
     }
-    lesson.give("write_and_read", "map", start, LEN);
+    lesson.give("write", "map", start, LEN);
     // SAFETY: as above: LEN writable bytes, ours alone, no reference alive.
-    let found = lesson.part("write_and_read", || unsafe {
-        (parts.write_and_read)(memory, LEN)
+    lesson.part_call("write", format!("write({start:#x}, {LEN})"), || unsafe {
+        (parts.write)(start as *mut u8, LEN);
     })?;
     lesson.check(
-        &format!("write_and_read left the byte past the {LEN} bytes alone"),
+        &format!("write left the byte past the {LEN} bytes alone"),
         // SAFETY: as where it was marked.
         !marked || unsafe { (past as *const u8).read_volatile() } == mark,
         format!("the byte at {past:#x}, just past the end, was changed: it wrote past `len`"),
     );
-    // SAFETY: as above; the part has returned, so nothing writes meanwhile.
-    let wrong = unsafe { std::slice::from_raw_parts(memory, LEN) }
-        .iter()
-        .enumerate()
-        .filter(|&(offset, &byte)| byte != pattern(offset))
-        .count();
+    let wrong = differences(start);
     lesson.check(
-        &format!("all {LEN} bytes read back what was written"),
-        found == 0 && wrong == 0,
-        match (found, wrong) {
-            (0, _) => format!(
-                "{} of the memory do not hold the pattern, yet write_and_read found none",
-                count(wrong, "byte")
-            ),
-            (_, 0) => format!(
-                "write_and_read found {} that differ, though every byte holds the pattern",
-                count(found, "byte")
-            ),
-            _ => format!(
-                "write_and_read found {} that differ, and {} do not hold the pattern",
-                count(found, "byte"),
-                count(wrong, "byte")
-            ),
-        },
+        &format!("all {LEN} bytes hold the pattern"),
+        wrong == 0,
+        format!("{} of them do not", count(wrong, "byte")),
     );
     Ok(())
 }
 
-fn unmap(lesson: &mut Lesson, parts: &Parts, start: usize) -> Result<()> {
+/// `read_back` finds no byte that differs, then exactly the one the lesson changed.
+fn read_back(lesson: &mut Lesson, parts: &Parts, start: usize) -> Result<()> {
+    if differences(start) != 0 {
+        // SAFETY: the LEN bytes at `start` are ours alone (checked by `map`); no reference to
+        // them is alive.
+        let memory = unsafe { std::slice::from_raw_parts_mut(start as *mut u8, LEN) };
+        for (offset, byte) in memory.iter_mut().enumerate() {
+            *byte = pattern(offset);
+        }
+        lesson.say(
+            "What write left is not right. So the lesson writes the pattern itself first: \
+             read_back is judged on its own.",
+        );
+    }
+    let read = |lesson: &Lesson| {
+        lesson.give("read_back", "map", start, LEN);
+        // SAFETY: the LEN bytes at `start` are ours (checked by `map`), and nothing writes them
+        // while read_back runs.
+        lesson.part_call("read_back", format!("read_back({start:#x}, {LEN})"), || unsafe {
+            (parts.read_back)(start as *const u8, LEN)
+        })
+    };
+    let found = read(lesson)?;
+    lesson.check(
+        &format!("all {LEN} bytes read back what was written"),
+        found == 0,
+        format!(
+            "read_back found {} that differ, though every byte holds the pattern",
+            count(found, "byte")
+        ),
+    );
+    let last = start + LEN - 1;
+    // SAFETY: `last` is the last of the LEN bytes that are ours; no reference to them is alive.
+    unsafe { (last as *mut u8).write_volatile(!pattern(LEN - 1)) };
+    let noticed = read(lesson)?;
+    // SAFETY: as above; this puts the pattern's byte back.
+    unsafe { (last as *mut u8).write_volatile(pattern(LEN - 1)) };
+    lesson.check(
+        "with the last byte changed, read_back finds exactly 1 byte that differs",
+        noticed == 1,
+        format!(
+            "the last byte was changed, yet read_back found {} that differ",
+            count(noticed, "byte")
+        ),
+    );
+    Ok(())
+}
+
+fn unmap(lesson: &mut Lesson, parts: &Parts, start: Option<usize>) -> Result<()> {
     lesson.step("Unmap it");
     lesson.say(
         "munmap(addr, len) removes the pages. The range is a hole in the address space again.\n\
          First, unmap gets an address one byte in, which is not page aligned.\n\
          munmap refuses it with EINVAL, and unmap must return that error.",
     );
+    let Some(start) = lesson.needs(start, NEEDS_MEMORY) else {
+        return Ok(());
+    };
     // SAFETY: an address one byte into the mapping is not page aligned, so munmap refuses it
     // with EINVAL and unmaps nothing; unmap's doc allows it.
-    let misaligned = lesson.part("unmap", || unsafe {
+    let call = format!("unmap({:#x}, {LEN}), one byte in", start + 1);
+    let misaligned = lesson.part_call("unmap", call, || unsafe {
         (parts.unmap)((start + 1) as *mut u8, LEN)
     })?;
     let gone_early = !sys::any_page_mapped(start, LEN);
@@ -236,7 +311,7 @@ fn unmap(lesson: &mut Lesson, parts: &Parts, start: usize) -> Result<()> {
             Err(e) => format!("it returned {}, not munmap's EINVAL", io_error(e)),
         },
     );
-    let unmapped = lesson.part("unmap", || {
+    let unmapped = lesson.part_call("unmap", format!("unmap({start:#x}, {LEN})"), || {
         // SAFETY: the range is the mapping `map` made first, and nothing refers to it any
         // more.
         unsafe { (parts.unmap)(start as *mut u8, LEN) }
@@ -316,7 +391,9 @@ fn owned_mapping(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
     );
     let owned_start = {
         let mut owned = lesson
-            .part("owned_mapping", || (parts.owned_mapping)(LEN))?
+            .part_call("owned_mapping", format!("owned_mapping({LEN})"), || {
+                (parts.owned_mapping)(LEN)
+            })?
             .map_err(|e| anyhow!("owned_mapping({LEN}) failed: {}", io_error(&e)))?;
         let owned_start = owned.as_ptr() as usize;
         lesson.observe("the owned mapping", owned_start)?;
@@ -493,7 +570,7 @@ fn touch_after_unmap(lesson: &mut Lesson) -> Result<()> {
 fn ask_for_nothing(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
     lesson.step("Ask for a length of 0");
     lesson.say("A mapping of no bytes makes no sense; the kernel refuses it with EINVAL.");
-    let refused = lesson.part("map", || (parts.map)(0))?;
+    let refused = lesson.part_call("map", "map(0)", || (parts.map)(0))?;
     let said = match &refused {
         Err(error) => io_error(error),
         Ok(p) => format!("Ok({:#x})", *p as usize),

@@ -6,14 +6,15 @@ use std::io;
 use ex3_mmap::{Parts, pattern};
 
 // What this file uses from the lesson, a line each:
-// - `pattern(offset: usize) -> u8`: the byte `write_and_read` puts at each offset;
+// - `pattern(offset: usize) -> u8`: the byte `write` puts at each offset;
 // - `memmap2::MmapMut`: memmap2's owned, writable mapping, unmapped when dropped;
 // - `Parts`: the struct of function pointers below, through which the lesson calls your parts.
 
 /// The parts, in the lesson's order, for the driver.
 pub const PARTS: Parts = Parts {
     map,
-    write_and_read,
+    write,
+    read_back,
     unmap,
     owned_mapping,
 };
@@ -52,29 +53,41 @@ pub fn map(len: usize) -> io::Result<*mut u8> {
     // ANCHOR_END: map
 }
 
-/// Step 2: writes `pattern(offset)` to each of the `len` bytes at `memory`, then reads them all
-/// back and returns how many differ.
+/// Step 2: writes `pattern(offset)` to each of the `len` bytes at `memory`.
 ///
 /// # Safety
-/// `memory` must be valid for reads and writes of `len` bytes, used by nothing else.
-pub unsafe fn write_and_read(memory: *mut u8, len: usize) -> usize {
-    // ANCHOR: write_and_read
-    // IDEA: Make a slice of the `len` bytes, write the pattern into every byte, then read them all
-    // IDEA: back and count those that differ.
+/// `memory` must be valid for writes of `len` bytes, used by nothing else.
+pub unsafe fn write(memory: *mut u8, len: usize) {
+    // ANCHOR: write
+    // IDEA: Make a slice of the `len` bytes and write the pattern into every byte.
     // HINT: `std::slice::from_raw_parts_mut(memory, len)` gives a `&mut [u8]` (the caller's
-    // HINT: promise is what makes it sound). Write with `iter_mut().enumerate()`, then count
-    // HINT: the bytes that differ with `iter().enumerate().filter(..).count()`.
-    // SAFETY: the caller promises `len` readable and writable bytes at `memory`, ours alone.
+    // HINT: promise is what makes it sound). Write with `iter_mut().enumerate()`.
+    // SAFETY: the caller promises `len` writable bytes at `memory`, ours alone.
     let bytes = unsafe { std::slice::from_raw_parts_mut(memory, len) };
     for (offset, byte) in bytes.iter_mut().enumerate() {
         *byte = pattern(offset);
     }
+    // ANCHOR_END: write
+}
+
+/// Step 2, again: reads the `len` bytes at `memory` back and returns how many differ from
+/// `pattern(offset)`. The lesson changes one byte behind its back, and it must notice.
+///
+/// # Safety
+/// `memory` must be valid for reads of `len` bytes, which nothing writes meanwhile.
+pub unsafe fn read_back(memory: *const u8, len: usize) -> usize {
+    // ANCHOR: read_back
+    // IDEA: Make a shared slice of the `len` bytes and count those that are not the pattern.
+    // HINT: `std::slice::from_raw_parts(memory, len)` gives a `&[u8]`; count the bytes that
+    // HINT: differ with `iter().enumerate().filter(..).count()`.
+    // SAFETY: the caller promises `len` readable bytes at `memory`, which nothing writes.
+    let bytes = unsafe { std::slice::from_raw_parts(memory, len) };
     bytes
         .iter()
         .enumerate()
         .filter(|&(offset, &byte)| byte != pattern(offset))
         .count()
-    // ANCHOR_END: write_and_read
+    // ANCHOR_END: read_back
 }
 
 /// Step 3: unmaps the `len` bytes at `memory` with `munmap(memory, len)`. When munmap fails

@@ -1,20 +1,25 @@
-//! How one learner's run stands: done, to do (and where), or failed (and why), read from the
-//! events the run recorded (`lesson::events`), never from the sentences it printed for people.
+//! How one learner's run stands, as data: every failure on its own (its kind, step, part, claim,
+//! what happened, the call that showed it), the claims not reached and why, and how each part
+//! stands. Read from the events the run recorded (`lesson::events`), never from the sentences it
+//! printed for people; `render` words it.
 //!
 //! The claims judge. A run whose every claim held is done. Where its address pattern still
 //! differs from the reference's, that is a note beside "done", not a failure: the lesson leaves
 //! some choices to the learner, and the claims are what the lesson asks.
 //! A failed claim is always reported, even when a later part is still `todo!()`.
+//! A part is done only when every claim the reference's run makes about it ran, here, and held.
+
+use std::collections::BTreeSet;
 
 use anyhow::{Context, Result};
 use lesson::events::Event;
 use lesson::normalize::normalize;
 
-use super::{Done, Failure, Place, Status};
+use super::{Done, Place, Status};
 use crate::run::Ending;
 use crate::snapshot;
 
-/// At most this many of a step's lines are shown beside a failure: the last, nearest it.
+/// At most this many of a step's lines are kept beside a failure: the last, nearest it.
 const SHOWN_LINES: usize = 12;
 
 /// What a learner's run is compared with.
@@ -29,19 +34,23 @@ pub struct Expected {
     /// This run's setup changes what the lesson shows by design (the legacy mmap layout, some
     /// settings of glibc's malloc): no note is made of a pattern that differs.
     pub differs_by_design: bool,
+    /// The claims the reference's run made on this machine, which a learner's run must reach;
+    /// `None` when that run could not be read.
+    pub claims: Option<Vec<Claim>>,
 }
 
 impl Expected {
-    /// The committed snapshot `name`.
+    /// The committed snapshot `name`, and the claims the reference's run made (`claims`).
     ///
     /// # Errors
-    /// If there is none, or it cannot be read.
-    pub fn snapshot(name: &str) -> Result<Expected> {
+    /// If there is no snapshot, or it cannot be read.
+    pub fn snapshot(name: &str, claims: Option<Vec<Claim>>) -> Result<Expected> {
         Ok(Expected {
             pattern: snapshot::load(name)?.with_context(|| format!("no snapshot {name}"))?,
             file: snapshot::shown(&snapshot::path(name)),
             header: snapshot::header_lines(name),
             differs_by_design: snapshot::differs_by_design().is_some(),
+            claims,
         })
     }
 }
@@ -56,16 +65,16 @@ pub struct LearnerFile<'a> {
 }
 
 impl LearnerFile<'_> {
-    /// `` `part` (FILE:LINE) ``, the line being that of `fn part(`.
-    fn at(&self, part: &str) -> String {
+    /// `FILE:LINE` of `fn part(`, or the file alone.
+    pub fn place_of(&self, part: &str) -> String {
         let signature = format!("fn {part}(");
         let line = self
             .text
             .lines()
             .position(|l| l.contains(&signature) && !l.trim_start().starts_with("//"));
         match line {
-            Some(line) => format!("your `{part}` ({}:{})", self.path, line + 1),
-            None => format!("your `{part}` ({})", self.path),
+            Some(line) => format!("{}:{}", self.path, line + 1),
+            None => self.path.to_owned(),
         }
     }
 }
@@ -73,6 +82,8 @@ impl LearnerFile<'_> {
 /// What one learner's run left behind.
 #[derive(Debug, Clone, Copy)]
 pub struct Outcome<'a> {
+    /// The learner's file, to say where each part is.
+    pub file: LearnerFile<'a>,
     /// Its output, already naming the exercise rather than the learner's binary.
     pub stdout: &'a str,
     /// Its standard error.
@@ -85,54 +96,182 @@ pub struct Outcome<'a> {
     pub fault_maps: Option<&'a str>,
 }
 
+/// A claim a run made: its step, the part it is about, and its words.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Claim {
+    /// The step, from 1.
+    pub step: usize,
+    /// The part it is about, if any.
+    pub part: Option<String>,
+    /// The claim.
+    pub claim: String,
+}
+
+/// Every claim a run made, once each, in order.
+pub fn claims_of(events: &[Event]) -> Vec<Claim> {
+    let mut seen = BTreeSet::new();
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Check {
+                step, part, claim, ..
+            } => Some(Claim {
+                step: *step,
+                part: part.clone(),
+                claim: claim.clone(),
+            }),
+            _ => None,
+        })
+        .filter(|c| seen.insert(c.clone()))
+        .collect()
+}
+
+/// What kind of thing went wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A claim of the lesson did not hold.
+    Claim,
+    /// A step could not go on (a part refused what it must give, say), or the run stopped.
+    Stopped,
+    /// A part panicked.
+    Panic,
+    /// The run died of a signal.
+    Crash,
+    /// The run did not finish in time.
+    Timeout,
+    /// The run exited before the lesson finished.
+    Exit,
+}
+
+/// A failed claim that the driver knows follows from another, and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Consequence {
+    /// Its step.
+    pub step: usize,
+    /// The part it is about.
+    pub part: Option<String>,
+    /// The claim.
+    pub claim: String,
+    /// What happened instead.
+    pub happened: String,
+    /// How it follows from the claim it hangs on.
+    pub how: String,
+}
+
+/// One thing that went wrong, on its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// What kind of thing.
+    pub kind: Kind,
+    /// The step it happened in (0: before the first).
+    pub step: usize,
+    /// The step's title, if the step began.
+    pub title: Option<String>,
+    /// The learner's part it is at, if the run says.
+    pub part: Option<String>,
+    /// Where that part is in the learner's file, `FILE:LINE`.
+    pub at: Option<String>,
+    /// The claim that did not hold, for [`Kind::Claim`].
+    pub claim: Option<String>,
+    /// What happened instead, in words.
+    pub happened: String,
+    /// The call that showed it, in the learner's terms (`mem_chunk(131071)`), if known.
+    pub call: Option<String>,
+    /// Other steps where the same claim failed again.
+    pub again_in: Vec<usize>,
+    /// The failed claims the driver knows follow from this one.
+    pub consequences: Vec<Consequence>,
+    /// The last lines the step printed, for context.
+    pub printed: Vec<String>,
+}
+
+/// Claims of the lesson that did not run, with why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotReached {
+    /// The step they belong to.
+    pub step: usize,
+    /// Its title.
+    pub title: Option<String>,
+    /// The claims, with the part each is about.
+    pub claims: Vec<(Option<String>, String)>,
+    /// Why they did not run.
+    pub why: String,
+}
+
+/// How one of the learner's parts stands.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Standing {
+    /// The part.
+    pub part: String,
+    /// Claims about it that ran and held.
+    pub met: usize,
+    /// Claims about it that failed, each counted once.
+    pub failed: usize,
+    /// Claims about it that failed as the consequence of another's failure.
+    pub followed: usize,
+    /// Claims about it that did not run.
+    pub not_reached: usize,
+    /// Of those, the ones that wait only for the optional part still to do.
+    pub wait_for_optional: usize,
+    /// It is still `todo!()`.
+    pub to_do: bool,
+    /// It panicked, crashed, timed out or exited, or a step stopped at it.
+    pub broke: bool,
+    /// It returned at least once.
+    pub returned: bool,
+}
+
+impl Standing {
+    /// Every claim about it ran and held (claims that wait only for the optional part aside).
+    pub fn is_done(&self) -> bool {
+        self.returned
+            && !self.to_do
+            && !self.broke
+            && self.failed == 0
+            && self.followed == 0
+            && self.not_reached == self.wait_for_optional
+    }
+}
+
+/// Everything the judge found in one run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Verdict {
+    /// What went wrong, each on its own, in the order it happened.
+    pub findings: Vec<Finding>,
+    /// The claims that did not run, by step.
+    pub not_reached: Vec<NotReached>,
+    /// How each part stands, in the lesson's order.
+    pub parts: Vec<Standing>,
+    /// The part still `todo!()` where the run stopped, and whether it is optional.
+    pub to_do: Option<(Place, bool)>,
+    /// The run reached its end and exited 0.
+    pub finished: bool,
+}
+
 impl Outcome<'_> {
-    fn title(&self, step: usize) -> Option<&str> {
+    fn title(&self, step: usize) -> Option<String> {
         self.events.iter().find_map(|e| match e {
-            Event::Step { number, title } if *number == step => Some(title.as_str()),
+            Event::Step { number, title } if *number == step => Some(title.clone()),
             _ => None,
         })
     }
 
-    /// `step N (title)`.
-    fn step(&self, step: usize) -> String {
-        match self.title(step) {
-            Some(title) => format!("step {step} ({title})"),
-            None => "before the first step".to_owned(),
-        }
-    }
-
-    /// The lines step `step` printed, indented, for a failure to show beside it.
+    /// The lines step `step` printed that say what it saw, the last [`SHOWN_LINES`] of them.
     fn printed(&self, step: usize) -> Vec<String> {
-        let lines = self.events.iter().filter_map(|e| match e {
-            // The failed claim is said above; the heading is in the first line.
-            Event::Line {
-                step: s,
-                text,
-                explains: false,
-            } if *s == step
-                && !text.trim().is_empty()
-                && !text.trim_start().starts_with("[FAILED]")
-                && !text.starts_with("Step ") =>
-            {
-                Some(format!("  | {}", text.trim_end()))
-            }
-            _ => None,
-        });
-        let lines: Vec<String> = lines.collect();
-        if lines.is_empty() {
-            return Vec::new();
-        }
+        let lines: Vec<String> = self
+            .events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Line {
+                    step: s,
+                    text,
+                    explains: false,
+                } if *s == step && !text.trim().is_empty() => Some(text.trim_end().to_owned()),
+                _ => None,
+            })
+            .collect();
         let cut = lines.len().saturating_sub(SHOWN_LINES);
-        let heading = match cut {
-            0 => format!("what {} printed:", self.step(step)),
-            _ => format!(
-                "what {} printed, its last {SHOWN_LINES} lines (`cargo xtask run` shows all):",
-                self.step(step)
-            ),
-        };
-        std::iter::once(heading)
-            .chain(lines.into_iter().skip(cut))
-            .collect()
+        lines.into_iter().skip(cut).collect()
     }
 
     /// The part that was running when the run ended, and its step: called, never returned.
@@ -144,23 +283,42 @@ impl Outcome<'_> {
             )
         })?;
         match last {
-            Event::PartCalled { step, part } => Some((*step, part.as_str())),
+            Event::PartCalled { step, part, .. } => Some((*step, part.as_str())),
             _ => None,
         }
     }
 
     /// The last step the run began, and the last part that step called.
     fn last_step_and_part(&self) -> (usize, Option<&str>) {
-        let step = self.events.iter().rev().find_map(|e| match e {
-            Event::Step { number, .. } => Some(*number),
-            _ => None,
-        });
-        let step = step.unwrap_or(0);
+        let step = self.last_step();
         let part = self.events.iter().rev().find_map(|e| match e {
-            Event::PartCalled { step: s, part } if *s == step => Some(part.as_str()),
+            Event::PartCalled { step: s, part, .. } if *s == step => Some(part.as_str()),
             _ => None,
         });
         (step, part)
+    }
+
+    fn last_step(&self) -> usize {
+        self.events
+            .iter()
+            .rev()
+            .find_map(|e| match e {
+                Event::Step { number, .. } => Some(*number),
+                _ => None,
+            })
+            .unwrap_or(0)
+    }
+
+    /// The last call of `part` in `step`, in the learner's terms, if the driver said it.
+    fn last_call(&self, step: usize, part: &str) -> Option<String> {
+        self.events.iter().rev().find_map(|e| match e {
+            Event::PartCalled {
+                step: s,
+                part: p,
+                call,
+            } if *s == step && p == part => call.clone(),
+            _ => None,
+        })
     }
 
     /// Where the fault the run recorded struck, if it did: against the memory the part was
@@ -201,10 +359,45 @@ impl Outcome<'_> {
         Some(said)
     }
 
-    fn exit_code(&self) -> Option<i32> {
-        match self.ending {
-            Ending::Exited(status) => status.code(),
-            Ending::TimedOut => None,
+    fn finished(&self) -> bool {
+        self.events
+            .iter()
+            .any(|e| matches!(e, Event::Finished { .. }))
+    }
+
+    fn to_do(&self) -> Option<(Place, bool)> {
+        self.events.iter().rev().find_map(|e| match e {
+            Event::ToDo {
+                part,
+                optional,
+                file,
+                line,
+                ..
+            } => Some((
+                Place {
+                    part: part.clone(),
+                    file: file.clone(),
+                    line: *line,
+                },
+                *optional,
+            )),
+            _ => None,
+        })
+    }
+
+    fn finding(&self, kind: Kind, step: usize, part: Option<&str>, happened: String) -> Finding {
+        Finding {
+            kind,
+            step,
+            title: self.title(step),
+            part: part.map(str::to_owned),
+            at: part.map(|p| self.file.place_of(p)),
+            claim: None,
+            happened,
+            call: part.and_then(|p| self.last_call(step, p)),
+            again_in: Vec::new(),
+            consequences: Vec::new(),
+            printed: self.printed(step),
         }
     }
 }
@@ -238,106 +431,372 @@ fn where_in(map: &memcore::MemoryMap, addr: usize) -> String {
     said
 }
 
-/// The first claim that failed, said once: the step and the part, the claim, what happened
-/// instead, the step's own lines, and the claims that failed after it (often its consequences).
-fn failed_claim(outcome: &Outcome, file: &LearnerFile) -> Option<Failure> {
-    let mut failed = outcome.events.iter().filter_map(|e| match e {
-        Event::Check {
-            step,
-            part,
-            claim,
-            passed: false,
-            detail,
-        } => Some((*step, part.as_deref(), claim.as_str(), detail.as_deref())),
-        _ => None,
-    });
-    let (step, part, claim, detail) = failed.next()?;
-    let mut lines = vec![match part {
-        Some(part) => format!("in {}, after {}:", outcome.step(step), file.at(part)),
-        None => format!("in {}:", outcome.step(step)),
-    }];
-    lines.push(format!("  the lesson claims: {claim}"));
-    lines.push(format!("  but: {}", detail.unwrap_or("it did not hold")));
-    lines.extend(outcome.printed(step));
-    let later: Vec<&str> = failed.map(|(_, _, claim, _)| claim).collect();
-    if !later.is_empty() {
-        lines.push(format!(
-            "after it, {} more failed, perhaps as its consequence: {}",
-            later.len(),
-            later.join("; ")
-        ));
+/// The failed claims and the steps that stopped, each on its own: a claim that failed again is
+/// said once, with the steps it failed in; one the driver knows follows from another is said
+/// under it.
+fn failed_claims(outcome: &Outcome) -> Vec<Finding> {
+    let mut findings: Vec<Finding> = Vec::new();
+    for event in outcome.events {
+        match event {
+            Event::Check {
+                step,
+                part,
+                claim,
+                passed: false,
+                detail,
+                call,
+                because,
+            } => {
+                let happened = detail.clone().unwrap_or_else(|| "it did not hold".to_owned());
+                let cause = because.as_ref().and_then(|b| {
+                    findings
+                        .iter_mut()
+                        .find(|f| f.claim.as_deref() == Some(b.claim.as_str()))
+                        .map(|f| (f, b.how.clone()))
+                });
+                if let Some((cause, how)) = cause {
+                    cause.consequences.push(Consequence {
+                        step: *step,
+                        part: part.clone(),
+                        claim: claim.clone(),
+                        happened,
+                        how,
+                    });
+                    continue;
+                }
+                let same = findings
+                    .iter_mut()
+                    .find(|f| f.claim.as_ref() == Some(claim) && f.part == *part);
+                if let Some(same) = same {
+                    if same.step != *step && !same.again_in.contains(step) {
+                        same.again_in.push(*step);
+                    }
+                    continue;
+                }
+                let mut finding = outcome.finding(Kind::Claim, *step, part.as_deref(), happened);
+                finding.claim = Some(claim.clone());
+                finding.call = call.clone().or(finding.call);
+                findings.push(finding);
+            }
+            Event::Stopped {
+                step,
+                part,
+                message,
+                goes_on: true,
+            } if !findings.iter().any(|f| f.step == *step) => {
+                findings.push(outcome.finding(
+                    Kind::Stopped,
+                    *step,
+                    part.as_deref(),
+                    message.clone(),
+                ));
+            }
+            _ => {}
+        }
     }
-    Some(Failure {
-        part: part.map(str::to_owned),
-        lines,
-    })
+    findings
 }
 
-/// What commonly makes a run time out.
-const TIMEOUT_CAUSES: &str = "an endless loop, or a lock taken twice (a function that holds \
-     the registry's lock calling another that takes it again), is the usual cause";
-
-/// A run that crashed, timed out or stopped, said at the part that was running.
-fn ended_early(outcome: &Outcome, file: &LearnerFile) -> Option<Failure> {
+/// What made the run end before the lesson did, at the part that was running: a panic, a stop,
+/// a crash, a timeout or an exit. `None` when the run finished, or stopped at a part to do.
+fn how_it_ended(outcome: &Outcome) -> Option<Finding> {
     let stopped = outcome.events.iter().rev().find_map(|e| match e {
         Event::Panicked {
             step,
             part,
             message,
-            file: at,
+            file,
             line,
         } => Some((
+            Kind::Panic,
             *step,
             Some(part.as_str()),
-            format!("{} panicked at {at}:{line}: {message}", file.at(part)),
+            format!("it panicked at {file}:{line}: {message}"),
         )),
         Event::Stopped {
             step,
             part,
             message,
-        } => Some((
-            *step,
-            part.as_deref(),
-            match part {
-                Some(part) => format!("after {}, the lesson stopped: {message}", file.at(part)),
-                None => format!("the lesson stopped: {message}"),
-            },
-        )),
+            goes_on: false,
+        } => Some((Kind::Stopped, *step, part.as_deref(), message.clone())),
         _ => None,
     });
-    let (step, part, what) = match (stopped, crate::run::describe(outcome.ending)) {
-        (Some(stopped), _) => stopped,
-        (None, None) => return None,
-        (None, Some(ending)) => {
-            let cause = matches!(outcome.ending, Ending::TimedOut)
-                .then(|| format!("; {TIMEOUT_CAUSES}"))
-                .unwrap_or_default();
-            match outcome.inside_part() {
-                Some((step, part)) => (
-                    step,
-                    Some(part),
-                    format!("it {ending} inside {}{cause}", file.at(part)),
-                ),
-                None => {
-                    let (step, part) = outcome.last_step_and_part();
-                    let after = part.map_or(String::new(), |p| {
-                        format!(
-                            ", after {} returned: the lesson used what it gave",
-                            file.at(p)
-                        )
-                    });
-                    (step, part, format!("it {ending}{after}{cause}"))
-                }
-            }
+    if let Some((kind, step, part, happened)) = stopped {
+        return Some(outcome.finding(kind, step, part, happened));
+    }
+    // A run that reached its end exits 1 when a claim failed: the claims say why.
+    let finished_as_told = outcome.finished()
+        && matches!(outcome.ending, Ending::Exited(s) if matches!(s.code(), Some(0 | 1)));
+    if outcome.to_do().is_some() || finished_as_told {
+        return None;
+    }
+    let (kind, step, part, happened) = match outcome.inside_part() {
+        Some((step, part)) => {
+            let (kind, happened) = ending_inside(outcome.ending);
+            (kind, step, Some(part), happened)
+        }
+        None => {
+            let (step, part) = outcome.last_step_and_part();
+            let (kind, happened) = ending_after(outcome.ending, part.is_some());
+            (kind, step, part, happened)
         }
     };
-    let mut lines = vec![format!("in {}: {what}", outcome.step(step))];
-    lines.extend(outcome.fault());
-    lines.extend(outcome.printed(step));
-    Some(Failure {
-        part: part.map(str::to_owned),
-        lines,
-    })
+    let mut finding = outcome.finding(kind, step, part, happened);
+    if let Some(fault) = outcome.fault() {
+        finding.happened.push_str(&format!("; {fault}"));
+    }
+    Some(finding)
+}
+
+fn ended_well(ending: &Ending) -> bool {
+    matches!(ending, Ending::Exited(status) if status.success())
+}
+
+/// What commonly makes a run time out.
+pub const TIMEOUT_CAUSES: &str = "an endless loop, or a lock taken twice (a function that \
+     holds the registry's lock calling another that takes it again), is the usual cause";
+
+/// How the run ended while a part was running: it never returned.
+fn ending_inside(ending: &Ending) -> (Kind, String) {
+    use std::os::unix::process::ExitStatusExt;
+    match ending {
+        Ending::TimedOut => (
+            Kind::Timeout,
+            format!("it did not return within the time limit; {TIMEOUT_CAUSES}"),
+        ),
+        Ending::Exited(status) => match (status.signal(), status.code()) {
+            (Some(libc::SIGABRT), _) => (
+                Kind::Crash,
+                "it aborted the whole program (abort(), or something it called did): a part \
+                 must return its answer to the lesson"
+                    .to_owned(),
+            ),
+            (Some(signal), _) => (
+                Kind::Crash,
+                format!(
+                    "it crashed: killed by {}",
+                    memcore::sys::signal_name(signal)
+                ),
+            ),
+            (None, code) => (
+                Kind::Exit,
+                format!(
+                    "it ended the whole program with exit status {}: a part must return its \
+                     answer to the lesson, never call exit",
+                    code.unwrap_or(-1)
+                ),
+            ),
+        },
+    }
+}
+
+/// How the run ended between parts, or before any: the lesson went on with what a part gave.
+fn ending_after(ending: &Ending, after_a_part: bool) -> (Kind, String) {
+    use std::os::unix::process::ExitStatusExt;
+    let after = if after_a_part {
+        ", after it returned: the lesson used what it gave"
+    } else {
+        ""
+    };
+    match ending {
+        Ending::TimedOut => (
+            Kind::Timeout,
+            format!("the run did not finish within the time limit{after}; {TIMEOUT_CAUSES}"),
+        ),
+        Ending::Exited(status) => match status.signal() {
+            Some(signal) => (
+                Kind::Crash,
+                format!(
+                    "the run crashed: killed by {}{after}",
+                    memcore::sys::signal_name(signal)
+                ),
+            ),
+            None => (
+                Kind::Exit,
+                format!(
+                    "the run exited with status {} before the lesson finished{after}",
+                    status.code().unwrap_or(-1)
+                ),
+            ),
+        },
+    }
+}
+
+/// Why the claims of `step` did not run.
+fn why_not_reached(outcome: &Outcome, step: usize, ended: Option<&Finding>) -> String {
+    let reason = outcome.events.iter().find_map(|e| match e {
+        Event::NotRun { step: s, needs } if *s == step => {
+            Some(format!("step {step} did not run: it needs {needs}"))
+        }
+        Event::Stopped {
+            step: s,
+            message,
+            goes_on: true,
+            ..
+        } if *s == step => Some(format!("step {step} stopped: {message}")),
+        _ => None,
+    });
+    if let Some(reason) = reason {
+        return reason;
+    }
+    let last = outcome.last_step();
+    if step < last || (step == last && outcome.finished()) {
+        return format!("step {step} ran, but did not check them");
+    }
+    let cause = match (outcome.to_do(), ended) {
+        (Some((place, _)), _) => format!("`{}` is still to do", place.part),
+        (None, Some(f)) => match (&f.part, f.kind) {
+            (Some(p), Kind::Panic) => format!("your `{p}` panicked"),
+            (Some(p), Kind::Crash) => format!("the run crashed, in or after your `{p}`"),
+            (Some(p), Kind::Timeout) => format!("the run timed out, in or after your `{p}`"),
+            (Some(p), Kind::Exit) => format!("the run exited, in or after your `{p}`"),
+            (Some(p), _) => format!("the lesson could not go on after your `{p}`"),
+            (None, _) => "the lesson could not go on".to_owned(),
+        },
+        (None, None) => "the run ended there".to_owned(),
+    };
+    format!("the run stopped in step {last}: {cause}")
+}
+
+/// The claims the reference's run made that this run did not, by step, with why.
+fn not_reached(outcome: &Outcome, expected: &[Claim], ended: Option<&Finding>) -> Vec<NotReached> {
+    let made: BTreeSet<(usize, String)> = claims_of(outcome.events)
+        .into_iter()
+        .map(|c| (c.step, c.claim))
+        .collect();
+    let mut by_step: Vec<NotReached> = Vec::new();
+    for claim in expected {
+        if made.contains(&(claim.step, claim.claim.clone())) {
+            continue;
+        }
+        let entry = (claim.part.clone(), claim.claim.clone());
+        match by_step.iter_mut().find(|n| n.step == claim.step) {
+            Some(n) => n.claims.push(entry),
+            None => by_step.push(NotReached {
+                step: claim.step,
+                title: outcome.title(claim.step),
+                claims: vec![entry],
+                why: why_not_reached(outcome, claim.step, ended),
+            }),
+        }
+    }
+    by_step
+}
+
+/// How each part stands after the run.
+fn standings(
+    parts: &[String],
+    outcome: &Outcome,
+    verdict: &Verdict,
+    expected: Option<&[Claim]>,
+) -> Vec<Standing> {
+    let held: BTreeSet<Claim> = outcome
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Check {
+                step,
+                part,
+                claim,
+                passed: true,
+                ..
+            } => Some(Claim {
+                step: *step,
+                part: part.clone(),
+                claim: claim.clone(),
+            }),
+            _ => None,
+        })
+        .collect();
+    let optional = verdict
+        .to_do
+        .as_ref()
+        .filter(|(_, optional)| *optional)
+        .map(|(p, _)| p.part.as_str());
+    parts
+        .iter()
+        .map(|part| standing(part, outcome, verdict, expected, &held, optional))
+        .collect()
+}
+
+fn standing(
+    part: &str,
+    outcome: &Outcome,
+    verdict: &Verdict,
+    expected: Option<&[Claim]>,
+    held: &BTreeSet<Claim>,
+    optional: Option<&str>,
+) -> Standing {
+    let about = |p: &Option<String>| p.as_deref() == Some(part);
+    let failed: BTreeSet<&str> = verdict
+        .findings
+        .iter()
+        .filter(|f| f.kind == Kind::Claim && about(&f.part))
+        .filter_map(|f| f.claim.as_deref())
+        .collect();
+    let followed = verdict
+        .findings
+        .iter()
+        .flat_map(|f| &f.consequences)
+        .filter(|c| about(&c.part))
+        .count();
+    let mine = |c: &&Claim| about(&c.part);
+    let met = match expected {
+        Some(expected) => expected
+            .iter()
+            .filter(mine)
+            .filter(|c| held.contains(*c) && !failed.contains(c.claim.as_str()))
+            .count(),
+        None => held.iter().filter(mine).count(),
+    };
+    let not_reached: Vec<&NotReached> = verdict
+        .not_reached
+        .iter()
+        .filter(|n| n.claims.iter().any(|(p, _)| about(p)))
+        .collect();
+    let count_in = |n: &&NotReached| n.claims.iter().filter(|(p, _)| about(p)).count();
+    let waiting = |n: &&&NotReached| {
+        optional.is_some_and(|o| o != part && n.why.contains(&format!("`{o}` is still to do")))
+    };
+    Standing {
+        part: part.to_owned(),
+        met,
+        failed: failed.len(),
+        followed,
+        not_reached: not_reached.iter().map(count_in).sum(),
+        wait_for_optional: not_reached.iter().filter(waiting).map(count_in).sum(),
+        to_do: verdict.to_do.as_ref().is_some_and(|(p, _)| p.part == part),
+        broke: verdict
+            .findings
+            .iter()
+            .any(|f| f.kind != Kind::Claim && about(&f.part)),
+        returned: outcome
+            .events
+            .iter()
+            .any(|e| matches!(e, Event::PartReturned { part: p, .. } if p == part)),
+    }
+}
+
+/// Judges one learner's run: what went wrong, each on its own, the claims not reached, and how
+/// each of `parts` (the exercise's, in order) stands.
+pub fn judge(outcome: &Outcome, expected: &Expected, parts: &[String]) -> Verdict {
+    let mut findings = failed_claims(outcome);
+    let ended = how_it_ended(outcome);
+    let not_reached = expected
+        .claims
+        .as_deref()
+        .map(|claims| not_reached(outcome, claims, ended.as_ref()))
+        .unwrap_or_default();
+    findings.extend(ended);
+    let mut verdict = Verdict {
+        findings,
+        not_reached,
+        parts: Vec::new(),
+        to_do: outcome.to_do(),
+        finished: outcome.finished() && ended_well(outcome.ending),
+    };
+    verdict.parts = standings(parts, outcome, &verdict, expected.claims.as_deref());
+    verdict
 }
 
 /// Where the output's pattern differs from the snapshot's, as a note beside "done".
@@ -374,331 +833,43 @@ fn difference_note(outcome: &Outcome, expected: &Expected, through_last_step: bo
     ]
 }
 
-/// Judges one learner's run.
-pub fn classify(outcome: &Outcome, expected: &Expected, file: &LearnerFile) -> Status {
-    if let Some(failure) = failed_claim(outcome, file) {
-        return Status::Failed(failure);
-    }
-    let to_do = outcome.events.iter().rev().find_map(|e| match e {
-        Event::ToDo {
-            part,
-            optional,
-            file,
-            line,
-            ..
-        } => Some((
-            Place {
-                part: part.clone(),
-                file: file.clone(),
-                line: *line,
-            },
-            *optional,
-        )),
-        _ => None,
-    });
-    let finished = outcome
-        .events
-        .iter()
-        .any(|e| matches!(e, Event::Finished { .. }));
-    match to_do {
-        Some((place, false)) => return Status::ToDo(place),
-        Some((place, true)) => {
-            return Status::Done(Done {
-                optional_to_do: Some(place),
-                note: difference_note(outcome, expected, true),
-                ..Done::default()
-            });
-        }
-        None if finished && outcome.exit_code() == Some(0) => {
-            return Status::Done(Done {
-                optional_to_do: None,
-                note: difference_note(outcome, expected, false),
-                ..Done::default()
-            });
-        }
-        None => {}
-    }
-    if let Some(failure) = ended_early(outcome, file) {
-        return Status::Failed(failure);
-    }
-    let stderr: Vec<String> = outcome
-        .stderr
-        .lines()
-        .rev()
-        .take(5)
-        .map(str::to_owned)
-        .collect();
-    let mut lines = vec![format!(
-        "it exited with {:?} and recorded nothing that says why; its last words on stderr:",
-        outcome.exit_code()
-    )];
-    lines.extend(stderr.into_iter().rev().map(|l| format!("  {l}")));
-    Status::Failed(Failure { part: None, lines })
-}
-
-#[cfg(test)]
-mod tests {
-    use std::os::unix::process::ExitStatusExt;
-    use std::process::ExitStatus;
-
-    use super::*;
-
-    const FILE: LearnerFile = LearnerFile {
-        path: "learn/parts.rs",
-        text: "//! mine\n\npub fn current_break() -> usize {\n    0\n}\n\npub unsafe fn write(p: *mut u8) {\n}\n",
+/// How an exercise stands after one run, from its verdict.
+pub fn classify(outcome: &Outcome, expected: &Expected, verdict: Verdict) -> Status {
+    let waits_for_optional = |n: &NotReached| match &verdict.to_do {
+        Some((place, true)) => n.why.contains(&format!("`{}` is still to do", place.part)),
+        _ => false,
     };
-
-    fn expect(pattern: &str) -> Expected {
-        Expected {
-            pattern: pattern.to_owned(),
-            file: "x.snap".to_owned(),
-            header: 4,
-            differs_by_design: false,
+    let unreached = verdict.not_reached.iter().any(|n| !waits_for_optional(n));
+    match &verdict.to_do {
+        _ if !verdict.findings.is_empty() => Status::Failed(verdict),
+        Some((place, false)) => Status::ToDo(place.clone()),
+        _ if unreached => Status::Failed(verdict),
+        Some((place, true)) => Status::Done(Done {
+            optional_to_do: Some(place.clone()),
+            note: difference_note(outcome, expected, true),
+            ..Done::default()
+        }),
+        None if verdict.finished => Status::Done(Done {
+            optional_to_do: None,
+            note: difference_note(outcome, expected, false),
+            ..Done::default()
+        }),
+        None => {
+            // It ended well but never said it finished: say so, with its last words.
+            let mut verdict = verdict;
+            let step = outcome.last_step();
+            let mut finding = outcome.finding(
+                Kind::Exit,
+                step,
+                None,
+                "the run exited before the lesson finished, and recorded nothing that says why"
+                    .to_owned(),
+            );
+            let stderr: Vec<&str> = outcome.stderr.lines().collect();
+            let cut = stderr.len().saturating_sub(5);
+            finding.printed = stderr[cut..].iter().map(|l| (*l).to_owned()).collect();
+            verdict.findings.push(finding);
+            Status::Failed(verdict)
         }
-    }
-
-    fn exited(code: i32) -> Ending {
-        Ending::Exited(ExitStatus::from_raw(code << 8))
-    }
-
-    fn step(number: usize, title: &str) -> Event {
-        Event::Step {
-            number,
-            title: title.to_owned(),
-        }
-    }
-
-    fn line(step: usize, text: &str) -> Event {
-        Event::Line {
-            step,
-            text: text.to_owned(),
-            explains: false,
-        }
-    }
-
-    fn called(step: usize, part: &str) -> Event {
-        Event::PartCalled {
-            step,
-            part: part.to_owned(),
-        }
-    }
-
-    fn returned(step: usize, part: &str) -> Event {
-        Event::PartReturned {
-            step,
-            part: part.to_owned(),
-        }
-    }
-
-    fn check(step: usize, part: &str, claim: &str, detail: Option<&str>) -> Event {
-        Event::Check {
-            step,
-            part: Some(part.to_owned()),
-            claim: claim.to_owned(),
-            passed: detail.is_none(),
-            detail: detail.map(str::to_owned),
-        }
-    }
-
-    fn to_do(step: usize, part: &str, optional: bool) -> Event {
-        Event::ToDo {
-            step,
-            part: part.to_owned(),
-            optional,
-            file: "learn/parts.rs".to_owned(),
-            line: 9,
-        }
-    }
-
-    const FINISHED: Event = Event::Finished {
-        passed: 1,
-        failed: 0,
-    };
-
-    fn judge(stdout: &str, events: &[Event], ending: &Ending, expected: &Expected) -> Status {
-        let outcome = Outcome {
-            stdout,
-            stderr: "",
-            events,
-            ending,
-            fault_maps: None,
-        };
-        classify(&outcome, expected, &FILE)
-    }
-
-    #[test]
-    fn every_claim_held_is_done_and_a_different_pattern_is_only_a_note() {
-        let expected = &expect("Step 1. A\n  a <A1>\n  [ok] holds\n");
-        let events = [
-            step(1, "A"),
-            called(1, "current_break"),
-            returned(1, "current_break"),
-            check(1, "current_break", "holds", None),
-            FINISHED,
-        ];
-        let same = "Step 1. A\n  a 0x10\n  [ok] holds\n";
-        let Status::Done(done) = judge(same, &events, &exited(0), expected) else {
-            panic!("every claim held");
-        };
-        assert!(done.note.is_empty(), "{done:?}");
-        let other = "Step 1. A\n  b 0x10\n  [ok] holds\n";
-        let Status::Done(done) = judge(other, &events, &exited(0), expected) else {
-            panic!("a different pattern is not a failure");
-        };
-        assert!(
-            done.note[0].contains("a note, not a failure), x.snap:6:"),
-            "{done:?}"
-        );
-        assert!(done.note[2].contains("\"  b <A1>\""), "{done:?}");
-        // Exit 0 without the end recorded is not done: the run never got there.
-        let cut_short = &events[..4];
-        assert!(matches!(
-            judge(same, cut_short, &exited(0), expected),
-            Status::Failed(_)
-        ));
-    }
-
-    #[test]
-    fn a_failed_claim_names_its_step_and_part_once_and_shows_the_step() {
-        let expected = &expect("");
-        let events = [
-            step(1, "A"),
-            step(2, "Write"),
-            Event::Line {
-                step: 2,
-                text: "  We write a pattern.".to_owned(),
-                explains: true,
-            },
-            line(2, "  bytes written: 10"),
-            called(2, "write"),
-            returned(2, "write"),
-            check(
-                2,
-                "write",
-                "all bytes hold the pattern",
-                Some("1 byte does not"),
-            ),
-            check(2, "write", "it reads back", Some("no")),
-            to_do(3, "give_back", false),
-        ];
-        let Status::Failed(failure) = judge("", &events, &exited(1), expected) else {
-            panic!("a failed claim before a todo!() is a failure");
-        };
-        assert_eq!(failure.part.as_deref(), Some("write"));
-        assert_eq!(
-            failure.lines[..5],
-            [
-                "in step 2 (Write), after your `write` (learn/parts.rs:7):",
-                "  the lesson claims: all bytes hold the pattern",
-                "  but: 1 byte does not",
-                "what step 2 (Write) printed:",
-                "  |   bytes written: 10",
-            ]
-        );
-        assert!(
-            failure.lines[5].contains("1 more failed")
-                && failure.lines[5].contains("it reads back")
-        );
-    }
-
-    #[test]
-    fn a_todo_is_to_do_and_an_optional_one_is_done() {
-        let expected = &expect("Step 1. A\n  [ok] a\n\nStep 2. Optional\n  [ok] b\n");
-        let events = [
-            step(1, "A"),
-            check(1, "current_break", "a", None),
-            step(2, "Optional"),
-            to_do(2, "release_chunk", true),
-        ];
-        let stdout = "Step 1. A\n  [ok] a\n\nStep 2. Optional\n";
-        let status = judge(stdout, &events, &exited(4), expected);
-        assert!(
-            matches!(&status, Status::Done(d) if d.optional_to_do.as_ref().is_some_and(|p| p.part == "release_chunk") && d.note.is_empty()),
-            "{status:?}"
-        );
-        let required = [step(1, "A"), to_do(1, "current_break", false)];
-        let status = judge("Step 1. A\n", &required, &exited(3), expected);
-        assert!(
-            matches!(&status, Status::ToDo(p) if p.part == "current_break" && p.line == 9),
-            "{status:?}"
-        );
-    }
-
-    #[test]
-    fn a_fault_is_said_against_the_memory_given_and_the_maps() {
-        let events = [
-            step(3, "Write"),
-            Event::Given {
-                step: 3,
-                part: "write".to_owned(),
-                what: "the 16 bytes from request".to_owned(),
-                start: "0x1000".to_owned(),
-                len: 16,
-            },
-            called(3, "write"),
-            Event::Fault {
-                signal: "SIGSEGV".to_owned(),
-                address: "0x3010".to_owned(),
-            },
-        ];
-        let maps = "00001000-00002000 rw-p 00000000 00:00 0          [heap]\n\
-                    00005000-00006000 rw-p 00000000 00:00 0 \n";
-        let crashed = Ending::Exited(ExitStatus::from_raw(libc::SIGSEGV));
-        let outcome = Outcome {
-            stdout: "",
-            stderr: "",
-            events: &events,
-            ending: &crashed,
-            fault_maps: Some(maps),
-        };
-        let Status::Failed(failure) = classify(&outcome, &expect(""), &FILE) else {
-            panic!("a fault is a failure");
-        };
-        assert_eq!(
-            failure.lines[1],
-            "the SIGSEGV struck at 0x3010, 8192 bytes past the end of the 16 bytes from request; \
-             in /proc/self/maps at that moment, no mapping holds it: it lies 4112 bytes past the \
-             end of [heap] rw-p, below anonymous rw-p at 0x5000"
-        );
-    }
-
-    #[test]
-    fn a_crash_or_a_timeout_inside_a_part_is_put_at_its_door() {
-        let expected = &expect("");
-        let events = [
-            step(1, "A"),
-            returned(1, "x"),
-            step(3, "Write"),
-            called(3, "write"),
-        ];
-        let crashed = Ending::Exited(ExitStatus::from_raw(libc::SIGSEGV));
-        let Status::Failed(failure) = judge("", &events, &crashed, expected) else {
-            panic!("a crash is a failure");
-        };
-        assert_eq!(failure.part.as_deref(), Some("write"));
-        assert_eq!(
-            failure.lines[0],
-            "in step 3 (Write): it crashed: killed by SIGSEGV inside your `write` (learn/parts.rs:7)"
-        );
-        let Status::Failed(failure) = judge("", &events, &Ending::TimedOut, expected) else {
-            panic!("a timeout is a failure");
-        };
-        assert!(
-            failure.lines[0].contains("timed out inside your `write`"),
-            "{failure:?}"
-        );
-        assert!(
-            failure.lines[0].contains("a lock taken twice"),
-            "{failure:?}"
-        );
-        // After the part returned, the lesson crashed using what it gave.
-        let after = [step(3, "Write"), called(3, "write"), returned(3, "write")];
-        let Status::Failed(failure) = judge("", &after, &crashed, expected) else {
-            panic!("a crash is a failure");
-        };
-        assert!(
-            failure.lines[0].contains("after your `write` (learn/parts.rs:7) returned"),
-            "{failure:?}"
-        );
     }
 }

@@ -3,7 +3,9 @@
 //! `run`, `--reset`, `templates`, `--watch` and `--verify`.
 //!
 //! Its modules, one job each:
-//! - `judge`: how one run stands (done, to do, failed, and why), read from its events;
+//! - `judge`: how one run stands, as data (each failure, the claims not reached, each part's
+//!   standing), read from its events and the reference's;
+//! - `render`: those records in words, for the learner;
 //! - `progress`: the parts done, and the claims a part just finished meets;
 //! - `files`: the learner's files: hints, templates written from the references, resets;
 //! - `verify`: the maintainers' check of all of that, run by CI;
@@ -24,12 +26,17 @@ mod apart;
 mod files;
 mod judge;
 mod progress;
+mod render;
 mod verify;
 
 pub use files::{fresh_template, hint, reset, templates, write_template};
 
 use files::find;
-pub use judge::{Expected, LearnerFile, Outcome, classify};
+pub use judge::{
+    Claim, Consequence, Expected, Finding, Kind, LearnerFile, NotReached, Outcome, Standing,
+    Verdict, claims_of, classify, judge,
+};
+pub use render::report;
 pub use progress::Progress;
 pub use verify::verify;
 
@@ -93,15 +100,6 @@ pub struct Done {
     pub allow_header_left: bool,
 }
 
-/// Why an exercise failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Failure {
-    /// The learner's part it failed at, if the run says.
-    pub part: Option<String>,
-    /// What to show: where, the claim, what happened instead, the step's own lines.
-    pub lines: Vec<String>,
-}
-
 /// How an exercise stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Status {
@@ -111,8 +109,9 @@ pub enum Status {
     ToDo(Place),
     /// The learner's file does not compile: the compiler's first error, as rustc renders it.
     DoesNotCompile(Vec<String>),
-    /// A claim failed, a part panicked, or the run crashed or timed out.
-    Failed(Failure),
+    /// A claim failed, a part panicked, the run crashed or timed out, or claims the lesson
+    /// makes were not reached.
+    Failed(Verdict),
 }
 
 impl Status {
@@ -120,6 +119,23 @@ impl Status {
     pub fn is_done(&self) -> bool {
         matches!(self, Status::Done(_))
     }
+
+    /// The learner's part the first failure is at, if it failed there.
+    pub fn failed_part(&self) -> Option<&str> {
+        match self {
+            Status::Failed(verdict) => verdict.findings.iter().find_map(|f| f.part.as_deref()),
+            _ => None,
+        }
+    }
+}
+
+/// One exercise, judged: how it stands, and how each of its parts does.
+#[derive(Debug, Clone)]
+pub struct Judged {
+    /// How it stands.
+    pub status: Status,
+    /// Each part's standing, in the lesson's order; empty when the file does not compile.
+    pub parts: Vec<Standing>,
 }
 
 /// The cargo arguments that select the learner's binary of `exercise`. It is built only with its
@@ -132,6 +148,23 @@ pub fn learner_binary(exercise: &Exercise) -> Vec<String> {
         .into_iter()
         .chain([format!("{name}/learn")])
         .collect()
+}
+
+/// The cargo arguments that build the learner's binary of `exercise` and its reference's, in
+/// one call: the reference's run says which claims the lesson makes on this machine.
+fn learner_and_reference(exercise: &Exercise) -> Vec<String> {
+    let mut args = learner_binary(exercise);
+    if let Some(reference) = reference_run(exercise) {
+        args.extend(["--bin".to_owned(), reference.binary.clone()]);
+    }
+    args
+}
+
+/// The run of the reference whose snapshot the learner's run is compared with.
+fn reference_run(exercise: &Exercise) -> Option<&'static crate::lessons::LessonBinary> {
+    crate::lessons::lessons()
+        .iter()
+        .find(|l| l.snapshot == exercise.snapshot)
 }
 
 /// The command a learner types to run their own program, every line of it: `cargo xtask run
@@ -191,7 +224,7 @@ fn build(workspace: &Workspace, exercise: &Exercise) -> Result<Result<Built, Vec
     let out = workspace
         .cargo()
         .args(["build", "--quiet", "--message-format", "json"])
-        .args(learner_binary(exercise))
+        .args(learner_and_reference(exercise))
         .output()
         .with_context(|| format!("failed to run `{} build`", run::cargo()))?;
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -215,207 +248,101 @@ fn events_file(workspace: &Workspace, exercise: &Exercise) -> PathBuf {
         .join(format!("{}.events", &exercise.name))
 }
 
+/// Runs `binary` with `args`, its events written to `file`, and reads them back with what it
+/// printed and how it ended.
+fn run_recorded(
+    binary: &std::path::Path,
+    args: &[&str],
+    file: &std::path::Path,
+) -> Result<(run::Run, Vec<lesson::events::Event>)> {
+    let folder = file.parent().context("the events file has no folder")?;
+    std::fs::create_dir_all(folder)
+        .with_context(|| format!("cannot create {}", folder.display()))?;
+    let _ = std::fs::remove_file(file);
+    let path = file.to_string_lossy().into_owned();
+    let env = Some((lesson::events::EVENTS_VAR, path.as_str()));
+    let run = run::run_with_env(binary, args, TIMEOUT, env)?;
+    // No file: the run ended before it could write one; the judge then finds no events.
+    let events = lesson::events::read_events(file).unwrap_or_default();
+    Ok((run, events))
+}
+
+/// The claims the reference's run makes on this machine, run now beside the learner's; `None`
+/// when it cannot be run.
+fn reference_claims(workspace: &Workspace, exercise: &Exercise) -> Option<Vec<Claim>> {
+    let reference = reference_run(exercise)?;
+    let binary = workspace.target.join("debug").join(&reference.binary);
+    let file = workspace
+        .target
+        .join("learn")
+        .join(format!("{}.reference-events", &exercise.name));
+    let (_, events) = run_recorded(&binary, &reference.arg_strs(), &file).ok()?;
+    Some(claims_of(&events)).filter(|claims| !claims.is_empty())
+}
+
 /// Builds, runs and judges the learner's parts of `exercise` in `workspace`.
 ///
 /// # Errors
 /// When cargo or the binary cannot be started, or the snapshot cannot be read.
 pub fn check(workspace: &Workspace, exercise: &Exercise) -> Result<Status> {
+    Ok(judged(workspace, exercise)?.status)
+}
+
+/// As [`check`], with each part's standing.
+///
+/// # Errors
+/// As [`check`].
+pub fn judged(workspace: &Workspace, exercise: &Exercise) -> Result<Judged> {
     let built = match build(workspace, exercise)? {
         Ok(built) => built,
-        Err(errors) => return Ok(Status::DoesNotCompile(errors)),
+        Err(errors) => {
+            return Ok(Judged {
+                status: Status::DoesNotCompile(errors),
+                parts: Vec::new(),
+            });
+        }
     };
     let events_file = events_file(workspace, exercise);
-    let folder = events_file
-        .parent()
-        .context("the events file has no folder")?;
-    std::fs::create_dir_all(folder)
-        .with_context(|| format!("cannot create {}", folder.display()))?;
-    let _ = std::fs::remove_file(&events_file);
-    let events_path = events_file.to_string_lossy().into_owned();
-    let env = Some((lesson::events::EVENTS_VAR, events_path.as_str()));
-    let run = run::run_with_env(&built.binary, &[], TIMEOUT, env)?;
-    // No file: the run ended before it could write one; the judge then finds no events.
-    let events = lesson::events::read_events(&events_file).unwrap_or_default();
-    let expected = Expected::snapshot(&exercise.snapshot)?;
+    let (run, events) = run_recorded(&built.binary, &[], &events_file)?;
+    let expected = Expected::snapshot(&exercise.snapshot, reference_claims(workspace, exercise))?;
     // The learner's binary is a file of another name; everything else is the exercise's.
     let stdout = run.stdout.replace(&exercise.binary, &exercise.name);
     let fault_maps = std::fs::read_to_string(lesson::events::maps_path(&events_file)).ok();
+    let text = files::read(&workspace.template(exercise))?;
     let outcome = Outcome {
+        file: LearnerFile {
+            path: &exercise.template,
+            text: &text,
+        },
         stdout: &stdout,
         stderr: &run.stderr,
         events: &events,
         ending: &run.ending,
         fault_maps: fault_maps.as_deref().filter(|t| !t.is_empty()),
     };
-    let text = files::read(&workspace.template(exercise))?;
-    let file = LearnerFile {
-        path: &exercise.template,
-        text: &text,
-    };
-    Ok(match classify(&outcome, &expected, &file) {
+    let reference = files::read(&workspace.root.join(&exercise.reference))?;
+    let parts: Vec<String> = crate::template::parts(&reference)?
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
+    let verdict = judge(&outcome, &expected, &parts);
+    let standings = verdict.parts.clone();
+    let status = match classify(&outcome, &expected, verdict) {
         Status::Done(done) => Status::Done(Done {
             warnings: built.warnings,
             allow_header_left: text.contains(ALLOW_HEADER),
             ..done
         }),
         status => status,
+    };
+    Ok(Judged {
+        status,
+        parts: standings,
     })
 }
 
 /// The header the template asks the learner to delete once every part is written.
-const ALLOW_HEADER: &str = "#![allow(unused_variables, unused_imports, dead_code)]";
-
-/// The lines that follow "done": the note on the pattern, the compiler's warnings, and the
-/// header still to delete.
-fn done_lines(done: &Done) -> Vec<String> {
-    let mut lines = done.note.clone();
-    if !done.warnings.is_empty() {
-        lines.push("the compiler warns about your file:".to_owned());
-        lines.extend(done.warnings.iter().map(|l| format!("  {l}")));
-    }
-    if done.optional_to_do.is_none() && done.allow_header_left {
-        lines.push(format!(
-            "now delete the line `{ALLOW_HEADER}` at the top of your file: it hid the \
-             compiler's warnings while parts were unwritten"
-        ));
-    }
-    lines
-}
-
-/// How many parts are done, then what [`just_finished`] says.
-fn progress_lines(progress: &Progress) -> Vec<String> {
-    let mut lines = vec![format!("parts done: {} of {}", progress.done, progress.of)];
-    lines.extend(just_finished(progress));
-    lines
-}
-
-/// The parts done for the first time in this run: one part with the claims it now meets, each
-/// once; several by their names and how many claims each meets.
-fn just_finished(progress: &Progress) -> Vec<String> {
-    let mut lines = Vec::new();
-    match progress.just_finished.as_slice() {
-        [] => {}
-        // One part: the claims it now meets, each once.
-        [(part, claims)] => {
-            lines.push(format!("just finished `{part}`:"));
-            let mut seen = std::collections::BTreeSet::new();
-            let once: Vec<&String> = claims.iter().filter(|c| seen.insert(*c)).collect();
-            lines.extend(once.iter().take(8).map(|c| format!("  [ok] {c}")));
-            if once.len() > 8 {
-                lines.push(format!("  and {} more", once.len() - 8));
-            }
-        }
-        // Several at once: their names, and how many claims each meets.
-        several => {
-            let named: Vec<String> = several
-                .iter()
-                .map(|(part, claims)| {
-                    format!("`{part}` ({})", lesson::count(claims.len(), "claim"))
-                })
-                .collect();
-            lines.push(format!("just finished: {}", named.join(", ")));
-        }
-    }
-    lines
-}
-
-/// Prints one exercise's status.
-fn report_one(exercise: &Exercise, status: &Status, progress: Option<&Progress>, width: usize) {
-    let name = exercise.name.as_str();
-    let indent = |lines: &[String]| {
-        for line in lines {
-            println!("  {:width$}    {line}", "");
-        }
-    };
-    let progress_lines = progress.map(progress_lines).unwrap_or_default();
-    match status {
-        Status::Done(done) => {
-            match &done.optional_to_do {
-                None => println!(
-                    "  {name:<width$}  done (compare with the reference, {})",
-                    &exercise.reference
-                ),
-                Some(place) => println!(
-                    "  {name:<width$}  done; the optional part `{}` is still to do, at {}:{} \
-                     (compare with the reference, {})",
-                    place.part, place.file, place.line, &exercise.reference
-                ),
-            }
-            // "parts done: N of N" would only repeat "done".
-            indent(&progress.map(just_finished).unwrap_or_default());
-            indent(&done_lines(done));
-        }
-        Status::ToDo(place) => {
-            println!(
-                "  {name:<width$}  to do: `{}`, {}:{}",
-                place.part, place.file, place.line
-            );
-            indent(&progress_lines);
-        }
-        Status::DoesNotCompile(errors) => {
-            println!("  {name:<width$}  does not compile: {}", &exercise.template);
-            indent(errors);
-        }
-        Status::Failed(failure) => {
-            println!("  {name:<width$}  failed:");
-            indent(&failure.lines);
-            indent(&progress_lines);
-            indent(&[format!(
-                "to see every line of yours, run `{}`",
-                run_command(exercise)
-            )]);
-        }
-    }
-}
-
-/// Prints how each exercise stands, what to do next and `learn: D of N done`; returns whether
-/// all are done.
-pub fn report(results: &[(&Exercise, Status, Option<Progress>)]) -> bool {
-    println!("learn: your parts, run and checked by the lesson's own programs");
-    let width = results
-        .iter()
-        .map(|(e, ..)| e.name.len())
-        .max()
-        .unwrap_or(0);
-    for (exercise, status, progress) in results {
-        report_one(exercise, status, progress.as_ref(), width);
-    }
-    // A failure first: it is where the learner is working, and it must not wait behind a part
-    // still to do in an earlier exercise.
-    let broken = |s: &Status| matches!(s, Status::Failed(_) | Status::DoesNotCompile(_));
-    let next = results
-        .iter()
-        .find(|(_, s, _)| broken(s))
-        .or_else(|| results.iter().find(|(_, s, _)| !s.is_done()));
-    match next {
-        Some((exercise, Status::ToDo(place), _)) => println!(
-            "Next: open {}:{} and write `{}`; for a hint, run `cargo xtask hint {}`.",
-            place.file, place.line, place.part, &exercise.name
-        ),
-        Some((exercise, Status::DoesNotCompile(_), _)) => println!(
-            "Next: open {} and mend the compiler's error above.",
-            &exercise.template
-        ),
-        Some((exercise, Status::Failed(failure), _)) => println!(
-            "Next: open {} and mend {}; for a hint, run `cargo xtask hint {}`.",
-            &exercise.template,
-            failure
-                .part
-                .as_deref()
-                .map_or("what the failure above names".to_owned(), |p| format!(
-                    "`{p}`, which the failure above names"
-                )),
-            &exercise.name
-        ),
-        Some((_, Status::Done(_), _)) | None => println!(
-            "Next: every exercise is done. Compare your parts with the references named above, \
-             then go on to lesson 2."
-        ),
-    }
-    let done = results.iter().filter(|(_, s, _)| s.is_done()).count();
-    println!("learn: {done} of {} done", results.len());
-    next.is_none()
-}
+pub(crate) const ALLOW_HEADER: &str = "#![allow(unused_variables, unused_imports, dead_code)]";
 
 /// `cargo xtask list`: the lesson binaries, what each shows, and the learner's own programs with
 /// the command that runs each.
@@ -460,30 +387,19 @@ pub fn run(workspace: &Workspace, name: &str, args: &[String]) -> Result<ExitCod
 pub fn learn(workspace: &Workspace) -> Result<bool> {
     let mut results = Vec::new();
     for exercise in exercises() {
-        let status = check(workspace, exercise)?;
-        let failed_part = match &status {
-            Status::Failed(failure) => failure.part.as_deref(),
-            _ => None,
-        };
-        files::remember_failed_part(workspace, exercise, failed_part);
+        let Judged { status, parts } = judged(workspace, exercise)?;
+        files::remember_failed_part(workspace, exercise, status.failed_part());
         let progress = match &status {
             Status::DoesNotCompile(_) => None,
-            _ => Some(progress_of(workspace, exercise)?),
+            _ => {
+                let events = lesson::events::read_events(&events_file(workspace, exercise))
+                    .unwrap_or_default();
+                Some(progress::progress(workspace, exercise, parts, &events))
+            }
         };
         results.push((exercise, status, progress));
     }
     Ok(report(&results))
-}
-
-/// How far the learner has come in `exercise`, from the events of the run just judged.
-fn progress_of(workspace: &Workspace, exercise: &Exercise) -> Result<Progress> {
-    let reference = files::read(&workspace.root.join(&exercise.reference))?;
-    let parts: Vec<String> = crate::template::parts(&reference)?
-        .into_iter()
-        .map(|p| p.name)
-        .collect();
-    let events = lesson::events::read_events(&events_file(workspace, exercise)).unwrap_or_default();
-    Ok(progress::progress(workspace, exercise, &parts, &events))
 }
 
 /// The time of day, `HH:MM:SS UTC`.

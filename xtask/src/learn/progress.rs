@@ -1,44 +1,29 @@
-//! How far a learner has come in an exercise: which of its parts are done (called, returned,
-//! and no claim about them failed), and which were done for the first time in this run, with
-//! the claims they now meet. Read from the run's events, and from the note the run before left.
+//! How far a learner has come in an exercise: which of its parts are done (every claim the
+//! lesson makes about it ran and held), and which were done for the first time in this run,
+//! with the claims they now meet. Read from the judge's standings and the run's events, and
+//! from the note the run before left.
 
 use std::collections::BTreeSet;
 
 use lesson::events::Event;
 
-use super::Workspace;
+use super::{Standing, Workspace};
 use crate::lessons::Exercise;
 
 /// An exercise's progress after one run.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Progress {
-    /// How many parts are done.
-    pub done: usize,
-    /// How many parts the exercise has.
-    pub of: usize,
+    /// How each part stands, in the lesson's order.
+    pub parts: Vec<Standing>,
     /// The parts done for the first time, each with the claims about it that held.
     pub just_finished: Vec<(String, Vec<String>)>,
 }
 
-/// The parts done in a run: each returned at least once, no claim about it failed, and it is
-/// not the part still to do.
-pub fn done_parts(parts: &[String], events: &[Event]) -> BTreeSet<String> {
-    let returned = |p: &str| {
-        events
-            .iter()
-            .any(|e| matches!(e, Event::PartReturned { part, .. } if part == p))
-    };
-    let failed = |p: &str| {
-        events.iter().any(|e| {
-            matches!(e, Event::Check { part: Some(part), passed: false, .. } if part == p)
-                || matches!(e, Event::ToDo { part, .. } | Event::Panicked { part, .. } if part == p)
-        })
-    };
-    parts
-        .iter()
-        .filter(|p| returned(p) && !failed(p))
-        .cloned()
-        .collect()
+impl Progress {
+    /// How many parts are done.
+    pub fn done(&self) -> usize {
+        self.parts.iter().filter(|p| p.is_done()).count()
+    }
 }
 
 /// The claims about `part` that held in a run.
@@ -57,12 +42,12 @@ fn claims_held(part: &str, events: &[Event]) -> Vec<String> {
         .collect()
 }
 
-/// The progress of `exercise` after a run with `events`, against the parts done before (the
-/// note in `target/learn/`), which it then updates.
+/// The progress of `exercise` after a run with `events`, whose parts stand as `parts`,
+/// against the parts done before (the note in `target/learn/`), which it then updates.
 pub fn progress(
     workspace: &Workspace,
     exercise: &Exercise,
-    parts: &[String],
+    parts: Vec<Standing>,
     events: &[Event],
 ) -> Progress {
     let note = workspace
@@ -74,17 +59,20 @@ pub fn progress(
         .lines()
         .map(str::to_owned)
         .collect();
-    let done = done_parts(parts, events);
-    let just_finished = parts
+    let done: Vec<&str> = parts
         .iter()
-        .filter(|p| done.contains(*p) && !before.contains(*p))
-        .map(|p| (p.clone(), claims_held(p, events)))
+        .filter(|p| p.is_done())
+        .map(|p| p.part.as_str())
+        .collect();
+    let just_finished = done
+        .iter()
+        .filter(|p| !before.contains(**p))
+        .map(|p| ((*p).to_owned(), claims_held(p, events)))
         .collect();
     // A note that cannot be written only costs the next run its "just finished".
-    let _ = std::fs::write(&note, done.iter().cloned().collect::<Vec<_>>().join("\n"));
+    let _ = std::fs::write(&note, done.join("\n"));
     Progress {
-        done: done.len(),
-        of: parts.len(),
+        parts,
         just_finished,
     }
 }
@@ -94,34 +82,44 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_part_is_done_when_it_returned_and_no_claim_about_it_failed() {
-        let parts = ["a", "b", "c"].map(str::to_owned);
-        let returned = |p: &str| Event::PartReturned {
-            step: 1,
-            part: p.to_owned(),
+    fn a_part_is_done_only_when_every_claim_about_it_ran_and_held() {
+        let done = Standing {
+            part: "a".to_owned(),
+            met: 3,
+            returned: true,
+            ..Standing::default()
         };
-        let check = |p: &str, passed| Event::Check {
+        assert!(done.is_done());
+        let not_reached = Standing {
+            not_reached: 2,
+            ..done.clone()
+        };
+        assert!(!not_reached.is_done(), "two of its claims never ran");
+        let waiting = Standing {
+            not_reached: 2,
+            wait_for_optional: 2,
+            ..done.clone()
+        };
+        assert!(waiting.is_done(), "they wait only for the optional part");
+        let followed = Standing {
+            followed: 1,
+            ..done.clone()
+        };
+        assert!(!followed.is_done(), "a claim about it failed, though because of another");
+        let never_returned = Standing {
+            returned: false,
+            ..done
+        };
+        assert!(!never_returned.is_done());
+        let events = [Event::Check {
             step: 1,
-            part: Some(p.to_owned()),
-            claim: format!("{p} holds"),
-            passed,
+            part: Some("a".to_owned()),
+            claim: "a holds".to_owned(),
+            passed: true,
             detail: None,
-        };
-        let events = [
-            returned("a"),
-            check("a", true),
-            returned("b"),
-            check("b", false),
-            Event::ToDo {
-                step: 2,
-                part: "c".to_owned(),
-                optional: false,
-                file: "f".to_owned(),
-                line: 1,
-            },
-        ];
-        let done = done_parts(&parts, &events);
-        assert_eq!(done.into_iter().collect::<Vec<_>>(), ["a"]);
+            call: None,
+            because: None,
+        }];
         assert_eq!(claims_held("a", &events), ["a holds"]);
     }
 }

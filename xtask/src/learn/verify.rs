@@ -5,52 +5,100 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 
 use super::files::{fresh_template, read};
-use super::{Place, Status, Workspace, check, learner_binary, report};
+use super::{Finding, Kind, Place, Status, Workspace, check, learner_binary, report};
 use crate::lessons::{Exercise, exercises};
 use crate::template;
 
-/// What one answer in `xtask/answers/` must give.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One thing an answer in `xtask/answers/` must give, as data: a line of its header.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum Expect {
+    /// `//! expect: done`.
     Done,
-    /// Failed at this part, saying these words.
-    Failed {
-        part: String,
-        words: String,
-    },
+    /// `//! expect: failed in PART: CLAIM`: the claim, as the lesson records it, failed at
+    /// the learner's part `PART`.
+    Failed { part: String, claim: String },
+    /// `//! expect: KIND in PART`, KIND one of `stopped`, `panicked`, `crashed`, `timed out`,
+    /// `exited`: the run, or a step, ended so at the learner's part `PART`.
+    Ended { kind: String, part: String },
 }
 
+/// The words a header uses for each kind of finding but a failed claim.
+const ENDED: [(Kind, &str); 5] = [
+    (Kind::Stopped, "stopped"),
+    (Kind::Panic, "panicked"),
+    (Kind::Crash, "crashed"),
+    (Kind::Timeout, "timed out"),
+    (Kind::Exit, "exited"),
+];
+
 impl Expect {
-    /// Reads an answer's first line: `//! expect: done` or `//! expect: failed in PART: WORDS`.
-    fn parse(first_line: &str) -> Option<Expect> {
-        match first_line.strip_prefix("//! expect: ")? {
-            "done" => Some(Expect::Done),
-            rest => {
-                let (part, words) = rest.strip_prefix("failed in ")?.split_once(": ")?;
-                Some(Expect::Failed {
-                    part: part.trim_matches('`').to_owned(),
-                    words: words.to_owned(),
-                })
-            }
+    /// Reads one header line (see [`Expect`]); `None` if it is not one.
+    fn parse(line: &str) -> Option<Expect> {
+        let rest = line.strip_prefix("//! expect: ")?;
+        if rest == "done" {
+            return Some(Expect::Done);
+        }
+        if let Some(failed) = rest.strip_prefix("failed in ") {
+            let (part, claim) = failed.split_once(": ")?;
+            return Some(Expect::Failed {
+                part: part.trim_matches('`').to_owned(),
+                claim: claim.to_owned(),
+            });
+        }
+        let (kind, part) = rest.split_once(" in ")?;
+        ENDED.iter().any(|(_, k)| *k == kind).then(|| Expect::Ended {
+            kind: kind.to_owned(),
+            part: part.trim_matches('`').to_owned(),
+        })
+    }
+
+    /// What `finding` is, said as a header line would say it.
+    fn of(finding: &Finding) -> Expect {
+        let part = finding.part.clone().unwrap_or_else(|| "?".to_owned());
+        match (&finding.claim, finding.kind) {
+            (Some(claim), _) => Expect::Failed {
+                part,
+                claim: claim.clone(),
+            },
+            (None, kind) => Expect::Ended {
+                kind: ENDED
+                    .iter()
+                    .find(|(k, _)| *k == kind)
+                    .map_or("stopped", |(_, w)| w)
+                    .to_owned(),
+                part,
+            },
         }
     }
 
-    /// Whether `status` is what this expects.
-    fn holds(&self, status: &Status) -> bool {
-        match (self, status) {
-            (Expect::Done, Status::Done(_)) => true,
-            (Expect::Failed { part, words }, Status::Failed(failure)) => {
-                failure.part.as_deref() == Some(part.as_str())
-                    && failure.lines.iter().any(|l| l.contains(words.as_str()))
-            }
-            _ => false,
+    /// The header line.
+    fn line(&self) -> String {
+        match self {
+            Expect::Done => "//! expect: done".to_owned(),
+            Expect::Failed { part, claim } => format!("//! expect: failed in {part}: {claim}"),
+            Expect::Ended { kind, part } => format!("//! expect: {kind} in {part}"),
         }
+    }
+}
+
+/// What a status gives, as header lines would say it: `done`, or each finding on its own (its
+/// consequences aside, which hang on it).
+fn given(status: &Status) -> Vec<Expect> {
+    match status {
+        Status::Done(_) => vec![Expect::Done],
+        Status::Failed(verdict) => {
+            let mut given: Vec<Expect> = verdict.findings.iter().map(Expect::of).collect();
+            given.sort();
+            given.dedup();
+            given
+        }
+        _ => Vec::new(),
     }
 }
 
 /// The answers kept as tests, for `exercise`: (file, what it must give), each saying what it
-/// expects in its first line (see [`Expect::parse`]).
-fn answers(workspace: &Workspace, exercise: &Exercise) -> Result<Vec<(PathBuf, Expect)>> {
+/// expects in the `//! expect:` lines it starts with (see [`Expect`]).
+fn answers(workspace: &Workspace, exercise: &Exercise) -> Result<Vec<(PathBuf, Vec<Expect>)>> {
     let folder = workspace.root.join("xtask/answers").join(&exercise.name);
     let mut found = Vec::new();
     let entries =
@@ -61,13 +109,25 @@ fn answers(workspace: &Workspace, exercise: &Exercise) -> Result<Vec<(PathBuf, E
             continue;
         }
         let text = read(&path)?;
-        let first = text.lines().next().unwrap_or_default();
-        let Some(expect) = Expect::parse(first) else {
+        let header: Vec<&str> = text
+            .lines()
+            .take_while(|l| l.starts_with("//! expect: "))
+            .collect();
+        let mut expect = Vec::new();
+        for line in &header {
+            let Some(one) = Expect::parse(line) else {
+                bail!("{}: `{line}` is not an expectation (see xtask/answers/README.md)", path.display());
+            };
+            expect.push(one);
+        }
+        if expect.is_empty() {
             bail!(
-                "{} does not start with `//! expect: done` or `//! expect: failed in PART: WORDS`",
+                "{} does not start with `//! expect: done` or `//! expect: failed in PART: CLAIM`",
                 path.display()
             );
-        };
+        }
+        expect.sort();
+        expect.dedup();
         found.push((path, expect));
     }
     found.sort_by(|a, b| a.0.cmp(&b.0));
@@ -222,12 +282,17 @@ fn answers_judged(
                 .context("cannot put an answer in place")?;
             let status = check(copy, exercise)?;
             let shown = answer.strip_prefix(&workspace.root).unwrap_or(&answer);
-            if expect.holds(&status) {
-                println!("  {}: {expect:?}, as expected", shown.display());
+            let given = given(&status);
+            if given == expect {
+                println!("  {}: as expected", shown.display());
             } else {
+                let lines: Vec<String> = given.iter().map(Expect::line).collect();
                 fail(format!(
-                    "{}: expected {expect:?}, got {status:?}",
-                    shown.display()
+                    "{}: expected {}, got {}; its header would read:\n{}\nits status: {status:?}",
+                    shown.display(),
+                    expect.iter().map(Expect::line).collect::<Vec<_>>().join(" + "),
+                    if lines.is_empty() { "no verdict".to_owned() } else { lines.join(" + ") },
+                    lines.join("\n")
                 ));
             }
         }

@@ -1,0 +1,140 @@
+//! A claim of the lesson, said with what the judge needs to put it at the right door: the part
+//! it is about, the call that showed it, and the earlier claim it follows from. And the steps
+//! around claims: one that stops early lets the run go on, one that needs what an earlier step
+//! did not give says so and does not run.
+
+use crate::events::{Because, Event};
+use crate::parts::PartError;
+use crate::record::Check;
+use crate::report::Lesson;
+
+/// A claim about to be checked: see [`Lesson::claim`].
+#[derive(Debug)]
+#[must_use = "a claim is checked only by `holds`"]
+pub struct Claim<'a> {
+    lesson: &'a mut Lesson,
+    claim: String,
+    call: Option<String>,
+    because: Option<Because>,
+}
+
+impl Lesson {
+    /// A claim of the lesson, about the last part the step called; [`Claim::holds`] checks it.
+    pub fn claim(&mut self, claim: impl Into<String>) -> Claim<'_> {
+        Claim {
+            lesson: self,
+            claim: claim.into(),
+            call: None,
+            because: None,
+        }
+    }
+
+    /// Runs one step, `body`. When the step cannot go on (its body returns an error that is not
+    /// a part's), it says why and the run goes on: `None` then tells the steps that need its
+    /// result to say so ([`Lesson::needs`]). A part still `todo!()`, or one that panicked,
+    /// still ends the run: what a panic left behind in the learner's state is unknown.
+    ///
+    /// # Errors
+    /// [`PartError::ToDo`] or [`PartError::Panicked`], from a part the step called.
+    pub fn attempt<T>(
+        &mut self,
+        body: impl FnOnce(&mut Lesson) -> anyhow::Result<T>,
+    ) -> anyhow::Result<Option<T>> {
+        match body(self) {
+            Ok(value) => Ok(Some(value)),
+            Err(error) if error.downcast_ref::<PartError>().is_some() => Err(error),
+            Err(error) => {
+                let message = format!("{error:#}");
+                self.print(&format!("  [STOPPED] this step cannot go on: {message}"));
+                self.stopped.set(self.stopped.get() + 1);
+                self.events.write(|| Event::Stopped {
+                    step: self.step_number(),
+                    part: self.last_part.get().map(str::to_owned),
+                    message: message.clone(),
+                    goes_on: true,
+                });
+                Ok(None)
+            }
+        }
+    }
+
+    /// What the current step needs from an earlier one, `input`, if that step gave it. When it
+    /// did not, says that this step does not run, for want of `what` (`the memory request gave
+    /// in step 2`), and returns `None`.
+    pub fn needs<T>(&mut self, input: Option<T>, what: &str) -> Option<T> {
+        if input.is_none() {
+            self.print(&format!("  [NOT RUN] this step needs {what}"));
+            self.stopped.set(self.stopped.get() + 1);
+            self.events.write(|| Event::NotRun {
+                step: self.step_number(),
+                needs: what.to_owned(),
+            });
+        }
+        input
+    }
+}
+
+impl Claim<'_> {
+    /// The claim is about `part`, though another part was called after it (to read the
+    /// registry, say). Later claims of the step are about `part` too, until another is called.
+    pub fn about(self, part: &'static str) -> Self {
+        self.lesson.last_part.set(Some(part));
+        self
+    }
+
+    /// The call that shows the claim, in the learner's terms (`mem_chunk(131071)`), when it is
+    /// not the last call of the part ([`Lesson::part_call`]).
+    pub fn call(mut self, call: impl Into<String>) -> Self {
+        self.call = Some(call.into());
+        self
+    }
+
+    /// This claim, failing, follows from the earlier claim `claim` failing, and `how`.
+    pub fn because(mut self, claim: impl Into<String>, how: impl Into<String>) -> Self {
+        self.because = Some(Because {
+            claim: claim.into(),
+            how: how.into(),
+        });
+        self
+    }
+
+    /// Checks the claim and records the result; `detail` is the evidence, printed when it does
+    /// not hold. Returns `passed`.
+    pub fn holds(self, passed: bool, detail: impl Into<String>) -> bool {
+        let Claim {
+            lesson,
+            claim,
+            call,
+            because,
+        } = self;
+        let detail = if passed {
+            lesson.print(&format!("  [ok] {claim}"));
+            None
+        } else {
+            let detail = detail.into();
+            lesson.print(&format!("  [FAILED] {claim}: {detail}"));
+            Some(detail)
+        };
+        let part = lesson.last_part.get();
+        let call = call.or_else(|| {
+            let calls = lesson.calls.borrow();
+            let part = part?;
+            calls.iter().find(|(p, _)| *p == part).map(|(_, c)| c.clone())
+        });
+        lesson.events.write(|| Event::Check {
+            step: lesson.step_number(),
+            part: part.map(str::to_owned),
+            claim: claim.clone(),
+            passed,
+            detail: detail.clone(),
+            call: if passed { None } else { call.clone() },
+            because: if passed { None } else { because.clone() },
+        });
+        lesson.current().checks.push(Check {
+            claim,
+            passed,
+            detail,
+        });
+        passed
+    }
+}
