@@ -11,7 +11,8 @@ use ex3_mmap::{Parts, pattern};
 /// The parts, in the lesson's order, for the driver.
 pub const PARTS: Parts = Parts {
     map,
-    write_and_read,
+    write,
+    read_back,
     unmap,
     owned_mapping,
 };
@@ -45,16 +46,23 @@ pub fn map(len: usize) -> io::Result<*mut u8> {
     }
 }
 
-/// Step 2: writes `pattern(offset)` to each of the `len` bytes at `memory`, then reads them all
-/// back and returns how many differ.
+/// Step 2: writes `pattern(offset)` to each of the `len` bytes at `memory`.
 ///
 /// # Safety
-/// `memory` must be valid for reads and writes of `len` bytes, used by nothing else.
-pub unsafe fn write_and_read(memory: *mut u8, len: usize) -> usize {
+/// `memory` must be valid for writes of `len` bytes, used by nothing else.
+pub unsafe fn write(memory: *mut u8, len: usize) {
     let buf: &mut [u8] = unsafe { slice::from_raw_parts_mut(memory, len) };
     for (offset, byte) in buf.iter_mut().enumerate() {
         *byte = pattern(offset);
     }
+}
+
+/// Step 2, again: reads the `len` bytes at `memory` back and returns how many differ.
+///
+/// # Safety
+/// `memory` must be valid for reads of `len` bytes, which nothing writes meanwhile.
+pub unsafe fn read_back(memory: *const u8, len: usize) -> usize {
+    let buf: &[u8] = unsafe { slice::from_raw_parts(memory, len) };
     buf.iter()
         .enumerate()
         .filter(|&(offset, &byte)| byte != pattern(offset))

@@ -11,7 +11,8 @@ use memmap2::MmapOptions;
 /// The parts, in the lesson's order, for the driver.
 pub const PARTS: Parts = Parts {
     map,
-    write_and_read,
+    write,
+    read_back,
     unmap,
     owned_mapping,
 };
@@ -28,10 +29,15 @@ pub fn map(len: usize) -> io::Result<*mut u8> {
     Ok(addr.cast::<u8>())
 }
 
-pub unsafe fn write_and_read(memory: *mut u8, len: usize) -> usize {
-    // SAFETY: caller: valid for reads and writes of len bytes, and only ours
+pub unsafe fn write(memory: *mut u8, len: usize) {
+    // SAFETY: caller: valid for writes of len bytes, and only ours
     let mem = unsafe { std::slice::from_raw_parts_mut(memory, len) };
     mem.iter_mut().enumerate().for_each(|(i, b)| *b = pattern(i));
+}
+
+pub unsafe fn read_back(memory: *const u8, len: usize) -> usize {
+    // SAFETY: caller: valid for reads of len bytes, nobody writes them meanwhile
+    let mem = unsafe { std::slice::from_raw_parts(memory, len) };
     mem.iter().enumerate().filter(|(i, b)| **b != pattern(*i)).count()
 }
 

@@ -13,7 +13,8 @@ use ex3_mmap::{Parts, pattern};
 /// The parts, in the lesson's order, for the driver.
 pub const PARTS: Parts = Parts {
     map,
-    write_and_read,
+    write,
+    read_back,
     unmap,
     owned_mapping,
 };
@@ -32,16 +33,24 @@ pub fn map(len: usize) -> io::Result<*mut u8> {
     Ok(addr as *mut u8)
 }
 
-/// Step 2: writes `pattern(offset)` to each of the `len` bytes at `memory`, then reads them all
-/// back and returns how many differ.
+/// Step 2: writes `pattern(offset)` to each of the `len` bytes at `memory`.
 ///
 /// # Safety
-/// `memory` must be valid for reads and writes of `len` bytes, used by nothing else.
-pub unsafe fn write_and_read(memory: *mut u8, len: usize) -> usize {
+/// `memory` must be valid for writes of `len` bytes, used by nothing else.
+pub unsafe fn write(memory: *mut u8, len: usize) {
     // volatile so the compiler really touches the memory instead of "knowing" the answer
     for i in 0..len {
         unsafe { memory.add(i).write_volatile(pattern(i)) };
     }
+}
+
+/// Step 2, again: reads the `len` bytes at `memory` back and returns how many differ from
+/// `pattern(offset)`.
+///
+/// # Safety
+/// `memory` must be valid for reads of `len` bytes, which nothing writes meanwhile.
+pub unsafe fn read_back(memory: *const u8, len: usize) -> usize {
+    // volatile here too, so every byte is really read from memory
     let mut mismatches = 0;
     for i in 0..len {
         let byte = unsafe { memory.add(i).read_volatile() };

@@ -8,7 +8,8 @@ use ex3_mmap::{Parts, pattern};
 
 pub const PARTS: Parts = Parts {
     map,
-    write_and_read,
+    write,
+    read_back,
     unmap,
     owned_mapping,
 };
@@ -28,13 +29,18 @@ pub fn map(len: usize) -> io::Result<*mut u8> {
 }
 
 /// # Safety
-/// `len` readable and writable bytes at `memory`.
-pub unsafe fn write_and_read(memory: *mut u8, len: usize) -> usize {
+/// `len` writable bytes at `memory`.
+pub unsafe fn write(memory: *mut u8, len: usize) {
     for i in 0..len {
         // SAFETY: i < len, inside the memory the caller vouches for.
         unsafe { *memory.add(i) = pattern(i) };
     }
-    // SAFETY: as above.
+}
+
+/// # Safety
+/// `len` readable bytes at `memory`.
+pub unsafe fn read_back(memory: *const u8, len: usize) -> usize {
+    // SAFETY: i < len, inside the memory the caller vouches for.
     (0..len).filter(|&i| unsafe { *memory.add(i) } != pattern(i)).count()
 }
 

@@ -7,7 +7,8 @@ use ex3_mmap::{Parts, pattern};
 
 pub const PARTS: Parts = Parts {
     map,
-    write_and_read,
+    write,
+    read_back,
     unmap,
     owned_mapping,
 };
@@ -31,13 +32,20 @@ pub fn map(len: usize) -> io::Result<*mut u8> {
 }
 
 /// # Safety
-/// `len` readable and writable bytes at `memory`.
-pub unsafe fn write_and_read(memory: *mut u8, len: usize) -> usize {
+/// `len` writable bytes at `memory`.
+pub unsafe fn write(memory: *mut u8, len: usize) {
     // SAFETY: the caller's promise.
     let bytes = unsafe { std::slice::from_raw_parts_mut(memory, len) };
     for (i, b) in bytes.iter_mut().enumerate() {
         *b = pattern(i);
     }
+}
+
+/// # Safety
+/// `len` readable bytes at `memory`.
+pub unsafe fn read_back(memory: *const u8, len: usize) -> usize {
+    // SAFETY: the caller's promise.
+    let bytes = unsafe { std::slice::from_raw_parts(memory, len) };
     bytes.iter().enumerate().filter(|&(i, &b)| b != pattern(i)).count()
 }
 

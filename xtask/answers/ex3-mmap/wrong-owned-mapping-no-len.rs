@@ -9,7 +9,8 @@ use ex3_mmap::{Parts, pattern};
 /// The parts, in the lesson's order, for the driver.
 pub const PARTS: Parts = Parts {
     map,
-    write_and_read,
+    write,
+    read_back,
     unmap,
     owned_mapping,
 };
@@ -33,12 +34,16 @@ pub fn map(len: usize) -> io::Result<*mut u8> {
     Ok(p as *mut u8)
 }
 
-/// Step 2: write pattern to every byte, read back, count differences.
-pub unsafe fn write_and_read(memory: *mut u8, len: usize) -> usize {
+/// Step 2: write pattern to every byte.
+pub unsafe fn write(memory: *mut u8, len: usize) {
     for i in 0..len {
         // SAFETY: i < len, the caller gives us len bytes.
         unsafe { *memory.add(i) = pattern(i) };
     }
+}
+
+/// Step 2, again: read back, count differences.
+pub unsafe fn read_back(memory: *const u8, len: usize) -> usize {
     let mut wrong = 0;
     for i in 0..len {
         // SAFETY: i < len.

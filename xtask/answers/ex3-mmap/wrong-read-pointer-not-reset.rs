@@ -1,5 +1,5 @@
-//! expect: failed in write_and_read: bytes past the end of the 10000 bytes from map
-//! intent: wrong: step 2 (write_and_read): I walk a pointer through the memory with p = p.add(1) to write, then walk it again to read back
+//! expect: failed in read_back: bytes past the end of the 10000 bytes from map
+//! intent: wrong: step 2 (read_back): I walk one pointer P through the memory with P = P.add(1) in write, then walk it again in read_back to read back
 //! expect-judge: step 2 is wrong: the read loop goes on from where the write loop stopped, since p is never set back to memory, so it reads the len bytes that follow the ones written, from memory + len on (bytes it does not own: the rest of the last page, then whatever lies past the mapping, likely a SIGSEGV on the unmapped page after it) and the mismatch count is not about the written bytes; p must start again at memory before reading; the other parts are right
 //! Your parts of exercise 3, using mmap (ex3-mmap).
 
@@ -12,7 +12,8 @@ use ex3_mmap::{Parts, pattern};
 /// The parts, in the lesson's order, for the driver.
 pub const PARTS: Parts = Parts {
     map,
-    write_and_read,
+    write,
+    read_back,
     unmap,
     owned_mapping,
 };
@@ -35,25 +36,32 @@ pub fn map(len: usize) -> io::Result<*mut u8> {
     Ok(mem as *mut u8)
 }
 
-/// Step 2: writes `pattern(offset)` to each of the `len` bytes at `memory`, then reads them all
-/// back and returns how many differ.
-pub unsafe fn write_and_read(memory: *mut u8, len: usize) -> usize {
-    let mut p = memory;
+// the pointer I walk through the memory, in write and then in read_back
+static mut P: *mut u8 = std::ptr::null_mut();
+
+/// Step 2: writes `pattern(offset)` to each of the `len` bytes at `memory`.
+pub unsafe fn write(memory: *mut u8, len: usize) {
+    unsafe { P = memory };
     // write every byte
     for offset in 0..len {
         unsafe {
-            *p = pattern(offset);
-            p = p.add(1);
+            *P = pattern(offset);
+            P = P.add(1);
         }
     }
+}
+
+/// Step 2, again: reads the `len` bytes at `memory` back and returns how many differ from
+/// `pattern(offset)`.
+pub unsafe fn read_back(memory: *const u8, len: usize) -> usize {
     // read them back
     let mut differ = 0;
     for offset in 0..len {
         unsafe {
-            if *p != pattern(offset) {
+            if *P != pattern(offset) {
                 differ += 1;
             }
-            p = p.add(1);
+            P = P.add(1);
         }
     }
     differ

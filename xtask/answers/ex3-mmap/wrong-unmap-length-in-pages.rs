@@ -12,7 +12,8 @@ use ex3_mmap::{Parts, pattern};
 /// The parts, in the lesson's order, for the driver.
 pub const PARTS: Parts = Parts {
     map,
-    write_and_read,
+    write,
+    read_back,
     unmap,
     owned_mapping,
 };
@@ -40,12 +41,16 @@ pub fn map(len: usize) -> io::Result<*mut u8> {
     }
 }
 
-/// Step 2: writes `pattern(offset)` to each of the `len` bytes at `memory`, then reads them all
-/// back and returns how many differ.
-pub unsafe fn write_and_read(memory: *mut u8, len: usize) -> usize {
+/// Step 2: writes `pattern(offset)` to each of the `len` bytes at `memory`.
+pub unsafe fn write(memory: *mut u8, len: usize) {
     for off in 0..len {
         unsafe { memory.add(off).write(pattern(off)) };
     }
+}
+
+/// Step 2, again: reads the `len` bytes at `memory` back and returns how many differ from
+/// `pattern(offset)`.
+pub unsafe fn read_back(memory: *const u8, len: usize) -> usize {
     (0..len)
         .filter(|&off| unsafe { memory.add(off).read() } != pattern(off))
         .count()

@@ -1,5 +1,5 @@
-//! expect: failed in write_and_read: just past the end, was changed
-//! intent: wrong: write_and_read: my write loop is `0..=len`, one byte past the end
+//! expect: failed in write: just past the end, was changed
+//! intent: wrong: write: my write loop is `0..=len`, one byte past the end
 //! expect-judge: writes memory[len], past the mapping's requested length (inside the last page for 10000 bytes, a SIGSEGV when len is a page multiple)
 use std::io;
 
@@ -8,7 +8,8 @@ use ex3_mmap::{Parts, pattern};
 /// The parts, in the lesson's order, for the driver.
 pub const PARTS: Parts = Parts {
     map,
-    write_and_read,
+    write,
+    read_back,
     unmap,
     owned_mapping,
 };
@@ -32,12 +33,16 @@ pub fn map(len: usize) -> io::Result<*mut u8> {
     Ok(p as *mut u8)
 }
 
-/// Step 2: write pattern to every byte, read back, count differences.
-pub unsafe fn write_and_read(memory: *mut u8, len: usize) -> usize {
+/// Step 2: write pattern to every byte.
+pub unsafe fn write(memory: *mut u8, len: usize) {
     for i in 0..=len {
         // SAFETY: i is within the mapping
         unsafe { *memory.add(i) = pattern(i) };
     }
+}
+
+/// Step 2, again: read back, count differences.
+pub unsafe fn read_back(memory: *const u8, len: usize) -> usize {
     let mut wrong = 0;
     for i in 0..len {
         // SAFETY: i < len.
