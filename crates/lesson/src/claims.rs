@@ -119,7 +119,10 @@ impl Claim<'_> {
         let call = call.or_else(|| {
             let calls = lesson.calls.borrow();
             let part = part?;
-            calls.iter().find(|(p, _)| *p == part).map(|(_, c)| c.clone())
+            calls
+                .iter()
+                .find(|(p, _)| *p == part)
+                .map(|(_, c)| c.clone())
         });
         lesson.events.write(|| Event::Check {
             step: lesson.step_number(),

@@ -494,7 +494,10 @@ impl Lesson {
             match self.stopped.get() {
                 0 => {}
                 1 => emit(name, "1 step stopped early or did not run (see above)."),
-                n => emit(name, &format!("{n} steps stopped early or did not run (see above).")),
+                n => emit(
+                    name,
+                    &format!("{n} steps stopped early or did not run (see above)."),
+                ),
             }
         }
         eprintln!("{name}: {failed} check(s) failed");

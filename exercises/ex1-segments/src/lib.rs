@@ -83,23 +83,83 @@ fn one_call_deeper(parts: &Parts) -> usize {
     black_box(parts.address_of_a_local)()
 }
 
+/// The lesson's own global of each kind, for the picture where a learner's did not hold.
+static OWN_DATA: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+static OWN_BSS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// What a step placed, for the picture: the learner's thing where its claims held, or else the
+/// lesson's own of the same kind, so that the picture judges the layout and not the part again.
+fn placed_or_own(
+    lesson: &mut Lesson,
+    placed: Option<Placed>,
+    label: &'static str,
+    own: usize,
+) -> Placed {
+    match placed {
+        Some(placed) if placed.held => placed,
+        _ => {
+            lesson.line(format!(
+                "  (the picture shows the lesson's own {label}: yours did not hold)"
+            ));
+            Placed {
+                label,
+                addr: own,
+                held: true,
+            }
+        }
+    }
+}
+
+/// Runs the steps. A step that fails its claims lets the run go on; one that cannot go on
+/// stops alone, and the picture uses the lesson's own things where a step gave none.
 fn run(lesson: &mut Lesson, parts: &Parts, large: usize) -> Result<()> {
     let malloc = GlibcMalloc::read()?;
-    let mut placed = vec![stack(lesson, parts)?];
-    let (small, small_placed) = small_heap_value(lesson, parts, &malloc)?;
-    placed.push(small_placed);
+    let stack = lesson.attempt(|lesson| stack(lesson, parts))?;
+    let small = lesson.attempt(|lesson| small_heap_value(lesson, parts, &malloc))?;
     let mmap_page = Mapping::anonymous(sys::page_size()).context("mmap refused a page")?;
-    let (large, page_placed) = large_allocation(lesson, parts, large, &mmap_page, &malloc)?;
-    placed.push(page_placed);
-    placed.push(initialised_global(lesson, parts)?);
-    placed.push(zeroed_global(lesson, parts)?);
-    string_literal(lesson, parts)?;
-    placed.push(function(lesson, parts)?);
-    heap_grows(lesson, &malloc)?;
+    let large =
+        lesson.attempt(|lesson| large_allocation(lesson, parts, large, &mmap_page, &malloc))?;
+    let data = lesson.attempt(|lesson| initialised_global(lesson, parts))?;
+    let bss = lesson.attempt(|lesson| zeroed_global(lesson, parts))?;
+    lesson.attempt(|lesson| string_literal(lesson, parts))?;
+    let code = lesson.attempt(|lesson| function(lesson, parts))?;
+    lesson.attempt(|lesson| heap_grows(lesson, &malloc))?;
     lesson.step("The whole picture, with this run's addresses");
+    let own_local = black_box(0u64);
+    let own_box = Box::new(0u64);
+    let (small, small_placed) = small.unzip();
+    let (large, page_placed) = large.unzip();
+    let placed = [
+        placed_or_own(
+            lesson,
+            stack,
+            "a local variable",
+            &raw const own_local as usize,
+        ),
+        placed_or_own(
+            lesson,
+            small_placed,
+            "a Box<u64>",
+            &raw const *own_box as usize,
+        ),
+        placed_or_own(
+            lesson,
+            page_placed,
+            "a page from mmap",
+            mmap_page.as_ptr() as usize,
+        ),
+        placed_or_own(
+            lesson,
+            data,
+            "an initialised global",
+            OWN_DATA.as_ptr() as usize,
+        ),
+        placed_or_own(lesson, bss, "a zeroed global", OWN_BSS.as_ptr() as usize),
+        placed_or_own(lesson, code, "a function's code", run as *const () as usize),
+    ];
     let map = lesson.map()?;
     diagram(lesson, &map, &placed, malloc.no_heap().is_none())?;
-    drop((small, large, mmap_page));
+    drop((small, large, own_box, mmap_page));
     Ok(())
 }
 
@@ -113,23 +173,27 @@ fn stack(lesson: &mut Lesson, parts: &Parts) -> Result<Placed> {
     );
     let local_addr = lesson.part("address_of_a_local", parts.address_of_a_local)?;
     let region = lesson.observe("a local variable (main)", local_addr)?;
-    lies_in(
-        lesson,
-        &region,
-        local_addr,
-        RegionKind::Stack,
-        "the local lies in [stack]",
-    );
+    const ON_STACK: &str = "the local lies in [stack]";
+    let held = lies_in(lesson, &region, local_addr, RegionKind::Stack, ON_STACK);
     let deeper = lesson.part("address_of_a_local", || one_call_deeper(parts))?;
     lesson.observe("a local one call deeper", deeper)?;
-    lesson.check(
-        "the stack grows down: the deeper call's local is lower",
+    let claim = lesson.claim("the stack grows down: the deeper call's local is lower");
+    let claim = if held {
+        claim
+    } else {
+        claim.because(
+            ON_STACK,
+            "an address that is not on the stack cannot show it growing",
+        )
+    };
+    let grows = claim.holds(
         deeper < local_addr,
         format!("{deeper:#x} is not below {local_addr:#x}"),
     );
     Ok(Placed {
         label: "a local variable",
         addr: local_addr,
+        held: held && grows,
     })
 }
 
@@ -148,7 +212,7 @@ fn small_heap_value(
     let small = lesson.part("a_small_heap_value", parts.a_small_heap_value)?;
     let small_addr = &raw const *small as usize;
     let region = lesson.observe("a Box<u64>", small_addr)?;
-    match malloc.no_heap() {
+    let held = match malloc.no_heap() {
         None => lies_in(
             lesson,
             &region,
@@ -159,12 +223,13 @@ fn small_heap_value(
         Some(why) => {
             lesson.fact("not in this run", why);
             let claim = "the Box lies in an anonymous mapping that malloc made";
-            lies_in(lesson, &region, small_addr, RegionKind::Anonymous, claim);
+            lies_in(lesson, &region, small_addr, RegionKind::Anonymous, claim)
         }
-    }
+    };
     let placed = Placed {
         label: "a Box<u64>",
         addr: small_addr,
+        held,
     };
     Ok((small, placed))
 }
@@ -249,7 +314,7 @@ fn a_page_from_mmap(lesson: &mut Lesson, map: &memcore::MemoryMap, mmap_page: &M
     );
     let page_addr = mmap_page.as_ptr() as usize;
     let region = lesson.observe_in(map, "a page from mmap", page_addr);
-    lies_in(
+    let held = lies_in(
         lesson,
         &region,
         page_addr,
@@ -259,6 +324,7 @@ fn a_page_from_mmap(lesson: &mut Lesson, map: &memcore::MemoryMap, mmap_page: &M
     Placed {
         label: "a page from mmap",
         addr: page_addr,
+        held,
     }
 }
 
@@ -276,13 +342,19 @@ fn initialised_global(lesson: &mut Lesson, parts: &Parts) -> Result<Placed> {
         parts.address_of_an_initialised_global,
     )?;
     let region = lesson.observe("an initialised global", data_addr)?;
-    lesson.check(
-        "it lies in the executable's rw-p mapping",
+    const IN_DATA: &str = "it lies in the executable's rw-p mapping";
+    let in_data = lesson.check(
+        IN_DATA,
         region.as_ref().is_some_and(|r| r.kind == RegionKind::Data),
         describe_global(&region, data_addr),
     );
-    lesson.check(
+    let linker = linker_agrees(
+        lesson,
         "the linker agrees: etext <= it < edata",
+        in_data,
+        IN_DATA,
+    )
+    .holds(
         bounds.etext <= data_addr && data_addr < bounds.edata,
         format!(
             "{data_addr:#x} is not in [{:#x}, {:#x})",
@@ -292,6 +364,7 @@ fn initialised_global(lesson: &mut Lesson, parts: &Parts) -> Result<Placed> {
     Ok(Placed {
         label: "an initialised global",
         addr: data_addr,
+        held: in_data && linker,
     })
 }
 
@@ -315,13 +388,15 @@ fn zeroed_global(lesson: &mut Lesson, parts: &Parts) -> Result<Placed> {
     let in_rw = region
         .as_ref()
         .is_some_and(|r| matches!(r.kind, RegionKind::Data | RegionKind::Bss));
-    lesson.check(
-        "it lies in the executable's writable memory",
-        in_rw,
-        describe_global(&region, bss_addr),
-    );
-    lesson.check(
+    const WRITABLE: &str = "it lies in the executable's writable memory";
+    let in_rw = lesson.check(WRITABLE, in_rw, describe_global(&region, bss_addr));
+    let linker = linker_agrees(
+        lesson,
         "the linker agrees: edata <= it < end",
+        in_rw,
+        WRITABLE,
+    )
+    .holds(
         bounds.edata <= bss_addr && bss_addr < bounds.end,
         format!(
             "{bss_addr:#x} is not in [{:#x}, {:#x})",
@@ -331,6 +406,7 @@ fn zeroed_global(lesson: &mut Lesson, parts: &Parts) -> Result<Placed> {
     Ok(Placed {
         label: "a zeroed global",
         addr: bss_addr,
+        held: in_rw && linker,
     })
 }
 
@@ -358,10 +434,13 @@ fn string_literal(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
         read_only,
         describe(&region, literal_addr),
     );
-    if let (Some(text), Some(region)) = (map.first(RegionKind::Text), region.as_ref()) {
+    // Which linker laid this build out is read from a literal of the lesson's own: the
+    // learner's address may be wrong.
+    let own = "a literal of the lesson's own".as_ptr() as usize;
+    if let (Some(text), Some(region)) = (map.first(RegionKind::Text), map.region_of(own)) {
         let side = if region.kind == RegionKind::Text {
             "inside the code's r-xp mapping (gold, or GNU ld without separate code)"
-        } else if literal_addr < text.start {
+        } else if own < text.start {
             "in a mapping of its own below the code (rust-lld)"
         } else {
             "in a mapping of its own above the code (GNU ld with separate code)"
@@ -380,19 +459,19 @@ fn function(lesson: &mut Lesson, parts: &Parts) -> Result<Placed> {
     );
     let function_addr = lesson.part("address_of_a_function", parts.address_of_a_function)?;
     let region = lesson.observe("a function's code", function_addr)?;
-    let claim = "it lies in the executable's r-xp mapping";
-    if region.is_none() {
+    const IN_TEXT: &str = "it lies in the executable's r-xp mapping";
+    let in_text = if region.is_none() {
         lesson.check(
-            claim,
+            IN_TEXT,
             false,
             format!(
                 "no mapping holds {function_addr:#x}, so it is not code: `f as usize` is the \
                  address of f's code, while &f is a reference to a value of no size"
             ),
-        );
+        )
     } else {
-        lies_in(lesson, &region, function_addr, RegionKind::Text, claim);
-    }
+        lies_in(lesson, &region, function_addr, RegionKind::Text, IN_TEXT)
+    };
     // The executable's lowest mapping: code lies between it and etext.
     let map = lesson.map()?;
     let exe_start = map
@@ -405,8 +484,8 @@ fn function(lesson: &mut Lesson, parts: &Parts) -> Result<Placed> {
             )
         })
         .map_or(0, |r| r.start);
-    lesson.check(
-        "the linker agrees: it lies in the executable, below etext",
+    let claim = "the linker agrees: it lies in the executable, below etext";
+    let linker = linker_agrees(lesson, claim, in_text, IN_TEXT).holds(
         exe_start <= function_addr && function_addr < bounds.etext,
         format!(
             "{function_addr:#x} is not between the executable's start, {exe_start:#x}, and \
@@ -417,6 +496,7 @@ fn function(lesson: &mut Lesson, parts: &Parts) -> Result<Placed> {
     Ok(Placed {
         label: "a function's code",
         addr: function_addr,
+        held: in_text && linker,
     })
 }
 
@@ -524,16 +604,37 @@ fn heap_never_grows(lesson: &mut Lesson, why: String) -> Result<()> {
     Ok(())
 }
 
-/// Checks that `region`, where `addr` lies, is of `kind`: the lesson's `claim`.
+/// Checks that `region`, where `addr` lies, is of `kind`: the lesson's `claim`. Returns whether
+/// it held.
 fn lies_in(
     lesson: &mut Lesson,
     region: &Option<Region>,
     addr: usize,
     kind: RegionKind,
     claim: &str,
-) {
+) -> bool {
     let holds = region.as_ref().is_some_and(|r| r.kind == kind);
-    lesson.check(claim, holds, describe(region, addr));
+    lesson.check(claim, holds, describe(region, addr))
+}
+
+/// The linker's claim `claim` about an address whose region was checked by `region_claim`
+/// (`in_region`: it held): an address in the wrong region is outside the linker's bounds too,
+/// so that failure follows from the first.
+fn linker_agrees<'a>(
+    lesson: &'a mut Lesson,
+    claim: &str,
+    in_region: bool,
+    region_claim: &str,
+) -> lesson::Claim<'a> {
+    let claim = lesson.claim(claim);
+    if in_region {
+        claim
+    } else {
+        claim.because(
+            region_claim,
+            "an address outside the region lies outside the linker's bounds too",
+        )
+    }
 }
 
 /// Where a global at `addr` lies, for a failed claim; a global in read-only memory gets why.

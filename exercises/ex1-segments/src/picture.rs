@@ -9,6 +9,8 @@ use memcore::{MemoryMap, Region};
 pub(crate) struct Placed {
     pub(crate) label: &'static str,
     pub(crate) addr: usize,
+    /// Every claim its step made about it held.
+    pub(crate) held: bool,
 }
 
 /// One row of the diagram: its name, the region it stands for, and what lies in it.

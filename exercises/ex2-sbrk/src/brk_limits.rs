@@ -123,7 +123,9 @@ pub(crate) fn ask_for_too_much(lesson: &mut Lesson, parts: &Parts) -> Result<()>
     );
     let before = sys::program_break() as usize;
     let absurd = 1usize << 46;
-    let refused = lesson.part_call("request", "request(1 << 46), 64 TiB", || (parts.request)(absurd))?;
+    let refused = lesson.part_call("request", "request(1 << 46), 64 TiB", || {
+        (parts.request)(absurd)
+    })?;
     lesson.fact("asked for", bytes(absurd as u64));
     let said = match &refused {
         Err(error) => io_error(error),
@@ -152,8 +154,9 @@ pub(crate) fn ask_for_too_much(lesson: &mut Lesson, parts: &Parts) -> Result<()>
         format!("it moved {}", lesson::moved(before, unmoved)),
     );
 
-    let overflowing =
-        lesson.part_call("request", "request(usize::MAX)", || (parts.request)(usize::MAX))?;
+    let overflowing = lesson.part_call("request", "request(usize::MAX)", || {
+        (parts.request)(usize::MAX)
+    })?;
     let after = sys::program_break() as usize;
     if after < before {
         // A request read as negative shrank the break; put it back before going on.

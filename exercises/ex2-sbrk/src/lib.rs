@@ -104,7 +104,8 @@ fn find_initial_break(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
     explain_the_break(lesson, no_heap.is_none());
     lesson.give_malloc_room();
     let (map, truth) = lesson.map_and_break()?;
-    let initial = lesson.part_call("current_break", "current_break()", parts.current_break)? as usize;
+    let initial =
+        lesson.part_call("current_break", "current_break()", parts.current_break)? as usize;
     let after = sys::program_break() as usize;
     let end = segment_bounds().end;
     lesson.observe_with(&map, "the linker's end (end of bss)", end, Marks::REGION);
@@ -205,24 +206,23 @@ fn check_initial_break(lesson: &mut Lesson, map: &MemoryMap, reads: Reads, heap:
             )
         },
     );
+    // What the lesson says of the break itself, read as memcore reads it: a wrong answer from
+    // current_break is judged above, once.
     lesson.check(
         "the break lies at or above end",
-        initial >= end,
-        format!("{initial:#x} is below {end:#x}"),
+        truth >= end,
+        format!("{truth:#x} is below {end:#x}"),
     );
     match heap {
         Some(heap) => lesson.check(
             "malloc already moved the break above the start of [heap]",
-            initial > heap.start && initial <= heap.end,
-            format!(
-                "{initial:#x} is not in ({:#x}, {:#x}]",
-                heap.start, heap.end
-            ),
+            truth > heap.start && truth <= heap.end,
+            format!("{truth:#x} is not in ({:#x}, {:#x}]", heap.start, heap.end),
         ),
         None => lesson.check(
             "no region holds the break, and no [heap] exists yet",
-            map.region_of(initial).is_none() && map.heap().is_none(),
-            format!("{initial:#x} lies in a region"),
+            map.region_of(truth).is_none() && map.heap().is_none(),
+            format!("{truth:#x} lies in a region"),
         ),
     };
 }
@@ -286,9 +286,9 @@ fn grow(lesson: &mut Lesson, parts: &Parts) -> Result<Memory> {
 /// break itself, so that the next steps judge write, read_back and give_back on their own.
 fn own_memory(lesson: &mut Lesson) -> Result<Memory> {
     let brk = sys::program_break();
-    let start = sys::sbrk_from(brk, GROWTH)
-        .context("the new memory is not where it should be, and the lesson could not take its own")?
-        as usize;
+    let start = sys::sbrk_from(brk, GROWTH).context(
+        "the new memory is not where it should be, and the lesson could not take its own",
+    )? as usize;
     lesson.say(
         "request's memory is not where it should be. So the next steps use 10000 bytes the \
          lesson takes from the break itself.",
@@ -397,7 +397,10 @@ fn fill(start: usize) {
     // `give_back`, and no reference to them is alive.
     let memory = unsafe { std::slice::from_raw_parts_mut(start as *mut u8, GROWTH) };
     for (offset, byte) in memory.iter_mut().enumerate() {
-        *byte = MESSAGE.get(offset).copied().unwrap_or_else(|| pattern(offset));
+        *byte = MESSAGE
+            .get(offset)
+            .copied()
+            .unwrap_or_else(|| pattern(offset));
     }
 }
 
@@ -423,9 +426,11 @@ fn read_back(lesson: &mut Lesson, parts: &Parts, memory: Option<Memory>) -> Resu
         lesson.give("read_back", "request", start, GROWTH);
         // SAFETY: the GROWTH bytes at `start` are ours until `give_back` (checked by `grow`), and
         // nothing writes them while read_back runs.
-        lesson.part_call("read_back", format!("read_back({start:#x}, {GROWTH})"), || unsafe {
-            (parts.read_back)(start as *const u8, GROWTH)
-        })
+        lesson.part_call(
+            "read_back",
+            format!("read_back({start:#x}, {GROWTH})"),
+            || unsafe { (parts.read_back)(start as *const u8, GROWTH) },
+        )
     };
     let found = read(lesson)?;
     lesson.observe("where the other function read", start)?;
@@ -483,9 +488,9 @@ fn refused_under_their_page(
     // Someone else's page holds their data; ours holds what write left. A refusal keeps both.
     fill_their_page(theirs, page);
     let before = bytes_below(start, theirs + page);
+    let call = format!("give_back({start:#x}, {GROWTH}), with someone else's page above");
     // SAFETY: the break is where `grow` left it plus one page that the test above just took
     // (nobody else has moved it on this one thread); give_back must refuse.
-    let call = format!("give_back({start:#x}, {GROWTH}), with someone else's page above");
     let refused = lesson.part_call("give_back", call, || unsafe {
         (parts.give_back)(start as *mut u8, GROWTH)
     })?;
@@ -546,9 +551,11 @@ fn give_back(lesson: &mut Lesson, parts: &Parts, memory: Option<Memory>) -> Resu
 
     // SAFETY: the GROWTH bytes below `grown` are the ones sbrk gave `grow`, nothing
     // refers to them any more, and the break is at `grown` again.
-    let given = lesson.part_call("give_back", format!("give_back({start:#x}, {GROWTH})"), || unsafe {
-        (parts.give_back)(start as *mut u8, GROWTH)
-    })?;
+    let given = lesson.part_call(
+        "give_back",
+        format!("give_back({start:#x}, {GROWTH})"),
+        || unsafe { (parts.give_back)(start as *mut u8, GROWTH) },
+    )?;
     given.map_err(|e| anyhow::anyhow!("give_back failed: {}", io_error(&e)))?;
     let now = sys::program_break() as usize;
     lesson.observe("the program break after shrinking", now)?;

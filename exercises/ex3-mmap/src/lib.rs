@@ -155,8 +155,9 @@ fn map(lesson: &mut Lesson, parts: &Parts) -> Result<usize> {
 /// the next steps judge write, read_back and unmap on their own. The mapping is never
 /// unmapped but by unmap.
 fn own_mapping(lesson: &mut Lesson) -> Result<usize> {
-    let start = sys::mmap_anonymous(LEN)
-        .context("the memory map returned is not all ours to write, and the lesson could not map its own")?;
+    let start = sys::mmap_anonymous(LEN).context(
+        "the memory map returned is not all ours to write, and the lesson could not map its own",
+    )?;
     lesson.say(
         "map's memory is not all ours to write. So the next steps use 10000 bytes the lesson \
          maps itself.",
@@ -252,9 +253,11 @@ fn read_back(lesson: &mut Lesson, parts: &Parts, start: usize) -> Result<()> {
         lesson.give("read_back", "map", start, LEN);
         // SAFETY: the LEN bytes at `start` are ours (checked by `map`), and nothing writes them
         // while read_back runs.
-        lesson.part_call("read_back", format!("read_back({start:#x}, {LEN})"), || unsafe {
-            (parts.read_back)(start as *const u8, LEN)
-        })
+        lesson.part_call(
+            "read_back",
+            format!("read_back({start:#x}, {LEN})"),
+            || unsafe { (parts.read_back)(start as *const u8, LEN) },
+        )
     };
     let found = read(lesson)?;
     lesson.check(
@@ -292,9 +295,9 @@ fn unmap(lesson: &mut Lesson, parts: &Parts, start: Option<usize>) -> Result<()>
     let Some(start) = lesson.needs(start, NEEDS_MEMORY) else {
         return Ok(());
     };
+    let call = format!("unmap({:#x}, {LEN}), one byte in", start + 1);
     // SAFETY: an address one byte into the mapping is not page aligned, so munmap refuses it
     // with EINVAL and unmaps nothing; unmap's doc allows it.
-    let call = format!("unmap({:#x}, {LEN}), one byte in", start + 1);
     let misaligned = lesson.part_call("unmap", call, || unsafe {
         (parts.unmap)((start + 1) as *mut u8, LEN)
     })?;
@@ -382,6 +385,8 @@ fn hole_taken_since(lesson: &mut Lesson, gone: bool, after: &Option<Region>) -> 
 }
 
 fn owned_mapping(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
+    let holds_claim =
+        format!("it holds {LEN} bytes that read as zeros, then read back what was written");
     lesson.step("The same with an owned mapping, unmapped by Drop");
     lesson.say(
         "memmap2's MmapMut owns the mapping. It reads and writes it as a &mut [u8].\n\
@@ -406,21 +411,35 @@ fn owned_mapping(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
             .enumerate()
             .filter(|&(offset, &byte)| byte != pattern(offset))
             .count();
-        lesson.check(
-            &format!("it holds {LEN} bytes that read as zeros, then read back what was written"),
+        let holds = lesson.check(
+            &holds_claim,
             owned.len() == LEN && zeros == LEN && wrong == 0,
-            format!("{} bytes, {zeros} zero, {wrong} not read back", owned.len()),
+            format!(
+                "{}, {zeros} of them zero, {wrong} not read back: owned_mapping must map all \
+                 {LEN} bytes asked for",
+                count(owned.len(), "byte")
+            ),
         );
-        owned_start
+        (owned_start, holds)
         // `owned` goes out of scope here and is unmapped.
     };
+    let (owned_start, holds) = owned_start;
     let left = sys::first_page_mapped(owned_start, LEN);
     let gone = left.is_none();
     let map = lesson.map()?;
     let after = lesson.observe_in(&map, "the old address after Drop", owned_start);
     hole_taken_since(lesson, gone, &after)?;
-    lesson.check(
-        "Drop unmapped it (mincore answers ENOMEM for each page)",
+    let claim = lesson.claim("Drop unmapped it (mincore answers ENOMEM for each page)");
+    // A mapping of another length leaves whatever lies past it where the lesson looks.
+    let claim = if holds {
+        claim
+    } else {
+        claim.because(
+            holds_claim.as_str(),
+            "a mapping of another length than asked is not where the lesson looks",
+        )
+    };
+    claim.holds(
         gone,
         left.map_or_else(String::new, |page| still_mapped(owned_start, page, &map)),
     );

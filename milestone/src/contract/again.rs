@@ -33,9 +33,14 @@ fn sizes_again(threshold: usize) -> Vec<usize> {
 
 /// Takes the small sizes again after everything was released, and checks that no memory was
 /// handed out twice; then gives them back.
-pub(super) fn take_again(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
+pub(super) fn take_again(lesson: &mut Lesson, parts: &Parts, taken: &[Taken]) -> Result<()> {
+    // A mapped chunk placed wrong in the first step is placed wrong again for the same cause.
+    let misplaced = taken
+        .iter()
+        .filter(|t| t.source == Source::Mmap)
+        .find_map(|t| t.misplaced.as_deref());
     // First, while every released block is still free: the threshold itself.
-    let at_threshold = mapped_again(lesson, parts, parts.mmap_threshold)?;
+    let at_threshold = mapped_again(lesson, parts, parts.mmap_threshold, misplaced)?;
     let (again, unwritable) = take_small_again(lesson, parts)?;
     lesson.fact(
         "chunks taken again, of the small sizes, twice each",
@@ -52,13 +57,40 @@ pub(super) fn take_again(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
         problems.join("; "),
     );
     // A byte more, so that its length is no whole number of pages.
-    let mapped = mapped_again(lesson, parts, parts.mmap_threshold.saturating_add(1))?;
+    let mapped = mapped_again(
+        lesson,
+        parts,
+        parts.mmap_threshold.saturating_add(1),
+        misplaced,
+    )?;
+    // The last taken first: a chunk that is on top of the break when its turn comes may go
+    // back to the OS, and the break may only go down.
+    let mut raised = None;
     for t in again.iter().rev().chain([&at_threshold]) {
+        let call = format!("release_chunk({:#x})", t.start);
         // SAFETY: the chunk is one mem_chunk returned, and nothing uses it any more.
-        let _ = lesson.part("release_chunk", || unsafe {
-            counted(t.start, || (parts.release_chunk)(t.start as *mut u8))
+        let (before, after) = lesson.part_call("release_chunk", call, || unsafe {
+            // Read around the call alone: nothing in between allocates.
+            let before = sys::program_break() as usize;
+            let _ = counted(t.start, || (parts.release_chunk)(t.start as *mut u8));
+            (before, sys::program_break() as usize)
         })?;
+        if after > before {
+            raised.get_or_insert((t.start, after - before));
+        }
     }
+    lesson.check_part(
+        "release_chunk",
+        "releasing a chunk never moves the break up",
+        raised.is_none(),
+        raised.map_or_else(String::new, |(start, by)| {
+            format!(
+                "release_chunk({start:#x}) moved the break up by {}: to give break memory \
+                 back, sbrk takes minus its length, sbrk(-(len as isize))",
+                bytes(by as u64)
+            )
+        }),
+    );
     // SAFETY: as above.
     let _ = lesson.part("release_chunk", || unsafe {
         counted(mapped.start, || {
@@ -118,6 +150,7 @@ fn take_small_again(lesson: &mut Lesson, parts: &Parts) -> Result<(Vec<Taken>, V
             start,
             source: Source::Sbrk,
             break_after: brk,
+            misplaced: None,
         });
     }
     Ok((again, unwritable))
@@ -125,9 +158,16 @@ fn take_small_again(lesson: &mut Lesson, parts: &Parts) -> Result<(Vec<Taken>, V
 
 /// Takes one chunk of `size` bytes, at or above the threshold, after break memory was given
 /// back: it must still get a mapping of its own, not released break memory. Returns it.
-fn mapped_again(lesson: &mut Lesson, parts: &Parts, size: usize) -> Result<Taken> {
+fn mapped_again(
+    lesson: &mut Lesson,
+    parts: &Parts,
+    size: usize,
+    misplaced: Option<&str>,
+) -> Result<Taken> {
     let ptr = lesson
-        .part("mem_chunk", || counted(size, || (parts.mem_chunk)(size)))?
+        .part_call("mem_chunk", format!("mem_chunk({size})"), || {
+            counted(size, || (parts.mem_chunk)(size))
+        })?
         .map_err(|e| anyhow!("mem_chunk({size}) failed: {}", io_error(&e)))?;
     let start = ptr as usize;
     let (map, brk) = lesson.map_and_break()?;
@@ -138,6 +178,8 @@ fn mapped_again(lesson: &mut Lesson, parts: &Parts, size: usize) -> Result<Taken
         region: map.region_of(start),
         break_region: map.region_of(brk.wrapping_sub(1)),
         brk,
+        old_break: brk,
+        after_someone_else: false,
         page: sys::page_size(),
     };
     let mut problems = place.problems(&map);
@@ -147,20 +189,24 @@ fn mapped_again(lesson: &mut Lesson, parts: &Parts, size: usize) -> Result<Taken
                 .to_owned(),
         );
     }
-    lesson.check_part(
-        "mem_chunk",
-        &format!(
+    let claim = lesson
+        .claim(format!(
             "mem_chunk({}), after the rest were given back, has an anonymous mapping of its own",
             varying_bytes(size as u64)
-        ),
-        problems.is_empty(),
-        problems.join("; "),
-    );
+        ))
+        .about("mem_chunk");
+    let heap = place.region.is_some_and(|r| r.kind == RegionKind::Heap);
+    let claim = match misplaced {
+        Some(earlier) if !heap => claim.because(earlier, "the same mapping, asked for again"),
+        _ => claim,
+    };
+    claim.holds(problems.is_empty(), problems.join("; "));
     Ok(Taken {
         size,
         start,
         source: Source::Mmap,
         break_after: brk,
+        misplaced: None,
     })
 }
 

@@ -258,12 +258,21 @@ pub(super) fn foundation(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
         ),
         (_, exit) => format!("the child {exit}"),
     };
-    lesson.check_part(
-        "mem_chunk",
-        "an ordinary Rust workload runs on a bump allocator built on mem_chunk, and the \
-         registry knows every chunk it took",
-        proof == Some(Proof::Held),
-        detail,
-    );
+    let claim = lesson
+        .claim(
+            "an ordinary Rust workload runs on a bump allocator built on mem_chunk, and the \
+             registry knows every chunk it took",
+        )
+        .about("mem_chunk");
+    // A mem_chunk that allocates fails here for that: the claim that says so comes first.
+    let claim = if proof == Some(Proof::Reentered) {
+        claim.because(
+            "mem_chunk never called the global allocator",
+            "the allocator calls mem_chunk from inside its own alloc",
+        )
+    } else {
+        claim
+    };
+    claim.holds(proof == Some(Proof::Held), detail);
     Ok(())
 }

@@ -54,7 +54,7 @@ const REFUSALS: [Refusal; 9] = [
 fn ask_refused(parts: &Parts, size: usize) -> Refusal {
     // Someone else leaves the break unaligned, so that mem_chunk must pad, as it may well have
     // to when the OS refuses.
-    let _ = super::unalign_break();
+    let _ = super::take::unalign_break();
     let brk = sys::program_break();
     let before = (parts.list_chunks)();
     let Some(answer) =

@@ -4,8 +4,11 @@
 //! up can be chosen twice.
 //!
 //! It runs in a child process of its own (`in_a_child`), so that the chunks the threads take
-//! never reach this process's registry. Races show only sometimes: a run that passes proves
-//! less than one that fails.
+//! never reach this process's registry. The threads take small chunks and mapped ones in turn,
+//! so that both paths race. A race strikes only when a thread is preempted inside its window,
+//! which on one CPU happens about once in a thousand runs: so in the child, `sbrk` and `mmap`
+//! let the other threads run inside their windows (`memcore::sys::widened`), and every program
+//! built on this crate calls them there (the two `#[no_mangle]` functions below).
 
 use std::sync::Barrier;
 
@@ -19,7 +22,7 @@ const THREADS: usize = 4;
 /// Chunks each thread asks for, at most: with the contract's 8 live chunks, 4 threads stay
 /// within the template's registry of 256.
 const EACH: usize = 60;
-/// The size of each: small, from the break.
+/// The size of each small one, from the break; every other chunk is at the threshold, mapped.
 const SIZE: usize = 48;
 /// Times the threads race, each in a fresh child, until one shows a fault: a race that strikes
 /// one run in three is then missed once in 3.5 billion.
@@ -38,17 +41,28 @@ enum Shared {
 
 const SHARED: [Shared; 3] = [Shared::Apart, Shared::Lost, Shared::Overlap];
 
-/// One thread's work: up to [`EACH`] chunks of [`SIZE`] bytes, until mem_chunk refuses (a full
-/// registry). Returns their starts.
-fn take_many(parts: &Parts) -> Vec<usize> {
-    let mut starts = Vec::with_capacity(EACH);
-    for _ in 0..EACH {
-        match (parts.mem_chunk)(SIZE) {
-            Ok(ptr) => starts.push(ptr as usize),
+/// The size of the `i`th chunk of the `thread`th thread: small and mapped in turn, each thread
+/// starting with the other kind than its neighbour, so that both paths race.
+fn size_of(parts: &Parts, thread: usize, i: usize) -> usize {
+    if (thread + i).is_multiple_of(2) {
+        SIZE
+    } else {
+        parts.mmap_threshold.max(SIZE)
+    }
+}
+
+/// One thread's work: up to [`EACH`] chunks, until mem_chunk refuses (a full registry).
+/// Returns their starts and sizes.
+fn take_many(parts: &Parts, thread: usize) -> Vec<(usize, usize)> {
+    let mut taken = Vec::with_capacity(EACH);
+    for i in 0..EACH {
+        let size = size_of(parts, thread, i);
+        match (parts.mem_chunk)(size) {
+            Ok(ptr) => taken.push((ptr as usize, size)),
             Err(_) => break,
         }
     }
-    starts
+    taken
 }
 
 /// In the child: [`THREADS`] threads take chunks at once, then the registry is compared with
@@ -56,12 +70,14 @@ fn take_many(parts: &Parts) -> Vec<usize> {
 fn at_once(parts: &Parts) -> Shared {
     let before = (parts.list_chunks)().len();
     let start = Barrier::new(THREADS);
-    let mut taken: Vec<usize> = std::thread::scope(|s| {
+    memcore::sys::widened::widen(true);
+    let mut taken: Vec<(usize, usize)> = std::thread::scope(|s| {
         let threads: Vec<_> = (0..THREADS)
-            .map(|_| {
-                s.spawn(|| {
+            .map(|thread| {
+                let start = &start;
+                s.spawn(move || {
                     start.wait();
-                    take_many(parts)
+                    take_many(parts, thread)
                 })
             })
             .collect();
@@ -70,14 +86,15 @@ fn at_once(parts: &Parts) -> Shared {
             .flat_map(|t| t.join().unwrap_or_default())
             .collect()
     });
+    memcore::sys::widened::widen(false);
     taken.sort_unstable();
-    if taken.windows(2).any(|w| w[1] - w[0] < SIZE) {
+    if taken.windows(2).any(|w| w[1].0 - w[0].0 < w[0].1) {
         return Shared::Overlap;
     }
     let listed = (parts.list_chunks)();
     let all_listed = taken
         .iter()
-        .all(|&t| listed.iter().filter(|c| c.start == t).count() == 1);
+        .all(|&(t, _)| listed.iter().filter(|c| c.start == t).count() == 1);
     if !all_listed || listed.len() != before + taken.len() {
         return Shared::Lost;
     }
@@ -94,10 +111,11 @@ pub(super) fn many_threads(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
         "The allocator of the next lessons calls mem_chunk from any thread. Its lock must hold \
          from the choice of a slot to the slot filled, sbrk included: glibc's sbrk is not \
          thread-safe.\n\
-         A child process runs {THREADS} threads, each taking up to {EACH} chunks at once. Then \
-         every chunk must be listed once, and no two may overlap. This is done {ROUNDS} times, \
-         each in a new child.\n\
-         A race shows only sometimes. So a pass here proves less than a failure."
+         A child process runs {THREADS} threads, each taking up to {EACH} chunks at once, small \
+         and mapped in turn. Then every chunk must be listed once, and no two may overlap. This \
+         is done {ROUNDS} times, each in a new child.\n\
+         A race strikes only when a thread is paused inside it. So in the child, sbrk and mmap \
+         let the other threads run at the worst moment, as a pause there would."
     ));
     let mut outcome = in_a_child(&SHARED, |s| s as i32, || at_once(parts))?;
     for _ in 1..ROUNDS {
@@ -127,4 +145,34 @@ pub(super) fn many_threads(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
         detail,
     );
     Ok(())
+}
+
+/// `sbrk` for every call in a program built on this crate, the learner's among them: glibc's,
+/// through [`memcore::sys::widened`], whose window is wide only inside this step's child.
+///
+/// # Safety
+/// As `sbrk` (man 2 sbrk).
+#[allow(unsafe_code)]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sbrk(increment: libc::intptr_t) -> *mut libc::c_void {
+    // SAFETY: the caller keeps sbrk's contract, which widened::sbrk has.
+    unsafe { memcore::sys::widened::sbrk(increment) }
+}
+
+/// `mmap` for every call in a program built on this crate, as [`sbrk`].
+///
+/// # Safety
+/// As `mmap` (man 2 mmap).
+#[allow(unsafe_code)]
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn mmap(
+    addr: *mut libc::c_void,
+    len: libc::size_t,
+    prot: libc::c_int,
+    flags: libc::c_int,
+    fd: libc::c_int,
+    offset: libc::off_t,
+) -> *mut libc::c_void {
+    // SAFETY: the caller keeps mmap's contract, which widened::mmap has.
+    unsafe { memcore::sys::widened::mmap(addr, len, prot, flags, fd, offset) }
 }

@@ -107,6 +107,19 @@ pub struct Claim {
     pub claim: String,
 }
 
+/// What makes two claims the same claim: its words, with what the lesson marks as varying
+/// (`~`: a size that follows the learner's threshold, say) masked as the patterns mask it.
+pub fn claim_key(claim: &str) -> String {
+    normalize(claim).trim_end().to_owned()
+}
+
+impl Claim {
+    /// [`claim_key`] of its words, with its step.
+    fn key(&self) -> (usize, String) {
+        (self.step, claim_key(&self.claim))
+    }
+}
+
 /// Every claim a run made, once each, in order.
 pub fn claims_of(events: &[Event]) -> Vec<Claim> {
     let mut seen = BTreeSet::new();
@@ -365,7 +378,7 @@ impl Outcome<'_> {
             .any(|e| matches!(e, Event::Finished { .. }))
     }
 
-    fn to_do(&self) -> Option<(Place, bool)> {
+    fn part_to_do(&self) -> Option<(Place, bool)> {
         self.events.iter().rev().find_map(|e| match e {
             Event::ToDo {
                 part,
@@ -447,7 +460,9 @@ fn failed_claims(outcome: &Outcome) -> Vec<Finding> {
                 call,
                 because,
             } => {
-                let happened = detail.clone().unwrap_or_else(|| "it did not hold".to_owned());
+                let happened = detail
+                    .clone()
+                    .unwrap_or_else(|| "it did not hold".to_owned());
                 let cause = because.as_ref().and_then(|b| {
                     findings
                         .iter_mut()
@@ -527,7 +542,7 @@ fn how_it_ended(outcome: &Outcome) -> Option<Finding> {
     // A run that reached its end exits 1 when a claim failed: the claims say why.
     let finished_as_told = outcome.finished()
         && matches!(outcome.ending, Ending::Exited(s) if matches!(s.code(), Some(0 | 1)));
-    if outcome.to_do().is_some() || finished_as_told {
+    if outcome.part_to_do().is_some() || finished_as_told {
         return None;
     }
     let (kind, step, part, happened) = match outcome.inside_part() {
@@ -643,7 +658,7 @@ fn why_not_reached(outcome: &Outcome, step: usize, ended: Option<&Finding>) -> S
     if step < last || (step == last && outcome.finished()) {
         return format!("step {step} ran, but did not check them");
     }
-    let cause = match (outcome.to_do(), ended) {
+    let cause = match (outcome.part_to_do(), ended) {
         (Some((place, _)), _) => format!("`{}` is still to do", place.part),
         (None, Some(f)) => match (&f.part, f.kind) {
             (Some(p), Kind::Panic) => format!("your `{p}` panicked"),
@@ -660,13 +675,11 @@ fn why_not_reached(outcome: &Outcome, step: usize, ended: Option<&Finding>) -> S
 
 /// The claims the reference's run made that this run did not, by step, with why.
 fn not_reached(outcome: &Outcome, expected: &[Claim], ended: Option<&Finding>) -> Vec<NotReached> {
-    let made: BTreeSet<(usize, String)> = claims_of(outcome.events)
-        .into_iter()
-        .map(|c| (c.step, c.claim))
-        .collect();
+    let made: BTreeSet<(usize, String)> =
+        claims_of(outcome.events).iter().map(Claim::key).collect();
     let mut by_step: Vec<NotReached> = Vec::new();
     for claim in expected {
-        if made.contains(&(claim.step, claim.claim.clone())) {
+        if made.contains(&claim.key()) {
             continue;
         }
         let entry = (claim.part.clone(), claim.claim.clone());
@@ -690,7 +703,7 @@ fn standings(
     verdict: &Verdict,
     expected: Option<&[Claim]>,
 ) -> Vec<Standing> {
-    let held: BTreeSet<Claim> = outcome
+    let held: BTreeSet<(Option<String>, usize, String)> = outcome
         .events
         .iter()
         .filter_map(|e| match e {
@@ -700,11 +713,7 @@ fn standings(
                 claim,
                 passed: true,
                 ..
-            } => Some(Claim {
-                step: *step,
-                part: part.clone(),
-                claim: claim.clone(),
-            }),
+            } => Some((part.clone(), *step, claim_key(claim))),
             _ => None,
         })
         .collect();
@@ -724,15 +733,15 @@ fn standing(
     outcome: &Outcome,
     verdict: &Verdict,
     expected: Option<&[Claim]>,
-    held: &BTreeSet<Claim>,
+    held: &BTreeSet<(Option<String>, usize, String)>,
     optional: Option<&str>,
 ) -> Standing {
     let about = |p: &Option<String>| p.as_deref() == Some(part);
-    let failed: BTreeSet<&str> = verdict
+    let failed: BTreeSet<String> = verdict
         .findings
         .iter()
         .filter(|f| f.kind == Kind::Claim && about(&f.part))
-        .filter_map(|f| f.claim.as_deref())
+        .filter_map(|f| f.claim.as_deref().map(claim_key))
         .collect();
     let followed = verdict
         .findings
@@ -745,9 +754,12 @@ fn standing(
         Some(expected) => expected
             .iter()
             .filter(mine)
-            .filter(|c| held.contains(*c) && !failed.contains(c.claim.as_str()))
+            .filter(|c| {
+                let (step, key) = c.key();
+                held.contains(&(c.part.clone(), step, key.clone())) && !failed.contains(&key)
+            })
             .count(),
-        None => held.iter().filter(mine).count(),
+        None => held.iter().filter(|(p, ..)| about(p)).count(),
     };
     let not_reached: Vec<&NotReached> = verdict
         .not_reached
@@ -787,12 +799,20 @@ pub fn judge(outcome: &Outcome, expected: &Expected, parts: &[String]) -> Verdic
         .as_deref()
         .map(|claims| not_reached(outcome, claims, ended.as_ref()))
         .unwrap_or_default();
-    findings.extend(ended);
+    // A step that stopped after a claim of its own failed stopped for that claim: the claim
+    // says why, and the stop is the reason its later claims did not run.
+    let said = |e: &Finding| {
+        e.kind == Kind::Stopped
+            && findings
+                .iter()
+                .any(|f| f.step == e.step && f.kind == Kind::Claim)
+    };
+    findings.extend(ended.filter(|e| !said(e)));
     let mut verdict = Verdict {
         findings,
         not_reached,
         parts: Vec::new(),
-        to_do: outcome.to_do(),
+        to_do: outcome.part_to_do(),
         finished: outcome.finished() && ended_well(outcome.ending),
     };
     verdict.parts = standings(parts, outcome, &verdict, expected.claims.as_deref());

@@ -36,8 +36,8 @@ pub use judge::{
     Claim, Consequence, Expected, Finding, Kind, LearnerFile, NotReached, Outcome, Standing,
     Verdict, claims_of, classify, judge,
 };
-pub use render::report;
 pub use progress::Progress;
+pub use render::report;
 pub use verify::verify;
 
 /// How long one learner's run may take.

@@ -105,7 +105,10 @@ mod tests {
             followed: 1,
             ..done.clone()
         };
-        assert!(!followed.is_done(), "a claim about it failed, though because of another");
+        assert!(
+            !followed.is_done(),
+            "a claim about it failed, though because of another"
+        );
         let never_returned = Standing {
             returned: false,
             ..done

@@ -2,8 +2,7 @@
 //! own at its part, the claims not reached and why, how each part stands, and what to do next.
 
 use super::{
-    ALLOW_HEADER, Done, Finding, Kind, NotReached, Progress, Standing, Status, Verdict,
-    run_command,
+    ALLOW_HEADER, Done, Finding, Kind, NotReached, Progress, Standing, Status, Verdict, run_command,
 };
 use crate::lessons::Exercise;
 
@@ -33,11 +32,15 @@ fn step(number: usize, title: Option<&str>) -> String {
     }
 }
 
-/// `steps 3 and 5`, `steps 3, 5 and 7`.
+/// `step 3`, `steps 3 and 5`, `steps 3, 5 and 7`, `steps 3 to 9`.
 fn steps(numbers: &[usize]) -> String {
+    let consecutive = numbers.windows(2).all(|w| w[1] == w[0] + 1);
     let words: Vec<String> = numbers.iter().map(usize::to_string).collect();
     match words.as_slice() {
         [one] => format!("step {one}"),
+        [first, .., last] if consecutive && numbers.len() > 2 => {
+            format!("steps {first} to {last}")
+        }
         [rest @ .., last] => format!("steps {} and {last}", rest.join(", ")),
         [] => String::new(),
     }
@@ -301,10 +304,11 @@ fn next(results: &[(&Exercise, Status, Option<Progress>)]) -> Option<String> {
         Status::Failed(_) => format!(
             "Next: open {} and mend {}; for a hint, run `cargo xtask hint {}`.",
             &exercise.template,
-            status.failed_part().map_or(
-                "what the failure above names".to_owned(),
-                |p| format!("`{p}`, which the first failure above names")
-            ),
+            status
+                .failed_part()
+                .map_or("what the failure above names".to_owned(), |p| format!(
+                    "`{p}`, which the first failure above names"
+                )),
             &exercise.name
         ),
         Status::Done(_) => return None,
@@ -376,7 +380,11 @@ mod tests {
                 "     the call that showed it: write(0x1000, 16)",
             ]
         );
-        assert!(lines.iter().any(|l| l.starts_with("2. in step 5 (Write), your `give_back`")));
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with("2. in step 5 (Write), your `give_back`"))
+        );
     }
 
     #[test]

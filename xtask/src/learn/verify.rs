@@ -42,14 +42,17 @@ impl Expect {
             let (part, claim) = failed.split_once(": ")?;
             return Some(Expect::Failed {
                 part: part.trim_matches('`').to_owned(),
-                claim: claim.to_owned(),
+                claim: super::judge::claim_key(claim),
             });
         }
         let (kind, part) = rest.split_once(" in ")?;
-        ENDED.iter().any(|(_, k)| *k == kind).then(|| Expect::Ended {
-            kind: kind.to_owned(),
-            part: part.trim_matches('`').to_owned(),
-        })
+        ENDED
+            .iter()
+            .any(|(_, k)| *k == kind)
+            .then(|| Expect::Ended {
+                kind: kind.to_owned(),
+                part: part.trim_matches('`').to_owned(),
+            })
     }
 
     /// What `finding` is, said as a header line would say it.
@@ -58,7 +61,7 @@ impl Expect {
         match (&finding.claim, finding.kind) {
             (Some(claim), _) => Expect::Failed {
                 part,
-                claim: claim.clone(),
+                claim: super::judge::claim_key(claim),
             },
             (None, kind) => Expect::Ended {
                 kind: ENDED
@@ -116,7 +119,10 @@ fn answers(workspace: &Workspace, exercise: &Exercise) -> Result<Vec<(PathBuf, V
         let mut expect = Vec::new();
         for line in &header {
             let Some(one) = Expect::parse(line) else {
-                bail!("{}: `{line}` is not an expectation (see xtask/answers/README.md)", path.display());
+                bail!(
+                    "{}: `{line}` is not an expectation (see xtask/answers/README.md)",
+                    path.display()
+                );
             };
             expect.push(one);
         }
@@ -290,8 +296,16 @@ fn answers_judged(
                 fail(format!(
                     "{}: expected {}, got {}; its header would read:\n{}\nits status: {status:?}",
                     shown.display(),
-                    expect.iter().map(Expect::line).collect::<Vec<_>>().join(" + "),
-                    if lines.is_empty() { "no verdict".to_owned() } else { lines.join(" + ") },
+                    expect
+                        .iter()
+                        .map(Expect::line)
+                        .collect::<Vec<_>>()
+                        .join(" + "),
+                    if lines.is_empty() {
+                        "no verdict".to_owned()
+                    } else {
+                        lines.join(" + ")
+                    },
                     lines.join("\n")
                 ));
             }

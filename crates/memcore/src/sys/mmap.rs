@@ -189,6 +189,21 @@ pub fn first_page_mapped(start: usize, len: usize) -> Option<usize> {
         })
 }
 
+/// `mincore(addr, page, …)`, page by page—How many bytes of the pages that `[start, start +
+/// len)` touches are still mapped, as [`any_page_mapped`] asks: a whole number of pages.
+///
+/// # References
+/// - <https://man7.org/linux/man-pages/man2/mincore.2.html>
+pub fn bytes_mapped(start: usize, len: usize) -> usize {
+    let page = super::page_size();
+    let first = start / page * page;
+    (first..start.saturating_add(len))
+        .step_by(page)
+        .filter(|&addr| first_page_mapped(addr, 1).is_some())
+        .count()
+        * page
+}
+
 /// Access allowed to a range of pages, for [`mprotect`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Protection {

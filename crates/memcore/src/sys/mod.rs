@@ -23,15 +23,16 @@ mod brk;
 mod map_count;
 mod mmap;
 mod process;
+pub mod widened;
 
 pub use brk::{
     SbrkRace, brk, kernel_brk_refusal, program_break, sbrk, sbrk_from, sbrk_race, sbrk_shrink,
 };
 pub use map_count::MapCountFull;
 pub use mmap::{
-    Protection, any_page_mapped, first_page_mapped, madvise_no_huge_pages, mmap_anonymous,
-    mmap_anonymous_at, mmap_anonymous_noreserve, mmap_anonymous_populated, mmap_shared_anonymous,
-    mprotect, munmap,
+    Protection, any_page_mapped, bytes_mapped, first_page_mapped, madvise_no_huge_pages,
+    mmap_anonymous, mmap_anonymous_at, mmap_anonymous_noreserve, mmap_anonymous_populated,
+    mmap_shared_anonymous, mprotect, munmap,
 };
 pub use process::{
     ChildExit, address_space_limit, data_limit, fork_and_wait, glibc_version, personality,

@@ -1,0 +1,138 @@
+//! The contract's step on bad sizes: 0, a size that overflows when rounded, and any above
+//! `isize::MAX` are refused with `InvalidInput` before any system call, and change nothing.
+
+use std::io;
+
+use anyhow::{Context, Result, bail};
+use lesson::Lesson;
+use memcore::shared::SharedCells;
+use memcore::sys;
+
+use super::counting::{self, counted};
+use super::{Parts, in_a_child, never_allocated_as};
+
+/// The bad sizes, as the step names them.
+const BAD: [(&str, usize); 3] = [
+    ("0", 0),
+    ("isize::MAX + 1", isize::MAX as usize + 1),
+    ("usize::MAX", usize::MAX),
+];
+
+/// What mem_chunk did with one bad size, as the child tells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Answer {
+    /// Refused with `InvalidInput`.
+    InvalidInput = 1,
+    /// Refused with another kind.
+    OtherKind = 2,
+    /// Granted.
+    Granted = 3,
+}
+
+/// The cells the child fills: an [`Answer`] for each bad size, then whether the registry and
+/// the break stayed, then what the counting allocator saw, then that it finished.
+const REGISTRY_KEPT: usize = BAD.len();
+const BREAK_KEPT: usize = BAD.len() + 1;
+const ALLOCATIONS: usize = BAD.len() + 2;
+const FIRST_ALLOCATION: usize = BAD.len() + 3;
+const COUNTED: usize = BAD.len() + 4;
+const FINISHED: usize = BAD.len() + 5;
+
+/// In the child: each bad size asked for, and what changed.
+fn ask(parts: &Parts, cells: &SharedCells) -> i32 {
+    let _ = counting::take();
+    let mut before = (parts.list_chunks)();
+    let brk = sys::program_break() as usize;
+    for (i, (_, size)) in BAD.into_iter().enumerate() {
+        let answer = match counted(size, || (parts.mem_chunk)(size)) {
+            Err(e) if e.kind() == io::ErrorKind::InvalidInput => Answer::InvalidInput,
+            Err(_) => Answer::OtherKind,
+            Ok(_) => Answer::Granted,
+        };
+        cells.set(i, answer as u64);
+    }
+    let seen = counting::take();
+    let mut after = (parts.list_chunks)();
+    before.sort_by_key(|c| c.start);
+    after.sort_by_key(|c| c.start);
+    cells.set(REGISTRY_KEPT, u64::from(before == after));
+    cells.set(BREAK_KEPT, u64::from(sys::program_break() as usize == brk));
+    if let Some((calls, first)) = seen {
+        cells.set(ALLOCATIONS, calls as u64);
+        cells.set(FIRST_ALLOCATION, first.map_or(u64::MAX, |f| f as u64));
+        cells.set(COUNTED, 1);
+    }
+    cells.set(FINISHED, 1);
+    0
+}
+
+/// The step. The bad sizes are asked for in a child process, so that whatever a mem_chunk that
+/// grants one records stays there, and no later step meets it.
+///
+/// # Errors
+/// When the child cannot be forked, or its cells made.
+pub(super) fn bad_input(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
+    lesson.step("Bad sizes are refused and change nothing");
+    lesson.say(
+        "Some sizes make no chunk: 0, a size that overflows when rounded up, and any size \
+         above isize::MAX, which neither sbrk nor mmap can take.\n\
+         mem_chunk must refuse them before any system call, leaving the registry as it was.\n\
+         They are asked for in a child process, so that what a wrong answer records stays \
+         there.",
+    );
+    let cells = SharedCells::new(FINISHED + 1).context("could not map cells for the child")?;
+    let (_, exit) = in_a_child(&[0], |code| code, || ask(parts, &cells))?;
+    if cells.get(FINISHED) != 1 {
+        bail!("the child asking for the bad sizes {exit}");
+    }
+    let answers: Vec<u64> = (0..BAD.len()).map(|i| cells.get(i)).collect();
+    for ((label, _), answer) in BAD.iter().zip(&answers) {
+        let said = match *answer {
+            a if a == Answer::InvalidInput as u64 => "refused, with InvalidInput",
+            a if a == Answer::OtherKind as u64 => "refused, with another kind",
+            _ => "granted",
+        };
+        lesson.fact(&format!("mem_chunk({label})"), said);
+    }
+    let refused = answers.iter().all(|&a| a != Answer::Granted as u64);
+    let registry_kept = cells.get(REGISTRY_KEPT) == 1;
+    let unchanged = registry_kept && cells.get(BREAK_KEPT) == 1;
+    let granted = BAD
+        .iter()
+        .zip(&answers)
+        .find(|(_, a)| **a == Answer::Granted as u64)
+        .map(|((label, _), _)| format!("mem_chunk({label})"));
+    let claim = lesson
+        .claim("each was refused, and the registry and the break are as they were")
+        .about("mem_chunk");
+    let claim = match granted {
+        Some(call) => claim.call(call),
+        None => claim,
+    };
+    claim.holds(
+        refused && unchanged,
+        match (refused, registry_kept) {
+            (false, _) => "mem_chunk granted a size it must refuse (see above)".to_owned(),
+            (true, false) => "the registry changed, though every size was refused".to_owned(),
+            (true, true) => "the break moved, though every size was refused".to_owned(),
+        },
+    );
+    lesson.check_part(
+        "mem_chunk",
+        "each refusal is io::ErrorKind::InvalidInput, made before any system call",
+        answers.iter().all(|&a| a != Answer::OtherKind as u64),
+        "a refusal came back with another kind: a size that is 0, overflows or exceeds \
+         isize::MAX must be refused by mem_chunk itself, with InvalidInput, before sbrk or mmap",
+    );
+    let seen = (cells.get(COUNTED) == 1).then(|| {
+        let first = cells.get(FIRST_ALLOCATION);
+        (
+            cells.get(ALLOCATIONS) as usize,
+            (first != u64::MAX).then_some(first as usize),
+        )
+    });
+    never_allocated_as(lesson, "mem_chunk", seen, |size| {
+        format!("mem_chunk({size})")
+    });
+    Ok(())
+}
