@@ -3,7 +3,7 @@
 //! around claims: one that stops early lets the run go on, one that needs what an earlier step
 //! did not give says so and does not run.
 
-use crate::events::{Because, Event};
+use crate::events::{Because, Event, LineKind};
 use crate::parts::PartError;
 use crate::record::Check;
 use crate::report::Lesson;
@@ -45,7 +45,10 @@ impl Lesson {
             Err(error) if error.downcast_ref::<PartError>().is_some() => Err(error),
             Err(error) => {
                 let message = format!("{error:#}");
-                self.print(&format!("  [STOPPED] this step cannot go on: {message}"));
+                self.print_as(
+                    &format!("  [STOPPED] this step cannot go on: {message}"),
+                    LineKind::Stopped,
+                );
                 self.stopped.set(self.stopped.get() + 1);
                 self.events.write(|| Event::Stopped {
                     step: self.step_number(),
@@ -63,7 +66,10 @@ impl Lesson {
     /// in step 2`), and returns `None`.
     pub fn needs<T>(&mut self, input: Option<T>, what: &str) -> Option<T> {
         if input.is_none() {
-            self.print(&format!("  [NOT RUN] this step needs {what}"));
+            self.print_as(
+                &format!("  [NOT RUN] this step needs {what}"),
+                LineKind::Stopped,
+            );
             self.stopped.set(self.stopped.get() + 1);
             self.events.write(|| Event::NotRun {
                 step: self.step_number(),
@@ -108,11 +114,11 @@ impl Claim<'_> {
             because,
         } = self;
         let detail = if passed {
-            lesson.print(&format!("  [ok] {claim}"));
+            lesson.print_as(&format!("  [ok] {claim}"), LineKind::Held);
             None
         } else {
             let detail = detail.into();
-            lesson.print(&format!("  [FAILED] {claim}: {detail}"));
+            lesson.print_as(&format!("  [FAILED] {claim}: {detail}"), LineKind::Failed);
             Some(detail)
         };
         let part = lesson.last_part.get();

@@ -31,10 +31,9 @@ pub enum Event {
         step: usize,
         /// The line.
         text: String,
-        /// Whether it is the step's explanation, the same on every run, rather than what the
-        /// step saw (an address, a value, a check).
+        /// What kind of line it is.
         #[serde(default)]
-        explains: bool,
+        kind: LineKind,
     },
     /// A learner's part was called.
     PartCalled {
@@ -161,6 +160,25 @@ pub enum Event {
         /// How many did not.
         failed: usize,
     },
+}
+
+/// What a printed line is, so that a reader never has to tell it by its words.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LineKind {
+    /// A step's heading (`Step 2. Grow the break`), or the blank line before it.
+    Heading,
+    /// The step's explanation, the same on every run.
+    Explanation,
+    /// What the step saw: an address, a value, a diagram row.
+    #[default]
+    Observation,
+    /// A claim that held (`[ok] …`).
+    Held,
+    /// A claim that did not hold (`[FAILED] …`).
+    Failed,
+    /// Why the step stopped early, or did not run.
+    Stopped,
 }
 
 /// Why a failed claim is the consequence of another: the driver knows, and says how.

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use memcore::{MemoryMap, Region};
 
-use crate::events::{Event, EventLog, Mark};
+use crate::events::{Event, EventLog, LineKind, Mark};
 use crate::parts::{self, EXIT_OPTIONAL_TO_DO, EXIT_TO_DO, PartError};
 use crate::record::{Document, Fact, LessonInfo, Marks, Observation, RegionInfo, Step};
 use crate::terminal::{emit, usage_error, wait_for_enter};
@@ -129,18 +129,18 @@ impl Lesson {
     }
 
     pub(crate) fn print(&self, line: &str) {
-        self.print_as(line, false);
+        self.print_as(line, LineKind::Observation);
     }
 
-    /// Prints `line`; `explains` says it is the step's explanation (see [`Event::Line`]).
-    fn print_as(&self, line: &str, explains: bool) {
+    /// Prints `line`, of the kind `kind` (see [`Event::Line`]).
+    pub(crate) fn print_as(&self, line: &str, kind: LineKind) {
         if !self.json {
             emit(self.info.name, line);
         }
         self.events.write(|| Event::Line {
             step: self.step_number(),
             text: line.to_owned(),
-            explains,
+            kind,
         });
     }
 
@@ -219,15 +219,15 @@ impl Lesson {
             facts: Vec::new(),
             checks: Vec::new(),
         });
-        self.print("");
-        self.print(&heading);
+        self.print_as("", LineKind::Heading);
+        self.print_as(&heading, LineKind::Heading);
     }
 
     /// Explains something: each line of `text` is printed indented.
     pub fn say(&mut self, text: &str) {
         for line in text.lines() {
             let line = line.trim();
-            self.print_as(&format!("  {line}"), true);
+            self.print_as(&format!("  {line}"), LineKind::Explanation);
             self.current().text.push(line.to_owned());
         }
     }

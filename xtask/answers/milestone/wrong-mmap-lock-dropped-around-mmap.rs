@@ -1,4 +1,5 @@
 //! expect: failed in mem_chunk: chunks taken by many threads at once are each listed once, and none overlaps another
+//! judged on one CPU too
 //! intent: wrong: mem_chunk: mmap is slow, so I let the registry's lock go around it: I choose the free slot under the lock, drop the lock for the mmap, and take it again to fill the slot I chose; two threads can choose the same slot
 //! Your parts of the milestone, mem_chunk (milestone). Replace each `todo!()` below, in order, with
 //! your code, then run `cargo xtask learn`: the lesson's own program runs your parts and checks

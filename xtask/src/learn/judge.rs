@@ -12,9 +12,12 @@
 use std::collections::BTreeSet;
 
 use anyhow::{Context, Result};
-use lesson::events::Event;
+use lesson::events::{Event, LineKind};
 use lesson::normalize::normalize;
 
+use super::ending::{ended_well, how_it_ended, parse_hex, where_in};
+use super::verdict::{Claim, Consequence, Finding, Kind, NotReached, Standing, Verdict};
+use super::verdict::{claim_key, claims_of};
 use super::{Done, Place, Status};
 use crate::run::Ending;
 use crate::snapshot;
@@ -96,173 +99,8 @@ pub struct Outcome<'a> {
     pub fault_maps: Option<&'a str>,
 }
 
-/// A claim a run made: its step, the part it is about, and its words.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Claim {
-    /// The step, from 1.
-    pub step: usize,
-    /// The part it is about, if any.
-    pub part: Option<String>,
-    /// The claim.
-    pub claim: String,
-}
-
-/// What makes two claims the same claim: its words, with what the lesson marks as varying
-/// (`~`: a size that follows the learner's threshold, say) masked as the patterns mask it.
-pub fn claim_key(claim: &str) -> String {
-    normalize(claim).trim_end().to_owned()
-}
-
-impl Claim {
-    /// [`claim_key`] of its words, with its step.
-    fn key(&self) -> (usize, String) {
-        (self.step, claim_key(&self.claim))
-    }
-}
-
-/// Every claim a run made, once each, in order.
-pub fn claims_of(events: &[Event]) -> Vec<Claim> {
-    let mut seen = BTreeSet::new();
-    events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Check {
-                step, part, claim, ..
-            } => Some(Claim {
-                step: *step,
-                part: part.clone(),
-                claim: claim.clone(),
-            }),
-            _ => None,
-        })
-        .filter(|c| seen.insert(c.clone()))
-        .collect()
-}
-
-/// What kind of thing went wrong.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// A claim of the lesson did not hold.
-    Claim,
-    /// A step could not go on (a part refused what it must give, say), or the run stopped.
-    Stopped,
-    /// A part panicked.
-    Panic,
-    /// The run died of a signal.
-    Crash,
-    /// The run did not finish in time.
-    Timeout,
-    /// The run exited before the lesson finished.
-    Exit,
-}
-
-/// A failed claim that the driver knows follows from another, and how.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Consequence {
-    /// Its step.
-    pub step: usize,
-    /// The part it is about.
-    pub part: Option<String>,
-    /// The claim.
-    pub claim: String,
-    /// What happened instead.
-    pub happened: String,
-    /// How it follows from the claim it hangs on.
-    pub how: String,
-}
-
-/// One thing that went wrong, on its own.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Finding {
-    /// What kind of thing.
-    pub kind: Kind,
-    /// The step it happened in (0: before the first).
-    pub step: usize,
-    /// The step's title, if the step began.
-    pub title: Option<String>,
-    /// The learner's part it is at, if the run says.
-    pub part: Option<String>,
-    /// Where that part is in the learner's file, `FILE:LINE`.
-    pub at: Option<String>,
-    /// The claim that did not hold, for [`Kind::Claim`].
-    pub claim: Option<String>,
-    /// What happened instead, in words.
-    pub happened: String,
-    /// The call that showed it, in the learner's terms (`mem_chunk(131071)`), if known.
-    pub call: Option<String>,
-    /// Other steps where the same claim failed again.
-    pub again_in: Vec<usize>,
-    /// The failed claims the driver knows follow from this one.
-    pub consequences: Vec<Consequence>,
-    /// The last lines the step printed, for context.
-    pub printed: Vec<String>,
-}
-
-/// Claims of the lesson that did not run, with why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NotReached {
-    /// The step they belong to.
-    pub step: usize,
-    /// Its title.
-    pub title: Option<String>,
-    /// The claims, with the part each is about.
-    pub claims: Vec<(Option<String>, String)>,
-    /// Why they did not run.
-    pub why: String,
-}
-
-/// How one of the learner's parts stands.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Standing {
-    /// The part.
-    pub part: String,
-    /// Claims about it that ran and held.
-    pub met: usize,
-    /// Claims about it that failed, each counted once.
-    pub failed: usize,
-    /// Claims about it that failed as the consequence of another's failure.
-    pub followed: usize,
-    /// Claims about it that did not run.
-    pub not_reached: usize,
-    /// Of those, the ones that wait only for the optional part still to do.
-    pub wait_for_optional: usize,
-    /// It is still `todo!()`.
-    pub to_do: bool,
-    /// It panicked, crashed, timed out or exited, or a step stopped at it.
-    pub broke: bool,
-    /// It returned at least once.
-    pub returned: bool,
-}
-
-impl Standing {
-    /// Every claim about it ran and held (claims that wait only for the optional part aside).
-    pub fn is_done(&self) -> bool {
-        self.returned
-            && !self.to_do
-            && !self.broke
-            && self.failed == 0
-            && self.followed == 0
-            && self.not_reached == self.wait_for_optional
-    }
-}
-
-/// Everything the judge found in one run.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Verdict {
-    /// What went wrong, each on its own, in the order it happened.
-    pub findings: Vec<Finding>,
-    /// The claims that did not run, by step.
-    pub not_reached: Vec<NotReached>,
-    /// How each part stands, in the lesson's order.
-    pub parts: Vec<Standing>,
-    /// The part still `todo!()` where the run stopped, and whether it is optional.
-    pub to_do: Option<(Place, bool)>,
-    /// The run reached its end and exited 0.
-    pub finished: bool,
-}
-
 impl Outcome<'_> {
-    fn title(&self, step: usize) -> Option<String> {
+    pub(super) fn title(&self, step: usize) -> Option<String> {
         self.events.iter().find_map(|e| match e {
             Event::Step { number, title } if *number == step => Some(title.clone()),
             _ => None,
@@ -270,15 +108,16 @@ impl Outcome<'_> {
     }
 
     /// The lines step `step` printed that say what it saw, the last [`SHOWN_LINES`] of them.
-    fn printed(&self, step: usize) -> Vec<String> {
+    pub(super) fn printed(&self, step: usize) -> Vec<String> {
         let lines: Vec<String> = self
             .events
             .iter()
             .filter_map(|e| match e {
+                // The heading is in the finding's place, and a failed claim in its words.
                 Event::Line {
                     step: s,
                     text,
-                    explains: false,
+                    kind: LineKind::Observation | LineKind::Held | LineKind::Stopped,
                 } if *s == step && !text.trim().is_empty() => Some(text.trim_end().to_owned()),
                 _ => None,
             })
@@ -288,7 +127,7 @@ impl Outcome<'_> {
     }
 
     /// The part that was running when the run ended, and its step: called, never returned.
-    fn inside_part(&self) -> Option<(usize, &str)> {
+    pub(super) fn inside_part(&self) -> Option<(usize, &str)> {
         let last = self.events.iter().rev().find(|e| {
             matches!(
                 e,
@@ -302,7 +141,7 @@ impl Outcome<'_> {
     }
 
     /// The last step the run began, and the last part that step called.
-    fn last_step_and_part(&self) -> (usize, Option<&str>) {
+    pub(super) fn last_step_and_part(&self) -> (usize, Option<&str>) {
         let step = self.last_step();
         let part = self.events.iter().rev().find_map(|e| match e {
             Event::PartCalled { step: s, part, .. } if *s == step => Some(part.as_str()),
@@ -311,7 +150,7 @@ impl Outcome<'_> {
         (step, part)
     }
 
-    fn last_step(&self) -> usize {
+    pub(super) fn last_step(&self) -> usize {
         self.events
             .iter()
             .rev()
@@ -323,7 +162,7 @@ impl Outcome<'_> {
     }
 
     /// The last call of `part` in `step`, in the learner's terms, if the driver said it.
-    fn last_call(&self, step: usize, part: &str) -> Option<String> {
+    pub(super) fn last_call(&self, step: usize, part: &str) -> Option<String> {
         self.events.iter().rev().find_map(|e| match e {
             Event::PartCalled {
                 step: s,
@@ -336,7 +175,7 @@ impl Outcome<'_> {
 
     /// Where the fault the run recorded struck, if it did: against the memory the part was
     /// given, and in the maps of that moment.
-    fn fault(&self) -> Option<String> {
+    pub(super) fn fault(&self) -> Option<String> {
         let (signal, address) = self.events.iter().rev().find_map(|e| match e {
             Event::Fault { signal, address } => Some((signal.as_str(), address.as_str())),
             _ => None,
@@ -372,13 +211,13 @@ impl Outcome<'_> {
         Some(said)
     }
 
-    fn finished(&self) -> bool {
+    pub(super) fn finished(&self) -> bool {
         self.events
             .iter()
             .any(|e| matches!(e, Event::Finished { .. }))
     }
 
-    fn part_to_do(&self) -> Option<(Place, bool)> {
+    pub(super) fn part_to_do(&self) -> Option<(Place, bool)> {
         self.events.iter().rev().find_map(|e| match e {
             Event::ToDo {
                 part,
@@ -398,12 +237,19 @@ impl Outcome<'_> {
         })
     }
 
-    fn finding(&self, kind: Kind, step: usize, part: Option<&str>, happened: String) -> Finding {
+    pub(super) fn finding(
+        &self,
+        kind: Kind,
+        step: usize,
+        part: Option<&str>,
+        happened: String,
+    ) -> Finding {
         Finding {
             kind,
             step,
             title: self.title(step),
             part: part.map(str::to_owned),
+            during_part: false,
             at: part.map(|p| self.file.place_of(p)),
             claim: None,
             happened,
@@ -413,35 +259,6 @@ impl Outcome<'_> {
             printed: self.printed(step),
         }
     }
-}
-
-/// `0x…` as a number.
-fn parse_hex(text: &str) -> Option<usize> {
-    usize::from_str_radix(text.strip_prefix("0x")?, 16).ok()
-}
-
-/// Where `addr` lies in `map`: in a region, or in the gap between two, said by its neighbours.
-fn where_in(map: &memcore::MemoryMap, addr: usize) -> String {
-    if let Some(region) = map.region_of(addr) {
-        return format!(
-            "it lies in {region} ({:#x}-{:#x})",
-            region.start, region.end
-        );
-    }
-    let regions = map.regions();
-    let below = regions.iter().rev().find(|r| r.end <= addr);
-    let above = regions.iter().find(|r| r.start > addr);
-    let mut said = "no mapping holds it".to_owned();
-    if let Some(below) = below {
-        said.push_str(&format!(
-            ": it lies {} past the end of {below}",
-            lesson::count(addr - below.end, "byte")
-        ));
-    }
-    if let Some(above) = above {
-        said.push_str(&format!(", below {above} at {:#x}", above.start));
-    }
-    said
 }
 
 /// The failed claims and the steps that stopped, each on its own: a claim that failed again is
@@ -512,131 +329,6 @@ fn failed_claims(outcome: &Outcome) -> Vec<Finding> {
     findings
 }
 
-/// What made the run end before the lesson did, at the part that was running: a panic, a stop,
-/// a crash, a timeout or an exit. `None` when the run finished, or stopped at a part to do.
-fn how_it_ended(outcome: &Outcome) -> Option<Finding> {
-    let stopped = outcome.events.iter().rev().find_map(|e| match e {
-        Event::Panicked {
-            step,
-            part,
-            message,
-            file,
-            line,
-        } => Some((
-            Kind::Panic,
-            *step,
-            Some(part.as_str()),
-            format!("it panicked at {file}:{line}: {message}"),
-        )),
-        Event::Stopped {
-            step,
-            part,
-            message,
-            goes_on: false,
-        } => Some((Kind::Stopped, *step, part.as_deref(), message.clone())),
-        _ => None,
-    });
-    if let Some((kind, step, part, happened)) = stopped {
-        return Some(outcome.finding(kind, step, part, happened));
-    }
-    // A run that reached its end exits 1 when a claim failed: the claims say why.
-    let finished_as_told = outcome.finished()
-        && matches!(outcome.ending, Ending::Exited(s) if matches!(s.code(), Some(0 | 1)));
-    if outcome.part_to_do().is_some() || finished_as_told {
-        return None;
-    }
-    let (kind, step, part, happened) = match outcome.inside_part() {
-        Some((step, part)) => {
-            let (kind, happened) = ending_inside(outcome.ending);
-            (kind, step, Some(part), happened)
-        }
-        None => {
-            let (step, part) = outcome.last_step_and_part();
-            let (kind, happened) = ending_after(outcome.ending, part.is_some());
-            (kind, step, part, happened)
-        }
-    };
-    let mut finding = outcome.finding(kind, step, part, happened);
-    if let Some(fault) = outcome.fault() {
-        finding.happened.push_str(&format!("; {fault}"));
-    }
-    Some(finding)
-}
-
-fn ended_well(ending: &Ending) -> bool {
-    matches!(ending, Ending::Exited(status) if status.success())
-}
-
-/// What commonly makes a run time out.
-pub const TIMEOUT_CAUSES: &str = "an endless loop, or a lock taken twice (a function that \
-     holds the registry's lock calling another that takes it again), is the usual cause";
-
-/// How the run ended while a part was running: it never returned.
-fn ending_inside(ending: &Ending) -> (Kind, String) {
-    use std::os::unix::process::ExitStatusExt;
-    match ending {
-        Ending::TimedOut => (
-            Kind::Timeout,
-            format!("it did not return within the time limit; {TIMEOUT_CAUSES}"),
-        ),
-        Ending::Exited(status) => match (status.signal(), status.code()) {
-            (Some(libc::SIGABRT), _) => (
-                Kind::Crash,
-                "it aborted the whole program (abort(), or something it called did): a part \
-                 must return its answer to the lesson"
-                    .to_owned(),
-            ),
-            (Some(signal), _) => (
-                Kind::Crash,
-                format!(
-                    "it crashed: killed by {}",
-                    memcore::sys::signal_name(signal)
-                ),
-            ),
-            (None, code) => (
-                Kind::Exit,
-                format!(
-                    "it ended the whole program with exit status {}: a part must return its \
-                     answer to the lesson, never call exit",
-                    code.unwrap_or(-1)
-                ),
-            ),
-        },
-    }
-}
-
-/// How the run ended between parts, or before any: the lesson went on with what a part gave.
-fn ending_after(ending: &Ending, after_a_part: bool) -> (Kind, String) {
-    use std::os::unix::process::ExitStatusExt;
-    let after = if after_a_part {
-        ", after it returned: the lesson used what it gave"
-    } else {
-        ""
-    };
-    match ending {
-        Ending::TimedOut => (
-            Kind::Timeout,
-            format!("the run did not finish within the time limit{after}; {TIMEOUT_CAUSES}"),
-        ),
-        Ending::Exited(status) => match status.signal() {
-            Some(signal) => (
-                Kind::Crash,
-                format!(
-                    "the run crashed: killed by {}{after}",
-                    memcore::sys::signal_name(signal)
-                ),
-            ),
-            None => (
-                Kind::Exit,
-                format!(
-                    "the run exited with status {} before the lesson finished{after}",
-                    status.code().unwrap_or(-1)
-                ),
-            ),
-        },
-    }
-}
-
 /// Why the claims of `step` did not run.
 fn why_not_reached(outcome: &Outcome, step: usize, ended: Option<&Finding>) -> String {
     let reason = outcome.events.iter().find_map(|e| match e {
@@ -660,14 +352,20 @@ fn why_not_reached(outcome: &Outcome, step: usize, ended: Option<&Finding>) -> S
     }
     let cause = match (outcome.part_to_do(), ended) {
         (Some((place, _)), _) => format!("`{}` is still to do", place.part),
-        (None, Some(f)) => match (&f.part, f.kind) {
-            (Some(p), Kind::Panic) => format!("your `{p}` panicked"),
-            (Some(p), Kind::Crash) => format!("the run crashed, in or after your `{p}`"),
-            (Some(p), Kind::Timeout) => format!("the run timed out, in or after your `{p}`"),
-            (Some(p), Kind::Exit) => format!("the run exited, in or after your `{p}`"),
-            (Some(p), _) => format!("the lesson could not go on after your `{p}`"),
-            (None, _) => "the lesson could not go on".to_owned(),
-        },
+        (None, Some(f)) => {
+            let at = if f.during_part { "inside" } else { "after" };
+            match (&f.part, f.kind) {
+                (Some(p), Kind::Panic) => format!("your `{p}` panicked"),
+                (Some(p), Kind::Crash) => format!("the run crashed {at} your `{p}`"),
+                (Some(p), Kind::Timeout) => format!("the run timed out {at} your `{p}`"),
+                (Some(p), Kind::Exit) => format!("the run exited {at} your `{p}`"),
+                (Some(p), _) => format!("the lesson could not go on after your `{p}`"),
+                (None, Kind::Crash) => "the run crashed".to_owned(),
+                (None, Kind::Timeout) => "the run timed out".to_owned(),
+                (None, Kind::Exit) => "the run exited early".to_owned(),
+                (None, _) => "the lesson could not go on".to_owned(),
+            }
+        }
         (None, None) => "the run ended there".to_owned(),
     };
     format!("the run stopped in step {last}: {cause}")
@@ -893,3 +591,7 @@ pub fn classify(outcome: &Outcome, expected: &Expected, verdict: Verdict) -> Sta
         }
     }
 }
+
+#[cfg(test)]
+#[path = "judge_tests.rs"]
+mod tests;

@@ -5,6 +5,8 @@
 //! Its modules, one job each:
 //! - `judge`: how one run stands, as data (each failure, the claims not reached, each part's
 //!   standing), read from its events and the reference's;
+//! - `verdict`: the records the judge returns;
+//! - `ending`: the judge's words for a run that ended early, and where a fault struck;
 //! - `render`: those records in words, for the learner;
 //! - `progress`: the parts done, and the claims a part just finished meets;
 //! - `files`: the learner's files: hints, templates written from the references, resets;
@@ -23,21 +25,23 @@ use crate::lessons::{Exercise, exercises};
 use crate::run;
 
 mod apart;
+mod ending;
 mod files;
 mod judge;
 mod progress;
 mod render;
+mod verdict;
 mod verify;
 
 pub use files::{fresh_template, hint, reset, templates, write_template};
 
 use files::find;
-pub use judge::{
-    Claim, Consequence, Expected, Finding, Kind, LearnerFile, NotReached, Outcome, Standing,
-    Verdict, claims_of, classify, judge,
-};
+pub use judge::{Expected, LearnerFile, Outcome, classify, judge};
 pub use progress::Progress;
 pub use render::report;
+pub use verdict::{
+    Claim, Consequence, Finding, Kind, NotReached, Standing, Verdict, claim_key, claims_of,
+};
 pub use verify::verify;
 
 /// How long one learner's run may take.
@@ -293,6 +297,24 @@ pub fn check(workspace: &Workspace, exercise: &Exercise) -> Result<Status> {
 /// # Errors
 /// As [`check`].
 pub fn judged(workspace: &Workspace, exercise: &Exercise) -> Result<Judged> {
+    judged_on(workspace, exercise, Cpus::All)
+}
+
+/// Which CPUs a learner's run may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cpus {
+    /// Every CPU this process may use.
+    All,
+    /// The first alone (`taskset -c 0`), as on a machine with one CPU: a race must be caught
+    /// there too.
+    One,
+}
+
+/// As [`judged`], with the learner's run on `cpus`.
+///
+/// # Errors
+/// As [`check`].
+pub fn judged_on(workspace: &Workspace, exercise: &Exercise, cpus: Cpus) -> Result<Judged> {
     let built = match build(workspace, exercise)? {
         Ok(built) => built,
         Err(errors) => {
@@ -303,7 +325,14 @@ pub fn judged(workspace: &Workspace, exercise: &Exercise) -> Result<Judged> {
         }
     };
     let events_file = events_file(workspace, exercise);
-    let (run, events) = run_recorded(&built.binary, &[], &events_file)?;
+    let (run, events) = match cpus {
+        Cpus::All => run_recorded(&built.binary, &[], &events_file)?,
+        Cpus::One => {
+            let binary = built.binary.to_string_lossy().into_owned();
+            let taskset = std::path::Path::new("taskset");
+            run_recorded(taskset, &["-c", "0", &binary], &events_file)?
+        }
+    };
     let expected = Expected::snapshot(&exercise.snapshot, reference_claims(workspace, exercise))?;
     // The learner's binary is a file of another name; everything else is the exercise's.
     let stdout = run.stdout.replace(&exercise.binary, &exercise.name);

@@ -350,6 +350,7 @@ mod tests {
             step,
             title: Some("Write".to_owned()),
             part: Some(part.to_owned()),
+            during_part: false,
             at: Some("learn/parts.rs:7".to_owned()),
             claim: Some(claim.to_owned()),
             happened: "1 byte does not".to_owned(),

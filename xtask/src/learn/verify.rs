@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 
 use super::files::{fresh_template, read};
-use super::{Finding, Kind, Place, Status, Workspace, check, learner_binary, report};
+use super::{
+    Cpus, Finding, Kind, Place, Status, Workspace, check, judged_on, learner_binary, report,
+};
 use crate::lessons::{Exercise, exercises};
 use crate::template;
 
@@ -42,7 +44,7 @@ impl Expect {
             let (part, claim) = failed.split_once(": ")?;
             return Some(Expect::Failed {
                 part: part.trim_matches('`').to_owned(),
-                claim: super::judge::claim_key(claim),
+                claim: super::claim_key(claim),
             });
         }
         let (kind, part) = rest.split_once(" in ")?;
@@ -61,7 +63,7 @@ impl Expect {
         match (&finding.claim, finding.kind) {
             (Some(claim), _) => Expect::Failed {
                 part,
-                claim: super::judge::claim_key(claim),
+                claim: super::claim_key(claim),
             },
             (None, kind) => Expect::Ended {
                 kind: ENDED
@@ -101,7 +103,19 @@ fn given(status: &Status) -> Vec<Expect> {
 
 /// The answers kept as tests, for `exercise`: (file, what it must give), each saying what it
 /// expects in the `//! expect:` lines it starts with (see [`Expect`]).
-fn answers(workspace: &Workspace, exercise: &Exercise) -> Result<Vec<(PathBuf, Vec<Expect>)>> {
+/// The header line that asks for an answer to be judged on one CPU too (`taskset -c 0`): a race
+/// must be caught there as on many.
+const ON_ONE_CPU_TOO: &str = "//! judged on one CPU too";
+
+/// One answer kept as a test: its file, what it must give, and whether it is judged on one CPU
+/// too.
+struct Answer {
+    path: PathBuf,
+    expect: Vec<Expect>,
+    on_one_cpu_too: bool,
+}
+
+fn answers(workspace: &Workspace, exercise: &Exercise) -> Result<Vec<Answer>> {
     let folder = workspace.root.join("xtask/answers").join(&exercise.name);
     let mut found = Vec::new();
     let entries =
@@ -134,9 +148,17 @@ fn answers(workspace: &Workspace, exercise: &Exercise) -> Result<Vec<(PathBuf, V
         }
         expect.sort();
         expect.dedup();
-        found.push((path, expect));
+        let on_one_cpu_too = text
+            .lines()
+            .take_while(|l| l.starts_with("//!"))
+            .any(|l| l == ON_ONE_CPU_TOO);
+        found.push(Answer {
+            path,
+            expect,
+            on_one_cpu_too,
+        });
     }
-    found.sort_by(|a, b| a.0.cmp(&b.0));
+    found.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(found)
 }
 
@@ -276,38 +298,66 @@ fn references_done(
     Ok(())
 }
 
-/// Each answer kept in `xtask/answers/` is judged as its first line says.
+/// Says whether `status`, of the answer `shown`, is what its header `expect`s.
+fn judged_as_expected(
+    shown: &str,
+    expect: &[Expect],
+    status: &Status,
+    fail: &mut impl FnMut(String),
+) {
+    let given = given(status);
+    if given == expect {
+        println!("  {shown}: as expected");
+        return;
+    }
+    let lines: Vec<String> = given.iter().map(Expect::line).collect();
+    fail(format!(
+        "{shown}: expected {}, got {}; its header would read:\n{}\nits status: {status:?}",
+        expect
+            .iter()
+            .map(Expect::line)
+            .collect::<Vec<_>>()
+            .join(" + "),
+        if lines.is_empty() {
+            "no verdict".to_owned()
+        } else {
+            lines.join(" + ")
+        },
+        lines.join("\n")
+    ));
+}
+
+/// Each answer kept in `xtask/answers/` is judged as its header says.
 fn answers_judged(
     workspace: &Workspace,
     copy: &Workspace,
     fail: &mut impl FnMut(String),
 ) -> Result<()> {
     for exercise in exercises() {
-        for (answer, expect) in answers(workspace, exercise)? {
-            std::fs::copy(&answer, copy.template(exercise))
+        for answer in answers(workspace, exercise)? {
+            std::fs::copy(&answer.path, copy.template(exercise))
                 .context("cannot put an answer in place")?;
-            let status = check(copy, exercise)?;
-            let shown = answer.strip_prefix(&workspace.root).unwrap_or(&answer);
-            let given = given(&status);
-            if given == expect {
-                println!("  {}: as expected", shown.display());
-            } else {
-                let lines: Vec<String> = given.iter().map(Expect::line).collect();
-                fail(format!(
-                    "{}: expected {}, got {}; its header would read:\n{}\nits status: {status:?}",
-                    shown.display(),
-                    expect
-                        .iter()
-                        .map(Expect::line)
-                        .collect::<Vec<_>>()
-                        .join(" + "),
-                    if lines.is_empty() {
-                        "no verdict".to_owned()
-                    } else {
-                        lines.join(" + ")
-                    },
-                    lines.join("\n")
-                ));
+            let shown = answer
+                .path
+                .strip_prefix(&workspace.root)
+                .unwrap_or(&answer.path);
+            let mut runs = vec![Cpus::All];
+            if answer.on_one_cpu_too {
+                runs.push(Cpus::One);
+            }
+            for cpus in runs {
+                let status = judged_on(copy, exercise, cpus)?.status;
+                let on = if cpus == Cpus::One {
+                    ", on one CPU"
+                } else {
+                    ""
+                };
+                judged_as_expected(
+                    &format!("{}{on}", shown.display()),
+                    &answer.expect,
+                    &status,
+                    fail,
+                );
             }
         }
         std::fs::copy(workspace.template(exercise), copy.template(exercise))
