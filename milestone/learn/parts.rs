@@ -100,9 +100,11 @@ pub fn find_chunk(addr: usize) -> Option<ChunkInfo> {
 }
 
 /// The last part, optional: gives back the chunk that starts at `ptr`. An mmap chunk is
-/// unmapped with `munmap`. Break memory can go back only from the top of the break (`sbrk`
-/// with a negative size), and only while the break is still at the chunk's end; otherwise keep
-/// it, no longer listed.
+/// unmapped with `munmap`, its whole length. Break memory can go back only from the top of the
+/// break (`sbrk` with a negative size), and only while the break is still at the chunk's end;
+/// otherwise keep it, no longer listed. Keeping it even on top, for reuse, is your choice too:
+/// the lesson asks only that the break never moves up, and never goes below memory that is not
+/// the chunk's.
 ///
 /// Refuse any other pointer (the middle of a chunk, a released one, one that was never a
 /// chunk) with `io::ErrorKind::InvalidInput`, without reading it, and change nothing.

@@ -87,6 +87,10 @@ enum Command {
         /// and stop at their first part; the references and the kept answers pass.
         #[arg(long)]
         verify: bool,
+        /// For authors: judge one kept answer (xtask/answers/NAME/FILE.rs) against its header,
+        /// as --verify does.
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["verify", "reset", "watch"])]
+        answer: Option<std::path::PathBuf>,
     },
     /// Build and run your own program of an exercise (your learn/parts.rs with the lesson's
     /// driver), every line of it; flags after the name go to it (`--pause`, `--json`).
@@ -228,9 +232,12 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             reset,
             yes,
             verify,
+            answer,
         } => {
             let workspace = Workspace::here();
-            let done = if verify {
+            let done = if let Some(answer) = answer {
+                learn::verify_answer(&workspace, &answer)
+            } else if verify {
                 learn::verify(&workspace)
             } else if let Some(name) = reset {
                 learn::reset(&workspace, &name, yes)

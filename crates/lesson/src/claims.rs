@@ -8,6 +8,64 @@ use crate::parts::PartError;
 use crate::record::Check;
 use crate::report::Lesson;
 
+/// The calls of each part in the current step, kept so that a claim can name the call that
+/// showed it: the part's one call since the claim before, or the same call that claim named.
+/// A claim made after several calls (a loop) names none, unless the driver says which.
+#[derive(Debug, Default)]
+pub(crate) struct Calls(Vec<PartCalls>);
+
+#[derive(Debug)]
+struct PartCalls {
+    part: &'static str,
+    last: Option<String>,
+    since_claim: usize,
+    several: bool,
+}
+
+impl Calls {
+    fn of(&mut self, part: &'static str) -> &mut PartCalls {
+        if let Some(i) = self.0.iter().position(|c| c.part == part) {
+            return &mut self.0[i];
+        }
+        self.0.push(PartCalls {
+            part,
+            last: None,
+            since_claim: 0,
+            several: false,
+        });
+        let last = self.0.len() - 1;
+        &mut self.0[last]
+    }
+
+    /// `part` was called, as `call` if the driver said it.
+    pub(crate) fn called(&mut self, part: &'static str, call: Option<String>) {
+        let calls = self.of(part);
+        calls.last = call;
+        calls.since_claim += 1;
+    }
+
+    /// A claim about `part` is made: the call it names, if one can be told.
+    pub(crate) fn claimed(&mut self, part: &'static str) -> Option<String> {
+        let calls = self.of(part);
+        match calls.since_claim {
+            0 => {}
+            1 => calls.several = false,
+            _ => calls.several = true,
+        }
+        calls.since_claim = 0;
+        if calls.several {
+            None
+        } else {
+            calls.last.clone()
+        }
+    }
+
+    /// A new step begins.
+    pub(crate) fn clear(&mut self) {
+        self.0.clear();
+    }
+}
+
 /// A claim about to be checked: see [`Lesson::claim`].
 #[derive(Debug)]
 #[must_use = "a claim is checked only by `holds`"]
@@ -122,14 +180,8 @@ impl Claim<'_> {
             Some(detail)
         };
         let part = lesson.last_part.get();
-        let call = call.or_else(|| {
-            let calls = lesson.calls.borrow();
-            let part = part?;
-            calls
-                .iter()
-                .find(|(p, _)| *p == part)
-                .map(|(_, c)| c.clone())
-        });
+        let told = part.and_then(|part| lesson.calls.borrow_mut().claimed(part));
+        let call = call.or(told);
         lesson.events.write(|| Event::Check {
             step: lesson.step_number(),
             part: part.map(str::to_owned),

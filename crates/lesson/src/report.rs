@@ -76,7 +76,7 @@ pub struct Lesson {
     pub(crate) last_part: Cell<Option<&'static str>>,
     /// The last call of each part in the current step, in the learner's terms, when the driver
     /// said it ([`Lesson::part_call`]): a claim about the part names it.
-    pub(crate) calls: RefCell<Vec<(&'static str, String)>>,
+    pub(crate) calls: RefCell<crate::claims::Calls>,
     /// How many steps stopped early, and how many did not run for want of what they needed.
     pub(crate) stopped: Cell<usize>,
 }
@@ -109,7 +109,7 @@ impl Lesson {
             steps: Vec::new(),
             events: EventLog::from_env(),
             last_part: Cell::new(None),
-            calls: RefCell::new(Vec::new()),
+            calls: RefCell::default(),
             stopped: Cell::new(0),
         }
     }
@@ -390,13 +390,7 @@ impl Lesson {
     ) -> Result<T, PartError> {
         let step = self.step_number();
         self.last_part.set(Some(name));
-        {
-            let mut calls = self.calls.borrow_mut();
-            calls.retain(|(p, _)| *p != name);
-            if let Some(call) = &call {
-                calls.push((name, call.clone()));
-            }
-        }
+        self.calls.borrow_mut().called(name, call.clone());
         self.events.write(|| Event::PartCalled {
             step,
             part: name.to_owned(),
@@ -618,7 +612,7 @@ mod tests {
             steps: Vec::new(),
             events: EventLog::default(),
             last_part: Cell::new(None),
-            calls: RefCell::new(Vec::new()),
+            calls: RefCell::default(),
             stopped: Cell::new(0),
         }
     }

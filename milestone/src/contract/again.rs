@@ -79,9 +79,14 @@ pub(super) fn take_again(lesson: &mut Lesson, parts: &Parts, taken: &[Taken]) ->
             raised.get_or_insert((t.start, after - before));
         }
     }
-    lesson.check_part(
-        "release_chunk",
-        "releasing a chunk never moves the break up",
+    let claim = lesson
+        .claim("releasing a chunk never moves the break up")
+        .about("release_chunk");
+    let claim = match raised {
+        Some((start, _)) => claim.call(format!("release_chunk({start:#x})")),
+        None => claim,
+    };
+    claim.holds(
         raised.is_none(),
         raised.map_or_else(String::new, |(start, by)| {
             format!(
@@ -195,10 +200,9 @@ fn mapped_again(
             varying_bytes(size as u64)
         ))
         .about("mem_chunk");
-    let heap = place.region.is_some_and(|r| r.kind == RegionKind::Heap);
     let claim = match misplaced {
-        Some(earlier) if !heap => claim.because(earlier, "the same mapping, asked for again"),
-        _ => claim,
+        Some(earlier) => claim.because(earlier, "the same mistake, in a chunk asked for again"),
+        None => claim,
     };
     claim.holds(problems.is_empty(), problems.join("; "));
     Ok(Taken {

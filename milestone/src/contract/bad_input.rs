@@ -27,6 +27,8 @@ enum Answer {
     OtherKind = 2,
     /// Granted.
     Granted = 3,
+    /// It panicked.
+    Panicked = 4,
 }
 
 /// The cells the child fills: an [`Answer`] for each bad size, then whether the registry and
@@ -37,6 +39,28 @@ const ALLOCATIONS: usize = BAD.len() + 2;
 const FIRST_ALLOCATION: usize = BAD.len() + 3;
 const COUNTED: usize = BAD.len() + 4;
 const FINISHED: usize = BAD.len() + 5;
+/// The first panic's message, 8 bytes a cell, cut at [`MESSAGE_CELLS`] cells.
+const MESSAGE: usize = BAD.len() + 6;
+const MESSAGE_CELLS: usize = 24;
+
+/// Keeps `message` in the cells from [`MESSAGE`] on, for the parent to read.
+fn keep_message(cells: &SharedCells, message: &str) {
+    let bytes = message.as_bytes();
+    for (i, chunk) in bytes.chunks(8).take(MESSAGE_CELLS).enumerate() {
+        let mut word = [0u8; 8];
+        word[..chunk.len()].copy_from_slice(chunk);
+        cells.set(MESSAGE + i, u64::from_le_bytes(word));
+    }
+}
+
+/// The message [`keep_message`] kept.
+fn kept_message(cells: &SharedCells) -> String {
+    let bytes: Vec<u8> = (0..MESSAGE_CELLS)
+        .flat_map(|i| cells.get(MESSAGE + i).to_le_bytes())
+        .take_while(|&b| b != 0)
+        .collect();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
 
 /// In the child: each bad size asked for, and what changed.
 fn ask(parts: &Parts, cells: &SharedCells) -> i32 {
@@ -44,10 +68,22 @@ fn ask(parts: &Parts, cells: &SharedCells) -> i32 {
     let mut before = (parts.list_chunks)();
     let brk = sys::program_break() as usize;
     for (i, (_, size)) in BAD.into_iter().enumerate() {
-        let answer = match counted(size, || (parts.mem_chunk)(size)) {
-            Err(e) if e.kind() == io::ErrorKind::InvalidInput => Answer::InvalidInput,
-            Err(_) => Answer::OtherKind,
-            Ok(_) => Answer::Granted,
+        let asked = std::panic::catch_unwind(|| counted(size, || (parts.mem_chunk)(size)));
+        let answer = match asked {
+            Ok(Err(e)) if e.kind() == io::ErrorKind::InvalidInput => Answer::InvalidInput,
+            Ok(Err(_)) => Answer::OtherKind,
+            Ok(Ok(_)) => Answer::Granted,
+            Err(payload) => {
+                let message = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                if (0..i).all(|j| cells.get(j) != Answer::Panicked as u64) {
+                    keep_message(cells, &message);
+                }
+                Answer::Panicked
+            }
         };
         cells.set(i, answer as u64);
     }
@@ -80,7 +116,8 @@ pub(super) fn bad_input(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
          They are asked for in a child process, so that what a wrong answer records stays \
          there.",
     );
-    let cells = SharedCells::new(FINISHED + 1).context("could not map cells for the child")?;
+    let cells =
+        SharedCells::new(MESSAGE + MESSAGE_CELLS).context("could not map cells for the child")?;
     let (_, exit) = in_a_child(&[0], |code| code, || ask(parts, &cells))?;
     if cells.get(FINISHED) != 1 {
         bail!("the child asking for the bad sizes {exit}");
@@ -90,17 +127,25 @@ pub(super) fn bad_input(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
         let said = match *answer {
             a if a == Answer::InvalidInput as u64 => "refused, with InvalidInput",
             a if a == Answer::OtherKind as u64 => "refused, with another kind",
+            a if a == Answer::Panicked as u64 => "it panicked",
             _ => "granted",
         };
         lesson.fact(&format!("mem_chunk({label})"), said);
     }
-    let refused = answers.iter().all(|&a| a != Answer::Granted as u64);
+    let refused = answers
+        .iter()
+        .all(|&a| a != Answer::Granted as u64 && a != Answer::Panicked as u64);
+    let panicked = BAD
+        .iter()
+        .zip(&answers)
+        .find(|(_, a)| **a == Answer::Panicked as u64)
+        .map(|((label, _), _)| *label);
     let registry_kept = cells.get(REGISTRY_KEPT) == 1;
     let unchanged = registry_kept && cells.get(BREAK_KEPT) == 1;
     let granted = BAD
         .iter()
         .zip(&answers)
-        .find(|(_, a)| **a == Answer::Granted as u64)
+        .find(|(_, a)| **a == Answer::Granted as u64 || **a == Answer::Panicked as u64)
         .map(|((label, _), _)| format!("mem_chunk({label})"));
     let claim = lesson
         .claim("each was refused, and the registry and the break are as they were")
@@ -112,6 +157,12 @@ pub(super) fn bad_input(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
     claim.holds(
         refused && unchanged,
         match (refused, registry_kept) {
+            (false, _) if panicked.is_some() => format!(
+                "mem_chunk({}) panicked: {}. Check the size before any arithmetic on it \
+                 (checked_add, checked_next_multiple_of), and refuse it with InvalidInput",
+                panicked.unwrap_or_default(),
+                kept_message(&cells)
+            ),
             (false, _) => "mem_chunk granted a size it must refuse (see above)".to_owned(),
             (true, false) => "the registry changed, though every size was refused".to_owned(),
             (true, true) => "the break moved, though every size was refused".to_owned(),

@@ -25,6 +25,7 @@ pub(super) fn find(
         return Ok(());
     };
     let mut wrong = Vec::new();
+    let mut first_wrong = None;
     let mut only_unrecorded = true;
     for t in taken {
         for addr in [t.start, t.start + t.size / 2, t.start + t.size - 1] {
@@ -33,6 +34,7 @@ pub(super) fn find(
             })?;
             if chunk.map(|c| c.start) != Some(t.start) {
                 only_unrecorded &= unrecorded.is_some_and(|u| u.holds(t.start));
+                first_wrong.get_or_insert(addr);
                 wrong.push(format!(
                     "{addr:#x}, inside the chunk at {:#x}, found {}",
                     t.start,
@@ -46,6 +48,10 @@ pub(super) fn find(
         taken.len()
     ));
     // A chunk mem_chunk never recorded cannot be found: that failure is mem_chunk's.
+    let claim = match first_wrong {
+        Some(addr) => claim.call(format!("find_chunk({addr:#x})")),
+        None => claim,
+    };
     let claim = if !wrong.is_empty() && only_unrecorded {
         claim.because(RECORDED, "a chunk mem_chunk never recorded cannot be found")
     } else {
@@ -93,19 +99,22 @@ pub(super) fn find(
 pub(super) fn one_past_the_end(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
     let listed = lesson.part("list_chunks", parts.list_chunks)?;
     let mut claimed = Vec::new();
+    let mut first = None;
     for chunk in &listed {
         let past = chunk.start.wrapping_add(chunk.len);
         let answer = lesson.part("find_chunk", || counted(past, || (parts.find_chunk)(past)))?;
         if answer.is_some_and(|c| c.start == chunk.start) {
+            first.get_or_insert(past);
             claimed.push(format!(
                 "{past:#x}, one past the end of {chunk}, found that chunk"
             ));
         }
     }
-    lesson.check(
-        "the address one past a chunk's last byte does not find that chunk",
-        claimed.is_empty(),
-        claimed.join("; "),
-    );
+    let claim = lesson.claim("the address one past a chunk's last byte does not find that chunk");
+    let claim = match first {
+        Some(past) => claim.call(format!("find_chunk({past:#x})")),
+        None => claim,
+    };
+    claim.holds(claimed.is_empty(), claimed.join("; "));
     Ok(())
 }

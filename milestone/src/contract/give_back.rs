@@ -25,7 +25,10 @@ pub(super) fn harmed_by_release(
     let (map, brk) = lesson.map_and_break()?;
     let gone = &taken[released];
     let mut harmed = Vec::new();
-    for (i, t) in taken.iter().enumerate().skip(released + 1) {
+    // A chunk that lay in the wrong place when it was taken failed there: where it lies is not
+    // what its size says, so nothing is judged of it here.
+    let placed = taken.iter().enumerate().skip(released + 1);
+    for (i, t) in placed.filter(|(_, t)| t.misplaced.is_none()) {
         let whole = writable(&map, t.start, t.size);
         let below = t.source == Source::Mmap || t.start + t.size <= brk;
         if !whole || !below {
@@ -139,7 +142,12 @@ pub(super) fn give_back(lesson: &mut Lesson, parts: &Parts, taken: Option<&[Take
 /// nothing is. Asked with mincore, which allocates nothing: where glibc's malloc maps every
 /// allocation, anything allocated after (reading the maps, say) may be mapped into the hole.
 fn left_mapped(t: &Taken) -> Option<String> {
-    let first = sys::first_page_mapped(t.start, t.size).filter(|_| t.source == Source::Mmap)?;
+    // A chunk placed wrong when taken (from the break though its size called for mmap) failed
+    // there, and is not judged again here.
+    if t.source != Source::Mmap || t.misplaced.is_some() {
+        return None;
+    }
+    let first = sys::first_page_mapped(t.start, t.size)?;
     let mapped = sys::bytes_mapped(t.start, t.size);
     Some(format!(
         "after release_chunk({:#x}), {} of the chunk's pages are still mapped, from {first:#x}: \

@@ -1,4 +1,4 @@
-//! expect: failed in a_large_allocation: Vec::with_capacity(n) only reserves room
+//! expect: failed in a_large_allocation: a_large_allocation returned a Vec of exactly 262144 bytes (256 KiB)
 //! intent: wrong: a_large_allocation: Vec::with_capacity(len) reserves len bytes but its length is 0, not len
 //! expect-judge: the Vec has capacity len but len() == 0; the part asks for exactly len bytes
 use std::hint::black_box;

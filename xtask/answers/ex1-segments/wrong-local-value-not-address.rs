@@ -1,4 +1,4 @@
-//! expect: failed in address_of_a_local: it looks like a value, not an address
+//! expect: failed in address_of_a_local: the local lies in [stack]
 //! intent: wrong: step 1 (address_of_a_local): I made a pointer to my local and then returned *p as usize, thinking that gives the address
 //! expect-judge: step 1 is wrong: it returns the value stored in the local (12345), not its address (`*p` dereferences the pointer; it should be `p as usize`), so the number lies in no mapped region, let alone [stack], and the deeper-call comparison is meaningless; the other steps are right
 //! Your parts of exercise 1, memory segments (ex1-segments). Replace each `todo!()` below, in

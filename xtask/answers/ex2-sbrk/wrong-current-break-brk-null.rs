@@ -1,4 +1,5 @@
-//! expect: failed in current_break: current_break returned the break, as sbrk(0) reads it
+//! expect: failed in current_break: current_break returned the break, as sbrk(0) reads it, and moved nothing
+//! expect: stopped in give_back
 //! intent: wrong: current_break: I used brk(NULL) because the man page says the brk system call returns the break, but glibc's brk returns 0/-1
 //! expect-judge: glibc's brk returns an int (0 or -1), not the break; current_break returns 0x0 or 0xffff...ffff, never the real break
 use std::io;

@@ -1,4 +1,4 @@
-//! expect: failed in request: it returned (void *) -1, which is sbrk's failure value
+//! expect: failed in request: request returned an error for 64 TiB
 //! intent: wrong: request: I forgot that sbrk fails with (void*)-1, so a refused request comes back as Ok(0xffff...ffff)
 //! expect-judge: request never checks for (void *)-1: when the kernel refuses (the driver's absurd request), it returns Ok of an invalid pointer instead of last_os_error
 use std::io;

@@ -1,4 +1,4 @@
-//! expect: failed in request: a size above isize::MAX is refused before the call
+//! expect: failed in request: a size above isize::MAX is refused before the call, and the break did not move
 //! intent: wrong: request: I cast n to isize without checking it fits, so a huge n turns negative and shrinks the break
 //! expect-judge: missing the n > isize::MAX check: `n as isize` wraps negative and sbrk shrinks the break instead of being refused with InvalidInput
 use std::io;

@@ -1,4 +1,4 @@
-//! expect: failed in write: just past the end, was changed
+//! expect: failed in write: write left the byte past the 10000 bytes alone
 //! intent: wrong: write: my pattern loop is `MESSAGE.len()..=len`, so it writes one byte past the end
 //! expect-judge: off-by-one: writes memory[len], one byte past the requested memory (still in the mapped page, so it may not crash)
 use std::io;

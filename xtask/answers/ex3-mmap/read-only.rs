@@ -1,4 +1,4 @@
-//! expect: failed in map: the region is anonymous and rw-p
+//! expect: failed in map: the region is anonymous and rw-p, and holds all the bytes asked for
 //! A typical mistake: mapping the memory readable but not writable.
 
 use std::io;

@@ -1,4 +1,4 @@
-//! expect: failed in map: which is MAP_FAILED, mmap's failure value
+//! expect: failed in map: mmap refused a length of 0 with EINVAL
 //! intent: wrong: map: I don't check for MAP_FAILED, so a failed mmap (len 0) comes back as Ok(0xffff...ffff)
 //! expect-judge: mmap's MAP_FAILED is returned as a pointer; the driver's len-0 request should give EINVAL but gets Ok
 use std::io;

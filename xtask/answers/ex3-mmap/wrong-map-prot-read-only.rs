@@ -1,4 +1,4 @@
-//! expect: failed in map: PROT_WRITE is missing
+//! expect: failed in map: the region is anonymous and rw-p, and holds all the bytes asked for
 //! intent: wrong: map: mapped with PROT_READ only, forgot PROT_WRITE
 //! expect-judge: the region is r--p: the driver sees it is not writable and refuses to write (step 2 would SIGSEGV)
 use std::io;

@@ -1,4 +1,4 @@
-//! expect: failed in map: that is MAP_SHARED; use MAP_PRIVATE
+//! expect: failed in map: the region is anonymous and rw-p, and holds all the bytes asked for
 //! intent: wrong: map: used MAP_SHARED | MAP_ANONYMOUS instead of MAP_PRIVATE
 //! expect-judge: the mapping is shared (rw-s in /proc/self/maps, it would be shared with children after fork); the step asks for private anonymous memory (rw-p)
 use std::io;

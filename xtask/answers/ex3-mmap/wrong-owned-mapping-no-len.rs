@@ -1,4 +1,4 @@
-//! expect: failed in owned_mapping: it holds 10000 bytes that read as zeros
+//! expect: failed in owned_mapping: it holds 10000 bytes that read as zeros, then read back what was written
 //! intent: wrong: owned_mapping: I built it with MmapOptions::new().map_anon() and forgot .len(len), so it is not len bytes
 //! expect-judge: MmapOptions without len maps a zero-length (or minimal) mapping, not len bytes
 #![allow(unused_variables)]

@@ -1,4 +1,4 @@
-//! expect: failed in read_back: bytes past the end of the 10000 bytes from map
+//! expect: crashed in read_back
 //! intent: wrong: step 2 (read_back): I walk one pointer P through the memory with P = P.add(1) in write, then walk it again in read_back to read back
 //! expect-judge: step 2 is wrong: the read loop goes on from where the write loop stopped, since p is never set back to memory, so it reads the len bytes that follow the ones written, from memory + len on (bytes it does not own: the rest of the last page, then whatever lies past the mapping, likely a SIGSEGV on the unmapped page after it) and the mismatch count is not about the written bytes; p must start again at memory before reading; the other parts are right
 //! Your parts of exercise 3, using mmap (ex3-mmap).

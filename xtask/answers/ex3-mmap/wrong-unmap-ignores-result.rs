@@ -1,4 +1,4 @@
-//! expect: failed in unmap: unmap returned Ok(()) though munmap refused
+//! expect: failed in unmap: an address that is not page aligned comes back as munmap's error, EINVAL
 //! intent: wrong: unmap: I call munmap but never look at what it returns, so I always say Ok
 //! expect-judge: munmap's -1 is ignored: an unmap the kernel refuses (unaligned address, bad length) is reported as success
 use std::io;

@@ -1,4 +1,4 @@
-//! expect: failed in unmap: munmap's length is in bytes
+//! expect: failed in unmap: no page of it is mapped any more (mincore answers ENOMEM for each)
 //! intent: wrong: step 3 (unmap): munmap works on pages, so I turn the byte length into a number of pages before calling munmap(memory, pages)
 //! expect-judge: step 3 is wrong: munmap's length is in bytes, not pages; passing len / page_size (2 for 10000 bytes) unmaps only the first page and leaks the other two, which stay mapped after unmap returns Ok; it should be munmap(memory, len); the other parts are right
 //! Your parts of exercise 3, using mmap (ex3-mmap).

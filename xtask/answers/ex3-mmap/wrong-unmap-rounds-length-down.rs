@@ -1,4 +1,4 @@
-//! expect: failed in unmap: no page of it is mapped any more
+//! expect: failed in unmap: no page of it is mapped any more (mincore answers ENOMEM for each)
 //! intent: wrong: unmap: I thought munmap needs a multiple of the page size so I rounded len down to whole pages, which leaves the last partial page mapped
 //! expect-judge: frees with the wrong length: 10000 becomes 8192, the third page stays mapped (a leak, and the driver sees the region still there)
 use std::io;

@@ -1,4 +1,4 @@
-//! expect: failed in write: just past the end, was changed
+//! expect: failed in write: write left the byte past the 10000 bytes alone
 //! intent: wrong: write: my write loop is `0..=len`, one byte past the end
 //! expect-judge: writes memory[len], past the mapping's requested length (inside the last page for 10000 bytes, a SIGSEGV when len is a page multiple)
 use std::io;

@@ -1,4 +1,4 @@
-//! expect: failed in mem_chunk: look for a free slot before calling sbrk
+//! expect: failed in mem_chunk: with no room left, mem_chunk refuses with OutOfMemory, and nothing changes
 //! A registry that is full is found out only after sbrk or mmap: the refused chunk's memory
 //! has already been taken from the OS, and is lost.
 

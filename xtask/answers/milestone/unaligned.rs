@@ -1,4 +1,5 @@
-//! expect: failed in mem_chunk: it is aligned to 16
+//! expect: failed in find_chunk: find_chunk never called the global allocator
+//! expect: failed in mem_chunk: it is aligned to 16 bytes, comes from sbrk as its size calls for, and every byte asked for is mapped writable
 //! A typical mistake: taking exactly `size` bytes from the break, so the next chunk starts
 //! wherever this one ended.
 

@@ -1,4 +1,5 @@
-//! expect: failed in find_chunk: found the chunk at
+//! expect: failed in find_chunk: for each of the 8 chunks, its first, middle and last byte find it
+//! expect: failed in find_chunk: the address one past a chunk's last byte does not find that chunk
 //! intent: wrong: find_chunk: my bounds test is `addr <= c.start + c.len`, so the byte just past a chunk counts as inside it
 //! expect-judge: off-by-one: one past the end is found; with break chunks back to back, the first byte of the next chunk can be answered with the previous chunk
 use std::io;

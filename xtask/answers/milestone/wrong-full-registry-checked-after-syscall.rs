@@ -1,4 +1,4 @@
-//! expect: failed in mem_chunk: the refusal changed when the OS refused memory too
+//! expect: failed in mem_chunk: with no room left, mem_chunk refuses with OutOfMemory, and nothing changes
 //! intent: wrong: mem_chunk: I get the memory first and then look for a free slot; if the registry is full I give the memory straight back (munmap, or sbrk with a negative size) and return OutOfMemory, so nothing is left changed
 //! expect-judge: fail: a full registry is only noticed after the sbrk or mmap, so the OutOfMemory refusal comes after system calls (and the break or the mappings change and change back, racing with glibc's malloc moving the break in between), while the exercise asks for it before any system call; looking for the free slot must come first
 //! Your parts of the milestone, mem_chunk (milestone). Replace each `todo!()` below, in order, with

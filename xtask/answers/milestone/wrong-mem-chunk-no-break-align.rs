@@ -1,4 +1,4 @@
-//! expect: failed in mem_chunk: even after someone else left the break unaligned
+//! expect: failed in mem_chunk: it is aligned to 16 bytes, comes from sbrk as its size calls for, and every byte asked for is mapped writable
 //! intent: wrong: mem_chunk: I don't align the break first: I round sizes to 16 so I assumed the break always stays aligned, but if someone else left it unaligned my chunk is unaligned
 //! expect-judge: mem_chunk returns the raw old break; when other code (malloc, a test) left the break not a multiple of 16 the chunk is misaligned; the template explicitly says to align the break first
 use std::io;

@@ -1,4 +1,4 @@
-//! expect: failed in mem_chunk: each refusal is io::ErrorKind::InvalidInput
+//! expect: failed in mem_chunk: each refusal is io::ErrorKind::InvalidInput, made before any system call
 //! intent: wrong: mem_chunk: I check for 0 and for the rounding overflow but not for sizes above isize::MAX, so isize::MAX+1 goes to mmap and only the kernel refuses it
 //! expect-judge: missing the isize::MAX check: isize::MAX + 1 is passed to mmap (a system call) and refused with ENOMEM by the kernel, not with InvalidInput before any system call
 use std::io;

@@ -1,4 +1,4 @@
-//! expect: failed in mem_chunk: attempt to add with overflow
+//! expect: failed in mem_chunk: each was refused, and the registry and the break are as they were
 //! intent: wrong: mem_chunk: I round the size up to 16 before checking it, with a plain +, so usize::MAX overflows (panic in debug, 0 in release) before my check runs
 //! expect-judge: size checks in the wrong order: `size + ALIGN - 1` overflows for usize::MAX; overflow checks are on in the dev profile, so mem_chunk panics instead of refusing with InvalidInput
 use std::io;

@@ -1,4 +1,4 @@
-//! expect: failed in mem_chunk: panicked while sbrk was failing
+//! expect: failed in mem_chunk: when sbrk or mmap fails, mem_chunk returns an error, and nothing changes
 //! intent: wrong: mem_chunk: I forgot sbrk returns (void*)-1 on failure, so when the break can't grow I record and return 0xffff...ffff (+pad) as a chunk
 //! expect-judge: sbrk's failure value is not checked: under a data limit (ulimit -d, valgrind) mem_chunk returns an invalid pointer as Ok and registers a bogus chunk
 use std::io;

@@ -1,4 +1,4 @@
-//! expect: failed in mem_chunk: what mmap returns when it fails
+//! expect: failed in mem_chunk: when sbrk or mmap fails, mem_chunk returns an error, and nothing changes
 //! intent: wrong: mem_chunk (mmap branch): I treat a null pointer from mmap as the failure, the way you check malloc; the sbrk side compares with -1 properly
 //! expect-judge: wrong: mmap signals failure with MAP_FAILED ((void *) -1), never NULL, so a refused mmap is taken as success: mem_chunk returns Ok(0xffff...ffff) and records a bogus mmap chunk instead of returning io::Error::last_os_error() and changing nothing (step 5, mmap side)
 //!

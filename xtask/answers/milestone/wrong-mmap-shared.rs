@@ -1,4 +1,4 @@
-//! expect: failed in mem_chunk: a shared mapping (MAP_SHARED)
+//! expect: failed in mem_chunk: it is aligned to a page, comes from mmap as its size calls for, and every byte asked for is mapped writable
 //! intent: wrong: mem_chunk: I map the big chunks with MAP_SHARED | MAP_ANONYMOUS
 //! expect-judge: large chunks are shared mappings (rw-s), not private anonymous memory: after fork the child writes into the parent's chunk; the contract expects anonymous rw-p
 use std::io;

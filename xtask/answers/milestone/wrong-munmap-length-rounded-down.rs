@@ -1,4 +1,4 @@
-//! expect: failed in release_chunk: is still mapped after its release
+//! expect: failed in release_chunk: the chunk of ~N bytes (~N) above the threshold was unmapped whole
 //! intent: wrong: release_chunk: mem_chunk maps exactly the size asked (the kernel rounds a mapping up to whole pages by itself) and records that size; release_chunk unmaps the recorded length rounded down to whole pages, because I read that munmap works on whole pages
 //! expect-judge: fail: release_chunk unmaps `len / page * page`, so for an mmap chunk whose size is not a multiple of the page size the last, partial page stays mapped after the chunk is released (leaked, and no longer in the registry); munmap takes any length and unmaps every page the range touches, so it should get the recorded length (or the length rounded up, as mmap rounded it); sizes that are whole pages, like 128 KiB, 192 KiB and 1 MiB, hide it
 //! Your parts of the milestone, mem_chunk (milestone). Replace each `todo!()` below, in order, with

@@ -1,4 +1,4 @@
-//! expect: failed in mem_chunk: a refusal changes nothing
+//! expect: failed in mem_chunk: when sbrk or mmap fails, mem_chunk returns an error, and nothing changes
 //! intent: wrong: mem_chunk: when the break is not on a multiple of 16 I first move it up with its own sbrk(pad), then call sbrk(len) for the chunk itself
 //! expect-judge: fail: if sbrk(pad) succeeds and sbrk(len) is then refused, mem_chunk returns the error but leaves the break moved up by the padding, so a refusal changes something (the break) after all; the padding should be asked in the same sbrk as the chunk, or given back with sbrk(-pad) on failure; a test only sees it when the break was unaligned at the moment the OS refuses
 //! Your parts of the milestone, mem_chunk (milestone). Replace each `todo!()` below, in order, with

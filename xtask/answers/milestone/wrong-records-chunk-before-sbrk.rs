@@ -1,4 +1,4 @@
-//! expect: failed in mem_chunk: record a chunk only once the OS has given its memory
+//! expect: failed in mem_chunk: when sbrk or mmap fails, mem_chunk returns an error, and nothing changes
 //! intent: wrong: mem_chunk (sbrk branch): I know where a break chunk will start before calling sbrk (the aligned current break), so I write it into the registry slot first and then call sbrk; when sbrk fails I return the error but forget to take the entry back out
 //! expect-judge: wrong: the chunk is recorded before sbrk succeeds, and on sbrk failure the error is returned with the entry still in the registry, so a refused sbrk leaves a phantom chunk listed (and findable) over memory that was never obtained; a refusal must change nothing (step 5)
 //!

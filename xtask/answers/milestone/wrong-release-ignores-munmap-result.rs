@@ -1,4 +1,4 @@
-//! expect: failed in release_chunk: munmap failed with ENOMEM, but release_chunk returned Ok
+//! expect: failed in release_chunk: when munmap fails, release_chunk returns the error and keeps the chunk
 //! intent: wrong: release_chunk: I call munmap on an mmap chunk and drop it from the registry without looking at what munmap returned (it's our own mapping, I figured it can't fail); everything else checks its system calls
 //! expect-judge: wrong: release_chunk ignores munmap's return value, so if munmap fails (returns -1) the chunk is still mapped but is removed from the registry and Ok(()) is returned; it should return io::Error::last_os_error() and leave the chunk listed (a refusal changes nothing)
 //!

@@ -1,4 +1,4 @@
-//! expect: failed in release_chunk: a lock taken twice
+//! expect: timed out in release_chunk
 //! intent: wrong: release_chunk: I reuse find_chunk inside release_chunk to look the pointer up, while I already hold the registry lock
 //! expect-judge: release_chunk locks the registry, then calls find_chunk, which locks it again: std's Mutex is not reentrant, so the first release deadlocks (or panics)
 use std::io;

@@ -1,4 +1,5 @@
 //! expect: failed in release_chunk: releasing a chunk leaves every other live chunk whole, and below the break
+//! expect: failed in release_chunk: someone else's page above the chunks is still theirs: below the break, as they left it
 //! intent: wrong: release_chunk: for a break chunk I always do sbrk(-len), even when it is not the top chunk
 //! expect-judge: releasing a break chunk that is not on top shrinks the break by its length anyway, taking memory from under the chunks (and whatever else) above it
 use std::io;

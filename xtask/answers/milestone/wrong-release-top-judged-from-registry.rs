@@ -1,4 +1,4 @@
-//! expect: failed in release_chunk: whatever your registry says
+//! expect: failed in release_chunk: someone else's page above the chunks is still theirs: below the break, as they left it
 //! intent: wrong: release_chunk: a break chunk is on top when none of my other live break chunks sits above it, so then I give it back with sbrk(-len); otherwise I keep it
 //! expect-judge: fail: release_chunk decides that a break chunk is at the top from the registry alone and never checks the break itself (sbrk(0) == start + len); when someone else (glibc's malloc, another sbrk caller) has moved the break above the chunk, or a released chunk kept above it still holds the top, sbrk(-len) cuts off memory that is not this chunk's, and can take the break below memory still in use; a run in which nothing else moves the break above the last chunk misses it
 //! Your parts of the milestone, mem_chunk (milestone). Replace each `todo!()` below, in order, with

@@ -1,4 +1,4 @@
-//! expect: failed in mem_chunk: a released block that is handed out again must leave the free list
+//! expect: failed in mem_chunk: memory given back is handed out again at most once: none of these overlaps another, and each is listed once
 //! intent: wrong: mem_chunk: when I reuse a kept block I read it out of the free list with a copy instead of take(), so an exactly-fitting block stays free and is handed out again
 //! expect-judge: reuse bug: a block that fits exactly is never removed from the free list, so two later requests get the same memory (overlapping chunks); the contract now takes the small sizes again after releasing, and sees the overlap
 

@@ -1,4 +1,4 @@
-//! expect: failed in mem_chunk: released break memory may be handed out again only for sizes below the threshold
+//! expect: failed in mem_chunk: mem_chunk(~N bytes (~N)), after the rest were given back, has an anonymous mapping of its own
 //! intent: wrong: mem_chunk: released break chunks that are not on top are kept in the registry marked free, and mem_chunk first looks for a free one that is big enough, for any size, since reusing saves a system call; only when none fits does it go to sbrk or mmap
 //! expect-judge: fail: the reuse runs before the threshold test, so a request at or above MMAP_THRESHOLD can be served from a released break chunk (e.g. 128 KiB from the chunk left by a released 131071-byte request), and that chunk lies in the break and is listed as sbrk instead of being an anonymous mapping of its own; reuse should be limited to requests below the threshold
 //! Your parts of the milestone, mem_chunk (milestone). Replace each `todo!()` below, in order, with

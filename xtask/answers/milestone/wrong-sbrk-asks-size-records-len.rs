@@ -1,4 +1,4 @@
-//! expect: failed in mem_chunk: list only bytes that sbrk gave
+//! expect: failed in mem_chunk: the break and /proc/self/maps agree: sbrk chunks lie below the break, mmap chunks in anonymous mappings, each whole
 //! intent: wrong: mem_chunk (sbrk branch): I compute `len` (size rounded up to 16) and record it in the registry, but I pass `size` to sbrk (padding + size), since that's what the caller asked for; the next chunk realigns the break anyway
 //! expect-judge: wrong: len and size are mixed up: sbrk only moves the break by pad + size, but the chunk is recorded with the rounded len, so a break chunk whose size is not a multiple of 16 is listed as extending up to 15 bytes past the break (memory it never got; list_chunks/find_chunk claim it), and release_chunk's "break == start + len" test can never match such a chunk; sbrk must be asked for the rounded len
 //!

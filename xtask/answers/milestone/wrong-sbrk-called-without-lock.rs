@@ -1,4 +1,4 @@
-//! expect: failed in mem_chunk: two threads moved the break at the same time
+//! expect: failed in mem_chunk: chunks taken by many threads at once are each listed once, and none overlaps another
 //! judged on one CPU too
 //! intent: wrong: mem_chunk: I reserve a slot under the registry lock, then do the sbrk (or mmap) with the lock released, since the kernel does one brk at a time anyway, and fill the slot in afterwards
 //! expect-judge: fail: mem_chunk calls sbrk (both the sbrk(0) probe and the sbrk that grows the break) without holding any lock; glibc's sbrk is not thread-safe (it reads and updates its cached break with no lock), so two threads can get the same old break and hand out overlapping chunks, or the padding worked out from a stale break leaves a chunk unaligned or past the break; the slot reservation itself is fine

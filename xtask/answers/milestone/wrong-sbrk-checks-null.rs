@@ -1,4 +1,4 @@
-//! expect: failed in mem_chunk: panicked while sbrk was failing
+//! expect: failed in mem_chunk: when sbrk or mmap fails, mem_chunk returns an error, and nothing changes
 //! intent: wrong: mem_chunk (sbrk branch): I check what sbrk gave back with `is_null()`, the way I would check malloc, and return last_os_error() in that case; the mmap side compares with MAP_FAILED
 //! expect-judge: wrong: when sbrk fails it returns (void *) -1, not NULL; the is_null() check never fires, so mem_chunk returns Ok with a bogus pointer near usize::MAX and records a chunk there (or, with padding, overflows `old + pad`, a panic in a debug build) instead of returning io::Error::last_os_error() and changing nothing (step 5 fails)
 //!

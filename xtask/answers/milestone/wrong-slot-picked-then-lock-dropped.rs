@@ -1,4 +1,4 @@
-//! expect: failed in mem_chunk: two threads filled the same slot
+//! expect: failed in mem_chunk: chunks taken by many threads at once are each listed once, and none overlaps another
 //! judged on one CPU too
 //! intent: wrong: mem_chunk: I pick the free slot while holding the registry lock, then let go of it for the sbrk/mmap (sbrk has its own little lock) so other threads don't wait on a system call, and lock again to store the chunk in the slot I picked
 //! expect-judge: fail: mem_chunk drops the registry lock between choosing a free slot and filling it, so two threads can choose the same slot; the second store overwrites the first and that chunk is no longer listed or found (and with one slot left, two calls both succeed where one should have been refused with OutOfMemory); the slot search and the store must happen under one lock held across the system call

@@ -1,4 +1,4 @@
-//! expect: failed in mem_chunk: a size below the threshold must come from sbrk
+//! expect: failed in mem_chunk: it is aligned to 16 bytes, comes from sbrk as its size calls for, and every byte asked for is mapped writable
 //! intent: wrong: mem_chunk: I round the size up to a multiple of 16 first and then pick sbrk or mmap by comparing that rounded length with the threshold
 //! expect-judge: fail: the threshold is compared with the rounded length, not the size asked, so a request just below MMAP_THRESHOLD (131057 to 131071 bytes) rounds up to 128 KiB and gets an mmap instead of coming from the break; the doc says requests of MMAP_THRESHOLD bytes or more are mapped, smaller ones come from the break
 //! Your parts of the milestone, mem_chunk (milestone). Replace each `todo!()` below, in order, with

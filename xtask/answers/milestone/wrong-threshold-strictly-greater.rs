@@ -1,4 +1,4 @@
-//! expect: failed in mem_chunk: must have an anonymous mapping of its own (mmap)
+//! expect: failed in mem_chunk: it is aligned to a page, comes from mmap as its size calls for, and every byte asked for is mapped writable
 //! intent: wrong: mem_chunk: I used `size > MMAP_THRESHOLD` for mmap, so a request of exactly 128 KiB comes from the break
 //! expect-judge: off-by-one at the threshold: 131072 bytes must be mapped (at or above), here it comes from sbrk and lies in [heap]
 use std::io;

@@ -1,4 +1,5 @@
 //! expect: failed in mem_chunk: mem_chunk never called the global allocator
+//! expect: failed in release_chunk: release_chunk never called the global allocator
 //! intent: wrong: mem_chunk: I used a Mutex<Vec<ChunkInfo>> for the registry because a fixed array of 256 felt arbitrary; push grows it with the global allocator
 //! expect-judge: the registry allocates: Vec::push calls the global allocator from inside mem_chunk, which the next lessons' alloc cannot allow (reentrancy); otherwise the behaviour is right
 use std::io;

@@ -42,7 +42,7 @@ pub use render::report;
 pub use verdict::{
     Claim, Consequence, Finding, Kind, NotReached, Standing, Verdict, claim_key, claims_of,
 };
-pub use verify::verify;
+pub use verify::{verify, verify_answer};
 
 /// How long one learner's run may take.
 const TIMEOUT: Duration = Duration::from_secs(30);

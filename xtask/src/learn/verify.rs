@@ -298,6 +298,62 @@ fn references_done(
     Ok(())
 }
 
+/// `cargo xtask learn --answer FILE`: judges one kept answer (`xtask/answers/NAME/….rs`) as
+/// `--verify` does, in the same copy of the workspace, and shows its report. Returns whether
+/// it gave what its header expects.
+///
+/// # Errors
+/// When the file is not a kept answer of a known exercise, or cannot be judged at all.
+pub fn verify_answer(workspace: &Workspace, file: &std::path::Path) -> Result<bool> {
+    let path =
+        std::fs::canonicalize(file).with_context(|| format!("cannot find {}", file.display()))?;
+    let folder = path
+        .parent()
+        .and_then(|f| f.file_name())
+        .map(|f| f.to_string_lossy());
+    let exercise = exercises()
+        .iter()
+        .find(|e| folder.as_deref() == Some(e.name.as_str()))
+        .with_context(|| {
+            format!(
+                "{} is not in a folder named for an exercise (xtask/answers/NAME/)",
+                file.display()
+            )
+        })?;
+    let answer = answers(workspace, exercise)?
+        .into_iter()
+        .find(|a| std::fs::canonicalize(&a.path).is_ok_and(|p| p == path))
+        .with_context(|| format!("{} is not a kept answer", file.display()))?;
+    let copy = fresh_copy(workspace)?;
+    std::fs::copy(&answer.path, copy.template(exercise))
+        .context("cannot put the answer in place")?;
+    let mut ok = true;
+    let mut fail = |what: String| {
+        println!("verify: FAILED: {what}");
+        ok = false;
+    };
+    let mut runs = vec![Cpus::All];
+    if answer.on_one_cpu_too {
+        runs.push(Cpus::One);
+    }
+    for cpus in runs {
+        let judged = judged_on(&copy, exercise, cpus)?;
+        report(&[(exercise, judged.status.clone(), None)]);
+        let on = if cpus == Cpus::One {
+            ", on one CPU"
+        } else {
+            ""
+        };
+        judged_as_expected(
+            &format!("{}{on}", file.display()),
+            &answer.expect,
+            &judged.status,
+            &mut fail,
+        );
+    }
+    Ok(ok)
+}
+
 /// Says whether `status`, of the answer `shown`, is what its header `expect`s.
 fn judged_as_expected(
     shown: &str,

@@ -1,0 +1,194 @@
+//! expect: failed in find_chunk: for each of the 8 chunks, its first, middle and last byte find it
+//! expect: failed in find_chunk: the address one past a chunk's last byte does not find that chunk
+//! expect: failed in mem_chunk: it is aligned to 16 bytes, comes from sbrk as its size calls for, and every byte asked for is mapped writable
+//! expect: failed in release_chunk: releasing a chunk never moves the break up
+//! intent: wrong, three parts at once: mem_chunk never aligns the break (it rounds sizes only), find_chunk counts the byte one past the end as inside, and release_chunk gives the top chunk back with sbrk(len) instead of sbrk(-len)
+//! Your parts of the milestone, mem_chunk (milestone). Replace each `todo!()` below, in order, with
+//! your code, then run `cargo xtask learn`: the lesson's own program runs your parts and checks
+//! what they did.
+//!
+//! Each part's doc comment says what it must do. `cargo xtask hint milestone` gives a hint for the
+//! next one. `cargo xtask learn --reset milestone` brings this file back as it was (keeping a copy
+//! of yours). When the exercise is done, compare with the reference, `milestone/src/parts.rs`, from
+//! which `cargo xtask templates` wrote this file.
+
+use std::io;
+use std::sync::Mutex;
+
+use milestone::Source;
+use milestone::contract::{ALIGN, ChunkInfo, Parts};
+
+// What this file uses from the lesson, a line each:
+// - `ChunkInfo { start: usize, len: usize, source: Source }`: one live chunk, as you record it;
+// - `Source::Sbrk` or `Source::Mmap`: where a chunk's memory came from;
+// - `ALIGN: usize`: 16, the alignment every chunk must have;
+// - `Parts`: the struct below, through which the lesson calls your parts.
+
+/// The parts, in the lesson's order, for the contract.
+pub const PARTS: Parts = Parts {
+    mmap_threshold: MMAP_THRESHOLD,
+    mem_chunk,
+    list_chunks,
+    find_chunk,
+    release_chunk,
+};
+
+/// Requests of this many bytes or more get a mapping of their own; smaller ones come from the
+/// program break. 128 KiB is glibc's default (`M_MMAP_THRESHOLD`, man 3 mallopt).
+pub const MMAP_THRESHOLD: usize = 128 * 1024;
+
+/// How many live chunks the registry can hold.
+const CAPACITY: usize = 256;
+
+/// Every live chunk, in a fixed array.
+///
+/// Why fixed, and not a `Vec`: the allocator of the next lessons calls `mem_chunk` from its own
+/// `alloc`, and a `Vec` that grows calls the global allocator, which would call `alloc` again
+/// from inside itself. A fixed array never allocates. `Mutex::new` is `const` and its lock
+/// allocates nothing either, so the registry can be a `static`, safe to use from any thread.
+///
+/// The lock also serialises our `sbrk` calls, which glibc does not make thread-safe. It cannot
+/// stop glibc's own malloc from calling `sbrk` on another thread at the same time.
+static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
+    chunks: [None; CAPACITY],
+});
+
+/// The registry's contents: `None` is a free slot.
+struct Registry {
+    chunks: [Option<ChunkInfo>; CAPACITY],
+}
+
+/// Locks the registry. A panic while it was held cannot have left it half-changed (every
+/// change is one assignment), so a poisoned lock is still good to use.
+fn registry() -> std::sync::MutexGuard<'static, Registry> {
+    REGISTRY
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The milestone: gets at least `size` bytes from the OS, aligned to [`ALIGN`], records them
+/// as a live chunk, and returns a pointer to the first byte.
+///
+/// It never calls the global allocator, and neither do `find_chunk` and `release_chunk`: the
+/// allocator of the next lessons calls them from inside its own `alloc`. So no `Vec`, `Box`,
+/// `String` or `io::Error` with a message here; make errors from an `io::ErrorKind` alone.
+///
+/// - Below [`MMAP_THRESHOLD`], from the program break: `sbrk(n)` returns the old break, the
+///   start of `n` new bytes. Round `n` up to a multiple of [`ALIGN`] so that the chunk after
+///   this one is aligned too (and align the break first if someone left it unaligned).
+/// - At or above it, from `mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+///   -1, 0)`: page aligned.
+///
+/// Refuse a `size` of 0, and one that overflows when rounded up or exceeds `isize::MAX`, with
+/// `io::ErrorKind::InvalidInput`, and a full registry with `io::ErrorKind::OutOfMemory`, before
+/// any system call. A refused system call gives `io::Error::last_os_error()`. A refusal
+/// changes nothing.
+///
+/// See `man 2 sbrk` and `man 2 mmap`.
+pub fn mem_chunk(size: usize) -> io::Result<*mut u8> {
+    if size == 0 {
+        return Err(io::ErrorKind::InvalidInput.into());
+    }
+    let len = size
+        .checked_next_multiple_of(ALIGN)
+        .filter(|&len| len <= isize::MAX as usize)
+        .ok_or(io::ErrorKind::InvalidInput)?;
+    let mut registry = registry();
+    let slot = registry
+        .chunks
+        .iter()
+        .position(Option::is_none)
+        .ok_or(io::ErrorKind::OutOfMemory)?;
+    let (start, source) = if size < MMAP_THRESHOLD {
+        // SAFETY: sbrk(0) moves nothing.
+        let now = unsafe { libc::sbrk(0) } as usize;
+        let padding = 0;
+        let _ = now;
+        // SAFETY: growing the break hands out new memory past it and touches none anyone holds;
+        // `padding` and `len` are below ALIGN and isize::MAX.
+        let old = unsafe { libc::sbrk((padding + len) as isize) };
+        if old as usize == usize::MAX {
+            return Err(io::Error::last_os_error());
+        }
+        (old as usize + padding, Source::Sbrk)
+    } else {
+        // SAFETY: with a null hint and without MAP_FIXED the kernel picks addresses no mapping
+        // uses, so the call cannot disturb memory anyone holds; no file is involved.
+        let memory = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if memory == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        (memory as usize, Source::Mmap)
+    };
+    registry.chunks[slot] = Some(ChunkInfo { start, len, source });
+    Ok(start as *mut u8)
+}
+
+/// Every live chunk, once each, in any order.
+pub fn list_chunks() -> Vec<ChunkInfo> {
+    registry().chunks.iter().flatten().copied().collect()
+}
+
+/// The live chunk that holds `addr` (its first byte, its last, or any between), or `None`.
+/// It never reads the memory at `addr`.
+pub fn find_chunk(addr: usize) -> Option<ChunkInfo> {
+    registry()
+        .chunks
+        .iter()
+        .flatten()
+        .find(|c| c.start <= addr && addr - c.start <= c.len)
+        .copied()
+}
+
+/// The last part, optional: gives back the chunk that starts at `ptr`. An mmap chunk is
+/// unmapped with `munmap`, its whole length. Break memory can go back only from the top of the
+/// break (`sbrk` with a negative size), and only while the break is still at the chunk's end;
+/// otherwise keep it, no longer listed. Keeping it even on top, for reuse, is your choice too:
+/// the lesson asks only that the break never moves up, and never goes below memory that is not
+/// the chunk's.
+///
+/// Refuse any other pointer (the middle of a chunk, a released one, one that was never a
+/// chunk) with `io::ErrorKind::InvalidInput`, without reading it, and change nothing.
+///
+/// # Safety
+/// Nothing may use the chunk afterwards: its memory may be unmapped or handed out again.
+pub unsafe fn release_chunk(ptr: *mut u8) -> io::Result<()> {
+    let mut registry = registry();
+    let slot = registry
+        .chunks
+        .iter()
+        .position(|c| c.is_some_and(|c| c.start == ptr as usize))
+        .ok_or(io::ErrorKind::InvalidInput)?;
+    let Some(chunk) = registry.chunks[slot] else {
+        return Err(io::ErrorKind::InvalidInput.into());
+    };
+    match chunk.source {
+        Source::Mmap => {
+            // SAFETY: the chunk is a mapping of its own that mem_chunk made, and the caller
+            // promises nothing uses it any more.
+            if unsafe { libc::munmap(ptr.cast(), chunk.len) } != 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        Source::Sbrk => {
+            // SAFETY: sbrk(0) moves nothing.
+            let top = unsafe { libc::sbrk(0) } as usize == chunk.start + chunk.len;
+            // SAFETY: the chunk ends at the break, so shrinking takes only its bytes, which the
+            // caller promises nothing uses; len is at most isize::MAX.
+            if top && unsafe { libc::sbrk(chunk.len as isize) } as usize == usize::MAX {
+                return Err(io::Error::last_os_error());
+            }
+        }
+    }
+    registry.chunks[slot] = None;
+    Ok(())
+}
