@@ -1033,6 +1033,19 @@ mod tests {
         assert!(pasted.starts_with("[[harmless]]\n"), "{pasted}");
     }
 
+    /// CI installs the release that the list is exact for, and that `run` asks for.
+    #[test]
+    fn ci_installs_the_pinned_cargo_mutants() {
+        let ci = read(&run::root().join(".ci/run")).unwrap();
+        assert!(ci.contains(&format!(
+            "\"$(cargo mutants --version 2>/dev/null)\" != \"cargo-mutants {CARGO_MUTANTS}\""
+        )));
+        assert!(ci.contains(&format!(
+            "cargo install cargo-mutants --version {CARGO_MUTANTS} --locked"
+        )));
+        assert!(ci.contains("\ncargo xtask mutants\n"));
+    }
+
     #[test]
     fn the_run_takes_minutes_and_seconds() {
         assert_eq!(took(Duration::from_secs(42)), "took 42 s");
