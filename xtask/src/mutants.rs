@@ -66,6 +66,8 @@ pub fn run(only: Option<&str>) -> Result<bool> {
     let outcomes_file = folder.join("mutants.out/outcomes.json");
     let outcomes = parse_outcomes(&read(&outcomes_file)?)
         .with_context(|| format!("cannot read {}", outcomes_file.display()))?;
+    // The copy differs from the workspace only within lines, so an entry's code is read from the
+    // workspace's own file, the one a maintainer edits.
     let mut sources = BTreeMap::new();
     for file in &files {
         sources.insert((*file).to_owned(), read(&root.join(file))?);
