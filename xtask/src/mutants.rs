@@ -147,11 +147,14 @@ fn prepare(root: &Path, copy: &Path, chosen: &[&Exercise]) -> Result<()> {
         let path = copy.join(&exercise.reference);
         let (safe, dropped) = drop_unsafe(&read(&path)?);
         std::fs::write(&path, safe).with_context(|| format!("cannot write {}", path.display()))?;
-        println!(
-            "mutants: {}: `unsafe` dropped from {} in the copy, as cargo-mutants skips an `unsafe fn`",
-            exercise.reference,
-            count(dropped, "part", "parts")
-        );
+        if dropped > 0 {
+            println!(
+                "mutants: {}: `unsafe` dropped from {} in the copy, as cargo-mutants skips an \
+                 `unsafe fn`",
+                exercise.reference,
+                count(dropped, "part", "parts")
+            );
+        }
     }
     Ok(())
 }
