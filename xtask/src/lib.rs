@@ -7,6 +7,7 @@ pub mod learn;
 pub mod lessons;
 pub mod matrix;
 pub mod memcheck;
+pub mod mutants;
 pub mod picture;
 pub mod readme;
 pub mod run;

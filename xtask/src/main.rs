@@ -128,6 +128,12 @@ enum Command {
         #[arg(long)]
         readme: bool,
     },
+    /// Mutate every reference's parts with cargo-mutants and judge each mutant by the lesson's
+    /// claims; fails on a survivor that xtask/mutants-allowed.toml does not list with why.
+    Mutants {
+        /// Only this exercise: ex1-segments, ex2-sbrk, ex3-mmap or milestone.
+        name: Option<String>,
+    },
     /// Write every learner's template from its reference (for whoever changes a reference).
     Templates {
         /// Replace files that differ from the template (a copy of each is kept).
@@ -263,6 +269,7 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             picture(name.as_deref(), learn, readme)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Mutants { name } => xtask::mutants::run(name.as_deref()).map(held),
         Command::Templates { yes } => learn::templates(&Workspace::here(), yes).map(held),
     }
 }

@@ -17,6 +17,23 @@ pub fn run(binary: &str, args: &[&str]) -> Output {
         .unwrap_or_else(|e| panic!("cannot run {binary}: {e}"))
 }
 
+/// Runs `binary` with `args` and asserts that it exited 0, which a lesson binary does only when
+/// every claim it checks held. Nothing else is asserted: `cargo xtask mutants` judges each
+/// mutant of a reference's parts by this alone, as the lesson judges a learner's.
+///
+/// # Panics
+/// If the binary cannot be started or does not exit 0 (the message holds its output).
+pub fn assert_every_claim_holds(binary: &str, args: &[&str]) {
+    let out = run(binary, args);
+    assert!(
+        out.status.success(),
+        "{binary} {args:?} failed ({}): {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Runs `binary --json`, asserts it exited 0, and returns the parsed document.
 ///
 /// # Panics

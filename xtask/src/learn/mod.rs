@@ -44,8 +44,8 @@ pub use verdict::{
 };
 pub use verify::{verify, verify_answer};
 
-/// How long one learner's run may take.
-const TIMEOUT: Duration = Duration::from_secs(30);
+/// How long one learner's run may take (and one mutant's claims test, in `cargo xtask mutants`).
+pub const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A workspace to build and run learner binaries in: this one, or a copy under `target/`.
 #[derive(Debug, Clone)]
