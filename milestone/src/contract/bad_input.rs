@@ -18,6 +18,9 @@ const BAD: [(&str, usize); 3] = [
     ("usize::MAX", usize::MAX),
 ];
 
+/// The step's first claim.
+const REFUSED: &str = "each was refused, and the registry and the break are as they were";
+
 /// What mem_chunk did with one bad size, as the child tells it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Answer {
@@ -147,9 +150,7 @@ pub(super) fn bad_input(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
         .zip(&answers)
         .find(|(_, a)| **a == Answer::Granted as u64 || **a == Answer::Panicked as u64)
         .map(|((label, _), _)| format!("mem_chunk({label})"));
-    let claim = lesson
-        .claim("each was refused, and the registry and the break are as they were")
-        .about("mem_chunk");
+    let claim = lesson.claim(REFUSED).about("mem_chunk");
     let claim = match granted {
         Some(call) => claim.call(call),
         None => claim,
@@ -182,8 +183,13 @@ pub(super) fn bad_input(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
             (first != u64::MAX).then_some(first as usize),
         )
     });
-    never_allocated_as(lesson, "mem_chunk", seen, |size| {
-        format!("mem_chunk({size})")
-    });
+    let because = panicked.map(|_| (REFUSED, "a panic allocates its message as it unwinds"));
+    never_allocated_as(
+        lesson,
+        "mem_chunk",
+        seen,
+        |size| format!("mem_chunk({size})"),
+        because,
+    );
     Ok(())
 }

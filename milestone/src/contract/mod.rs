@@ -134,16 +134,18 @@ fn in_a_child<T: Copy>(
 /// Checks that `part` never called the global allocator since the last such check; `call`
 /// shows the first call that did (`mem_chunk(100)`).
 fn never_allocated(lesson: &mut Lesson, part: &'static str, call: impl Fn(usize) -> String) {
-    never_allocated_as(lesson, part, counting::take(), call);
+    never_allocated_as(lesson, part, counting::take(), call, None);
 }
 
 /// As [`never_allocated`], with what the counting allocator saw (`counting::take`) given:
-/// in a child, say.
+/// in a child, say. `because` names an earlier claim that, failing, made the part allocate
+/// (a panic allocates its message), and how.
 fn never_allocated_as(
     lesson: &mut Lesson,
     part: &'static str,
     seen: Option<(usize, Option<usize>)>,
     call: impl Fn(usize) -> String,
+    because: Option<(&str, &str)>,
 ) {
     let claim = format!("{part} never called the global allocator");
     let (held, detail) = match seen {
@@ -166,7 +168,12 @@ fn never_allocated_as(
                 .to_owned(),
         ),
     };
-    lesson.check_part(part, &claim, held, detail);
+    let claim = lesson.claim(claim).about(part);
+    let claim = match because {
+        Some((earlier, how)) => claim.because(earlier, how),
+        None => claim,
+    };
+    claim.holds(held, detail);
 }
 
 /// Whether `[start, start + len)` lies in one writable region of `map`.
