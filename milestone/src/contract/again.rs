@@ -63,10 +63,46 @@ pub(super) fn take_again(lesson: &mut Lesson, parts: &Parts, taken: &[Taken]) ->
         parts.mmap_threshold.saturating_add(1),
         misplaced,
     )?;
-    // The last taken first: a chunk that is on top of the break when its turn comes may go
-    // back to the OS, and the break may only go down.
+    let chunks: Vec<&Taken> = again.iter().rev().chain([&at_threshold]).collect();
+    release_from_the_top(lesson, parts, &chunks)?;
+    // SAFETY: the chunk is one mem_chunk returned, and nothing uses it any more.
+    let _ = lesson.part("release_chunk", || unsafe {
+        counted(mapped.start, || {
+            (parts.release_chunk)(mapped.start as *mut u8)
+        })
+    })?;
+    // Asked at once, with mincore, before anything here allocates.
+    let left_mapped = sys::first_page_mapped(mapped.start, mapped.size);
+    lesson.check_part(
+        "release_chunk",
+        &format!(
+            "the chunk of {} above the threshold was unmapped whole",
+            varying_bytes(mapped.size as u64)
+        ),
+        left_mapped.is_none(),
+        left_mapped.map_or_else(String::new, |page| {
+            format!(
+                "a page at {page:#x} is still mapped after its release: munmap every page it \
+                 touches (munmap rounds the length up to whole pages, as mmap did)"
+            )
+        }),
+    );
+    let left = lesson.part("list_chunks", parts.list_chunks)?;
+    lesson.check_part(
+        "release_chunk",
+        "they were given back too, and the registry lists none",
+        left.is_empty(),
+        format!("{} still listed", count(left.len(), "chunk")),
+    );
+    Ok(())
+}
+
+/// Releases `chunks`, the last taken first, and checks that no release moved the break up: a
+/// chunk on top of the break when its turn comes may go back to the OS, and the break may only
+/// go down.
+fn release_from_the_top(lesson: &mut Lesson, parts: &Parts, chunks: &[&Taken]) -> Result<()> {
     let mut raised = None;
-    for t in again.iter().rev().chain([&at_threshold]) {
+    for t in chunks {
         let call = format!("release_chunk({:#x})", t.start);
         // SAFETY: the chunk is one mem_chunk returned, and nothing uses it any more.
         let (before, after) = lesson.part_call("release_chunk", call, || unsafe {
@@ -95,35 +131,6 @@ pub(super) fn take_again(lesson: &mut Lesson, parts: &Parts, taken: &[Taken]) ->
                 bytes(by as u64)
             )
         }),
-    );
-    // SAFETY: as above.
-    let _ = lesson.part("release_chunk", || unsafe {
-        counted(mapped.start, || {
-            (parts.release_chunk)(mapped.start as *mut u8)
-        })
-    })?;
-    // Asked at once, with mincore, before anything here allocates.
-    let left_mapped = sys::first_page_mapped(mapped.start, mapped.size);
-    lesson.check_part(
-        "release_chunk",
-        &format!(
-            "the chunk of {} above the threshold was unmapped whole",
-            varying_bytes(mapped.size as u64)
-        ),
-        left_mapped.is_none(),
-        left_mapped.map_or_else(String::new, |page| {
-            format!(
-                "a page at {page:#x} is still mapped after its release: munmap every page it \
-                 touches (munmap rounds the length up to whole pages, as mmap did)"
-            )
-        }),
-    );
-    let left = lesson.part("list_chunks", parts.list_chunks)?;
-    lesson.check_part(
-        "release_chunk",
-        "they were given back too, and the registry lists none",
-        left.is_empty(),
-        format!("{} still listed", count(left.len(), "chunk")),
     );
     Ok(())
 }

@@ -135,19 +135,26 @@ pub(super) fn bad_input(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
         };
         lesson.fact(&format!("mem_chunk({label})"), said);
     }
+    refusals(lesson, &cells, &answers);
+    Ok(())
+}
+
+/// The step's claims, from what the child told: each size refused with InvalidInput, nothing
+/// changed, nothing allocated.
+fn refusals(lesson: &mut Lesson, cells: &SharedCells, answers: &[u64]) {
     let refused = answers
         .iter()
         .all(|&a| a != Answer::Granted as u64 && a != Answer::Panicked as u64);
     let panicked = BAD
         .iter()
-        .zip(&answers)
+        .zip(answers)
         .find(|(_, a)| **a == Answer::Panicked as u64)
         .map(|((label, _), _)| *label);
     let registry_kept = cells.get(REGISTRY_KEPT) == 1;
     let unchanged = registry_kept && cells.get(BREAK_KEPT) == 1;
     let granted = BAD
         .iter()
-        .zip(&answers)
+        .zip(answers)
         .find(|(_, a)| **a == Answer::Granted as u64 || **a == Answer::Panicked as u64)
         .map(|((label, _), _)| format!("mem_chunk({label})"));
     let claim = lesson.claim(REFUSED).about("mem_chunk");
@@ -162,7 +169,7 @@ pub(super) fn bad_input(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
                 "mem_chunk({}) panicked: {}. Check the size before any arithmetic on it \
                  (checked_add, checked_next_multiple_of), and refuse it with InvalidInput",
                 panicked.unwrap_or_default(),
-                kept_message(&cells)
+                kept_message(cells)
             ),
             (false, _) => "mem_chunk granted a size it must refuse (see above)".to_owned(),
             (true, false) => "the registry changed, though every size was refused".to_owned(),
@@ -191,5 +198,4 @@ pub(super) fn bad_input(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
         |size| format!("mem_chunk({size})"),
         because,
     );
-    Ok(())
 }

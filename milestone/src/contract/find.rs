@@ -24,40 +24,7 @@ pub(super) fn find(
     let Some(taken) = lesson.needs(taken, NEEDS_CHUNKS) else {
         return Ok(());
     };
-    let mut wrong = Vec::new();
-    let mut first_wrong = None;
-    let mut only_unrecorded = true;
-    for t in taken {
-        for addr in [t.start, t.start + t.size / 2, t.start + t.size - 1] {
-            let chunk = lesson.part_call("find_chunk", format!("find_chunk({addr:#x})"), || {
-                counted(addr, || (parts.find_chunk)(addr))
-            })?;
-            if chunk.map(|c| c.start) != Some(t.start) {
-                only_unrecorded &= unrecorded.is_some_and(|u| u.holds(t.start));
-                first_wrong.get_or_insert(addr);
-                wrong.push(format!(
-                    "{addr:#x}, inside the chunk at {:#x}, found {}",
-                    t.start,
-                    found(chunk)
-                ));
-            }
-        }
-    }
-    let claim = lesson.claim(format!(
-        "for each of the {} chunks, its first, middle and last byte find it",
-        taken.len()
-    ));
-    // A chunk mem_chunk never recorded cannot be found: that failure is mem_chunk's.
-    let claim = match first_wrong {
-        Some(addr) => claim.call(format!("find_chunk({addr:#x})")),
-        None => claim,
-    };
-    let claim = if !wrong.is_empty() && only_unrecorded {
-        claim.because(RECORDED, "a chunk mem_chunk never recorded cannot be found")
-    } else {
-        claim
-    };
-    claim.holds(wrong.is_empty(), wrong.join("; "));
+    every_byte_finds_it(lesson, parts, taken, unrecorded)?;
     one_past_the_end(lesson, parts)?;
     let local = 0u8;
     let on_stack = &raw const local as usize;
@@ -91,6 +58,50 @@ pub(super) fn find(
     never_allocated(lesson, "find_chunk", |addr| {
         format!("find_chunk({addr:#x})")
     });
+    Ok(())
+}
+
+/// The first, middle and last byte of each chunk find it. A chunk mem_chunk never recorded
+/// cannot be found: when such chunks are all that is wrong, that failure is mem_chunk's.
+fn every_byte_finds_it(
+    lesson: &mut Lesson,
+    parts: &Parts,
+    taken: &[Taken],
+    unrecorded: Option<&Unrecorded>,
+) -> Result<()> {
+    let mut wrong = Vec::new();
+    let mut first_wrong = None;
+    let mut only_unrecorded = true;
+    for t in taken {
+        for addr in [t.start, t.start + t.size / 2, t.start + t.size - 1] {
+            let chunk = lesson.part_call("find_chunk", format!("find_chunk({addr:#x})"), || {
+                counted(addr, || (parts.find_chunk)(addr))
+            })?;
+            if chunk.map(|c| c.start) != Some(t.start) {
+                only_unrecorded &= unrecorded.is_some_and(|u| u.holds(t.start));
+                first_wrong.get_or_insert(addr);
+                wrong.push(format!(
+                    "{addr:#x}, inside the chunk at {:#x}, found {}",
+                    t.start,
+                    found(chunk)
+                ));
+            }
+        }
+    }
+    let claim = lesson.claim(format!(
+        "for each of the {} chunks, its first, middle and last byte find it",
+        taken.len()
+    ));
+    let claim = match first_wrong {
+        Some(addr) => claim.call(format!("find_chunk({addr:#x})")),
+        None => claim,
+    };
+    let claim = if !wrong.is_empty() && only_unrecorded {
+        claim.because(RECORDED, "a chunk mem_chunk never recorded cannot be found")
+    } else {
+        claim
+    };
+    claim.holds(wrong.is_empty(), wrong.join("; "));
     Ok(())
 }
 

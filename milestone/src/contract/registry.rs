@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use anyhow::Result;
 use lesson::{Lesson, bytes, varying_bytes};
-use memcore::RegionKind;
+use memcore::{MemoryMap, RegionKind};
 
 use super::counting::counted;
 use super::{ChunkInfo, NEEDS_CHUNKS, Parts, Taken, writable};
@@ -88,14 +88,30 @@ pub(super) fn registry(
     };
     let listed = lesson.part("list_chunks", parts.list_chunks)?;
     let (map, brk) = lesson.map_and_break()?;
+    table(lesson, &map, taken, &listed);
+    let missing = unrecorded(lesson, parts, taken, &listed)?;
+    let recorded: Vec<&Taken> = taken.iter().filter(|t| !missing.holds(t.start)).collect();
+    listed_once(lesson, taken, &recorded, &listed, &missing);
+    described(lesson, parts, &recorded, &listed)?;
+    let mut spans: Vec<(usize, usize)> =
+        listed.iter().map(|c| (c.start, c.start + c.len)).collect();
+    spans.sort_unstable();
+    let apart = spans.windows(2).all(|w| w[0].1 <= w[1].0);
+    lesson.check(
+        "no two listed chunks overlap",
+        apart,
+        "two chunks share bytes",
+    );
+    agree(lesson, &map, brk, taken, &listed);
+    Ok(Some(missing))
+}
+
+/// The registry's table: each chunk taken, as list_chunks lists it, with its region.
+fn table(lesson: &mut Lesson, map: &MemoryMap, taken: &[Taken], listed: &[ChunkInfo]) {
     lesson.line(format!(
         "  {:<18} {:<26} {:<7} region",
         "start", "usable", "source"
     ));
-    let mut times: BTreeMap<usize, usize> = BTreeMap::new();
-    for chunk in &listed {
-        *times.entry(chunk.start).or_default() += 1;
-    }
     for t in taken {
         let entry = listed.iter().find(|c| c.start == t.start);
         let region = map
@@ -109,31 +125,52 @@ pub(super) fn registry(
             t.start
         ));
     }
-    let missing = unrecorded(lesson, parts, taken, &listed)?;
-    let recorded: Vec<&Taken> = taken.iter().filter(|t| !missing.holds(t.start)).collect();
+}
+
+/// Each chunk is listed once. The chunks mem_chunk never recorded cannot be listed: when they
+/// are all that is wrong, that failure is mem_chunk's.
+fn listed_once(
+    lesson: &mut Lesson,
+    taken: &[Taken],
+    recorded: &[&Taken],
+    listed: &[ChunkInfo],
+    missing: &Unrecorded,
+) {
+    let mut times: BTreeMap<usize, usize> = BTreeMap::new();
+    for chunk in listed {
+        *times.entry(chunk.start).or_default() += 1;
+    }
     let once = recorded.iter().all(|t| times.get(&t.start) == Some(&1));
-    let listed_once = lesson.claim("each chunk is listed exactly once, and nothing else is");
-    // The chunks never recorded cannot be listed: when they are all that is wrong, that
-    // failure is mem_chunk's.
-    let listed_once = if once && listed.len() == recorded.len() && !missing.0.is_empty() {
-        listed_once.about("list_chunks").because(
+    let claim = lesson.claim("each chunk is listed exactly once, and nothing else is");
+    let claim = if once && listed.len() == recorded.len() && !missing.0.is_empty() {
+        claim.about("list_chunks").because(
             RECORDED,
             "the chunks mem_chunk never recorded cannot be listed",
         )
     } else {
-        listed_once
+        claim
     };
-    listed_once.holds(
+    claim.holds(
         once && listed.len() == taken.len(),
         format!("{} listed for {} taken", listed.len(), taken.len()),
     );
+}
+
+/// Each recorded chunk is listed with at least its size and its source, at the door of the
+/// part that got it wrong.
+fn described(
+    lesson: &mut Lesson,
+    parts: &Parts,
+    recorded: &[&Taken],
+    listed: &[ChunkInfo],
+) -> Result<()> {
     let described = |t: &&&Taken| {
         listed
             .iter()
             .any(|c| c.start == t.start && c.len >= t.size && c.source == t.source)
     };
     let wrong: Vec<&Taken> = recorded.iter().filter(|t| !described(t)).copied().collect();
-    let recorder = recorded_by(lesson, parts, &wrong, &listed)?;
+    let recorder = recorded_by(lesson, parts, &wrong, listed)?;
     let claim = lesson
         .claim("each is listed with at least the size asked, and the source its size calls for")
         .about(recorder);
@@ -160,47 +197,37 @@ pub(super) fn registry(
                 .to_owned(),
         },
     );
-    let mut spans: Vec<(usize, usize)> =
-        listed.iter().map(|c| (c.start, c.start + c.len)).collect();
-    spans.sort_unstable();
-    let apart = spans.windows(2).all(|w| w[0].1 <= w[1].0);
-    lesson.check(
-        "no two listed chunks overlap",
-        apart,
-        "two chunks share bytes",
-    );
+    Ok(())
+}
+
+/// The break and the maps agree with what is listed. A chunk that lies wrong in the maps
+/// already failed where it was taken: that claim says why, and this one follows from it.
+fn agree(lesson: &mut Lesson, map: &MemoryMap, brk: usize, taken: &[Taken], listed: &[ChunkInfo]) {
     let agree = listed.iter().all(|c| match c.source {
-        Source::Sbrk => c.start + c.len <= brk && writable(&map, c.start, c.len),
+        Source::Sbrk => c.start + c.len <= brk && writable(map, c.start, c.len),
         Source::Mmap => map
             .region_of(c.start)
             .is_some_and(|r| r.kind == RegionKind::Anonymous && c.start + c.len <= r.end),
     });
     let claim = "the break and /proc/self/maps agree: sbrk chunks lie below the break, mmap \
                  chunks in anonymous mappings, each whole";
-    // A chunk that lies wrong in the maps already failed where it was taken: that claim says
-    // why, and this one follows from it.
     let misplaced = taken.iter().find_map(|t| t.misplaced.as_deref());
-    match (past_the_break(taken, &listed), misplaced) {
+    let detail = format!("the break is at {brk:#x}; see the table");
+    match (past_the_break(taken, listed), misplaced) {
         // Its cause is in mem_chunk, which recorded more than it took.
         (Some(detail), _) => {
             lesson.check_part("mem_chunk", claim, false, detail);
         }
         (None, Some(earlier)) if !agree => {
-            lesson.claim(claim).about("mem_chunk").because(
-                earlier,
-                "a chunk that lies in the wrong place when taken lies there in the registry too",
-            )
-            .holds(false, format!("the break is at {brk:#x}; see the table"));
+            let how =
+                "a chunk that lies in the wrong place when taken lies there in the registry too";
+            let claim = lesson.claim(claim).about("mem_chunk").because(earlier, how);
+            claim.holds(false, detail);
         }
         (None, _) => {
-            lesson.check(
-                claim,
-                agree,
-                format!("the break is at {brk:#x}; see the table"),
-            );
+            lesson.check(claim, agree, detail);
         }
     }
-    Ok(Some(missing))
 }
 
 /// Which part put wrong entries in the registry: mem_chunk, which records each chunk, when
