@@ -82,8 +82,10 @@ pub(super) fn take_again(lesson: &mut Lesson, parts: &Parts, taken: &[Taken]) ->
         left_mapped.is_none(),
         left_mapped.map_or_else(String::new, |page| {
             format!(
-                "a page at {page:#x} is still mapped after its release: munmap every page it \
-                 touches (munmap rounds the length up to whole pages, as mmap did)"
+                "after release_chunk({:#x}), {} of it are still mapped, from {page:#x}: munmap \
+                 every page it touches (munmap rounds the length up to whole pages, as mmap did)",
+                mapped.start,
+                bytes(sys::bytes_mapped(mapped.start, mapped.size) as u64)
             )
         }),
     );
