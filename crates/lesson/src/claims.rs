@@ -199,3 +199,37 @@ impl Claim<'_> {
         passed
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_claim_names_the_one_call_since_the_last_claim_and_none_after_a_loop() {
+        let mut calls = Calls::default();
+        calls.called("request", Some("request(10000)".to_owned()));
+        assert_eq!(calls.claimed("request").as_deref(), Some("request(10000)"));
+        // A second claim about the same call names it too.
+        assert_eq!(calls.claimed("request").as_deref(), Some("request(10000)"));
+        // After a loop of calls, no claim can tell which call showed it.
+        calls.called("find_chunk", Some("find_chunk(0x10)".to_owned()));
+        calls.called("find_chunk", Some("find_chunk(0x20)".to_owned()));
+        assert_eq!(calls.claimed("find_chunk"), None);
+        assert_eq!(calls.claimed("find_chunk"), None);
+        // One call again, and it can.
+        calls.called("find_chunk", Some("find_chunk(0x30)".to_owned()));
+        assert_eq!(
+            calls.claimed("find_chunk").as_deref(),
+            Some("find_chunk(0x30)")
+        );
+        // A part the driver called without saying how names nothing.
+        calls.called("write", None);
+        assert_eq!(calls.claimed("write"), None);
+        calls.clear();
+        assert_eq!(
+            calls.claimed("request"),
+            None,
+            "a new step forgets the calls"
+        );
+    }
+}

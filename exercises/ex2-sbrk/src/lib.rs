@@ -339,16 +339,19 @@ fn differences(start: usize) -> usize {
     // SAFETY: `grow` checked that these GROWTH bytes are the ones sbrk just gave us, below the
     // break, in [heap]; they stay ours until `give_back`, and nothing writes them meanwhile.
     let memory = unsafe { std::slice::from_raw_parts(start as *const u8, GROWTH) };
-    // What write must leave: the message, then the pattern at every later offset.
-    let expected = MESSAGE
-        .iter()
-        .copied()
-        .chain((MESSAGE.len()..GROWTH).map(pattern));
     memory
         .iter()
-        .zip(expected)
-        .filter(|(got, want)| **got != *want)
+        .enumerate()
+        .filter(|&(offset, &got)| got != written_at(offset))
         .count()
+}
+
+/// What write must leave at `offset`: the message, then the pattern at every later offset.
+fn written_at(offset: usize) -> u8 {
+    MESSAGE
+        .get(offset)
+        .copied()
+        .unwrap_or_else(|| pattern(offset))
 }
 
 fn write(lesson: &mut Lesson, parts: &Parts, memory: Option<Memory>) -> Result<()> {
@@ -397,10 +400,7 @@ fn fill(start: usize) {
     // `give_back`, and no reference to them is alive.
     let memory = unsafe { std::slice::from_raw_parts_mut(start as *mut u8, GROWTH) };
     for (offset, byte) in memory.iter_mut().enumerate() {
-        *byte = MESSAGE
-            .get(offset)
-            .copied()
-            .unwrap_or_else(|| pattern(offset));
+        *byte = written_at(offset);
     }
 }
 

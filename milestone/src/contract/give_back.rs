@@ -11,6 +11,7 @@ use memcore::sys;
 
 use super::counting::counted;
 use super::take::intact;
+use super::theirs::Theirs;
 use super::{NEEDS_CHUNKS, Parts, Taken, again, never_allocated, unmap_refused, writable};
 use crate::Source;
 
@@ -207,33 +208,23 @@ pub(super) fn release_each(
     Ok(still_mapped)
 }
 
-/// What someone else writes to the page they take above the chunks.
-pub(super) const THEIR_BYTE: u8 = 0xa5;
-
 /// Before the chunks are released, someone else grows the break by a page above them and
-/// writes to it, as glibc's malloc may. Returns where their page starts.
-pub(super) fn their_page_above() -> Result<usize> {
+/// writes to it, as glibc's malloc may.
+pub(super) fn their_page_above() -> Result<Theirs> {
     let page = sys::page_size();
-    let theirs = sys::sbrk_from(sys::program_break(), page)
+    let start = sys::sbrk_from(sys::program_break(), page)
         .context("could not grow the break for someone else")? as usize;
-    // SAFETY: sbrk gave that page to the contract just now, for someone else, and nothing else
-    // refers to it.
-    unsafe { std::ptr::write_bytes(theirs as *mut u8, THEIR_BYTE, page) };
-    Ok(theirs)
+    // SAFETY: sbrk gave that page to the contract just now, for someone else, below the
+    // break, and nothing else refers to it.
+    Ok(unsafe { Theirs::written(start, page) })
 }
 
 /// Checks that releasing left someone else's page below the break, with their bytes, then
 /// gives it back.
-pub(super) fn their_page_kept(lesson: &mut Lesson, theirs: usize) -> Result<()> {
-    let page = sys::page_size();
-    let end = theirs + page;
+pub(super) fn their_page_kept(lesson: &mut Lesson, theirs: Theirs) -> Result<()> {
+    let end = theirs.end();
     let brk = sys::program_break() as usize;
-    // SAFETY: read only while the break is at their page's end, so it is mapped; nobody but
-    // the contract writes it.
-    let intact = brk == end
-        && unsafe { std::slice::from_raw_parts(theirs as *const u8, page) }
-            .iter()
-            .all(|&b| b == THEIR_BYTE);
+    let intact = brk == end && theirs.kept();
     lesson.check_part(
         "release_chunk",
         "someone else's page above the chunks is still theirs: below the break, as they left it",
@@ -250,7 +241,7 @@ pub(super) fn their_page_kept(lesson: &mut Lesson, theirs: usize) -> Result<()> 
     );
     if brk == end {
         // SAFETY: their page is the one taken above, and nothing refers to it any more.
-        unsafe { sys::sbrk_shrink(end as *mut u8, page) }
+        unsafe { sys::sbrk_shrink(end as *mut u8, theirs.len) }
             .context("could not give someone else's page back")?;
     }
     Ok(())

@@ -44,6 +44,7 @@ mod library;
 mod refused;
 mod registry;
 mod take;
+mod theirs;
 mod threads;
 mod unmap_refused;
 

@@ -10,6 +10,7 @@ use lesson::{Lesson, Marks, bytes, io_error, varying_bytes};
 use memcore::{MemoryMap, RegionKind, sys};
 
 use super::counting::counted;
+use super::theirs::Theirs;
 use super::{ALIGN, Parts, Taken, follows_threshold, never_allocated, pattern, sizes, writable};
 use crate::Source;
 
@@ -18,26 +19,6 @@ use crate::Source;
 /// aligned first.
 pub(super) const FOREIGN_SBRK: usize = 8;
 
-/// What someone else writes to the bytes their `sbrk` took.
-pub(super) const THEIR_BYTE: u8 = 0xa5;
-
-/// The bytes someone else's `sbrk` took below the chunks: they stay theirs.
-pub(super) struct Theirs {
-    start: usize,
-    len: usize,
-}
-
-impl Theirs {
-    /// Whether they still hold what their owner wrote.
-    fn kept(&self) -> bool {
-        // SAFETY: these bytes lie below the break (their sbrk took them, and nothing gives
-        // them back), so they are mapped; nobody but the contract writes them.
-        unsafe { std::slice::from_raw_parts(self.start as *const u8, self.len) }
-            .iter()
-            .all(|&b| b == THEIR_BYTE)
-    }
-}
-
 /// Moves the break as someone else's `sbrk` would, to [`FOREIGN_SBRK`] bytes past a multiple
 /// of [`ALIGN`], and writes their bytes. The bytes it takes are never given back: they lie
 /// under the chunks above.
@@ -45,12 +26,12 @@ pub(super) fn leave_break_unaligned(lesson: &mut Lesson) -> Result<Theirs> {
     let start = unalign_break().context("could not move the break as someone else would")? as usize;
     let len = sys::program_break() as usize - start;
     // SAFETY: their sbrk just took these bytes, below the break; nothing else refers to them.
-    unsafe { std::ptr::write_bytes(start as *mut u8, THEIR_BYTE, len) };
+    let theirs = unsafe { Theirs::written(start, len) };
     lesson.fact(
         "someone else's sbrk left the break",
         format!("{FOREIGN_SBRK} bytes past a multiple of {ALIGN}"),
     );
-    Ok(Theirs { start, len })
+    Ok(theirs)
 }
 
 /// Moves the break up by a few bytes, as someone else's `sbrk` would, to [`FOREIGN_SBRK`] bytes

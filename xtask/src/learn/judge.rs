@@ -329,8 +329,12 @@ fn failed_claims(outcome: &Outcome) -> Vec<Finding> {
     findings
 }
 
-/// Why the claims of `step` did not run.
-fn why_not_reached(outcome: &Outcome, step: usize, ended: Option<&Finding>) -> String {
+/// Why the claims of `step` did not run, and the part still to do when that is why.
+fn why_not_reached(
+    outcome: &Outcome,
+    step: usize,
+    ended: Option<&Finding>,
+) -> (String, Option<String>) {
     let reason = outcome.events.iter().find_map(|e| match e {
         Event::NotRun { step: s, needs } if *s == step => {
             Some(format!("step {step} did not run: it needs {needs}"))
@@ -344,14 +348,15 @@ fn why_not_reached(outcome: &Outcome, step: usize, ended: Option<&Finding>) -> S
         _ => None,
     });
     if let Some(reason) = reason {
-        return reason;
+        return (reason, None);
     }
     let last = outcome.last_step();
     if step < last || (step == last && outcome.finished()) {
-        return format!("step {step} ran, but did not check them");
+        return (format!("step {step} ran, but did not check them"), None);
     }
-    let cause = match (outcome.part_to_do(), ended) {
-        (Some((place, _)), _) => format!("`{}` is still to do", place.part),
+    let to_do = outcome.part_to_do().map(|(place, _)| place.part);
+    let cause = match (&to_do, ended) {
+        (Some(part), _) => format!("`{part}` is still to do"),
         (None, Some(f)) => {
             let at = if f.during_part { "inside" } else { "after" };
             match (&f.part, f.kind) {
@@ -368,7 +373,7 @@ fn why_not_reached(outcome: &Outcome, step: usize, ended: Option<&Finding>) -> S
         }
         (None, None) => "the run ended there".to_owned(),
     };
-    format!("the run stopped in step {last}: {cause}")
+    (format!("the run stopped in step {last}: {cause}"), to_do)
 }
 
 /// The claims the reference's run made that this run did not, by step, with why.
@@ -383,12 +388,16 @@ fn not_reached(outcome: &Outcome, expected: &[Claim], ended: Option<&Finding>) -
         let entry = (claim.part.clone(), claim.claim.clone());
         match by_step.iter_mut().find(|n| n.step == claim.step) {
             Some(n) => n.claims.push(entry),
-            None => by_step.push(NotReached {
-                step: claim.step,
-                title: outcome.title(claim.step),
-                claims: vec![entry],
-                why: why_not_reached(outcome, claim.step, ended),
-            }),
+            None => {
+                let (why, waits_for) = why_not_reached(outcome, claim.step, ended);
+                by_step.push(NotReached {
+                    step: claim.step,
+                    title: outcome.title(claim.step),
+                    claims: vec![entry],
+                    why,
+                    waits_for,
+                });
+            }
         }
     }
     by_step
@@ -465,9 +474,8 @@ fn standing(
         .filter(|n| n.claims.iter().any(|(p, _)| about(p)))
         .collect();
     let count_in = |n: &&NotReached| n.claims.iter().filter(|(p, _)| about(p)).count();
-    let waiting = |n: &&&NotReached| {
-        optional.is_some_and(|o| o != part && n.why.contains(&format!("`{o}` is still to do")))
-    };
+    let waiting =
+        |n: &&&NotReached| optional.is_some_and(|o| o != part && n.waits_for.as_deref() == Some(o));
     Standing {
         part: part.to_owned(),
         met,
@@ -554,7 +562,7 @@ fn difference_note(outcome: &Outcome, expected: &Expected, through_last_step: bo
 /// How an exercise stands after one run, from its verdict.
 pub fn classify(outcome: &Outcome, expected: &Expected, verdict: Verdict) -> Status {
     let waits_for_optional = |n: &NotReached| match &verdict.to_do {
-        Some((place, true)) => n.why.contains(&format!("`{}` is still to do", place.part)),
+        Some((place, true)) => n.waits_for.as_deref() == Some(place.part.as_str()),
         _ => false,
     };
     let unreached = verdict.not_reached.iter().any(|n| !waits_for_optional(n));

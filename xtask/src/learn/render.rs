@@ -395,6 +395,7 @@ mod tests {
             title: None,
             claims: vec![(Some("a".to_owned()), "c".to_owned()); 2],
             why: why.to_owned(),
+            waits_for: None,
         };
         let lines = not_reached_lines(&[
             not_reached(3, "step 3 did not run: it needs the memory"),

@@ -124,6 +124,8 @@ pub struct NotReached {
     pub claims: Vec<(Option<String>, String)>,
     /// Why they did not run.
     pub why: String,
+    /// The part still `todo!()` where the run stopped, when that is why.
+    pub waits_for: Option<String>,
 }
 
 /// How one of the learner's parts stands.
