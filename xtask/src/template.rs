@@ -122,10 +122,68 @@ fn header(exercise: &str, title: &str, reference: &str) -> String {
     )
 }
 
+/// The calls into C and the OS (`libc::…`, `last_os_error`) that the parts' code makes but the
+/// reference's comments outside the parts never name: the template keeps only those comments,
+/// so a learner would have to guess the call.
+pub fn unnamed_calls(reference: &str) -> Vec<String> {
+    let mut in_part = false;
+    let mut named = String::new();
+    let mut called = Vec::new();
+    for line in reference.lines() {
+        let text = line.trim_start();
+        if text.starts_with(ANCHOR) {
+            in_part = true;
+        } else if text.starts_with(ANCHOR_END) {
+            in_part = false;
+        } else if !in_part && text.starts_with("//") {
+            named.push_str(text);
+            named.push('\n');
+        } else if in_part && !text.starts_with("//") {
+            called.extend(calls_in(text));
+        }
+    }
+    let mut unnamed: Vec<String> = called
+        .into_iter()
+        .filter(|call| !names(&named, call))
+        .collect();
+    unnamed.sort();
+    unnamed.dedup();
+    unnamed
+}
+
+/// Whether `text` holds `name` as a whole word (`libc::MAP` is not named by `libc::MAP_FAILED`).
+fn names(text: &str, name: &str) -> bool {
+    text.match_indices(name).any(|(at, _)| {
+        let word = |c: char| c.is_alphanumeric() || c == '_';
+        let before = text[..at].chars().next_back().is_none_or(|c| !word(c) || c == ':');
+        let after = text[at + name.len()..].chars().next().is_none_or(|c| !word(c));
+        before && after
+    })
+}
+
+/// The `libc::NAME` paths and `last_os_error` in a line of code.
+fn calls_in(code: &str) -> Vec<String> {
+    let mut calls = Vec::new();
+    let mut rest = code;
+    while let Some(at) = rest.find("libc::") {
+        let name: String = rest[at + 6..]
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        calls.push(format!("libc::{name}"));
+        rest = &rest[at + 6..];
+    }
+    if code.contains("last_os_error") {
+        calls.push("last_os_error".to_owned());
+    }
+    calls
+}
+
 /// The template of `reference`.
 ///
 /// # Errors
-/// As [`parts`].
+/// As [`parts`], and when the parts make a call the file's comments never name
+/// ([`unnamed_calls`]).
 pub fn template(
     reference: &str,
     exercise: &str,
@@ -133,6 +191,14 @@ pub fn template(
     reference_path: &str,
 ) -> Result<String> {
     parts(reference)?;
+    let unnamed = unnamed_calls(reference);
+    if !unnamed.is_empty() {
+        bail!(
+            "the parts call {} but no comment outside them says so: add each, with its type, \
+             to the list of what the parts call",
+            unnamed.join(", ")
+        );
+    }
     let mut out = header(exercise, title, reference_path);
     let mut in_part = false;
     let body = reference
@@ -241,6 +307,16 @@ pub unsafe fn two(x: usize) -> io::Result<usize> {
             first_todo(&t).map(|(_, name)| name),
             Some(Some("one".to_owned()))
         );
+    }
+
+    #[test]
+    fn a_call_the_list_does_not_name_is_refused() {
+        let calls = "// What your parts call:\n// - `libc::sbrk(increment: isize)`: moves the break.\n\
+                     fn f() {\n    // ANCHOR: f\n    // IDEA: i\n    // HINT: h\n    \
+                     libc::sbrk(0); libc::brk(p); io::Error::last_os_error()\n    // ANCHOR_END: f\n}\n";
+        assert_eq!(unnamed_calls(calls), ["last_os_error", "libc::brk"]);
+        let err = template(calls, "exN", "exercise N", "src/parts.rs").unwrap_err();
+        assert!(err.to_string().contains("libc::brk"), "{err}");
     }
 
     #[test]
