@@ -108,7 +108,10 @@ enum Command {
         /// Every hint of the exercise.
         #[arg(long)]
         all: bool,
-        /// The second step of a hint: the code, not only the idea.
+        /// The second rung of a hint: the shape of the code, in words.
+        #[arg(long, conflicts_with = "more")]
+        shape: bool,
+        /// The third rung of a hint: the code itself.
         #[arg(long)]
         more: bool,
     },
@@ -255,8 +258,18 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             done.map(held)
         }
         Command::Run { name, args } => learn::run(&Workspace::here(), &name, &args),
-        Command::Hint { name, all, more } => {
-            learn::hint(&Workspace::here(), &name, all, more)?;
+        Command::Hint {
+            name,
+            all,
+            shape,
+            more,
+        } => {
+            let rung = match (shape, more) {
+                (_, true) => learn::Rung::Code,
+                (true, false) => learn::Rung::Shape,
+                (false, false) => learn::Rung::Idea,
+            };
+            learn::hint(&Workspace::here(), &name, all, rung)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Picture {

@@ -5,7 +5,8 @@
 //! ```text
 //! pub fn current_break() -> *mut u8 {
 //!     // ANCHOR: current_break
-//!     // IDEA: what `cargo xtask hint` prints first: the idea, and the man page.
+//!     // IDEA: what `cargo xtask hint` prints first: the idea, the one call and how it fails.
+//!     // SHAPE: what `cargo xtask hint --shape` prints: the code's shape, in words.
 //!     // HINT: what `cargo xtask hint --more` prints: the code,
 //!     // HINT: over as many lines as it needs.
 //!     unsafe { libc::sbrk(0) }.cast()
@@ -25,7 +26,10 @@ pub struct Part {
     pub name: String,
     /// Its idea, the first hint: one string per line.
     pub idea: Vec<String>,
-    /// Its hint with the code, the second: one string per line.
+    /// The shape of its code in words (the order of the checks, what to compute first), the
+    /// second hint: one string per line.
+    pub shape: Vec<String>,
+    /// Its hint with the code, the third: one string per line.
     pub hint: Vec<String>,
 }
 
@@ -33,6 +37,7 @@ const ANCHOR: &str = "// ANCHOR: ";
 const ANCHOR_END: &str = "// ANCHOR_END: ";
 const HINT: &str = "// HINT:";
 const IDEA: &str = "// IDEA:";
+const SHAPE: &str = "// SHAPE:";
 
 /// The parts of a reference file, in order, with their hints.
 ///
@@ -55,13 +60,16 @@ pub fn parts(reference: &str) -> Result<Vec<Part>> {
             open = Some(Part {
                 name: name.trim().to_owned(),
                 idea: Vec::new(),
+                shape: Vec::new(),
                 hint: Vec::new(),
             });
         } else if let Some(name) = text.strip_prefix(ANCHOR_END) {
             match open.take() {
                 Some(part) if part.name == name.trim() => {
-                    if part.hint.is_empty() || part.idea.is_empty() {
-                        bail!("line {at}: part `{name}` needs `{IDEA}` and `{HINT}` lines");
+                    if part.hint.is_empty() || part.idea.is_empty() || part.shape.is_empty() {
+                        bail!(
+                            "line {at}: part `{name}` needs `{IDEA}`, `{SHAPE}` and `{HINT}` lines"
+                        );
                     }
                     parts.push(part);
                 }
@@ -72,6 +80,8 @@ pub fn parts(reference: &str) -> Result<Vec<Part>> {
             part.hint.push(hint.trim().to_owned());
         } else if let (Some(part), Some(idea)) = (&mut open, text.strip_prefix(IDEA)) {
             part.idea.push(idea.trim().to_owned());
+        } else if let (Some(part), Some(shape)) = (&mut open, text.strip_prefix(SHAPE)) {
+            part.shape.push(shape.trim().to_owned());
         }
     }
     if let Some(part) = open {
@@ -155,8 +165,14 @@ pub fn unnamed_calls(reference: &str) -> Vec<String> {
 fn names(text: &str, name: &str) -> bool {
     text.match_indices(name).any(|(at, _)| {
         let word = |c: char| c.is_alphanumeric() || c == '_';
-        let before = text[..at].chars().next_back().is_none_or(|c| !word(c) || c == ':');
-        let after = text[at + name.len()..].chars().next().is_none_or(|c| !word(c));
+        let before = text[..at]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !word(c) || c == ':');
+        let after = text[at + name.len()..]
+            .chars()
+            .next()
+            .is_none_or(|c| !word(c));
         before && after
     })
 }
@@ -259,6 +275,7 @@ use std::io;
 pub fn one() -> usize {
     // ANCHOR: one
     // IDEA: one is one.
+    // SHAPE: a constant.
     // HINT: return 1.
     1
     // ANCHOR_END: one
@@ -267,6 +284,7 @@ pub fn one() -> usize {
 pub unsafe fn two(x: usize) -> io::Result<usize> {
     // ANCHOR: two
     // IDEA: add one.
+    // SHAPE: add, then wrap.
     // HINT: first line,
     // HINT: second line.
     let y = x + 1;
@@ -282,6 +300,7 @@ pub unsafe fn two(x: usize) -> io::Result<usize> {
         assert_eq!(parts[0].name, "one");
         assert_eq!(parts[0].hint, ["return 1."]);
         assert_eq!(parts[0].idea, ["one is one."]);
+        assert_eq!(parts[0].shape, ["a constant."]);
         assert_eq!(parts[1].hint, ["first line,", "second line."]);
     }
 
@@ -293,6 +312,7 @@ pub unsafe fn two(x: usize) -> io::Result<usize> {
         assert!(
             !t.contains("HINT")
                 && !t.contains("IDEA")
+                && !t.contains("SHAPE")
                 && !t.contains("ANCHOR")
                 && !t.contains("x + 1"),
             "{t}"
@@ -312,7 +332,7 @@ pub unsafe fn two(x: usize) -> io::Result<usize> {
     #[test]
     fn a_call_the_list_does_not_name_is_refused() {
         let calls = "// What your parts call:\n// - `libc::sbrk(increment: isize)`: moves the break.\n\
-                     fn f() {\n    // ANCHOR: f\n    // IDEA: i\n    // HINT: h\n    \
+                     fn f() {\n    // ANCHOR: f\n    // IDEA: i\n    // SHAPE: s\n    // HINT: h\n    \
                      libc::sbrk(0); libc::brk(p); io::Error::last_os_error()\n    // ANCHOR_END: f\n}\n";
         assert_eq!(unnamed_calls(calls), ["last_os_error", "libc::brk"]);
         let err = template(calls, "exN", "exercise N", "src/parts.rs").unwrap_err();
@@ -321,14 +341,14 @@ pub unsafe fn two(x: usize) -> io::Result<usize> {
 
     #[test]
     fn bad_marks_are_refused() {
-        let unclosed = "// ANCHOR: a\n// IDEA: i\n// HINT: h\n";
+        let unclosed = "// ANCHOR: a\n// IDEA: i\n// SHAPE: s\n// HINT: h\n";
         assert!(
             parts(unclosed)
                 .unwrap_err()
                 .to_string()
                 .contains("never closed")
         );
-        let crossed = "// ANCHOR: a\n// IDEA: i\n// HINT: h\n// ANCHOR_END: b\n";
+        let crossed = "// ANCHOR: a\n// IDEA: i\n// SHAPE: s\n// HINT: h\n// ANCHOR_END: b\n";
         assert!(
             parts(crossed)
                 .unwrap_err()
@@ -340,9 +360,17 @@ pub unsafe fn two(x: usize) -> io::Result<usize> {
             parts(hintless)
                 .unwrap_err()
                 .to_string()
-                .contains("needs `// IDEA:` and `// HINT:` lines")
+                .contains("needs `// IDEA:`, `// SHAPE:` and `// HINT:` lines")
         );
-        let twice = "// ANCHOR: a\n// IDEA: i\n// HINT: h\n// ANCHOR_END: a\n// ANCHOR: a\n";
+        let shapeless = "// ANCHOR: a\n// IDEA: i\n// HINT: h\n// ANCHOR_END: a\n";
+        assert!(
+            parts(shapeless)
+                .unwrap_err()
+                .to_string()
+                .contains("`// SHAPE:`")
+        );
+        let twice =
+            "// ANCHOR: a\n// IDEA: i\n// SHAPE: s\n// HINT: h\n// ANCHOR_END: a\n// ANCHOR: a\n";
         assert!(parts(twice).unwrap_err().to_string().contains("twice"));
     }
 

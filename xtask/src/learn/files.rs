@@ -9,27 +9,42 @@ use super::Workspace;
 use crate::lessons::{Exercise, exercises};
 use crate::template;
 
-/// `cargo xtask hint NAME [--more] [--all]`: the hint for the part that failed last, or the
-/// next part still to do; or every hint. A hint comes in two steps: first the idea and the man
-/// page; then, with `--more`, the code.
+/// How much a hint says: three rungs, each more than the part's doc comment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rung {
+    /// The idea, the one call and how it fails, and the man page.
+    Idea,
+    /// The shape of the code in words: the order of the checks, what to compute first.
+    Shape,
+    /// The code.
+    Code,
+}
+
+/// `cargo xtask hint NAME [--shape | --more] [--all]`: the hint for the part that failed last,
+/// or the next part still to do; or every hint. A hint comes in three rungs: first the idea;
+/// then, with `--shape`, the shape of the code; then, with `--more`, the code.
 ///
 /// # Errors
 /// When the exercise is unknown or its files cannot be read.
-pub fn hint(workspace: &Workspace, name: &str, all: bool, more: bool) -> Result<()> {
+pub fn hint(workspace: &Workspace, name: &str, all: bool, rung: Rung) -> Result<()> {
     let exercise = find(name)?;
     let reference = read(&workspace.root.join(&exercise.reference))?;
     let parts = template::parts(&reference)
         .with_context(|| format!("{} is not a well-marked reference", &exercise.reference))?;
     let show = |part: &template::Part| {
-        let (kind, text) = if more {
-            ("The code for", &part.hint)
-        } else {
-            ("The idea for", &part.idea)
+        let (kind, text) = match rung {
+            Rung::Idea => ("The idea for", &part.idea),
+            Rung::Shape => ("The shape of", &part.shape),
+            Rung::Code => ("The code for", &part.hint),
         };
         println!("{kind} `{}` ({}):", part.name, &exercise.name);
         let mut line = String::from(" ");
         for word in text.join(" ").split_whitespace() {
-            if line.len() + word.len() > 96 {
+            // A shape's numbered steps start lines of their own.
+            let step = word.len() > 1
+                && word.ends_with('.')
+                && word[..word.len() - 1].bytes().all(|b| b.is_ascii_digit());
+            if line.len() + word.len() > 96 || (step && line.len() > 1) {
                 println!("{line}");
                 line = String::from(" ");
             }
@@ -37,11 +52,17 @@ pub fn hint(workspace: &Workspace, name: &str, all: bool, more: bool) -> Result<
             line.push_str(word);
         }
         println!("{line}");
-        if !more {
-            println!(
-                "  (Stuck after trying it? `cargo xtask hint {} --more` shows the code.)",
+        match rung {
+            Rung::Idea => println!(
+                "  (Stuck after trying it? `cargo xtask hint {} --shape` gives the shape of \
+                 the code,\n  and `--more` the code.)",
                 &exercise.name
-            );
+            ),
+            Rung::Shape => println!(
+                "  (Still stuck? `cargo xtask hint {} --more` shows the code.)",
+                &exercise.name
+            ),
+            Rung::Code => {}
         }
     };
     if all {

@@ -33,7 +33,7 @@ mod render;
 mod verdict;
 mod verify;
 
-pub use files::{fresh_template, hint, reset, templates, write_template};
+pub use files::{Rung, fresh_template, hint, reset, templates, write_template};
 
 use files::find;
 pub use judge::{Expected, LearnerFile, Outcome, classify, judge};
