@@ -414,6 +414,7 @@ pub fn run(workspace: &Workspace, name: &str, args: &[String]) -> Result<ExitCod
 /// # Errors
 /// When cargo or a binary cannot be started.
 pub fn learn(workspace: &Workspace) -> Result<bool> {
+    build_all_at_first(workspace);
     let mut results = Vec::new();
     for exercise in exercises() {
         let Judged { status, parts } = judged(workspace, exercise)?;
@@ -429,6 +430,31 @@ pub fn learn(workspace: &Workspace) -> Result<bool> {
         results.push((exercise, status, progress));
     }
     Ok(report(&results))
+}
+
+/// On a first run (a learner's binary not built yet), builds every exercise's learner and
+/// reference binaries in one cargo call, so that cargo compiles them side by side on every
+/// core; the builds of [`check`], one exercise at a time, then find them done. Its outcome is
+/// not read: each exercise's own build says whether it compiles, with its errors. Later runs
+/// skip it, so a save is judged as fast as before (a file that does not compile is compiled
+/// once, not twice).
+fn build_all_at_first(workspace: &Workspace) {
+    let built = |e: &Exercise| workspace.target.join("debug").join(&e.binary).exists();
+    if exercises().iter().all(built) {
+        return;
+    }
+    let args: Vec<String> = exercises().iter().flat_map(learner_and_reference).collect();
+    let _ = workspace
+        .cargo()
+        .args([
+            "build",
+            "--quiet",
+            "--keep-going",
+            "--message-format",
+            "json",
+        ])
+        .args(args)
+        .output();
 }
 
 /// The time of day, `HH:MM:SS UTC`.
