@@ -105,6 +105,12 @@ pub fn mem_chunk(size: usize) -> io::Result<*mut u8> {
     // SHAPE: old + padding. A misaligned chunk comes from leaving out that padding: the break is
     // SHAPE: wherever the last sbrk, yours or anyone's, left it. 5. Otherwise mmap len bytes;
     // SHAPE: MAP_FAILED is failure. 6. Store the chunk in the slot, last; return its start.
+    // WHEN: past a multiple of
+    // CAUSE: A chunk from the break starts where the break was, and the break is wherever its last
+    // CAUSE: mover left it: glibc's malloc, another library, or your own sbrk of a size not rounded
+    // CAUSE: up. Rounding your sizes up is not enough once someone else has moved it. Ask sbrk(0)
+    // CAUSE: first, grow the break by the padding up to the next multiple of ALIGN and the rounded
+    // CAUSE: length together, and start the chunk after the padding.
     // HINT: In order: refuse 0; round up with `size.checked_next_multiple_of(ALIGN)` and refuse
     // HINT: `None` or anything above `isize::MAX`; lock the registry and find a free slot (no
     // HINT: slot: refuse before calling the OS). Then below the threshold, `libc::sbrk(0)` tells

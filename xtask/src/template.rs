@@ -9,6 +9,8 @@
 //!     // SHAPE: what `cargo xtask hint --shape` prints: the code's shape, in words.
 //!     // HINT: what `cargo xtask hint --more` prints: the code,
 //!     // HINT: over as many lines as it needs.
+//!     // WHEN: words of a failure (its claim, or what happened instead), and
+//!     // CAUSE: what `cargo xtask hint` says after a failure with those words: its cause.
 //!     unsafe { libc::sbrk(0) }.cast()
 //!     // ANCHOR_END: current_break
 //! }
@@ -31,6 +33,27 @@ pub struct Part {
     pub shape: Vec<String>,
     /// Its hint with the code, the third: one string per line.
     pub hint: Vec<String>,
+    /// What a failure of this part most likely comes from, keyed by words of the failure.
+    pub causes: Vec<Cause>,
+}
+
+/// A failure's likely cause, for the hint after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cause {
+    /// Words the failure's claim, or what happened instead, holds (`past a multiple of`).
+    pub when: String,
+    /// Where such a failure comes from and how to remove it: one string per line.
+    pub cause: Vec<String>,
+}
+
+impl Part {
+    /// The cause of a failure that said `failure`, if the part names one for it.
+    pub fn cause_of(&self, failure: &str) -> Option<&Cause> {
+        let failure = failure.to_lowercase();
+        self.causes
+            .iter()
+            .find(|c| failure.contains(&c.when.to_lowercase()))
+    }
 }
 
 const ANCHOR: &str = "// ANCHOR: ";
@@ -38,6 +61,8 @@ const ANCHOR_END: &str = "// ANCHOR_END: ";
 const HINT: &str = "// HINT:";
 const IDEA: &str = "// IDEA:";
 const SHAPE: &str = "// SHAPE:";
+const WHEN: &str = "// WHEN:";
+const CAUSE: &str = "// CAUSE:";
 
 /// The parts of a reference file, in order, with their hints.
 ///
@@ -62,6 +87,7 @@ pub fn parts(reference: &str) -> Result<Vec<Part>> {
                 idea: Vec::new(),
                 shape: Vec::new(),
                 hint: Vec::new(),
+                causes: Vec::new(),
             });
         } else if let Some(name) = text.strip_prefix(ANCHOR_END) {
             match open.take() {
@@ -82,6 +108,16 @@ pub fn parts(reference: &str) -> Result<Vec<Part>> {
             part.idea.push(idea.trim().to_owned());
         } else if let (Some(part), Some(shape)) = (&mut open, text.strip_prefix(SHAPE)) {
             part.shape.push(shape.trim().to_owned());
+        } else if let (Some(part), Some(when)) = (&mut open, text.strip_prefix(WHEN)) {
+            part.causes.push(Cause {
+                when: when.trim().to_owned(),
+                cause: Vec::new(),
+            });
+        } else if let (Some(part), Some(cause)) = (&mut open, text.strip_prefix(CAUSE)) {
+            match part.causes.last_mut() {
+                Some(last) => last.cause.push(cause.trim().to_owned()),
+                None => bail!("line {at}: `{CAUSE}` with no `{WHEN}` above it"),
+            }
         }
     }
     if let Some(part) = open {
@@ -285,6 +321,9 @@ pub unsafe fn two(x: usize) -> io::Result<usize> {
     // ANCHOR: two
     // IDEA: add one.
     // SHAPE: add, then wrap.
+    // WHEN: past a multiple of
+    // CAUSE: the padding,
+    // CAUSE: left out.
     // HINT: first line,
     // HINT: second line.
     let y = x + 1;
@@ -301,6 +340,9 @@ pub unsafe fn two(x: usize) -> io::Result<usize> {
         assert_eq!(parts[0].hint, ["return 1."]);
         assert_eq!(parts[0].idea, ["one is one."]);
         assert_eq!(parts[0].shape, ["a constant."]);
+        let cause = parts[1].cause_of("it is 8 PAST a multiple of 16").unwrap();
+        assert_eq!(cause.cause, ["the padding,", "left out."]);
+        assert!(parts[1].cause_of("it is aligned").is_none());
         assert_eq!(parts[1].hint, ["first line,", "second line."]);
     }
 
@@ -361,6 +403,13 @@ pub unsafe fn two(x: usize) -> io::Result<usize> {
                 .unwrap_err()
                 .to_string()
                 .contains("needs `// IDEA:`, `// SHAPE:` and `// HINT:` lines")
+        );
+        let causeless = "// ANCHOR: a\n// CAUSE: c\n";
+        assert!(
+            parts(causeless)
+                .unwrap_err()
+                .to_string()
+                .contains("no `// WHEN:`")
         );
         let shapeless = "// ANCHOR: a\n// IDEA: i\n// HINT: h\n// ANCHOR_END: a\n";
         assert!(

@@ -126,8 +126,18 @@ impl Status {
 
     /// The learner's part the first failure is at, if it failed there.
     pub fn failed_part(&self) -> Option<&str> {
+        self.failure().map(|(part, _)| part)
+    }
+
+    /// The part that failed, as [`Status::failed_part`], with the words of its failure: the
+    /// claim that did not hold and what happened instead.
+    pub fn failure(&self) -> Option<(&str, String)> {
         match self {
-            Status::Failed(verdict) => verdict.findings.iter().find_map(|f| f.part.as_deref()),
+            Status::Failed(verdict) => verdict.findings.iter().find_map(|f| {
+                let part = f.part.as_deref()?;
+                let claim = f.claim.as_deref().unwrap_or("");
+                Some((part, format!("{claim}\n{}", f.happened)))
+            }),
             _ => None,
         }
     }
@@ -418,7 +428,7 @@ pub fn learn(workspace: &Workspace) -> Result<bool> {
     let mut results = Vec::new();
     for exercise in exercises() {
         let Judged { status, parts } = judged(workspace, exercise)?;
-        files::remember_failed_part(workspace, exercise, status.failed_part());
+        files::remember_failed_part(workspace, exercise, status.failure());
         let progress = match &status {
             Status::DoesNotCompile(_) => None,
             _ => {
