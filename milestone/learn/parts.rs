@@ -23,6 +23,20 @@ use milestone::contract::{ALIGN, ChunkInfo, Parts};
 // - `ALIGN: usize`: 16, the alignment every chunk must have;
 // - `Parts`: the struct below, through which the lesson calls your parts.
 
+// What your parts call, a line each: the C library through the `libc` crate (a dependency
+// already; write `libc::` and nothing to import). Each call into C is `unsafe`.
+// - `libc::sbrk(increment: libc::intptr_t) -> *mut libc::c_void`: `intptr_t` is `isize`;
+//   moves the break and returns where it was; `(void *) -1`, `usize::MAX as *mut c_void`, on
+//   failure, with `errno` set. `libc::sbrk(0)` only tells where the break is;
+// - `libc::mmap(addr: *mut c_void, len: usize, prot: c_int, flags: c_int, fd: c_int,
+//   offset: off_t) -> *mut c_void`: as in exercise 3, with `std::ptr::null_mut()`,
+//   `libc::PROT_READ | libc::PROT_WRITE`, `libc::MAP_PRIVATE | libc::MAP_ANONYMOUS`, -1, 0;
+// - `libc::MAP_FAILED: *mut c_void`: what mmap returns on failure (not null);
+// - `libc::munmap(addr: *mut c_void, len: usize) -> c_int`: 0, or -1 with `errno` set;
+// - `std::io::Error::last_os_error() -> io::Error`: `errno` as an error, and it allocates
+//   nothing; so does `io::Error::from(io::ErrorKind::InvalidInput)`, or `.into()`;
+// - `std::sync::Mutex`: the registry's lock; `lock()` returns a guard that unlocks when dropped.
+
 /// The parts, in the lesson's order, for the contract.
 pub const PARTS: Parts = Parts {
     mmap_threshold: MMAP_THRESHOLD,

@@ -15,6 +15,20 @@ use milestone::contract::{ALIGN, ChunkInfo, Parts};
 // - `ALIGN: usize`: 16, the alignment every chunk must have;
 // - `Parts`: the struct below, through which the lesson calls your parts.
 
+// What your parts call, a line each: the C library through the `libc` crate (a dependency
+// already; write `libc::` and nothing to import). Each call into C is `unsafe`.
+// - `libc::sbrk(increment: libc::intptr_t) -> *mut libc::c_void`: `intptr_t` is `isize`;
+//   moves the break and returns where it was; `(void *) -1`, `usize::MAX as *mut c_void`, on
+//   failure, with `errno` set. `libc::sbrk(0)` only tells where the break is;
+// - `libc::mmap(addr: *mut c_void, len: usize, prot: c_int, flags: c_int, fd: c_int,
+//   offset: off_t) -> *mut c_void`: as in exercise 3, with `std::ptr::null_mut()`,
+//   `libc::PROT_READ | libc::PROT_WRITE`, `libc::MAP_PRIVATE | libc::MAP_ANONYMOUS`, -1, 0;
+// - `libc::MAP_FAILED: *mut c_void`: what mmap returns on failure (not null);
+// - `libc::munmap(addr: *mut c_void, len: usize) -> c_int`: 0, or -1 with `errno` set;
+// - `std::io::Error::last_os_error() -> io::Error`: `errno` as an error, and it allocates
+//   nothing; so does `io::Error::from(io::ErrorKind::InvalidInput)`, or `.into()`;
+// - `std::sync::Mutex`: the registry's lock; `lock()` returns a guard that unlocks when dropped.
+
 /// The parts, in the lesson's order, for the contract.
 pub const PARTS: Parts = Parts {
     mmap_threshold: MMAP_THRESHOLD,
@@ -78,9 +92,25 @@ fn registry() -> std::sync::MutexGuard<'static, Registry> {
 /// See `man 2 sbrk` and `man 2 mmap`.
 pub fn mem_chunk(size: usize) -> io::Result<*mut u8> {
     // ANCHOR: mem_chunk
-    // IDEA: Check the size before anything else. Below the threshold grow the break, aligned; at or
-    // IDEA: above it map a region of its own. Record the chunk, and allocate nothing. See man 2
-    // IDEA: sbrk and man 2 mmap.
+    // IDEA: Two sources, one registry. Small: `libc::sbrk(n)` hands out the n bytes above the old
+    // IDEA: break, and fails with (void *) -1; the break is wherever its last caller left it, maybe
+    // IDEA: not a multiple of 16, so pad it up first. Large: `libc::mmap`, page aligned, fails with
+    // IDEA: MAP_FAILED. Every refusal comes before the first system call, and nothing allocates.
+    // IDEA: See man 2 sbrk and man 2 mmap.
+    // SHAPE: 1. size 0: InvalidInput. 2. len = size rounded up to ALIGN; overflow or above
+    // SHAPE: isize::MAX: InvalidInput. 3. Lock the registry and find a free slot; none:
+    // SHAPE: OutOfMemory. Nothing so far calls the OS. 4. If size (the size asked, not len) is
+    // SHAPE: below the threshold: now = sbrk(0); padding = the bytes from now to the next multiple
+    // SHAPE: of ALIGN (0 if aligned); old = sbrk(padding + len); -1 is failure; the chunk starts at
+    // SHAPE: old + padding. A misaligned chunk comes from leaving out that padding: the break is
+    // SHAPE: wherever the last sbrk, yours or anyone's, left it. 5. Otherwise mmap len bytes;
+    // SHAPE: MAP_FAILED is failure. 6. Store the chunk in the slot, last; return its start.
+    // WHEN: past a multiple of
+    // CAUSE: A chunk from the break starts where the break was, and the break is wherever its last
+    // CAUSE: mover left it: glibc's malloc, another library, or your own sbrk of a size not rounded
+    // CAUSE: up. Rounding your sizes up is not enough once someone else has moved it. Ask sbrk(0)
+    // CAUSE: first, grow the break by the padding up to the next multiple of ALIGN and the rounded
+    // CAUSE: length together, and start the chunk after the padding.
     // HINT: In order: refuse 0; round up with `size.checked_next_multiple_of(ALIGN)` and refuse
     // HINT: `None` or anything above `isize::MAX`; lock the registry and find a free slot (no
     // HINT: slot: refuse before calling the OS). Then below the threshold, `libc::sbrk(0)` tells
@@ -138,6 +168,7 @@ pub fn mem_chunk(size: usize) -> io::Result<*mut u8> {
 pub fn list_chunks() -> Vec<ChunkInfo> {
     // ANCHOR: list_chunks
     // IDEA: Lock the registry and copy out every slot that holds a chunk.
+    // SHAPE: Lock; walk the slots; keep those that hold a chunk; copy each out; collect them.
     // HINT: Lock the registry; `iter().flatten()` skips the free slots; `copied().collect()`.
     registry().chunks.iter().flatten().copied().collect()
     // ANCHOR_END: list_chunks
@@ -149,6 +180,9 @@ pub fn find_chunk(addr: usize) -> Option<ChunkInfo> {
     // ANCHOR: find_chunk
     // IDEA: A chunk holds an address from its start up to, but not including, its start plus its
     // IDEA: length. Never read the address.
+    // SHAPE: Lock; for each live chunk, test `start <= addr && addr - start < len` (subtracting, so
+    // SHAPE: that `start + len` cannot overflow); return a copy of the first that holds it, or
+    // SHAPE: None. Never dereference `addr`.
     // HINT: A chunk holds `addr` when `start <= addr && addr < start + len`; `find` the first
     // HINT: such chunk among the live ones.
     registry()
@@ -176,6 +210,10 @@ pub unsafe fn release_chunk(ptr: *mut u8) -> io::Result<()> {
     // ANCHOR: release_chunk
     // IDEA: Only a pointer that starts a live chunk may be released. An mmap chunk is unmapped;
     // IDEA: break memory goes back only from the top of the break. Free the slot last.
+    // SHAPE: 1. Lock; find the slot whose chunk starts exactly at `ptr`; none: InvalidInput. 2. An
+    // SHAPE: mmap chunk: munmap its whole length; not 0: `last_os_error()`, and the slot stays. 3.
+    // SHAPE: A break chunk: only if sbrk(0) is its end, sbrk(-len) (-1: the error); otherwise keep
+    // SHAPE: its memory. 4. Only then free the slot.
     // HINT: Find the slot whose chunk starts exactly at `ptr` (none: refuse). For an mmap
     // HINT: chunk, `libc::munmap(start as *mut c_void, len)`; for an sbrk chunk, shrink the
     // HINT: break with `libc::sbrk(-(len as isize))` only if `libc::sbrk(0)` is the chunk's end.

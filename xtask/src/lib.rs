@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod check;
+pub mod first_verdict;
 pub mod learn;
 pub mod lessons;
 pub mod matrix;

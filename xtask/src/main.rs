@@ -64,7 +64,12 @@ enum Command {
     /// Run ex3-mmap and the milestone demo under valgrind (needs valgrind).
     Memcheck,
     /// Run milestone's benchmarks and print the table of figures and goals.
-    Bench,
+    Bench {
+        /// Instead, time a fresh clone's first verdict: `cargo run -p ex1-segments`, then
+        /// `cargo xtask learn`, in a clone of HEAD under target/cold/ (a few minutes).
+        #[arg(long)]
+        cold: bool,
+    },
     /// Run every lesson binary on every setup a learner has: each linker, the legacy mmap
     /// layout, glibc's tunables, root or not.
     Matrix {
@@ -108,7 +113,10 @@ enum Command {
         /// Every hint of the exercise.
         #[arg(long)]
         all: bool,
-        /// The second step of a hint: the code, not only the idea.
+        /// The second rung of a hint: the shape of the code, in words.
+        #[arg(long, conflicts_with = "more")]
+        shape: bool,
+        /// The third rung of a hint: the code itself.
         #[arg(long)]
         more: bool,
     },
@@ -230,7 +238,8 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             trace::trace(lesson(&name)?, profile)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Bench => xtask::bench::bench().map(held),
+        Command::Bench { cold: false } => xtask::bench::bench().map(held),
+        Command::Bench { cold: true } => xtask::first_verdict::cold().map(held),
         Command::Matrix { quick } => xtask::matrix::matrix(quick).map(held),
         Command::Memcheck => xtask::memcheck::memcheck().map(held),
         Command::Learn {
@@ -255,8 +264,18 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             done.map(held)
         }
         Command::Run { name, args } => learn::run(&Workspace::here(), &name, &args),
-        Command::Hint { name, all, more } => {
-            learn::hint(&Workspace::here(), &name, all, more)?;
+        Command::Hint {
+            name,
+            all,
+            shape,
+            more,
+        } => {
+            let rung = match (shape, more) {
+                (_, true) => learn::Rung::Code,
+                (true, false) => learn::Rung::Shape,
+                (false, false) => learn::Rung::Idea,
+            };
+            learn::hint(&Workspace::here(), &name, all, rung)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Picture {

@@ -5,9 +5,12 @@
 //! ```text
 //! pub fn current_break() -> *mut u8 {
 //!     // ANCHOR: current_break
-//!     // IDEA: what `cargo xtask hint` prints first: the idea, and the man page.
+//!     // IDEA: what `cargo xtask hint` prints first: the idea, the one call and how it fails.
+//!     // SHAPE: what `cargo xtask hint --shape` prints: the code's shape, in words.
 //!     // HINT: what `cargo xtask hint --more` prints: the code,
 //!     // HINT: over as many lines as it needs.
+//!     // WHEN: words of a failure (its claim, or what happened instead), and
+//!     // CAUSE: what `cargo xtask hint` says after a failure with those words: its cause.
 //!     unsafe { libc::sbrk(0) }.cast()
 //!     // ANCHOR_END: current_break
 //! }
@@ -25,14 +28,41 @@ pub struct Part {
     pub name: String,
     /// Its idea, the first hint: one string per line.
     pub idea: Vec<String>,
-    /// Its hint with the code, the second: one string per line.
+    /// The shape of its code in words (the order of the checks, what to compute first), the
+    /// second hint: one string per line.
+    pub shape: Vec<String>,
+    /// Its hint with the code, the third: one string per line.
     pub hint: Vec<String>,
+    /// What a failure of this part most likely comes from, keyed by words of the failure.
+    pub causes: Vec<Cause>,
+}
+
+/// A failure's likely cause, for the hint after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cause {
+    /// Words the failure's claim, or what happened instead, holds (`past a multiple of`).
+    pub when: String,
+    /// Where such a failure comes from and how to remove it: one string per line.
+    pub cause: Vec<String>,
+}
+
+impl Part {
+    /// The cause of a failure that said `failure`, if the part names one for it.
+    pub fn cause_of(&self, failure: &str) -> Option<&Cause> {
+        let failure = failure.to_lowercase();
+        self.causes
+            .iter()
+            .find(|c| failure.contains(&c.when.to_lowercase()))
+    }
 }
 
 const ANCHOR: &str = "// ANCHOR: ";
 const ANCHOR_END: &str = "// ANCHOR_END: ";
 const HINT: &str = "// HINT:";
 const IDEA: &str = "// IDEA:";
+const SHAPE: &str = "// SHAPE:";
+const WHEN: &str = "// WHEN:";
+const CAUSE: &str = "// CAUSE:";
 
 /// The parts of a reference file, in order, with their hints.
 ///
@@ -55,13 +85,17 @@ pub fn parts(reference: &str) -> Result<Vec<Part>> {
             open = Some(Part {
                 name: name.trim().to_owned(),
                 idea: Vec::new(),
+                shape: Vec::new(),
                 hint: Vec::new(),
+                causes: Vec::new(),
             });
         } else if let Some(name) = text.strip_prefix(ANCHOR_END) {
             match open.take() {
                 Some(part) if part.name == name.trim() => {
-                    if part.hint.is_empty() || part.idea.is_empty() {
-                        bail!("line {at}: part `{name}` needs `{IDEA}` and `{HINT}` lines");
+                    if part.hint.is_empty() || part.idea.is_empty() || part.shape.is_empty() {
+                        bail!(
+                            "line {at}: part `{name}` needs `{IDEA}`, `{SHAPE}` and `{HINT}` lines"
+                        );
                     }
                     parts.push(part);
                 }
@@ -72,6 +106,18 @@ pub fn parts(reference: &str) -> Result<Vec<Part>> {
             part.hint.push(hint.trim().to_owned());
         } else if let (Some(part), Some(idea)) = (&mut open, text.strip_prefix(IDEA)) {
             part.idea.push(idea.trim().to_owned());
+        } else if let (Some(part), Some(shape)) = (&mut open, text.strip_prefix(SHAPE)) {
+            part.shape.push(shape.trim().to_owned());
+        } else if let (Some(part), Some(when)) = (&mut open, text.strip_prefix(WHEN)) {
+            part.causes.push(Cause {
+                when: when.trim().to_owned(),
+                cause: Vec::new(),
+            });
+        } else if let (Some(part), Some(cause)) = (&mut open, text.strip_prefix(CAUSE)) {
+            match part.causes.last_mut() {
+                Some(last) => last.cause.push(cause.trim().to_owned()),
+                None => bail!("line {at}: `{CAUSE}` with no `{WHEN}` above it"),
+            }
         }
     }
     if let Some(part) = open {
@@ -122,10 +168,74 @@ fn header(exercise: &str, title: &str, reference: &str) -> String {
     )
 }
 
+/// The calls into C and the OS (`libc::…`, `last_os_error`) that the parts' code makes but the
+/// reference's comments outside the parts never name: the template keeps only those comments,
+/// so a learner would have to guess the call.
+pub fn unnamed_calls(reference: &str) -> Vec<String> {
+    let mut in_part = false;
+    let mut named = String::new();
+    let mut called = Vec::new();
+    for line in reference.lines() {
+        let text = line.trim_start();
+        if text.starts_with(ANCHOR) {
+            in_part = true;
+        } else if text.starts_with(ANCHOR_END) {
+            in_part = false;
+        } else if !in_part && text.starts_with("//") {
+            named.push_str(text);
+            named.push('\n');
+        } else if in_part && !text.starts_with("//") {
+            called.extend(calls_in(text));
+        }
+    }
+    let mut unnamed: Vec<String> = called
+        .into_iter()
+        .filter(|call| !names(&named, call))
+        .collect();
+    unnamed.sort();
+    unnamed.dedup();
+    unnamed
+}
+
+/// Whether `text` holds `name` as a whole word (`libc::MAP` is not named by `libc::MAP_FAILED`).
+fn names(text: &str, name: &str) -> bool {
+    text.match_indices(name).any(|(at, _)| {
+        let word = |c: char| c.is_alphanumeric() || c == '_';
+        let before = text[..at]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !word(c) || c == ':');
+        let after = text[at + name.len()..]
+            .chars()
+            .next()
+            .is_none_or(|c| !word(c));
+        before && after
+    })
+}
+
+/// The `libc::NAME` paths and `last_os_error` in a line of code.
+fn calls_in(code: &str) -> Vec<String> {
+    let mut calls = Vec::new();
+    let mut rest = code;
+    while let Some(at) = rest.find("libc::") {
+        let name: String = rest[at + 6..]
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        calls.push(format!("libc::{name}"));
+        rest = &rest[at + 6..];
+    }
+    if code.contains("last_os_error") {
+        calls.push("last_os_error".to_owned());
+    }
+    calls
+}
+
 /// The template of `reference`.
 ///
 /// # Errors
-/// As [`parts`].
+/// As [`parts`], and when the parts make a call the file's comments never name
+/// ([`unnamed_calls`]).
 pub fn template(
     reference: &str,
     exercise: &str,
@@ -133,6 +243,14 @@ pub fn template(
     reference_path: &str,
 ) -> Result<String> {
     parts(reference)?;
+    let unnamed = unnamed_calls(reference);
+    if !unnamed.is_empty() {
+        bail!(
+            "the parts call {} but no comment outside them says so: add each, with its type, \
+             to the list of what the parts call",
+            unnamed.join(", ")
+        );
+    }
     let mut out = header(exercise, title, reference_path);
     let mut in_part = false;
     let body = reference
@@ -193,6 +311,7 @@ use std::io;
 pub fn one() -> usize {
     // ANCHOR: one
     // IDEA: one is one.
+    // SHAPE: a constant.
     // HINT: return 1.
     1
     // ANCHOR_END: one
@@ -201,6 +320,10 @@ pub fn one() -> usize {
 pub unsafe fn two(x: usize) -> io::Result<usize> {
     // ANCHOR: two
     // IDEA: add one.
+    // SHAPE: add, then wrap.
+    // WHEN: past a multiple of
+    // CAUSE: the padding,
+    // CAUSE: left out.
     // HINT: first line,
     // HINT: second line.
     let y = x + 1;
@@ -216,6 +339,10 @@ pub unsafe fn two(x: usize) -> io::Result<usize> {
         assert_eq!(parts[0].name, "one");
         assert_eq!(parts[0].hint, ["return 1."]);
         assert_eq!(parts[0].idea, ["one is one."]);
+        assert_eq!(parts[0].shape, ["a constant."]);
+        let cause = parts[1].cause_of("it is 8 PAST a multiple of 16").unwrap();
+        assert_eq!(cause.cause, ["the padding,", "left out."]);
+        assert!(parts[1].cause_of("it is aligned").is_none());
         assert_eq!(parts[1].hint, ["first line,", "second line."]);
     }
 
@@ -227,6 +354,7 @@ pub unsafe fn two(x: usize) -> io::Result<usize> {
         assert!(
             !t.contains("HINT")
                 && !t.contains("IDEA")
+                && !t.contains("SHAPE")
                 && !t.contains("ANCHOR")
                 && !t.contains("x + 1"),
             "{t}"
@@ -244,15 +372,25 @@ pub unsafe fn two(x: usize) -> io::Result<usize> {
     }
 
     #[test]
+    fn a_call_the_list_does_not_name_is_refused() {
+        let calls = "// What your parts call:\n// - `libc::sbrk(increment: isize)`: moves the break.\n\
+                     fn f() {\n    // ANCHOR: f\n    // IDEA: i\n    // SHAPE: s\n    // HINT: h\n    \
+                     libc::sbrk(0); libc::brk(p); io::Error::last_os_error()\n    // ANCHOR_END: f\n}\n";
+        assert_eq!(unnamed_calls(calls), ["last_os_error", "libc::brk"]);
+        let err = template(calls, "exN", "exercise N", "src/parts.rs").unwrap_err();
+        assert!(err.to_string().contains("libc::brk"), "{err}");
+    }
+
+    #[test]
     fn bad_marks_are_refused() {
-        let unclosed = "// ANCHOR: a\n// IDEA: i\n// HINT: h\n";
+        let unclosed = "// ANCHOR: a\n// IDEA: i\n// SHAPE: s\n// HINT: h\n";
         assert!(
             parts(unclosed)
                 .unwrap_err()
                 .to_string()
                 .contains("never closed")
         );
-        let crossed = "// ANCHOR: a\n// IDEA: i\n// HINT: h\n// ANCHOR_END: b\n";
+        let crossed = "// ANCHOR: a\n// IDEA: i\n// SHAPE: s\n// HINT: h\n// ANCHOR_END: b\n";
         assert!(
             parts(crossed)
                 .unwrap_err()
@@ -264,9 +402,24 @@ pub unsafe fn two(x: usize) -> io::Result<usize> {
             parts(hintless)
                 .unwrap_err()
                 .to_string()
-                .contains("needs `// IDEA:` and `// HINT:` lines")
+                .contains("needs `// IDEA:`, `// SHAPE:` and `// HINT:` lines")
         );
-        let twice = "// ANCHOR: a\n// IDEA: i\n// HINT: h\n// ANCHOR_END: a\n// ANCHOR: a\n";
+        let causeless = "// ANCHOR: a\n// CAUSE: c\n";
+        assert!(
+            parts(causeless)
+                .unwrap_err()
+                .to_string()
+                .contains("no `// WHEN:`")
+        );
+        let shapeless = "// ANCHOR: a\n// IDEA: i\n// HINT: h\n// ANCHOR_END: a\n";
+        assert!(
+            parts(shapeless)
+                .unwrap_err()
+                .to_string()
+                .contains("`// SHAPE:`")
+        );
+        let twice =
+            "// ANCHOR: a\n// IDEA: i\n// SHAPE: s\n// HINT: h\n// ANCHOR_END: a\n// ANCHOR: a\n";
         assert!(parts(twice).unwrap_err().to_string().contains("twice"));
     }
 

@@ -19,7 +19,7 @@
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
-use regex::{Captures, Regex};
+use regex_lite::{Captures, Regex};
 
 /// One normalisation rule.
 #[derive(Debug)]

@@ -20,6 +20,15 @@ use ex1_segments::Parts;
 // - `Parts`: the struct of function pointers below, through which the lesson calls your parts;
 // - every other type is Rust's own; an address is a `usize`.
 
+// What your parts use from Rust, a line each (no system call: the driver reads the maps):
+// - `&raw const x` gives `x`'s address as a `*const T`, without making a reference to it;
+//   `as usize` turns that pointer into a number, and a function pointer too;
+// - `std::hint::black_box(value: T) -> T` hands `value` back untouched, but the optimiser
+//   may not assume what becomes of it: the local of step 1 stays a real variable on the stack,
+//   with an address, instead of being folded into a constant. Optional, and harmless;
+// - `std::sync::atomic::AtomicU64::new(v: u64)` (a `const fn`): a `u64` that a `static` may
+//   change, which keeps the `static` out of read-only data.
+
 /// The parts, in the lesson's order, for the driver.
 pub const PARTS: Parts = Parts {
     address_of_a_local,

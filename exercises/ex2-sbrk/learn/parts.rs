@@ -20,6 +20,17 @@ use ex2_sbrk::{MESSAGE, Parts, pattern};
 // - `pattern(offset: usize) -> u8`: the byte `write` puts at each later offset;
 // - `Parts`: the struct of function pointers below, through which the lesson calls your parts.
 
+// What your parts call, a line each: the C library through the `libc` crate (a dependency
+// already; write `libc::` and nothing to import). Each call into C is `unsafe`.
+// - `libc::sbrk(increment: libc::intptr_t) -> *mut libc::c_void`: `intptr_t` is `isize`;
+//   moves the break by `increment` bytes (0 moves nothing) and returns where it was; on failure
+//   returns `(void *) -1`, which in Rust is `usize::MAX as *mut c_void`, and sets `errno`;
+// - `std::io::Error::last_os_error() -> io::Error`: `errno` as an error; call it right after
+//   the call that failed;
+// - `ptr.cast::<u8>()` turns a `*mut c_void` into a `*mut u8`; `ptr as usize` makes a number;
+// - `std::slice::from_raw_parts_mut(ptr: *mut u8, len: usize) -> &mut [u8]` (`unsafe`), and
+//   `from_raw_parts` for a `&[u8]`: the bytes at `ptr` as a slice.
+
 /// The parts, in the lesson's order, for the driver.
 pub const PARTS: Parts = Parts {
     current_break,

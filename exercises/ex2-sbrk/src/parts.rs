@@ -10,6 +10,17 @@ use ex2_sbrk::{MESSAGE, Parts, pattern};
 // - `pattern(offset: usize) -> u8`: the byte `write` puts at each later offset;
 // - `Parts`: the struct of function pointers below, through which the lesson calls your parts.
 
+// What your parts call, a line each: the C library through the `libc` crate (a dependency
+// already; write `libc::` and nothing to import). Each call into C is `unsafe`.
+// - `libc::sbrk(increment: libc::intptr_t) -> *mut libc::c_void`: `intptr_t` is `isize`;
+//   moves the break by `increment` bytes (0 moves nothing) and returns where it was; on failure
+//   returns `(void *) -1`, which in Rust is `usize::MAX as *mut c_void`, and sets `errno`;
+// - `std::io::Error::last_os_error() -> io::Error`: `errno` as an error; call it right after
+//   the call that failed;
+// - `ptr.cast::<u8>()` turns a `*mut c_void` into a `*mut u8`; `ptr as usize` makes a number;
+// - `std::slice::from_raw_parts_mut(ptr: *mut u8, len: usize) -> &mut [u8]` (`unsafe`), and
+//   `from_raw_parts` for a `&[u8]`: the bytes at `ptr` as a slice.
+
 /// The parts, in the lesson's order, for the driver.
 pub const PARTS: Parts = Parts {
     current_break,
@@ -25,7 +36,11 @@ pub const PARTS: Parts = Parts {
 /// See `man 2 sbrk`.
 pub fn current_break() -> *mut u8 {
     // ANCHOR: current_break
-    // IDEA: sbrk(0) moves nothing and returns where the break is now. See man 2 sbrk.
+    // IDEA: The break is one address the kernel keeps for each process: the end of the heap.
+    // IDEA: `libc::sbrk(0)` asks where it is without moving it, and so cannot fail: there is no
+    // IDEA: (void *) -1 to check here. See man 2 sbrk.
+    // SHAPE: One `unsafe` call and one cast: call sbrk with 0, turn the `*mut c_void` it returns
+    // SHAPE: into a `*mut u8`, return it. No error check: sbrk(0) moves nothing, so it cannot fail.
     // HINT: `libc::sbrk(0)` returns the break as a `*mut c_void`; `.cast()` turns it into a
     // HINT: `*mut u8`. Calling C is `unsafe`: say in a `// SAFETY:` comment why this call is
     // HINT: harmless (it moves nothing).
@@ -47,6 +62,9 @@ pub fn request(n: usize) -> io::Result<*mut u8> {
     // ANCHOR: request
     // IDEA: sbrk(n) moves the break up by n and returns where it was: the start of the new memory.
     // IDEA: It takes an intptr_t, and fails with (void *) -1. See man 2 sbrk.
+    // SHAPE: 1. Convert `n` to `isize`; if it does not fit, return InvalidInput, before any call.
+    // SHAPE: 2. Call sbrk with it. 3. If what it returns, as a `usize`, is `usize::MAX`, return
+    // SHAPE: `last_os_error()`. 4. Otherwise return it, the old break, as a `*mut u8`.
     // HINT: `isize::try_from(n)` refuses what does not fit. `libc::sbrk(increment)` returns the
     // HINT: old break, or `usize::MAX as *mut c_void` (that is, (void *) -1) on failure, when
     // HINT: `io::Error::last_os_error()` holds errno.
@@ -70,6 +88,9 @@ pub unsafe fn write(memory: *mut u8, len: usize) {
     // ANCHOR: write
     // IDEA: Make a slice of the `len` bytes the caller promises, then fill it: the message first,
     // IDEA: then the pattern by each byte's own offset.
+    // SHAPE: 1. Make a `&mut [u8]` of the `len` bytes at `memory`. 2. Copy MESSAGE into its first
+    // SHAPE: `MESSAGE.len()` bytes. 3. For every later offset, store `pattern(offset)`: the offset
+    // SHAPE: counts from `memory`, not from the message's end.
     // HINT: `std::slice::from_raw_parts_mut(memory, len)` makes a `&mut [u8]` of the memory
     // HINT: (this is where the caller's promise is used: say so in the SAFETY comment). Then
     // HINT: `copy_from_slice` the message, and loop over the rest with `enumerate`.
@@ -91,6 +112,9 @@ pub unsafe fn read_back(memory: *const u8, len: usize) -> usize {
     // ANCHOR: read_back
     // IDEA: Make a read-only slice of the bytes, and count those that differ from what write put
     // IDEA: there. Read only: change nothing.
+    // SHAPE: 1. Make a `&[u8]` of the `len` bytes. 2. Count the first `MESSAGE.len()` bytes that
+    // SHAPE: differ from MESSAGE. 3. Count the later bytes that differ from `pattern(offset)`. 4.
+    // SHAPE: Return the sum. Write nothing.
     // HINT: `std::slice::from_raw_parts(memory, len)` gives a `&[u8]`. Count the message's
     // HINT: bytes that differ, and the pattern's, with `filter` and `count`.
     // SAFETY: the caller promises `len` readable bytes at `memory`, written by nobody meanwhile.
@@ -116,6 +140,10 @@ pub unsafe fn give_back(start: *mut u8, len: usize) -> io::Result<()> {
     // ANCHOR: give_back
     // IDEA: The break may go down only if it is still where your memory ends: compare first.
     // IDEA: sbrk(-len) then shrinks it. See man 2 sbrk.
+    // SHAPE: 1. Ask sbrk(0) where the break is. 2. If it is not `start + len`, return an error,
+    // SHAPE: having changed nothing. 3. Convert `len` to `isize` (InvalidInput if it does not fit).
+    // SHAPE: 4. Call sbrk with its negation. 5. `usize::MAX` back means failure: `last_os_error()`;
+    // SHAPE: otherwise `Ok(())`.
     // HINT: Compare `libc::sbrk(0)` with `start.wrapping_add(len)` first, and return
     // HINT: `Err(io::Error::other("..."))` when they differ. `len` must fit an `isize` to be
     // HINT: negated; `libc::sbrk(-(len as isize))` fails like in step 2.

@@ -20,6 +20,21 @@ use ex3_mmap::{Parts, pattern};
 // - `memmap2::MmapMut`: memmap2's owned, writable mapping, unmapped when dropped;
 // - `Parts`: the struct of function pointers below, through which the lesson calls your parts.
 
+// What your parts call, a line each: the C library through the `libc` crate (a dependency
+// already; write `libc::` and nothing to import). Each call into C is `unsafe`.
+// - `libc::mmap(addr: *mut c_void, len: usize, prot: c_int, flags: c_int, fd: c_int,
+//   offset: off_t) -> *mut c_void`: maps `len` bytes and returns the first; `addr` null lets
+//   the kernel choose; `prot` is `libc::PROT_READ | libc::PROT_WRITE`, `flags`
+//   `libc::MAP_PRIVATE | libc::MAP_ANONYMOUS`, `fd` -1 and `offset` 0 for memory with no file;
+// - `libc::MAP_FAILED: *mut c_void`: what mmap returns on failure (not null), with `errno` set;
+// - `libc::munmap(addr: *mut c_void, len: usize) -> c_int`: 0, or -1 with `errno` set;
+// - `std::io::Error::last_os_error() -> io::Error`: `errno` as an error; call it right after
+//   the call that failed;
+// - `ptr.cast()` turns a `*mut c_void` into a `*mut u8` and back;
+// - `std::slice::from_raw_parts_mut(ptr: *mut u8, len: usize) -> &mut [u8]` (`unsafe`), and
+//   `from_raw_parts` for a `&[u8]`: the bytes at `ptr` as a slice;
+// - `memmap2::MmapMut::map_anon(len: usize) -> io::Result<MmapMut>`: step 4's mapping, owned.
+
 /// The parts, in the lesson's order, for the driver.
 pub const PARTS: Parts = Parts {
     map,

@@ -10,6 +10,21 @@ use ex3_mmap::{Parts, pattern};
 // - `memmap2::MmapMut`: memmap2's owned, writable mapping, unmapped when dropped;
 // - `Parts`: the struct of function pointers below, through which the lesson calls your parts.
 
+// What your parts call, a line each: the C library through the `libc` crate (a dependency
+// already; write `libc::` and nothing to import). Each call into C is `unsafe`.
+// - `libc::mmap(addr: *mut c_void, len: usize, prot: c_int, flags: c_int, fd: c_int,
+//   offset: off_t) -> *mut c_void`: maps `len` bytes and returns the first; `addr` null lets
+//   the kernel choose; `prot` is `libc::PROT_READ | libc::PROT_WRITE`, `flags`
+//   `libc::MAP_PRIVATE | libc::MAP_ANONYMOUS`, `fd` -1 and `offset` 0 for memory with no file;
+// - `libc::MAP_FAILED: *mut c_void`: what mmap returns on failure (not null), with `errno` set;
+// - `libc::munmap(addr: *mut c_void, len: usize) -> c_int`: 0, or -1 with `errno` set;
+// - `std::io::Error::last_os_error() -> io::Error`: `errno` as an error; call it right after
+//   the call that failed;
+// - `ptr.cast()` turns a `*mut c_void` into a `*mut u8` and back;
+// - `std::slice::from_raw_parts_mut(ptr: *mut u8, len: usize) -> &mut [u8]` (`unsafe`), and
+//   `from_raw_parts` for a `&[u8]`: the bytes at `ptr` as a slice;
+// - `memmap2::MmapMut::map_anon(len: usize) -> io::Result<MmapMut>`: step 4's mapping, owned.
+
 /// The parts, in the lesson's order, for the driver.
 pub const PARTS: Parts = Parts {
     map,
@@ -31,6 +46,9 @@ pub fn map(len: usize) -> io::Result<*mut u8> {
     // ANCHOR: map
     // IDEA: mmap with no address, no file (-1), private and anonymous, readable and writable. It
     // IDEA: fails with MAP_FAILED, not NULL. See man 2 mmap.
+    // SHAPE: 1. Call mmap with its six arguments. 2. If it returned MAP_FAILED (compare with that,
+    // SHAPE: not with null), return `last_os_error()`. 3. Otherwise return it as a `*mut u8`. No
+    // SHAPE: check of `len` of your own: the kernel refuses what it must.
     // HINT: `libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ | libc::PROT_WRITE,
     // HINT: libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0)`. Compare what it returns with
     // HINT: `libc::MAP_FAILED`, and `.cast()` the `*mut c_void` into a `*mut u8`.
@@ -60,6 +78,8 @@ pub fn map(len: usize) -> io::Result<*mut u8> {
 pub unsafe fn write(memory: *mut u8, len: usize) {
     // ANCHOR: write
     // IDEA: Make a slice of the `len` bytes and write the pattern into every byte.
+    // SHAPE: Make a `&mut [u8]` of the `len` bytes; for each byte and its offset, store
+    // SHAPE: `pattern(offset)`.
     // HINT: `std::slice::from_raw_parts_mut(memory, len)` gives a `&mut [u8]` (the caller's
     // HINT: promise is what makes it sound). Write with `iter_mut().enumerate()`.
     // SAFETY: the caller promises `len` writable bytes at `memory`, ours alone.
@@ -78,6 +98,8 @@ pub unsafe fn write(memory: *mut u8, len: usize) {
 pub unsafe fn read_back(memory: *const u8, len: usize) -> usize {
     // ANCHOR: read_back
     // IDEA: Make a shared slice of the `len` bytes and count those that are not the pattern.
+    // SHAPE: Make a `&[u8]` of the `len` bytes; count the offsets whose byte is not
+    // SHAPE: `pattern(offset)`; return the count. Read only.
     // HINT: `std::slice::from_raw_parts(memory, len)` gives a `&[u8]`; count the bytes that
     // HINT: differ with `iter().enumerate().filter(..).count()`.
     // SAFETY: the caller promises `len` readable bytes at `memory`, which nothing writes.
@@ -101,6 +123,9 @@ pub unsafe fn unmap(memory: *mut u8, len: usize) -> io::Result<()> {
     // ANCHOR: unmap
     // IDEA: munmap(addr, len) removes the pages. It returns -1 with errno set when it refuses:
     // IDEA: return that error. See man 2 munmap.
+    // SHAPE: 1. Call munmap with the pointer cast to `*mut c_void`, and `len`. 2. If it returned
+    // SHAPE: anything but 0, return `last_os_error()`. 3. Otherwise `Ok(())`. Check no alignment
+    // SHAPE: yourself: the lesson wants the kernel's own EINVAL.
     // HINT: `libc::munmap(memory.cast(), len)` returns 0, or -1 with `errno` set.
     // SAFETY: the caller promises the range is a mapping of ours that nothing uses any more.
     if unsafe { libc::munmap(memory.cast(), len) } != 0 {
@@ -118,6 +143,8 @@ pub fn owned_mapping(len: usize) -> io::Result<memmap2::MmapMut> {
     // ANCHOR: owned_mapping
     // IDEA: memmap2's MmapMut maps anonymous memory and unmaps it when dropped: the same as steps 1
     // IDEA: and 3, owned by a value.
+    // SHAPE: One call, no `unsafe`: `MmapMut::map_anon(len)` already returns an `io::Result`;
+    // SHAPE: return it as it is.
     // HINT: `memmap2::MmapMut::map_anon(len)` is all it takes, and needs no `unsafe`: the
     // HINT: mapping is fresh, so nothing else can change it behind the slice's back.
     memmap2::MmapMut::map_anon(len)

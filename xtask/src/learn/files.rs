@@ -9,39 +9,47 @@ use super::Workspace;
 use crate::lessons::{Exercise, exercises};
 use crate::template;
 
-/// `cargo xtask hint NAME [--more] [--all]`: the hint for the part that failed last, or the
-/// next part still to do; or every hint. A hint comes in two steps: first the idea and the man
-/// page; then, with `--more`, the code.
+/// How much a hint says: three rungs, each more than the part's doc comment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rung {
+    /// The idea, the one call and how it fails, and the man page.
+    Idea,
+    /// The shape of the code in words: the order of the checks, what to compute first.
+    Shape,
+    /// The code.
+    Code,
+}
+
+/// `cargo xtask hint NAME [--shape | --more] [--all]`: the hint for the part that failed last,
+/// or the next part still to do; or every hint. A hint comes in three rungs: first the idea;
+/// then, with `--shape`, the shape of the code; then, with `--more`, the code.
 ///
 /// # Errors
 /// When the exercise is unknown or its files cannot be read.
-pub fn hint(workspace: &Workspace, name: &str, all: bool, more: bool) -> Result<()> {
+pub fn hint(workspace: &Workspace, name: &str, all: bool, rung: Rung) -> Result<()> {
     let exercise = find(name)?;
     let reference = read(&workspace.root.join(&exercise.reference))?;
     let parts = template::parts(&reference)
         .with_context(|| format!("{} is not a well-marked reference", &exercise.reference))?;
     let show = |part: &template::Part| {
-        let (kind, text) = if more {
-            ("The code for", &part.hint)
-        } else {
-            ("The idea for", &part.idea)
+        let (kind, text) = match rung {
+            Rung::Idea => ("The idea for", &part.idea),
+            Rung::Shape => ("The shape of", &part.shape),
+            Rung::Code => ("The code for", &part.hint),
         };
         println!("{kind} `{}` ({}):", part.name, &exercise.name);
-        let mut line = String::from(" ");
-        for word in text.join(" ").split_whitespace() {
-            if line.len() + word.len() > 96 {
-                println!("{line}");
-                line = String::from(" ");
-            }
-            line.push(' ');
-            line.push_str(word);
-        }
-        println!("{line}");
-        if !more {
-            println!(
-                "  (Stuck after trying it? `cargo xtask hint {} --more` shows the code.)",
+        print_wrapped(&text.join(" "));
+        match rung {
+            Rung::Idea => println!(
+                "  (Stuck after trying it? `cargo xtask hint {} --shape` gives the shape of \
+                 the code,\n  and `--more` the code.)",
                 &exercise.name
-            );
+            ),
+            Rung::Shape => println!(
+                "  (Still stuck? `cargo xtask hint {} --more` shows the code.)",
+                &exercise.name
+            ),
+            Rung::Code => {}
         }
     };
     if all {
@@ -50,12 +58,16 @@ pub fn hint(workspace: &Workspace, name: &str, all: bool, more: bool) -> Result<
         }
         return Ok(());
     }
-    if let Some(failed) = failed_part(workspace, exercise)
+    if let Some((failed, words)) = failed_part(workspace, exercise)
         && let Some(part) = parts.iter().find(|p| p.name == failed)
     {
         println!(
             "Your `{failed}` failed the last time `cargo xtask learn` ran (`--all` shows every hint)."
         );
+        if let Some(cause) = part.cause_of(&words) {
+            println!("Where that failure most likely comes from:");
+            print_wrapped(&cause.cause.join(" "));
+        }
         show(part);
         return Ok(());
     }
@@ -87,6 +99,25 @@ pub fn hint(workspace: &Workspace, name: &str, all: bool, more: bool) -> Result<
     Ok(())
 }
 
+/// Prints `text` indented by two spaces, in lines of at most 96 columns; a numbered step
+/// (`2.`) starts a line of its own.
+fn print_wrapped(text: &str) {
+    let mut line = String::from(" ");
+    for word in text.split_whitespace() {
+        // A shape's numbered steps start lines of their own.
+        let step = word.len() > 1
+            && word.ends_with('.')
+            && word[..word.len() - 1].bytes().all(|b| b.is_ascii_digit());
+        if line.len() + word.len() > 96 || (step && line.len() > 1) {
+            println!("{line}");
+            line = String::from(" ");
+        }
+        line.push(' ');
+        line.push_str(word);
+    }
+    println!("{line}");
+}
+
 pub(super) fn find(name: &str) -> Result<&'static Exercise> {
     crate::lessons::exercise(name).with_context(|| {
         let names: Vec<_> = exercises().iter().map(|e| e.name.as_str()).collect();
@@ -111,18 +142,26 @@ fn failed_part_file(workspace: &Workspace, exercise: &Exercise) -> std::path::Pa
 
 /// Notes the part of `exercise` that failed in the run just judged, or that none did. A note
 /// that cannot be written only costs `hint` its aim, so the error is ignored.
-pub(super) fn remember_failed_part(workspace: &Workspace, exercise: &Exercise, part: Option<&str>) {
+/// The note holds the part's name on its first line, and the failure's words (its claim and
+/// what happened instead) after it, for the hint to find the failure's cause.
+pub(super) fn remember_failed_part(
+    workspace: &Workspace,
+    exercise: &Exercise,
+    failed: Option<(&str, String)>,
+) {
     let file = failed_part_file(workspace, exercise);
-    let _ = match part {
-        Some(part) => std::fs::write(&file, part),
+    let _ = match failed {
+        Some((part, words)) => std::fs::write(&file, format!("{part}\n{words}")),
         None => std::fs::remove_file(&file),
     };
 }
 
-/// The part of `exercise` that failed the last time `learn` ran, if one did.
-fn failed_part(workspace: &Workspace, exercise: &Exercise) -> Option<String> {
-    let part = std::fs::read_to_string(failed_part_file(workspace, exercise)).ok()?;
-    Some(part.trim().to_owned()).filter(|p| !p.is_empty())
+/// The part of `exercise` that failed the last time `learn` ran, if one did, and the words of
+/// that failure.
+fn failed_part(workspace: &Workspace, exercise: &Exercise) -> Option<(String, String)> {
+    let note = std::fs::read_to_string(failed_part_file(workspace, exercise)).ok()?;
+    let (part, words) = note.split_once('\n').unwrap_or((&note, ""));
+    Some((part.trim().to_owned(), words.to_owned())).filter(|(p, _)| !p.is_empty())
 }
 
 pub(super) fn read(path: &Path) -> Result<String> {

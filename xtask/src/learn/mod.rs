@@ -33,7 +33,7 @@ mod render;
 mod verdict;
 mod verify;
 
-pub use files::{fresh_template, hint, reset, templates, write_template};
+pub use files::{Rung, fresh_template, hint, reset, templates, write_template};
 
 use files::find;
 pub use judge::{Expected, LearnerFile, Outcome, classify, judge};
@@ -126,8 +126,18 @@ impl Status {
 
     /// The learner's part the first failure is at, if it failed there.
     pub fn failed_part(&self) -> Option<&str> {
+        self.failure().map(|(part, _)| part)
+    }
+
+    /// The part that failed, as [`Status::failed_part`], with the words of its failure: the
+    /// claim that did not hold and what happened instead.
+    pub fn failure(&self) -> Option<(&str, String)> {
         match self {
-            Status::Failed(verdict) => verdict.findings.iter().find_map(|f| f.part.as_deref()),
+            Status::Failed(verdict) => verdict.findings.iter().find_map(|f| {
+                let part = f.part.as_deref()?;
+                let claim = f.claim.as_deref().unwrap_or("");
+                Some((part, format!("{claim}\n{}", f.happened)))
+            }),
             _ => None,
         }
     }
@@ -414,10 +424,11 @@ pub fn run(workspace: &Workspace, name: &str, args: &[String]) -> Result<ExitCod
 /// # Errors
 /// When cargo or a binary cannot be started.
 pub fn learn(workspace: &Workspace) -> Result<bool> {
+    build_all_at_first(workspace);
     let mut results = Vec::new();
     for exercise in exercises() {
         let Judged { status, parts } = judged(workspace, exercise)?;
-        files::remember_failed_part(workspace, exercise, status.failed_part());
+        files::remember_failed_part(workspace, exercise, status.failure());
         let progress = match &status {
             Status::DoesNotCompile(_) => None,
             _ => {
@@ -429,6 +440,31 @@ pub fn learn(workspace: &Workspace) -> Result<bool> {
         results.push((exercise, status, progress));
     }
     Ok(report(&results))
+}
+
+/// On a first run (a learner's binary not built yet), builds every exercise's learner and
+/// reference binaries in one cargo call, so that cargo compiles them side by side on every
+/// core; the builds of [`check`], one exercise at a time, then find them done. Its outcome is
+/// not read: each exercise's own build says whether it compiles, with its errors. Later runs
+/// skip it, so a save is judged as fast as before (a file that does not compile is compiled
+/// once, not twice).
+fn build_all_at_first(workspace: &Workspace) {
+    let built = |e: &Exercise| workspace.target.join("debug").join(&e.binary).exists();
+    if exercises().iter().all(built) {
+        return;
+    }
+    let args: Vec<String> = exercises().iter().flat_map(learner_and_reference).collect();
+    let _ = workspace
+        .cargo()
+        .args([
+            "build",
+            "--quiet",
+            "--keep-going",
+            "--message-format",
+            "json",
+        ])
+        .args(args)
+        .output();
 }
 
 /// The time of day, `HH:MM:SS UTC`.
