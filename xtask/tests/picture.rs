@@ -311,6 +311,7 @@ fn many_chunks() -> Run {
         },
         Event::Snapshot {
             step: 2,
+            moment: None,
             maps: lines.join("\n") + "\n",
             exe: snapshot
                 .regions
@@ -324,6 +325,7 @@ fn many_chunks() -> Run {
                 label: "chunk 1234".to_owned(),
                 address: format!("{:#x}", base + 1234 * 0x2000 + 16),
             }],
+            spans: Vec::new(),
         },
     ];
     model::read("many chunks", &events).unwrap()
