@@ -1,12 +1,15 @@
-//! `cargo xtask picture`: runs a lesson binary and draws its address space at the end of every
-//! step, one column per step, as one self-contained HTML page under `target/picture/`.
+//! `cargo xtask picture`: runs a lesson binary and draws its address space at every moment it
+//! recorded, one step at a time, as one self-contained HTML page under `target/picture/`.
 //!
 //! - [`model`]: the run's snapshots, read from its events;
+//! - [`closeup`]: what a frame changed, close up, in bytes;
+//! - [`overview`]: the whole address space, small, what the run never touches collapsed;
 //! - [`bands`]: each snapshot's mappings as bands, long runs of one kind merged;
 //! - [`layout`]: the vertical axis every column shares: islands to scale, gaps compressed;
 //! - [`changes`]: what changed from one step to the next;
 //! - [`labels`]: text widths, and labels spread so that none overlaps another;
-//! - [`svg`] and [`page`]: the picture, and the page around it;
+//! - [`svg`]: every step side by side, to scale, one column each;
+//! - [`page`]: the page, one frame at a time, and its script;
 //! - [`browser`]: headless Chromium, for screenshots and the test that looks at each page;
 //! - [`readme`]: the top README's picture of a real run, and the check that it is current.
 
@@ -23,9 +26,11 @@ use crate::run::{self, Profile};
 pub mod bands;
 pub mod browser;
 pub mod changes;
+pub mod closeup;
 pub mod labels;
 pub mod layout;
 pub mod model;
+pub mod overview;
 pub mod page;
 pub mod readme;
 pub mod svg;
@@ -33,13 +38,16 @@ pub mod svg;
 /// How long one run may take.
 const TIMEOUT: Duration = Duration::from_secs(60);
 
-/// A page written, and the size of its picture.
+/// The size of the screen the page is made for: every frame fits on it.
+pub const SCREEN: (u32, u32) = (1600, 1000);
+
+/// A page written, and its frames.
 #[derive(Debug, Clone)]
 pub struct Page {
     /// The HTML file.
     pub path: PathBuf,
-    /// The picture's width and height in pixels; `None` when no step ended.
-    pub size: Option<(f64, f64)>,
+    /// Its frames' ids (`s5-f2`), in order; none when no step ended.
+    pub frames: Vec<String>,
 }
 
 /// The folder the pages go in: `target/picture/`.
@@ -68,13 +76,10 @@ fn draw(name: &str, stem: &str, binary: &Path, args: &[&str]) -> Result<Page> {
         )
     })?;
     let run = model::read(name, &events)?;
-    let (html, svg) = page::page(&run);
+    let (html, frames) = page::page(&run);
     let path = folder.join(format!("{stem}.html"));
     std::fs::write(&path, html).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(Page {
-        path,
-        size: svg.map(|s| (s.width, s.height)),
-    })
+    Ok(Page { path, frames })
 }
 
 /// Builds the workspace's binaries and draws the page of each of `lessons`.
