@@ -166,7 +166,8 @@ fn break_moved(after: &Snapshot, changes: &Changes, old: u64, new: u64, page: u6
     let name = |start: u64, end: u64, fill: Fill| {
         let n = bytes(end - start);
         match fill {
-            Fill::Hole => format!("unmapped now, the hole: {n}"),
+            Fill::Hole if start >= low && end <= high => format!("given back, unmapped now: {n}"),
+            Fill::Hole => format!("the rest of its page, unmapped with it: {n}"),
             Fill::Unmapped => format!("unmapped: {n}"),
             Fill::Mapped(_) if end <= low => format!("below the break before: {n}"),
             Fill::Mapped(_) if start >= low && end <= high && grew => {

@@ -141,7 +141,7 @@ pub fn render(rows: &[Row], focus: Option<(u64, u64)>) -> String {
     let chars = fits(BAR_WIDTH - 8.0, FONT);
     let mut marked = false;
     for (i, r) in rows.iter().enumerate() {
-        let top = HEIGHT - 4.0 - (i + 1) as f64 * (row + SPACE) + SPACE;
+        let top = 4.0 + (rows.len() - 1 - i) as f64 * (row + SPACE);
         let focused = focus.is_some_and(|(s, e)| r.start < e.max(s + 1) && s < r.end);
         let _ = write!(
             out,

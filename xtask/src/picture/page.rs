@@ -214,7 +214,13 @@ fn section(frame: &Frame, touched: &[(u64, u64)], first: bool) -> String {
     let what = match &frame.close_up {
         Some(close_up) => {
             let mut said = vec![close_up.caption.clone()];
-            said.extend(describe(&frame.changes).iter().map(|l| format!("{l}.")));
+            // The caption says how the break moved; the rest says what was mapped and unmapped.
+            said.extend(
+                describe(&frame.changes)
+                    .iter()
+                    .filter(|l| !l.starts_with("the break"))
+                    .map(|l| format!("{l}.")),
+            );
             format!("<p class=\"change\">{}</p>", escape(&said.join(" ")))
         }
         None if frame.of == 1 => {
