@@ -485,6 +485,7 @@ fn refused_under_their_page(
     let page = sys::page_size();
     let theirs = sys::sbrk_from(grown as *mut u8, page)
         .context("could not grow the break for the test")? as usize;
+    lesson.span("someone else's page", theirs, page);
     lesson.moment("someone else grew the break by a page, above ours");
     // Someone else's page holds their data; ours holds what write left. A refusal keeps both.
     fill_their_page(theirs, page);
@@ -546,6 +547,7 @@ fn give_back(lesson: &mut Lesson, parts: &Parts, memory: Option<Memory>) -> Resu
     let Some(Memory { start, grown }) = lesson.needs(memory, NEEDS_MEMORY) else {
         return Ok(());
     };
+    lesson.span("our memory", start, GROWTH);
     let theirs = refused_under_their_page(lesson, parts, start, grown)?;
     // SAFETY: that page is the one taken above, and nothing refers to it.
     unsafe { sys::sbrk_shrink((theirs + page) as *mut u8, page) }

@@ -131,6 +131,12 @@ fn segments(
         .map(|w| {
             let (start, end) = (w[0], w[1]);
             let fill = fill(after, changes, start, end);
+            // A byte range the step named holds this stretch: its name is the lesson's.
+            let named = after
+                .spans
+                .iter()
+                .rev()
+                .find(|s| s.start <= start && end <= s.start + s.len && fill != Fill::Hole);
             Segment {
                 start,
                 end,
@@ -138,7 +144,10 @@ fn segments(
                 changed: overlaps(&changes.added, start, end)
                     || overlaps(&changes.removed, start, end)
                     || overlaps(&changes.protected, start, end),
-                label: name(start, end, fill),
+                label: match named {
+                    Some(span) => format!("{}: {}", span.label, bytes(end - start)),
+                    None => name(start, end, fill),
+                },
             }
         })
         .collect()
@@ -162,6 +171,7 @@ fn break_moved(after: &Snapshot, changes: &Changes, old: u64, new: u64, page: u6
         .max()
         .unwrap_or(boundary);
     points.push(top);
+    points.extend(span_points(after, from, top));
     let grew = new > old;
     let name = |start: u64, end: u64, fill: Fill| {
         let n = bytes(end - start);
@@ -212,6 +222,16 @@ fn break_moved(after: &Snapshot, changes: &Changes, old: u64, new: u64, page: u6
         segments: segments(after, changes, &points, name),
         lines,
     }
+}
+
+/// The ends of the spans the step named, where they fall inside `from..to`.
+fn span_points(after: &Snapshot, from: u64, to: u64) -> Vec<u64> {
+    after
+        .spans
+        .iter()
+        .flat_map(|s| [s.start, s.start + s.len])
+        .filter(|&p| from < p && p < to)
+        .collect()
 }
 
 /// The close-up of a new mapping `start..end`, with the length a call asked for if the step
@@ -311,12 +331,23 @@ pub fn close_up(before: &Snapshot, after: &Snapshot, changes: &Changes) -> Optio
     })
 }
 
-/// The close-up of the first frame: where the break starts, in its page.
-pub fn first(after: &Snapshot) -> Option<CloseUp> {
+/// The close-up of a frame that moved nothing: where the break is, in its page, and the byte
+/// ranges the step named below it. `first` for the run's first frame.
+pub fn still(after: &Snapshot, first: bool) -> Option<CloseUp> {
     let at = after.program_break;
     let heap = holding(&after.regions, at.saturating_sub(1))?;
     let page = page();
-    let (from, boundary) = (page_down(at.saturating_sub(1), page).max(heap.start as u64), page_up(at, page));
+    let lowest = after
+        .spans
+        .iter()
+        .map(|s| s.start)
+        .filter(|&s| s >= heap.start as u64 && s < at)
+        .min()
+        .unwrap_or(at.saturating_sub(1));
+    let from = page_down(lowest, page).max(heap.start as u64);
+    let boundary = page_up(at, page);
+    let mut points = vec![from, at, boundary];
+    points.extend(span_points(after, from, boundary));
     let name = |start: u64, end: u64, _: Fill| {
         if end <= at {
             format!("below the break: {}", bytes(end - start))
@@ -326,7 +357,11 @@ pub fn first(after: &Snapshot) -> Option<CloseUp> {
     };
     let mut lines = vec![Line {
         address: at,
-        label: format!("the initial break {at:#x}"),
+        label: if first {
+            format!("the initial break {at:#x}")
+        } else {
+            format!("the break {at:#x}")
+        },
     }];
     if boundary != at {
         lines.push(Line {
@@ -335,8 +370,12 @@ pub fn first(after: &Snapshot) -> Option<CloseUp> {
         });
     }
     Some(CloseUp {
-        caption: "Where the break is now, in its page.".to_owned(),
-        segments: segments(after, &Changes::default(), &[from, at, boundary], name),
+        caption: if first {
+            "Where the break starts, in its page.".to_owned()
+        } else {
+            "The break did not move.".to_owned()
+        },
+        segments: segments(after, &Changes::default(), &points, name),
         lines,
     })
 }

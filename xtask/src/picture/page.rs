@@ -112,8 +112,10 @@ pub struct Frame<'a> {
     pub of: usize,
     /// What changed since the frame before.
     pub changes: Changes,
-    /// The close-up; `None` when nothing changed.
+    /// The close-up of what changed; `None` when nothing did.
     pub close_up: Option<CloseUp>,
+    /// When nothing changed in a run that moves the break: where the break stayed.
+    pub still: Option<CloseUp>,
 }
 
 impl Frame<'_> {
@@ -126,6 +128,10 @@ impl Frame<'_> {
 /// The frames of `run`, in order.
 pub fn frames(run: &Run) -> Vec<Frame<'_>> {
     let mut frames: Vec<Frame> = Vec::new();
+    let moves_break = run
+        .steps
+        .windows(2)
+        .any(|w| w[0].program_break != w[1].program_break);
     for (i, snapshot) in run.steps.iter().enumerate() {
         let of = run.steps.iter().filter(|s| s.step == snapshot.step).count();
         let number = run.steps[..i]
@@ -139,7 +145,11 @@ pub fn frames(run: &Run) -> Vec<Frame<'_>> {
                 let close_up = closeup::close_up(before, snapshot, &found);
                 (found, close_up)
             }
-            None => (Changes::default(), closeup::first(snapshot)),
+            None => (Changes::default(), closeup::still(snapshot, true)),
+        };
+        let still = match close_up {
+            None if moves_break => closeup::still(snapshot, false),
+            _ => None,
         };
         frames.push(Frame {
             snapshot,
@@ -147,6 +157,7 @@ pub fn frames(run: &Run) -> Vec<Frame<'_>> {
             of,
             changes,
             close_up,
+            still,
         });
     }
     frames
@@ -231,10 +242,12 @@ fn section(frame: &Frame, touched: &[(u64, u64)], first: bool) -> String {
     let close_up = frame
         .close_up
         .as_ref()
+        .or(frame.still.as_ref())
         .map(closeup::render)
         .unwrap_or_default();
     let rows = overview::rows(s, &frame.changes, touched);
-    let overview = overview::render(&rows, frame.close_up.as_ref().map(CloseUp::range));
+    let focus = frame.close_up.as_ref().or(frame.still.as_ref());
+    let overview = overview::render(&rows, focus.map(CloseUp::range));
     format!(
         r#"<section class="frame" id="{id}" data-where="{where_}"{hidden}>
 <h2>Step {step}. {title}</h2>
