@@ -159,7 +159,8 @@ fn break_moved(after: &Snapshot, changes: &Changes, old: u64, new: u64, page: u6
     let heap_start = holding(&after.regions, low.saturating_sub(1))
         .or_else(|| holding(&after.regions, low))
         .map_or(low, |r| r.start as u64);
-    let from = page_down(low, page).max(heap_start.min(low));
+    // A page below, for what the break moved from.
+    let from = page_down(low.saturating_sub(1), page).max(heap_start.min(low));
     let boundary = page_up(high, page);
     let mut points = vec![from, low, high, boundary];
     // A page given back above the break: the hole reaches to where the mapping used to end.
@@ -503,4 +504,86 @@ pub fn render(close_up: &CloseUp) -> String {
     }
     out.push_str("</svg>");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::picture::changes::changes;
+    use crate::picture::model::Span;
+    use memcore::maps::MemoryMap;
+
+    fn snapshot(maps: &str, program_break: u64) -> Snapshot {
+        Snapshot {
+            step: 2,
+            title: String::new(),
+            moment: None,
+            regions: MemoryMap::parse(maps.as_bytes(), None)
+                .unwrap()
+                .regions()
+                .to_vec(),
+            lines: Vec::new(),
+            program_break,
+            marks: Vec::new(),
+            spans: Vec::new(),
+        }
+    }
+
+    fn heap(start: u64, end: u64) -> String {
+        format!("{start:x}-{end:x} rw-p 00000000 00:00 0 [heap]\n")
+    }
+
+    #[test]
+    fn the_break_growing_by_10000_bytes_shows_the_new_memory_and_the_slack_to_the_page_above() {
+        let p = page();
+        let (start, old) = (0x1000_0000, 0x1000_0000 + 16 * p);
+        let new = old + 10_000;
+        let boundary = page_up(new, p);
+        let before = snapshot(&heap(start, old), old);
+        let after = snapshot(&heap(start, boundary), new);
+        let found = changes(&before, &after);
+        let close = close_up(&before, &after, &found).unwrap();
+        assert_eq!(close.caption, "The break moved up 10000 bytes (9.8 KiB).");
+        let ranges: Vec<(u64, u64)> = close.segments.iter().map(|s| (s.start, s.end)).collect();
+        assert_eq!(ranges, [(old - p, old), (old, new), (new, boundary)]);
+        assert!(close.segments[1].label.starts_with("the new memory: 10000 bytes"));
+        assert!(close.segments[2].label.starts_with("slack, mapped but past the break"));
+        assert!(close.segments[1].changed && !close.segments[0].changed);
+        let lines: Vec<u64> = close.lines.iter().map(|l| l.address).collect();
+        assert_eq!(lines, [old - p, old, new, boundary]);
+    }
+
+    #[test]
+    fn a_mapping_shows_the_length_asked_and_a_munmap_the_hole_and_what_is_left() {
+        let p = page();
+        let at = 0x7000_0000_0000;
+        let before = snapshot("", 0);
+        let mut after = snapshot(
+            &format!("{at:x}-{:x} rw-p 00000000 00:00 0\n", at + 3 * p),
+            0,
+        );
+        after.spans.push(Span {
+            label: "the length asked".to_owned(),
+            start: at,
+            len: 2 * p + 100,
+        });
+        let close = close_up(&before, &after, &changes(&before, &after)).unwrap();
+        assert!(close.caption.contains("(3 pages)"), "{}", close.caption);
+        assert!(close.segments[0].label.starts_with("the length asked: "));
+        assert!(close.segments[1].label.starts_with("the rest of the last page: "));
+        let holed = snapshot(
+            &format!(
+                "{at:x}-{:x} rw-p 00000000 00:00 0\n{:x}-{:x} rw-p 00000000 00:00 0\n",
+                at + p,
+                at + 2 * p,
+                at + 3 * p
+            ),
+            0,
+        );
+        let close = close_up(&after, &holed, &changes(&after, &holed)).unwrap();
+        let labels: Vec<&str> = close.segments.iter().map(|s| s.label.as_str()).collect();
+        assert!(labels[0].starts_with("what is left: "), "{labels:?}");
+        assert!(labels[1].starts_with("the hole: "), "{labels:?}");
+        assert!(labels[2].starts_with("what is left: "), "{labels:?}");
+    }
 }
