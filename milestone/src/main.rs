@@ -227,7 +227,11 @@ fn take(lesson: &mut Lesson, sizes: &[usize]) -> Result<Vec<(usize, Chunk)>> {
             .all(|(offset, &b)| b == pattern(i, offset));
         let label = format!("chunk {} ({} asked)", i + 1, bytes(size as u64));
         lesson.observe(&label, ptr.as_ptr() as usize)?;
-        lesson.span(&format!("chunk {}, asked", i + 1), ptr.as_ptr() as usize, size);
+        lesson.span(
+            &format!("chunk {}, asked", i + 1),
+            ptr.as_ptr() as usize,
+            size,
+        );
         lesson.moment(&format!(
             "chunk {}: mem_chunk({size}) took it from {}",
             i + 1,

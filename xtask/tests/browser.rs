@@ -104,7 +104,11 @@ impl Session<'_> {
                          format!("--window-size={width},{height}")],
             }
         }}});
-        let value = answer(ureq::post(&format!("{}/session", driver.url)).set("Content-Type", "application/json").send_string(&body.to_string()));
+        let value = answer(
+            ureq::post(&format!("{}/session", driver.url))
+                .set("Content-Type", "application/json")
+                .send_string(&body.to_string()),
+        );
         let id = value["sessionId"].as_str().unwrap().to_owned();
         let session = Session { driver, id };
         // The window holds the browser's own bars too: make the page itself the screen's size.
@@ -121,7 +125,11 @@ impl Session<'_> {
 
     fn post(&self, path: &str, body: Value) -> Value {
         let url = format!("{}/session/{}/{path}", self.driver.url, self.id);
-        answer(ureq::post(&url).set("Content-Type", "application/json").send_string(&body.to_string()))
+        answer(
+            ureq::post(&url)
+                .set("Content-Type", "application/json")
+                .send_string(&body.to_string()),
+        )
     }
 
     fn get(&self, path: &str) -> Value {

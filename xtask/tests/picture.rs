@@ -247,10 +247,13 @@ fn a_learner_run_that_stopped_at_a_todo_draws_the_steps_before_and_says_why() {
         Some("The run stopped in step 1: the part `current_break` is still `todo!()`.")
     );
     check(&run);
-    let (html, _) = xtask::picture::page::page(&run);
+    let (html, _) = xtask::picture::page::page(&run, None);
     assert!(html.contains("is still `todo!()`"));
     // One self-contained file: nothing is loaded from anywhere.
-    assert!(!html.contains(" src=") && !html.contains("href="), "the page loads nothing");
+    assert!(
+        !html.contains(" src=") && !html.contains("href="),
+        "the page loads nothing"
+    );
 }
 
 #[test]

@@ -274,7 +274,13 @@ fn mapped(after: &Snapshot, changes: &Changes, start: u64, end: u64) -> CloseUp 
 }
 
 /// The close-up of the hole `start..end` and what is left of the mapping around it.
-fn unmapped(before: &Snapshot, after: &Snapshot, changes: &Changes, start: u64, end: u64) -> CloseUp {
+fn unmapped(
+    before: &Snapshot,
+    after: &Snapshot,
+    changes: &Changes,
+    start: u64,
+    end: u64,
+) -> CloseUp {
     let around = |address: u64| holding(&before.regions, address).map(|r| r.clone());
     let low = around(start)
         .map(|r| r.start as u64)
@@ -486,11 +492,20 @@ pub fn render(close_up: &CloseUp) -> String {
             right + 10.0,
             right + 22.0
         );
-        let class = if segment.changed { "label changed" } else { "label" };
+        let class = if segment.changed {
+            "label changed"
+        } else {
+            "label"
+        };
         text(&mut out, class, right + 28.0, y, false, &segment.label);
     }
     let wanted: Vec<f64> = close_up.lines.iter().map(|l| y_of(l.address)).collect();
-    let centres = spread(&wanted, LABEL_HEIGHT, TOP - LABEL_HEIGHT / 2.0, BOTTOM + LABEL_HEIGHT / 2.0);
+    let centres = spread(
+        &wanted,
+        LABEL_HEIGHT,
+        TOP - LABEL_HEIGHT / 2.0,
+        BOTTOM + LABEL_HEIGHT / 2.0,
+    );
     for ((line, &at), y) in close_up.lines.iter().zip(&wanted).zip(centres) {
         let _ = write!(
             out,
@@ -546,8 +561,16 @@ mod tests {
         assert_eq!(close.caption, "The break moved up 10000 bytes (9.8 KiB).");
         let ranges: Vec<(u64, u64)> = close.segments.iter().map(|s| (s.start, s.end)).collect();
         assert_eq!(ranges, [(old - p, old), (old, new), (new, boundary)]);
-        assert!(close.segments[1].label.starts_with("the new memory: 10000 bytes"));
-        assert!(close.segments[2].label.starts_with("slack, mapped but past the break"));
+        assert!(
+            close.segments[1]
+                .label
+                .starts_with("the new memory: 10000 bytes")
+        );
+        assert!(
+            close.segments[2]
+                .label
+                .starts_with("slack, mapped but past the break")
+        );
         assert!(close.segments[1].changed && !close.segments[0].changed);
         let lines: Vec<u64> = close.lines.iter().map(|l| l.address).collect();
         assert_eq!(lines, [old - p, old, new, boundary]);
@@ -570,7 +593,11 @@ mod tests {
         let close = close_up(&before, &after, &changes(&before, &after)).unwrap();
         assert!(close.caption.contains("(3 pages)"), "{}", close.caption);
         assert!(close.segments[0].label.starts_with("the length asked: "));
-        assert!(close.segments[1].label.starts_with("the rest of the last page: "));
+        assert!(
+            close.segments[1]
+                .label
+                .starts_with("the rest of the last page: ")
+        );
         let holed = snapshot(
             &format!(
                 "{at:x}-{:x} rw-p 00000000 00:00 0\n{:x}-{:x} rw-p 00000000 00:00 0\n",

@@ -3,6 +3,7 @@
 //!
 //! - [`model`]: the run's snapshots, read from its events;
 //! - [`closeup`]: what a frame changed, close up, in bytes;
+//! - [`compare`]: the learner's run against the reference's, in what the lesson cares about;
 //! - [`overview`]: the whole address space, small, what the run never touches collapsed;
 //! - [`bands`]: each snapshot's mappings as bands, long runs of one kind merged;
 //! - [`layout`]: the vertical axis every column shares: islands to scale, gaps compressed;
@@ -19,7 +20,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
-use crate::learn::learner_binary;
+use crate::learn::{learner_and_reference, reference_run};
 use crate::lessons::{Exercise, LessonBinary};
 use crate::run::{self, Profile};
 
@@ -27,6 +28,7 @@ pub mod bands;
 pub mod browser;
 pub mod changes;
 pub mod closeup;
+pub mod compare;
 pub mod labels;
 pub mod layout;
 pub mod model;
@@ -55,9 +57,9 @@ pub fn folder() -> PathBuf {
     run::target_dir().join("picture")
 }
 
-/// Runs `binary` with `args`, its events written to `stem.events`, and draws the page
-/// `stem.html` of the run called `name`.
-fn draw(name: &str, stem: &str, binary: &Path, args: &[&str]) -> Result<Page> {
+/// Runs `binary` with `args`, its events written to `stem.events`, and reads the run called
+/// `name` from them.
+fn record(name: &str, stem: &str, binary: &Path, args: &[&str]) -> Result<model::Run> {
     let folder = folder();
     std::fs::create_dir_all(&folder)
         .with_context(|| format!("cannot create {}", folder.display()))?;
@@ -75,11 +77,24 @@ fn draw(name: &str, stem: &str, binary: &Path, args: &[&str]) -> Result<Page> {
             ran.stderr.trim()
         )
     })?;
-    let run = model::read(name, &events)?;
-    let (html, frames) = page::page(&run);
-    let path = folder.join(format!("{stem}.html"));
+    model::read(name, &events)
+}
+
+/// Draws the page `stem.html` of `run`, with where it differs from its reference's run.
+fn write(
+    stem: &str,
+    run: &model::Run,
+    differences: Option<&[compare::Difference]>,
+) -> Result<Page> {
+    let (html, frames) = page::page(run, differences);
+    let path = folder().join(format!("{stem}.html"));
     std::fs::write(&path, html).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(Page { path, frames })
+}
+
+/// Runs `binary` with `args` and draws the page `stem.html` of the run called `name`.
+fn draw(name: &str, stem: &str, binary: &Path, args: &[&str]) -> Result<Page> {
+    write(stem, &record(name, stem, binary, args)?, None)
 }
 
 /// Builds the workspace's binaries and draws the page of each of `lessons`.
@@ -101,7 +116,8 @@ pub fn lessons(lessons: &[LessonBinary]) -> Result<Vec<Page>> {
         .collect()
 }
 
-/// Builds the learner's binary of each of `exercises` and draws its page, `NAME-learn.html`.
+/// Builds the learner's binary of each of `exercises` and draws its page, `NAME-learn.html`,
+/// with where its run differs from the reference's.
 ///
 /// # Errors
 /// When a learner's file does not compile (`cargo xtask learn` shows why), or a binary cannot
@@ -114,7 +130,7 @@ pub fn learners(exercises: &[Exercise]) -> Result<Vec<Page>> {
         let status = Command::new(&cargo)
             .current_dir(run::root())
             .args(["build", "--quiet"])
-            .args(learner_binary(exercise))
+            .args(learner_and_reference(exercise))
             .status()
             .with_context(|| format!("failed to run `{cargo} build`"))?;
         if !status.success() {
@@ -125,12 +141,21 @@ pub fn learners(exercises: &[Exercise]) -> Result<Vec<Page>> {
         }
         let name = format!("{} (your parts)", exercise.name);
         let binary = target.join("debug").join(&exercise.binary);
-        pages.push(draw(
-            &name,
-            &format!("{}-learn", exercise.name),
-            &binary,
-            &[],
-        )?);
+        let stem = format!("{}-learn", exercise.name);
+        let yours = record(&name, &stem, &binary, &[])?;
+        let differences = match reference_run(exercise) {
+            Some(reference) => {
+                let theirs = record(
+                    &reference.name,
+                    &format!("{stem}-reference"),
+                    &target.join("debug").join(&reference.binary),
+                    &reference.arg_strs(),
+                )?;
+                Some(compare::differences(&yours, &theirs))
+            }
+            None => None,
+        };
+        pages.push(write(&stem, &yours, differences.as_deref())?);
     }
     Ok(pages)
 }

@@ -55,7 +55,12 @@ pub fn touched(frames: &[Snapshot], changes: &[Changes]) -> Vec<(u64, u64)> {
         let at = frame.program_break;
         ranges.push((at.saturating_sub(1), at + 1));
         ranges.extend(frame.marks.iter().map(|m| (m.address, m.address + 1)));
-        ranges.extend(frame.spans.iter().map(|s| (s.start, s.start + s.len.max(1))));
+        ranges.extend(
+            frame
+                .spans
+                .iter()
+                .map(|s| (s.start, s.start + s.len.max(1))),
+        );
     }
     ranges
 }

@@ -12,6 +12,7 @@ use std::fmt::Write as _;
 use super::bands::Kind;
 use super::changes::{Changes, changes, describe};
 use super::closeup::{self, CloseUp};
+use super::compare::Difference;
 use super::model::{Run, Snapshot};
 use super::overview;
 use super::svg::{escape, render};
@@ -60,6 +61,8 @@ polyline.leader { fill: none; stroke: #777; stroke-width: 1; }
 .kernel { fill: #dddddd; background: #dddddd; }
 .other { fill: #777777; background: #777777; }
 span.changed { border: 3px dashed #000; background: repeating-linear-gradient(45deg, #999 0 2px, #fff 2px 6px); }
+div.differs { border: 3px double #000; background: #fff3d6; padding: 2px 8px; margin: 4px 0; font-size: 14px; }
+div.differs ul { margin: 2px 0; padding-left: 20px; }
 details { margin-top: 8px; font-size: 13px; }
 details div { overflow-x: auto; }
 "#;
@@ -180,14 +183,19 @@ fn legend() -> String {
 }
 
 /// The strip: a button per frame, the first of each step set apart.
-fn strip(frames: &[Frame]) -> String {
+fn strip(frames: &[Frame], differences: &[Difference]) -> String {
     let mut out = String::from(r#"<ol class="strip">"#);
     for frame in frames {
         let s = frame.snapshot;
-        let text = if frame.of == 1 {
-            format!("{}", s.step)
+        let mark = if frame.number == frame.of && differences.iter().any(|d| d.step == s.step) {
+            "≠"
         } else {
-            format!("{}·{}", s.step, frame.number)
+            ""
+        };
+        let text = if frame.of == 1 {
+            format!("{}{mark}", s.step)
+        } else {
+            format!("{}·{}{mark}", s.step, frame.number)
         };
         let title = match &s.moment {
             Some(moment) => format!("Step {}. {}: {moment}", s.step, s.title),
@@ -209,8 +217,46 @@ fn strip(frames: &[Frame]) -> String {
     out
 }
 
+/// Where the learner's run differs from the reference's at the end of this frame's step.
+fn differing(frame: &Frame, differences: &[Difference]) -> String {
+    if frame.number != frame.of {
+        return String::new();
+    }
+    let lines: String = differences
+        .iter()
+        .filter(|d| d.step == frame.snapshot.step)
+        .map(|d| {
+            format!(
+                "<li>{}: yours is {}; the reference's is {}.</li>",
+                escape(&d.what),
+                escape(&d.yours),
+                escape(&d.reference)
+            )
+        })
+        .collect();
+    if lines.is_empty() {
+        return String::new();
+    }
+    format!(
+        r#"<div class="differs"><strong>≠ Your run differs from the reference's here:</strong><ul>{lines}</ul></div>"#
+    )
+}
+
+/// The page's line on the learner's run against the reference's.
+fn summary(differences: &[Difference]) -> String {
+    if differences.is_empty() {
+        return "<p class=\"same\">Your run matches the reference's where the lesson looks: the break, the mappings left, and the region of every address the steps name.</p>".to_owned();
+    }
+    let mut steps: Vec<String> = differences.iter().map(|d| d.step.to_string()).collect();
+    steps.dedup();
+    format!(
+        r#"<div class="differs"><strong>≠ Your run differs from the reference's in step {}</strong> (marked ≠ in the strip; the step's last frame says how).</div>"#,
+        steps.join(", ")
+    )
+}
+
 /// One frame's section: its heading, what happened, its close-up and its overview.
-fn section(frame: &Frame, touched: &[(u64, u64)], first: bool) -> String {
+fn section(frame: &Frame, touched: &[(u64, u64)], first: bool, differs: &str) -> String {
     let s = frame.snapshot;
     let at = if frame.of == 1 {
         format!("Step {}", s.step)
@@ -251,7 +297,7 @@ fn section(frame: &Frame, touched: &[(u64, u64)], first: bool) -> String {
     format!(
         r#"<section class="frame" id="{id}" data-where="{where_}"{hidden}>
 <h2>Step {step}. {title}</h2>
-{moment}{what}
+{moment}{what}{differs}
 <div class="views">{close_up}{overview}</div>
 </section>
 "#,
@@ -263,8 +309,9 @@ fn section(frame: &Frame, touched: &[(u64, u64)], first: bool) -> String {
     )
 }
 
-/// The page for `run`, and the ids of its frames, in order.
-pub fn page(run: &Run) -> (String, Vec<String>) {
+/// The page for `run`, and the ids of its frames, in order. For a learner's run,
+/// `differences` says where it differs from the reference's.
+pub fn page(run: &Run, differences: Option<&[Difference]>) -> (String, Vec<String>) {
     let name = escape(&run.name);
     let frames = frames(run);
     let changes: Vec<Changes> = frames.iter().map(|f| f.changes.clone()).collect();
@@ -277,23 +324,36 @@ pub fn page(run: &Run) -> (String, Vec<String>) {
     let sections: String = frames
         .iter()
         .enumerate()
-        .map(|(i, f)| section(f, &touched, i == 0))
+        .map(|(i, f)| {
+            section(
+                f,
+                &touched,
+                i == 0,
+                &differing(f, differences.unwrap_or_default()),
+            )
+        })
         .collect();
+    let compared = differences.map(summary).unwrap_or_default();
     let body = if frames.is_empty() {
         "<p>No step ended, so there is nothing to draw yet.</p>".to_owned()
     } else {
         let ends = Run {
             name: run.name.clone(),
-            steps: run.steps.iter().filter(|s| s.moment.is_none()).cloned().collect(),
+            steps: run
+                .steps
+                .iter()
+                .filter(|s| s.moment.is_none())
+                .cloned()
+                .collect(),
             stopped: None,
         };
         format!(
             r#"<nav><button type="button" id="back">◀ back</button><button type="button" id="forward">forward ▶</button><span id="where"></span><span>(or the arrow keys)</span></nav>
-{strip}
+{compared}{strip}
 {sections}{legend}
 <details><summary>Every step side by side, to scale</summary><div>{columns}</div></details>
 <script>{SCRIPT}</script>"#,
-            strip = strip(&frames),
+            strip = strip(&frames, differences.unwrap_or_default()),
             legend = legend(),
             columns = render(&ends).text,
         )
