@@ -245,7 +245,7 @@ fn differing(frame: &Frame, differences: &[Difference]) -> String {
 /// The page's line on the learner's run against the reference's.
 fn summary(differences: &[Difference]) -> String {
     if differences.is_empty() {
-        return "<p class=\"same\">Your run matches the reference's where the lesson looks: the break, the mappings left, and the region of every address the steps name.</p>".to_owned();
+        return "<p class=\"same\">In every step your run ended, it matches the reference's where the lesson looks: the break, the mappings left, and the region of every address the steps name.</p>".to_owned();
     }
     let mut steps: Vec<String> = differences.iter().map(|d| d.step.to_string()).collect();
     steps.dedup();
