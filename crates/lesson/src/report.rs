@@ -647,6 +647,7 @@ mod tests {
             last_part: Cell::new(None),
             calls: RefCell::default(),
             stopped: Cell::new(0),
+            spans: RefCell::default(),
         }
     }
 

@@ -281,7 +281,7 @@ fn unmapped(
     start: u64,
     end: u64,
 ) -> CloseUp {
-    let around = |address: u64| holding(&before.regions, address).map(|r| r.clone());
+    let around = |address: u64| holding(&before.regions, address).cloned();
     let low = around(start)
         .map(|r| r.start as u64)
         .filter(|&s| holding(&after.regions, s).is_some())

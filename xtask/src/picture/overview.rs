@@ -142,7 +142,7 @@ pub fn render(rows: &[Row], focus: Option<(u64, u64)>) -> String {
         r#"<svg class="overview" xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" viewBox="0 0 {WIDTH} {HEIGHT}">"#
     );
     let room = HEIGHT - 8.0;
-    let row = (room / rows.len().max(1) as f64 - SPACE).min(ROW).max(2.0);
+    let row = (room / rows.len().max(1) as f64 - SPACE).clamp(2.0, ROW);
     let chars = fits(BAR_WIDTH - 8.0, FONT);
     let mut marked = false;
     for (i, r) in rows.iter().enumerate() {

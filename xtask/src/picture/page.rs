@@ -1,8 +1,8 @@
 //! The page: one frame of one step at a time, large, with back and forward (buttons and the
 //! arrow keys), a strip of every step and frame to jump to, and the frame's address in the URL
 //! (`#s5-f2`: step 5, frame 2). A frame is a moment the step recorded, or the step's end. Each
-//! frame shows its close-up ([`closeup`](super::closeup)) beside the overview of the whole
-//! address space ([`overview`](super::overview)).
+//! frame shows its close-up ([`closeup`]) beside the overview of the whole
+//! address space ([`overview`]).
 //!
 //! The page is one self-contained file that works offline: its CSS and its little script are
 //! inline, every frame is drawn in it already, and the script only shows one at a time.
