@@ -316,6 +316,7 @@ fn many_chunks() -> Run {
         Event::Snapshot {
             step: 2,
             moment: None,
+            in_child: false,
             maps: lines.join("\n") + "\n",
             exe: snapshot
                 .regions

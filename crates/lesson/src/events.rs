@@ -148,6 +148,9 @@ pub enum Event {
         /// What just happened, for a moment inside the step; `None` at the step's end.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         moment: Option<String>,
+        /// Whether the moment is a child process's (its own address space), not this one's.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        in_child: bool,
         /// `/proc/self/maps`, as the kernel wrote it.
         maps: String,
         /// The executable's path, which tells its mappings apart.

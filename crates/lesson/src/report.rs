@@ -178,7 +178,7 @@ impl Lesson {
     /// Records the address space at the end of the current step, for the picture; only when
     /// the events are asked for, since reading the maps allocates.
     fn snapshot_step(&self) {
-        self.snapshot(None);
+        self.snapshot(None, false);
     }
 
     /// Records the address space now, inside the current step, as one of its moments: `what`
@@ -187,7 +187,13 @@ impl Lesson {
     /// the events are asked for; reading the maps allocates, so call it where the break may
     /// not move for an allocation ([`Lesson::give_malloc_room`]).
     pub fn moment(&self, what: &str) {
-        self.snapshot(Some(what));
+        self.snapshot(Some(what), false);
+    }
+
+    /// [`Lesson::moment`], called in a child process (after `fork`): the snapshot is the
+    /// child's address space, which the picture draws apart from the parent's.
+    pub fn moment_in_child(&self, what: &str) {
+        self.snapshot(Some(what), true);
     }
 
     /// Names the byte range `start..start + len` of the current step (`the 10000 bytes asked
@@ -204,7 +210,7 @@ impl Lesson {
     }
 
     /// Writes a snapshot of the address space in the current step, at `moment` or at its end.
-    fn snapshot(&self, moment: Option<&str>) {
+    fn snapshot(&self, moment: Option<&str>, in_child: bool) {
         let Some(step) = self.steps.last().filter(|_| self.events.enabled()) else {
             return;
         };
@@ -222,6 +228,7 @@ impl Lesson {
         self.events.write(|| Event::Snapshot {
             step: step.number,
             moment: moment.map(str::to_owned),
+            in_child,
             maps,
             exe,
             program_break: format!("{:#x}", memcore::sys::program_break() as usize),

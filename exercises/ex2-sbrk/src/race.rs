@@ -39,7 +39,8 @@ pub(crate) fn no_lock(lesson: &mut Lesson) -> Result<()> {
             if first {
                 // The child's own address space, for the picture: its break moved, the
                 // parent's does not.
-                watching.moment("in the child, after its threads raced sbrk: its break grew");
+                watching
+                    .moment_in_child("in the child, after its threads raced sbrk: its break grew");
             }
             0
         };

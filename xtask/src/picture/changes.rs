@@ -139,6 +139,7 @@ mod tests {
             step: 1,
             title: String::new(),
             moment: None,
+            in_child: false,
             regions: MemoryMap::parse(maps.as_bytes(), None)
                 .unwrap()
                 .regions()

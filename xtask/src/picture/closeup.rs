@@ -533,6 +533,7 @@ mod tests {
             step: 2,
             title: String::new(),
             moment: None,
+            in_child: false,
             regions: MemoryMap::parse(maps.as_bytes(), None)
                 .unwrap()
                 .regions()

@@ -123,6 +123,7 @@ mod tests {
             step,
             title: String::new(),
             moment: None,
+            in_child: false,
             regions: MemoryMap::parse(maps.as_bytes(), None)
                 .unwrap()
                 .regions()

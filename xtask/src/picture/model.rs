@@ -35,6 +35,8 @@ pub struct Snapshot {
     pub title: String,
     /// What just happened, for a moment inside the step; `None` at the step's end.
     pub moment: Option<String>,
+    /// Whether it is a child process's address space (a moment of the step's child).
+    pub in_child: bool,
     /// The mappings, in address order, classified as the lesson classifies them.
     pub regions: Vec<Region>,
     /// Each region's line of `/proc/self/maps`, as the kernel wrote it (same order).
@@ -90,6 +92,7 @@ struct Written<'a> {
     step: usize,
     title: &'a str,
     moment: &'a Option<String>,
+    in_child: bool,
     maps: &'a str,
     exe: &'a str,
     program_break: &'a str,
@@ -103,6 +106,7 @@ fn snapshot(written: Written) -> Result<Snapshot> {
         step,
         title,
         moment,
+        in_child,
         maps,
         exe,
         program_break,
@@ -139,6 +143,7 @@ fn snapshot(written: Written) -> Result<Snapshot> {
         step,
         title: title.to_owned(),
         moment: moment.clone(),
+        in_child,
         regions: map.regions().to_vec(),
         lines,
         program_break: address(program_break)?,
@@ -160,6 +165,7 @@ pub fn read(name: &str, events: &[Event]) -> Result<Run> {
             Event::Snapshot {
                 step,
                 moment,
+                in_child,
                 maps,
                 exe,
                 program_break,
@@ -169,6 +175,7 @@ pub fn read(name: &str, events: &[Event]) -> Result<Run> {
                 step: *step,
                 title,
                 moment,
+                in_child: *in_child,
                 maps,
                 exe,
                 program_break,

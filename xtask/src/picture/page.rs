@@ -142,7 +142,10 @@ pub fn frames(run: &Run) -> Vec<Frame<'_>> {
             .filter(|s| s.step == snapshot.step)
             .count()
             + 1;
-        let (changes, close_up) = match i.checked_sub(1).map(|j| &run.steps[j]) {
+        // A child's moment is another address space: each frame is compared with the last one
+        // of this process before it (a child's, with its parent's at the fork).
+        let before = run.steps[..i].iter().rev().find(|s| !s.in_child);
+        let (changes, close_up) = match before {
             Some(before) => {
                 let found = changes(before, snapshot);
                 let close_up = closeup::close_up(before, snapshot, &found);
@@ -268,6 +271,11 @@ fn section(frame: &Frame, touched: &[(u64, u64)], first: bool, differs: &str) ->
         (None, 1) => String::new(),
         (None, _) => format!("<p class=\"moment\">{at}: the end of the step.</p>"),
     };
+    let child = if s.in_child {
+        "<p class=\"child\">This frame is the child process's own address space, copied from this one at the fork; the frame after is this process's again.</p>"
+    } else {
+        ""
+    };
     let what = match &frame.close_up {
         Some(close_up) => {
             let mut said = vec![close_up.caption.clone()];
@@ -297,7 +305,7 @@ fn section(frame: &Frame, touched: &[(u64, u64)], first: bool, differs: &str) ->
     format!(
         r#"<section class="frame" id="{id}" data-where="{where_}"{hidden}>
 <h2>Step {step}. {title}</h2>
-{moment}{what}{differs}
+{moment}{child}{what}{differs}
 <div class="views">{close_up}{overview}</div>
 </section>
 "#,
