@@ -227,6 +227,16 @@ fn take(lesson: &mut Lesson, sizes: &[usize]) -> Result<Vec<(usize, Chunk)>> {
             .all(|(offset, &b)| b == pattern(i, offset));
         let label = format!("chunk {} ({} asked)", i + 1, bytes(size as u64));
         lesson.observe(&label, ptr.as_ptr() as usize)?;
+        lesson.span(
+            &format!("chunk {}, asked", i + 1),
+            ptr.as_ptr() as usize,
+            size,
+        );
+        lesson.moment(&format!(
+            "chunk {}: mem_chunk({size}) took it from {}",
+            i + 1,
+            chunk.source()
+        ));
         if fell_back {
             lesson.say(
                 "The break could not grow, so this small chunk was mapped instead.\n\
@@ -356,6 +366,11 @@ fn release_every_other(lesson: &mut Lesson, taken: &[(usize, Chunk)]) -> Result<
     for chunk in &released {
         release_chunk(chunk.start())
             .with_context(|| format!("release_chunk({:?}) failed", chunk.start()))?;
+        lesson.moment(&format!(
+            "a chunk of {} from {} released",
+            bytes(chunk.len() as u64),
+            chunk.source()
+        ));
     }
     let after = chunk_stats();
     stats_facts(lesson, &after);

@@ -120,8 +120,8 @@ enum Command {
         #[arg(long)]
         more: bool,
     },
-    /// Draw a lesson binary's address space at the end of every step, one column per step, as
-    /// one HTML page under target/picture/; prints its path.
+    /// Draw a lesson binary's address space one step at a time, what each step changed close
+    /// up, as one HTML page under target/picture/; prints its path.
     Picture {
         /// The binary, as `cargo xtask list` names it (with --learn, the exercise).
         #[arg(required_unless_present_any = ["all", "readme"], conflicts_with_all = ["all", "readme"])]

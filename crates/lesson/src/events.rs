@@ -139,11 +139,18 @@ pub enum Event {
         /// The faulting address, `0x…`.
         address: String,
     },
-    /// What the address space looked like at the end of a step: the maps, the break, and the
-    /// addresses the step looked at. The picture (`cargo xtask picture`) is drawn from these.
+    /// What the address space looked like at the end of a step, or at a moment inside it: the
+    /// maps, the break, and the addresses the step looked at. The picture (`cargo xtask
+    /// picture`) is drawn from these.
     Snapshot {
-        /// The step that just ended.
+        /// The step that just ended, or that the moment is in.
         step: usize,
+        /// What just happened, for a moment inside the step; `None` at the step's end.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        moment: Option<String>,
+        /// Whether the moment is a child process's (its own address space), not this one's.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        in_child: bool,
         /// `/proc/self/maps`, as the kernel wrote it.
         maps: String,
         /// The executable's path, which tells its mappings apart.
@@ -152,6 +159,9 @@ pub enum Event {
         program_break: String,
         /// The addresses the step looked at.
         marks: Vec<Mark>,
+        /// The byte ranges the step named so far ([`Span`]).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        spans: Vec<Span>,
     },
     /// The run ended; every check is counted.
     Finished {
@@ -197,6 +207,18 @@ pub struct Mark {
     pub label: String,
     /// The address, `0x…`.
     pub address: String,
+}
+
+/// A byte range a step named: what a call asked for, which the maps cannot tell (they hold
+/// whole pages).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Span {
+    /// What it is (`the 10000 bytes mmap was asked for`).
+    pub label: String,
+    /// Its first address, `0x…`.
+    pub start: String,
+    /// Its length in bytes.
+    pub len: usize,
 }
 
 /// Where the signal handler copies `/proc/self/maps` at a fault, beside the events file.

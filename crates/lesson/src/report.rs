@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use memcore::{MemoryMap, Region};
 
-use crate::events::{Event, EventLog, LineKind, Mark};
+use crate::events::{Event, EventLog, LineKind, Mark, Span};
 use crate::parts::{self, EXIT_OPTIONAL_TO_DO, EXIT_TO_DO, PartError};
 use crate::record::{Document, Fact, LessonInfo, Marks, Observation, RegionInfo, Step};
 use crate::terminal::{emit, usage_error, wait_for_enter};
@@ -79,6 +79,8 @@ pub struct Lesson {
     pub(crate) calls: RefCell<crate::claims::Calls>,
     /// How many steps stopped early, and how many did not run for want of what they needed.
     pub(crate) stopped: Cell<usize>,
+    /// The byte ranges the current step named ([`Lesson::span`]), for the picture.
+    spans: RefCell<Vec<Span>>,
 }
 
 impl Lesson {
@@ -111,6 +113,7 @@ impl Lesson {
             last_part: Cell::new(None),
             calls: RefCell::default(),
             stopped: Cell::new(0),
+            spans: RefCell::default(),
         }
     }
 
@@ -175,6 +178,39 @@ impl Lesson {
     /// Records the address space at the end of the current step, for the picture; only when
     /// the events are asked for, since reading the maps allocates.
     fn snapshot_step(&self) {
+        self.snapshot(None, false);
+    }
+
+    /// Records the address space now, inside the current step, as one of its moments: `what`
+    /// says what just happened (`someone else grew the break by a page`). The picture draws
+    /// each moment as a frame of the step. Nothing is printed, and nothing is recorded unless
+    /// the events are asked for; reading the maps allocates, so call it where the break may
+    /// not move for an allocation ([`Lesson::give_malloc_room`]).
+    pub fn moment(&self, what: &str) {
+        self.snapshot(Some(what), false);
+    }
+
+    /// [`Lesson::moment`], called in a child process (after `fork`): the snapshot is the
+    /// child's address space, which the picture draws apart from the parent's.
+    pub fn moment_in_child(&self, what: &str) {
+        self.snapshot(Some(what), true);
+    }
+
+    /// Names the byte range `start..start + len` of the current step (`the 10000 bytes asked
+    /// for`), for the picture, which draws it in the snapshots that follow in this step. Nothing
+    /// is printed.
+    pub fn span(&self, label: &str, start: usize, len: usize) {
+        if self.events.enabled() {
+            self.spans.borrow_mut().push(Span {
+                label: label.to_owned(),
+                start: format!("{start:#x}"),
+                len,
+            });
+        }
+    }
+
+    /// Writes a snapshot of the address space in the current step, at `moment` or at its end.
+    fn snapshot(&self, moment: Option<&str>, in_child: bool) {
         let Some(step) = self.steps.last().filter(|_| self.events.enabled()) else {
             return;
         };
@@ -191,10 +227,13 @@ impl Lesson {
             .collect();
         self.events.write(|| Event::Snapshot {
             step: step.number,
+            moment: moment.map(str::to_owned),
+            in_child,
             maps,
             exe,
             program_break: format!("{:#x}", memcore::sys::program_break() as usize),
             marks,
+            spans: self.spans.borrow().clone(),
         });
     }
 
@@ -206,6 +245,7 @@ impl Lesson {
         let number = self.steps.len() + 1;
         self.last_part.set(None);
         self.calls.borrow_mut().clear();
+        self.spans.borrow_mut().clear();
         self.events.write(|| Event::Step {
             number,
             title: title.clone(),
@@ -614,6 +654,7 @@ mod tests {
             last_part: Cell::new(None),
             calls: RefCell::default(),
             stopped: Cell::new(0),
+            spans: RefCell::default(),
         }
     }
 

@@ -28,6 +28,7 @@ pub(crate) fn set_with_brk(lesson: &mut Lesson) -> Result<()> {
     // SAFETY: growing the break gives memory back to nobody.
     let grown = unsafe { sys::brk(target as *mut u8) };
     let at = sys::program_break() as usize;
+    lesson.moment("brk(the break + one page) set the break a page up");
     lesson.fact(
         "brk(the break + one page) returned",
         match &grown {
@@ -44,6 +45,7 @@ pub(crate) fn set_with_brk(lesson: &mut Lesson) -> Result<()> {
     // the break is still at `target` (checked above, on this one thread).
     let back = unsafe { sys::brk(before as *mut u8) };
     let now = sys::program_break() as usize;
+    lesson.moment("brk(the old break) put it back");
     lesson.check(
         "brk(the old break) returned 0 and put it back",
         back.is_ok() && now == before,

@@ -485,6 +485,8 @@ fn refused_under_their_page(
     let page = sys::page_size();
     let theirs = sys::sbrk_from(grown as *mut u8, page)
         .context("could not grow the break for the test")? as usize;
+    lesson.span("someone else's page", theirs, page);
+    lesson.moment("someone else grew the break by a page, above ours");
     // Someone else's page holds their data; ours holds what write left. A refusal keeps both.
     fill_their_page(theirs, page);
     let before = bytes_below(start, theirs + page);
@@ -495,6 +497,7 @@ fn refused_under_their_page(
         (parts.give_back)(start as *mut u8, GROWTH)
     })?;
     let after_refusal = sys::program_break() as usize;
+    lesson.moment("give_back was called under their page; the break is where they left it");
     lesson.fact(
         "give_back with someone else's page above ours",
         match &refused {
@@ -544,10 +547,12 @@ fn give_back(lesson: &mut Lesson, parts: &Parts, memory: Option<Memory>) -> Resu
     let Some(Memory { start, grown }) = lesson.needs(memory, NEEDS_MEMORY) else {
         return Ok(());
     };
+    lesson.span("our memory", start, GROWTH);
     let theirs = refused_under_their_page(lesson, parts, start, grown)?;
     // SAFETY: that page is the one taken above, and nothing refers to it.
     unsafe { sys::sbrk_shrink((theirs + page) as *mut u8, page) }
         .context("could not give the test's page back")?;
+    lesson.moment("someone else gave their page back; now give_back may shrink");
 
     // SAFETY: the GROWTH bytes below `grown` are the ones sbrk gave `grow`, nothing
     // refers to them any more, and the break is at `grown` again.

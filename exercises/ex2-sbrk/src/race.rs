@@ -25,8 +25,10 @@ pub(crate) fn no_lock(lesson: &mut Lesson) -> Result<()> {
     ));
     let cells = SharedCells::new(4).context("could not map a page to share with the child")?;
     let mut round = 0;
+    let watching: &Lesson = lesson;
     while round < ROUNDS && cells.get(1) == 0 {
         round += 1;
+        let first = round == 1;
         let child = || {
             // SAFETY: this child uses the break for nothing else and exits right after.
             let race = unsafe { sys::sbrk_race(THREADS, CALLS, 16) };
@@ -34,6 +36,12 @@ pub(crate) fn no_lock(lesson: &mut Lesson) -> Result<()> {
             cells.set(1, race.duplicates as u64);
             cells.set(2, race.grown as u64);
             cells.set(3, race.taken_back as u64);
+            if first {
+                // The child's own address space, for the picture: its break moved, the
+                // parent's does not.
+                watching
+                    .moment_in_child("in the child, after its threads raced sbrk: its break grew");
+            }
             0
         };
         // SAFETY: this process has one thread; the child only races sbrk, as sbrk_race says,

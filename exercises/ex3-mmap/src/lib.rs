@@ -99,6 +99,7 @@ fn map(lesson: &mut Lesson, parts: &Parts) -> Result<usize> {
     let start = lesson
         .part_call("map", format!("map({LEN})"), || (parts.map)(LEN))?
         .map_err(|e| anyhow!("map({LEN}) failed: {}", io_error(&e)))? as usize;
+    lesson.span("the length asked", start, LEN);
     let map = lesson.map()?;
     let region = lesson
         .observe_in(&map, "mmap returned", start)
@@ -497,6 +498,8 @@ fn map_a_file(lesson: &mut Lesson) -> Result<()> {
     );
     // SAFETY: the file is a new one of ours, named after this process; nothing else changes it.
     let mut shared = unsafe { Mapping::file_shared(&temp.file) }.context("mmap of the file")?;
+    lesson.span("the file's bytes", shared.as_ptr() as usize, LEN);
+    lesson.moment("the file mapped shared (MAP_SHARED)");
     let map = lesson.map()?;
     let marks = Marks::REGION;
     let region = lesson.observe_with(&map, "the shared mapping", shared.as_ptr() as usize, marks);
@@ -528,6 +531,8 @@ fn map_a_file(lesson: &mut Lesson) -> Result<()> {
     );
     // SAFETY: as above.
     let mut private = unsafe { Mapping::file_private(&temp.file) }.context("mmap of the file")?;
+    lesson.span("the file's bytes", private.as_ptr() as usize, LEN);
+    lesson.moment("the file mapped again, private (MAP_PRIVATE)");
     let before = private.starts_with(WRITTEN);
     private[..WRITTEN.len()].fill(b'#');
     let map = lesson.map()?;

@@ -166,7 +166,7 @@ pub fn learner_binary(exercise: &Exercise) -> Vec<String> {
 
 /// The cargo arguments that build the learner's binary of `exercise` and its reference's, in
 /// one call: the reference's run says which claims the lesson makes on this machine.
-fn learner_and_reference(exercise: &Exercise) -> Vec<String> {
+pub(crate) fn learner_and_reference(exercise: &Exercise) -> Vec<String> {
     let mut args = learner_binary(exercise);
     if let Some(reference) = reference_run(exercise) {
         args.extend(["--bin".to_owned(), reference.binary.clone()]);
@@ -175,7 +175,7 @@ fn learner_and_reference(exercise: &Exercise) -> Vec<String> {
 }
 
 /// The run of the reference whose snapshot the learner's run is compared with.
-fn reference_run(exercise: &Exercise) -> Option<&'static crate::lessons::LessonBinary> {
+pub(crate) fn reference_run(exercise: &Exercise) -> Option<&'static crate::lessons::LessonBinary> {
     crate::lessons::lessons()
         .iter()
         .find(|l| l.snapshot == exercise.snapshot)

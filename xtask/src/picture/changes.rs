@@ -138,6 +138,8 @@ mod tests {
         Snapshot {
             step: 1,
             title: String::new(),
+            moment: None,
+            in_child: false,
             regions: MemoryMap::parse(maps.as_bytes(), None)
                 .unwrap()
                 .regions()
@@ -145,6 +147,7 @@ mod tests {
             lines: Vec::new(),
             program_break,
             marks: Vec::new(),
+            spans: Vec::new(),
         }
     }
 

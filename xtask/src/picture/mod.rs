@@ -1,12 +1,16 @@
-//! `cargo xtask picture`: runs a lesson binary and draws its address space at the end of every
-//! step, one column per step, as one self-contained HTML page under `target/picture/`.
+//! `cargo xtask picture`: runs a lesson binary and draws its address space at every moment it
+//! recorded, one step at a time, as one self-contained HTML page under `target/picture/`.
 //!
 //! - [`model`]: the run's snapshots, read from its events;
+//! - [`closeup`]: what a frame changed, close up, in bytes;
+//! - [`compare`]: the learner's run against the reference's, in what the lesson cares about;
+//! - [`overview`]: the whole address space, small, what the run never touches collapsed;
 //! - [`bands`]: each snapshot's mappings as bands, long runs of one kind merged;
 //! - [`layout`]: the vertical axis every column shares: islands to scale, gaps compressed;
 //! - [`changes`]: what changed from one step to the next;
 //! - [`labels`]: text widths, and labels spread so that none overlaps another;
-//! - [`svg`] and [`page`]: the picture, and the page around it;
+//! - [`svg`]: every step side by side, to scale, one column each;
+//! - [`page`]: the page, one frame at a time, and its script;
 //! - [`browser`]: headless Chromium, for screenshots and the test that looks at each page;
 //! - [`readme`]: the top README's picture of a real run, and the check that it is current.
 
@@ -16,16 +20,19 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
-use crate::learn::learner_binary;
+use crate::learn::{learner_and_reference, reference_run};
 use crate::lessons::{Exercise, LessonBinary};
 use crate::run::{self, Profile};
 
 pub mod bands;
 pub mod browser;
 pub mod changes;
+pub mod closeup;
+pub mod compare;
 pub mod labels;
 pub mod layout;
 pub mod model;
+pub mod overview;
 pub mod page;
 pub mod readme;
 pub mod svg;
@@ -33,13 +40,16 @@ pub mod svg;
 /// How long one run may take.
 const TIMEOUT: Duration = Duration::from_secs(60);
 
-/// A page written, and the size of its picture.
+/// The size of the screen the page is made for: every frame fits on it.
+pub const SCREEN: (u32, u32) = (1600, 1000);
+
+/// A page written, and its frames.
 #[derive(Debug, Clone)]
 pub struct Page {
     /// The HTML file.
     pub path: PathBuf,
-    /// The picture's width and height in pixels; `None` when no step ended.
-    pub size: Option<(f64, f64)>,
+    /// Its frames' ids (`s5-f2`), in order; none when no step ended.
+    pub frames: Vec<String>,
 }
 
 /// The folder the pages go in: `target/picture/`.
@@ -47,9 +57,9 @@ pub fn folder() -> PathBuf {
     run::target_dir().join("picture")
 }
 
-/// Runs `binary` with `args`, its events written to `stem.events`, and draws the page
-/// `stem.html` of the run called `name`.
-fn draw(name: &str, stem: &str, binary: &Path, args: &[&str]) -> Result<Page> {
+/// Runs `binary` with `args`, its events written to `stem.events`, and reads the run called
+/// `name` from them.
+fn record(name: &str, stem: &str, binary: &Path, args: &[&str]) -> Result<model::Run> {
     let folder = folder();
     std::fs::create_dir_all(&folder)
         .with_context(|| format!("cannot create {}", folder.display()))?;
@@ -67,14 +77,24 @@ fn draw(name: &str, stem: &str, binary: &Path, args: &[&str]) -> Result<Page> {
             ran.stderr.trim()
         )
     })?;
-    let run = model::read(name, &events)?;
-    let (html, svg) = page::page(&run);
-    let path = folder.join(format!("{stem}.html"));
+    model::read(name, &events)
+}
+
+/// Draws the page `stem.html` of `run`, with where it differs from its reference's run.
+fn write(
+    stem: &str,
+    run: &model::Run,
+    differences: Option<&[compare::Difference]>,
+) -> Result<Page> {
+    let (html, frames) = page::page(run, differences);
+    let path = folder().join(format!("{stem}.html"));
     std::fs::write(&path, html).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(Page {
-        path,
-        size: svg.map(|s| (s.width, s.height)),
-    })
+    Ok(Page { path, frames })
+}
+
+/// Runs `binary` with `args` and draws the page `stem.html` of the run called `name`.
+fn draw(name: &str, stem: &str, binary: &Path, args: &[&str]) -> Result<Page> {
+    write(stem, &record(name, stem, binary, args)?, None)
 }
 
 /// Builds the workspace's binaries and draws the page of each of `lessons`.
@@ -96,7 +116,8 @@ pub fn lessons(lessons: &[LessonBinary]) -> Result<Vec<Page>> {
         .collect()
 }
 
-/// Builds the learner's binary of each of `exercises` and draws its page, `NAME-learn.html`.
+/// Builds the learner's binary of each of `exercises` and draws its page, `NAME-learn.html`,
+/// with where its run differs from the reference's.
 ///
 /// # Errors
 /// When a learner's file does not compile (`cargo xtask learn` shows why), or a binary cannot
@@ -109,7 +130,7 @@ pub fn learners(exercises: &[Exercise]) -> Result<Vec<Page>> {
         let status = Command::new(&cargo)
             .current_dir(run::root())
             .args(["build", "--quiet"])
-            .args(learner_binary(exercise))
+            .args(learner_and_reference(exercise))
             .status()
             .with_context(|| format!("failed to run `{cargo} build`"))?;
         if !status.success() {
@@ -120,12 +141,21 @@ pub fn learners(exercises: &[Exercise]) -> Result<Vec<Page>> {
         }
         let name = format!("{} (your parts)", exercise.name);
         let binary = target.join("debug").join(&exercise.binary);
-        pages.push(draw(
-            &name,
-            &format!("{}-learn", exercise.name),
-            &binary,
-            &[],
-        )?);
+        let stem = format!("{}-learn", exercise.name);
+        let yours = record(&name, &stem, &binary, &[])?;
+        let differences = match reference_run(exercise) {
+            Some(reference) => {
+                let theirs = record(
+                    &reference.name,
+                    &format!("{stem}-reference"),
+                    &target.join("debug").join(&reference.binary),
+                    &reference.arg_strs(),
+                )?;
+                Some(compare::differences(&yours, &theirs))
+            }
+            None => None,
+        };
+        pages.push(write(&stem, &yours, differences.as_deref())?);
     }
     Ok(pages)
 }

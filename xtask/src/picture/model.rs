@@ -1,5 +1,6 @@
-//! The picture's model: what the address space held at the end of each step of one run, read
-//! from the run's events (`Event::Step` for the titles, `Event::Snapshot` for the rest).
+//! The picture's model: what the address space held at each moment the run recorded, inside a
+//! step and at its end, read from the run's events (`Event::Step` for the titles,
+//! `Event::Snapshot` for the rest).
 
 use anyhow::{Context, Result};
 use lesson::events::Event;
@@ -14,13 +15,28 @@ pub struct Mark {
     pub address: u64,
 }
 
-/// The address space at the end of one step.
+/// A byte range a step named (what a call asked for).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Span {
+    /// What it is (`the 10000 bytes asked for`).
+    pub label: String,
+    /// Its first address.
+    pub start: u64,
+    /// Its length in bytes.
+    pub len: u64,
+}
+
+/// The address space at one moment of a step, or at its end.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
     /// The step's number, from 1.
     pub step: usize,
     /// What the step does, as the lesson titles it.
     pub title: String,
+    /// What just happened, for a moment inside the step; `None` at the step's end.
+    pub moment: Option<String>,
+    /// Whether it is a child process's address space (a moment of the step's child).
+    pub in_child: bool,
     /// The mappings, in address order, classified as the lesson classifies them.
     pub regions: Vec<Region>,
     /// Each region's line of `/proc/self/maps`, as the kernel wrote it (same order).
@@ -29,6 +45,8 @@ pub struct Snapshot {
     pub program_break: u64,
     /// The addresses the step looked at.
     pub marks: Vec<Mark>,
+    /// The byte ranges the step named so far.
+    pub spans: Vec<Span>,
 }
 
 /// One run of a lesson binary, as its snapshots tell it.
@@ -36,7 +54,7 @@ pub struct Snapshot {
 pub struct Run {
     /// The run's name (`ex2-sbrk`, `ex2-sbrk (your parts)`).
     pub name: String,
-    /// A snapshot for every step that ended, in order.
+    /// Every snapshot the run recorded, in order: a step's moments, then its end.
     pub steps: Vec<Snapshot>,
     /// Why the run ended before its last step, in words, if it did.
     pub stopped: Option<String>,
@@ -69,15 +87,32 @@ fn stopped(events: &[Event]) -> Option<String> {
     })
 }
 
-/// One snapshot event, parsed.
-fn snapshot(
+/// What a snapshot event holds, as written.
+struct Written<'a> {
     step: usize,
-    title: &str,
-    maps: &str,
-    exe: &str,
-    program_break: &str,
-    marks: &[lesson::events::Mark],
-) -> Result<Snapshot> {
+    title: &'a str,
+    moment: &'a Option<String>,
+    in_child: bool,
+    maps: &'a str,
+    exe: &'a str,
+    program_break: &'a str,
+    marks: &'a [lesson::events::Mark],
+    spans: &'a [lesson::events::Span],
+}
+
+/// One snapshot event, parsed.
+fn snapshot(written: Written) -> Result<Snapshot> {
+    let Written {
+        step,
+        title,
+        moment,
+        in_child,
+        maps,
+        exe,
+        program_break,
+        marks,
+        spans,
+    } = written;
     let map = MemoryMap::parse(maps.as_bytes(), Some(exe))
         .with_context(|| format!("step {step}'s maps do not parse"))?;
     let lines: Vec<String> = maps
@@ -94,13 +129,26 @@ fn snapshot(
             })
         })
         .collect::<Result<_>>()?;
+    let spans = spans
+        .iter()
+        .map(|span| {
+            Ok(Span {
+                label: span.label.clone(),
+                start: address(&span.start)?,
+                len: span.len as u64,
+            })
+        })
+        .collect::<Result<_>>()?;
     Ok(Snapshot {
         step,
         title: title.to_owned(),
+        moment: moment.clone(),
+        in_child,
         regions: map.regions().to_vec(),
         lines,
         program_break: address(program_break)?,
         marks,
+        spans,
     })
 }
 
@@ -116,11 +164,24 @@ pub fn read(name: &str, events: &[Event]) -> Result<Run> {
             Event::Step { title: t, .. } => title = t,
             Event::Snapshot {
                 step,
+                moment,
+                in_child,
                 maps,
                 exe,
                 program_break,
                 marks,
-            } => steps.push(snapshot(*step, title, maps, exe, program_break, marks)?),
+                spans,
+            } => steps.push(snapshot(Written {
+                step: *step,
+                title,
+                moment,
+                in_child: *in_child,
+                maps,
+                exe,
+                program_break,
+                marks,
+                spans,
+            })?),
             _ => {}
         }
     }

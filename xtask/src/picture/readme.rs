@@ -5,12 +5,14 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 
 use crate::run;
 
 /// The lesson binary the README shows.
 pub const LESSON: &str = "ex2-sbrk";
+/// The frame it shows: step 2, where the break moves by 10000 bytes inside whole pages.
+pub const FRAME: &str = "s2-f1";
 /// The PNG, relative to the workspace root.
 pub const PNG: &str = "docs/picture.png";
 /// The command that writes it.
@@ -60,8 +62,8 @@ pub fn fingerprint(root: &Path) -> Result<String> {
 /// The README's picture section, markers included.
 pub fn section(fingerprint: &str) -> String {
     format!(
-        "{BEGIN}\n![`cargo xtask picture {LESSON}`: the address space at the end of each step, \
-         one column per step]({PNG})\n\n<sub>One real run of `cargo xtask picture {LESSON}` \
+        "{BEGIN}\n![`cargo xtask picture {LESSON}`, step 2: the break moved up 10000 bytes, close up, \
+         beside the whole address space]({PNG})\n\n<sub>One real run of `cargo xtask picture {LESSON}` \
          (picture {fingerprint}).</sub>\n{END}"
     )
 }
@@ -103,13 +105,15 @@ pub fn update() -> Result<()> {
     let root = run::root();
     let lesson = crate::lessons::find(LESSON).context("the README's lesson is gone")?;
     let page = super::lessons(std::slice::from_ref(lesson))?.remove(0);
-    let (width, height) = page.size.context("the README's lesson drew no step")?;
+    if !page.frames.iter().any(|f| f == FRAME) {
+        bail!("{LESSON}'s page has no frame {FRAME}");
+    }
     let png = root.join(PNG);
     if let Some(folder) = png.parent() {
         std::fs::create_dir_all(folder)?;
     }
-    // The page's text above the picture is about 190 pixels tall at this width.
-    super::browser::screenshot(&page.path, &png, width as u32 + 40, height as u32 + 200)?;
+    let (width, height) = super::SCREEN;
+    super::browser::screenshot(&page.path, FRAME, &png, width, height)?;
     let path = root.join("README.md");
     let readme = std::fs::read_to_string(&path).context("cannot read README.md")?;
     let updated = replace(&readme, &section(&fingerprint(&root)?))?;
