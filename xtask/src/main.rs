@@ -61,7 +61,7 @@ enum Command {
         #[arg(long)]
         release: bool,
     },
-    /// Run ex3-mmap and the milestone demo under valgrind (needs valgrind).
+    /// Run the lesson binaries that map memory under valgrind (needs valgrind).
     Memcheck,
     /// Run milestone's benchmarks and print the table of figures and goals.
     Bench,
@@ -84,9 +84,10 @@ enum Command {
         #[arg(long, requires = "reset")]
         yes: bool,
         /// For CI and whoever changes a reference: the templates are fresh, build clippy-clean
-        /// and stop at their first part; the references and the kept answers pass.
-        #[arg(long)]
-        verify: bool,
+        /// and stop at their first part; the references and the kept answers pass. With NAME,
+        /// only that exercise and its answers (xtask/answers/NAME/).
+        #[arg(long, value_name = "NAME", num_args = 0..=1)]
+        verify: Option<Option<String>>,
         /// For authors: judge one kept answer (xtask/answers/NAME/FILE.rs) against its header,
         /// as --verify does.
         #[arg(long, value_name = "FILE", conflicts_with_all = ["verify", "reset", "watch"])]
@@ -95,7 +96,7 @@ enum Command {
     /// Build and run your own program of an exercise (your learn/parts.rs with the lesson's
     /// driver), every line of it; flags after the name go to it (`--pause`, `--json`).
     Run {
-        /// The exercise: ex1-segments, ex2-sbrk, ex3-mmap or milestone.
+        /// The exercise, as `cargo xtask list` names it (your own programs).
         name: String,
         /// Flags for your program.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -103,7 +104,7 @@ enum Command {
     },
     /// The hint for the next part of an exercise that is still to do.
     Hint {
-        /// The exercise: ex1-segments, ex2-sbrk, ex3-mmap or milestone.
+        /// The exercise, as `cargo xtask list` names it (your own programs).
         name: String,
         /// Every hint of the exercise.
         #[arg(long)]
@@ -131,7 +132,7 @@ enum Command {
     /// Mutate every reference's parts with cargo-mutants and judge each mutant by the lesson's
     /// claims; fails on a survivor that xtask/mutants-allowed.toml does not list with why.
     Mutants {
-        /// Only this exercise: ex1-segments, ex2-sbrk, ex3-mmap or milestone.
+        /// Only this exercise, as `cargo xtask list` names it (your own programs).
         name: Option<String>,
     },
     /// Write every learner's template from its reference (for whoever changes a reference).
@@ -243,8 +244,8 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             let workspace = Workspace::here();
             let done = if let Some(answer) = answer {
                 learn::verify_answer(&workspace, &answer)
-            } else if verify {
-                learn::verify(&workspace)
+            } else if let Some(only) = verify {
+                learn::verify(&workspace, only.as_deref())
             } else if let Some(name) = reset {
                 learn::reset(&workspace, &name, yes)
             } else if watch {
