@@ -135,6 +135,20 @@ enum Command {
         /// Only this exercise, as `cargo xtask list` names it (your own programs).
         name: Option<String>,
     },
+    /// For authors: write a working exercise, exercises/NAME/, with a driver of one step and
+    /// one claim, a reference of one part, its template, test, README, kept answers and
+    /// snapshot, and add it to the workspace's members (see docs/authoring.md).
+    NewExercise {
+        /// The package's name, also its folder under exercises/ (ex4-mprotect).
+        name: String,
+        /// What the lesson calls it ("exercise 4, guard pages").
+        #[arg(long)]
+        title: String,
+        /// The package it comes after in the lesson's order (default: the last under
+        /// exercises/).
+        #[arg(long, value_name = "PACKAGE")]
+        after: Option<String>,
+    },
     /// Write every learner's template from its reference (for whoever changes a reference).
     Templates {
         /// Replace files that differ from the template (a copy of each is kept).
@@ -271,6 +285,14 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Mutants { name } => xtask::mutants::run(name.as_deref()).map(held),
+        Command::NewExercise { name, title, after } => {
+            xtask::new_exercise::new_exercise(&xtask::new_exercise::NewExercise {
+                name,
+                title,
+                after,
+            })
+            .map(held)
+        }
         Command::Templates { yes } => learn::templates(&Workspace::here(), yes).map(held),
     }
 }
