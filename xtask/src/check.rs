@@ -216,3 +216,28 @@ fn check_one(
     println!("{name} ... ok");
     Ok(Outcome::PASSED)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A bless whose insta test wrote no snapshot (a run with no test, or a test that ran
+    /// nothing) fails, and leaves the README alone: it never says "blessed" for nothing.
+    #[test]
+    fn a_bless_that_wrote_no_snapshot_fails() {
+        let lesson = LessonBinary {
+            name: "no-such-run".to_owned(),
+            binary: "no-such-run".to_owned(),
+            args: Vec::new(),
+            snapshot: "no-such-snapshot".to_owned(),
+            readme: Some("no-such-folder/README.md".to_owned()),
+            shows: String::new(),
+        };
+        let blessing = Blessing {
+            pattern: "Step 1\n".to_owned(),
+            stdout: "Step 1\n".to_owned(),
+        };
+        assert!(!finish_blessing(&lesson, &blessing).unwrap());
+        assert!(!root().join("no-such-folder").exists());
+    }
+}
