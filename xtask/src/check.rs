@@ -36,19 +36,28 @@ pub fn check(lessons: &[LessonBinary], options: Options) -> Result<bool> {
     }
     let (mut passed, mut failed) = (0, 0);
     let mut to_write = Vec::new();
+    let mut blessings = Vec::new();
     for lesson in lessons {
         let outcome = check_one(lesson, &bin_dir, options, bless)?;
-        if outcome.passed {
-            passed += 1;
-        } else {
-            failed += 1;
-        }
         if outcome.write {
             to_write.push(lesson);
+        }
+        match outcome.blessing {
+            // Counted once insta has written it.
+            Some(blessing) => blessings.push((lesson, blessing)),
+            None if outcome.passed => passed += 1,
+            None => failed += 1,
         }
     }
     if bless {
         snapshot::write_with_insta(&to_write, snapshot::Write::Snapshot)?;
+        for (lesson, blessing) in blessings {
+            if finish_blessing(lesson, &blessing)? {
+                passed += 1;
+            } else {
+                failed += 1;
+            }
+        }
     } else if !in_ci() {
         // Left beside the snapshots for `cargo insta review`.
         snapshot::write_with_insta(&to_write, snapshot::Write::ForReview)?;
@@ -65,21 +74,73 @@ pub fn check(lessons: &[LessonBinary], options: Options) -> Result<bool> {
     Ok(failed == 0)
 }
 
-/// How one check went: whether it passed, and whether insta should write its snapshot.
+/// How one check went: whether it passed, whether insta should write its snapshot, and with
+/// `--bless`, what the snapshot and the README must then hold.
 struct Outcome {
     passed: bool,
     write: bool,
+    blessing: Option<Blessing>,
 }
 
 impl Outcome {
     const PASSED: Outcome = Outcome::new(true, false);
     const FAILED: Outcome = Outcome::new(false, false);
     const DIFFERS: Outcome = Outcome::new(false, true);
-    const BLESSED: Outcome = Outcome::new(true, true);
 
     const fn new(passed: bool, write: bool) -> Outcome {
-        Outcome { passed, write }
+        Outcome {
+            passed,
+            write,
+            blessing: None,
+        }
     }
+}
+
+/// A run to bless: the pattern its snapshot must hold once insta has written it, and the output
+/// its README shows.
+struct Blessing {
+    pattern: String,
+    stdout: String,
+}
+
+/// After insta's run: the snapshot holds the pattern (or the bless fails, saying why), and only
+/// then the README is rewritten. Returns whether both were written.
+fn finish_blessing(lesson: &LessonBinary, blessing: &Blessing) -> Result<bool> {
+    let name = lesson.name.as_str();
+    let file = snapshot::shown(&snapshot::path(&lesson.snapshot));
+    let why = match snapshot::load(&lesson.snapshot)? {
+        None => Some(format!(
+            "insta wrote no {file}: its test {} in xtask/tests/snapshots.rs did not run",
+            snapshot::test_name(lesson)
+        )),
+        Some(written) if !snapshot::matches(&written, &blessing.pattern) => Some(format!(
+            "{file} does not hold this run's pattern: the output changed between two runs \
+             (cargo xtask matrix --quick shows where)"
+        )),
+        Some(_) => None,
+    };
+    if let Some(why) = why {
+        println!("{name} ... FAILED: {why}; its README is left as it was");
+        return Ok(false);
+    }
+    let mut written = file;
+    if let Some(readme_file) = lesson.readme.as_deref() {
+        let (readme_path, readme_text) = read_readme(readme_file)?;
+        // A sample run that still has the pattern stays: the README changes only when the
+        // lesson's output does.
+        let sample = readme::extract(&readme_text)
+            .map(|shown| shown.sample)
+            .filter(|sample| snapshot::matches(&blessing.pattern, &normalize(sample)))
+            .unwrap_or_else(|| blessing.stdout.clone());
+        std::fs::write(
+            &readme_path,
+            readme::replace(&readme_text, &sample, &blessing.pattern),
+        )
+        .with_context(|| format!("cannot write {readme_file}"))?;
+        written = format!("{written} and {readme_file}");
+    }
+    println!("{name} ... blessed ({written})");
+    Ok(true)
 }
 
 /// A README of the workspace, `file` relative to its root: its path and its text.
@@ -111,24 +172,13 @@ fn check_one(
     let pattern = normalize(&run.stdout);
     let snapshot_name = lesson.snapshot.as_str();
     if bless {
-        let mut written = snapshot::shown(&snapshot::path(snapshot_name));
-        if let Some(readme_file) = lesson.readme.as_deref() {
-            let (readme_path, readme_text) = read_readme(readme_file)?;
-            // A sample run that still has the pattern stays: the README changes only when the
-            // lesson's output does.
-            let sample = readme::extract(&readme_text)
-                .map(|shown| shown.sample)
-                .filter(|sample| snapshot::matches(&pattern, &normalize(sample)))
-                .unwrap_or_else(|| run.stdout.clone());
-            std::fs::write(
-                &readme_path,
-                readme::replace(&readme_text, &sample, &pattern),
-            )
-            .with_context(|| format!("cannot write {readme_file}"))?;
-            written = format!("{written} and {readme_file}");
-        }
-        println!("{name} ... blessed ({written})");
-        return Ok(Outcome::BLESSED);
+        return Ok(Outcome {
+            blessing: Some(Blessing {
+                pattern,
+                stdout: run.stdout,
+            }),
+            ..Outcome::new(true, true)
+        });
     }
     let Some(expected) = snapshot::load(snapshot_name)? else {
         println!(
@@ -165,4 +215,29 @@ fn check_one(
     }
     println!("{name} ... ok");
     Ok(Outcome::PASSED)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A bless whose insta test wrote no snapshot (a run with no test, or a test that ran
+    /// nothing) fails, and leaves the README alone: it never says "blessed" for nothing.
+    #[test]
+    fn a_bless_that_wrote_no_snapshot_fails() {
+        let lesson = LessonBinary {
+            name: "no-such-run".to_owned(),
+            binary: "no-such-run".to_owned(),
+            args: Vec::new(),
+            snapshot: "no-such-snapshot".to_owned(),
+            readme: Some("no-such-folder/README.md".to_owned()),
+            shows: String::new(),
+        };
+        let blessing = Blessing {
+            pattern: "Step 1\n".to_owned(),
+            stdout: "Step 1\n".to_owned(),
+        };
+        assert!(!finish_blessing(&lesson, &blessing).unwrap());
+        assert!(!root().join("no-such-folder").exists());
+    }
 }

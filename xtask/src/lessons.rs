@@ -2,7 +2,9 @@
 //! exercises whose core the learner writes (`cargo xtask learn`).
 //!
 //! They are described once, in each package's `Cargo.toml` (`[package.metadata.lesson]`, with
-//! the package's description as what it shows), and read here with `cargo metadata`.
+//! the package's description as what it shows), and read here with `cargo metadata`. The
+//! lesson's order is the order of the workspace's `members` in the root `Cargo.toml`: inserting
+//! an exercise is one line there, and renumbers nothing.
 
 use std::sync::OnceLock;
 
@@ -67,29 +69,79 @@ fn text(value: &Value, key: &str, package: &str) -> Result<String> {
         .with_context(|| format!("{package}: [package.metadata.lesson] has no {key}"))
 }
 
-/// Reads the catalogue from `cargo metadata`'s document.
-fn read(doc: &Value) -> Result<Catalogue> {
-    let root = run::root();
-    let mut packages: Vec<(u64, &Value)> = doc["packages"]
+/// The workspace's members, in the order the root `Cargo.toml` lists them (folders relative to
+/// the root): the lesson's order.
+fn members(root: &std::path::Path) -> Result<Vec<String>> {
+    let path = root.join("Cargo.toml");
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let manifest: toml::Table = text
+        .parse()
+        .with_context(|| format!("{} is not TOML", path.display()))?;
+    let members = manifest
+        .get("workspace")
+        .and_then(|w| w.get("members"))
+        .and_then(toml::Value::as_array)
+        .context("the root Cargo.toml has no [workspace] members")?;
+    Ok(members
+        .iter()
+        .filter_map(toml::Value::as_str)
+        .map(|m| m.trim_end_matches('/').to_owned())
+        .collect())
+}
+
+/// The folder of `package`, relative to `root`.
+fn folder_of(package: &Value, root: &std::path::Path, name: &str) -> Result<String> {
+    let manifest = package["manifest_path"].as_str().unwrap_or_default();
+    std::path::Path::new(manifest)
+        .parent()
+        .and_then(|f| f.strip_prefix(root).ok())
+        .map(|f| f.display().to_string())
+        .with_context(|| format!("{name} is not inside the workspace"))
+}
+
+/// The packages that describe a part of the lesson (`[package.metadata.lesson]`), each with its
+/// folder, in the order of `members`.
+fn in_lesson_order<'a>(
+    doc: &'a Value,
+    root: &std::path::Path,
+    members: &[String],
+) -> Result<Vec<(String, &'a Value)>> {
+    let mut packages = Vec::new();
+    for package in doc["packages"]
         .as_array()
         .context("cargo metadata lists no packages")?
-        .iter()
-        .filter_map(|p| {
-            let lesson = &p["metadata"]["lesson"];
-            lesson["order"].as_u64().map(|order| (order, p))
-        })
-        .collect();
-    packages.sort_by_key(|(order, _)| *order);
+    {
+        let lesson = &package["metadata"]["lesson"];
+        if !lesson.is_object() {
+            continue;
+        }
+        let name = text(package, "name", "a package")?;
+        if !lesson["order"].is_null() {
+            bail!(
+                "{name}: [package.metadata.lesson] has `order`, which nothing reads: the \
+                 lesson's order is the order of the members in the root Cargo.toml"
+            );
+        }
+        let folder = folder_of(package, root, &name)?;
+        let place = members.iter().position(|m| *m == folder).with_context(|| {
+            format!("{name} ({folder}) is not in the root Cargo.toml's [workspace] members")
+        })?;
+        packages.push((place, folder, package));
+    }
+    packages.sort_by_key(|(place, _, _)| *place);
+    Ok(packages
+        .into_iter()
+        .map(|(_, folder, package)| (folder, package))
+        .collect())
+}
+
+/// Reads the catalogue from `cargo metadata`'s document and the root's `members`.
+fn read(doc: &Value, root: &std::path::Path, members: &[String]) -> Result<Catalogue> {
     let mut catalogue = Catalogue::default();
-    for (_, package) in packages {
+    for (folder, package) in in_lesson_order(doc, root, members)? {
         let name = text(package, "name", "a package")?;
         let lesson = &package["metadata"]["lesson"];
-        let manifest = package["manifest_path"].as_str().unwrap_or_default();
-        let folder = std::path::Path::new(manifest)
-            .parent()
-            .and_then(|f| f.strip_prefix(&root).ok())
-            .map(|f| f.display().to_string())
-            .with_context(|| format!("{name} is not inside the workspace"))?;
         let from_root = |file: String| format!("{folder}/{file}");
         let description = text(package, "description", &name)?;
         for run in lesson["runs"].as_array().into_iter().flatten() {
@@ -130,8 +182,9 @@ fn read(doc: &Value) -> Result<Catalogue> {
 fn catalogue() -> &'static Catalogue {
     static CATALOGUE: OnceLock<Catalogue> = OnceLock::new();
     CATALOGUE.get_or_init(|| {
+        let root = run::root();
         let doc = run::metadata();
-        match doc.map(read) {
+        match doc.map(|doc| read(doc, &root, &members(&root)?)) {
             Some(Ok(catalogue)) => catalogue,
             Some(Err(error)) => {
                 eprintln!(
@@ -170,39 +223,90 @@ pub fn exercise(name: &str) -> Option<&'static Exercise> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
-    /// The workspace describes every lesson binary and exercise, in the lesson's order.
+    /// A `cargo metadata` document of packages in the folders `folders` under `/w`, each with
+    /// one run.
+    fn doc_with(folders: &[&str]) -> Value {
+        let packages: Vec<Value> = folders
+            .iter()
+            .map(|folder| {
+                let name = folder.rsplit('/').next().unwrap();
+                json!({
+                    "name": name,
+                    "description": format!("what {name} shows"),
+                    "manifest_path": format!("/w/{folder}/Cargo.toml"),
+                    "metadata": {"lesson": {"runs": [
+                        {"name": name, "binary": name, "snapshot": name}
+                    ]}},
+                })
+            })
+            .collect();
+        json!({ "packages": packages })
+    }
+
+    fn names(catalogue: &Catalogue) -> Vec<&str> {
+        catalogue.runs.iter().map(|r| r.name.as_str()).collect()
+    }
+
+    /// The members' order is the lesson's, whatever order cargo lists the packages in.
     #[test]
-    fn the_catalogue_lists_the_lesson_in_order() {
-        let names: Vec<&str> = lessons().iter().map(|l| l.name.as_str()).collect();
+    fn the_lesson_is_in_the_order_of_the_members() {
+        let root = std::path::Path::new("/w");
+        let members = [
+            "crates/x",
+            "exercises/a",
+            "exercises/b",
+            "milestone",
+            "xtask",
+        ]
+        .map(str::to_owned);
+        let listed = doc_with(&["exercises/b", "exercises/a", "milestone"]);
         assert_eq!(
-            names,
-            [
-                "ex0-virtual-memory",
-                "ex1-segments",
-                "ex2-sbrk",
-                "ex3-mmap",
-                "milestone",
-                "milestone-contract",
-                "milestone-contract-library"
-            ]
+            names(&read(&listed, root, &members).unwrap()),
+            ["a", "b", "milestone"]
         );
-        let exercises: Vec<&str> = exercises().iter().map(|e| e.name.as_str()).collect();
+        // Inserting an exercise is one member more; nothing else moves.
+        let inserted =
+            ["exercises/a", "exercises/c", "exercises/b", "milestone"].map(str::to_owned);
+        let listed = doc_with(&["exercises/b", "exercises/c", "exercises/a", "milestone"]);
         assert_eq!(
-            exercises,
-            ["ex1-segments", "ex2-sbrk", "ex3-mmap", "milestone"]
+            names(&read(&listed, root, &inserted).unwrap()),
+            ["a", "c", "b", "milestone"]
         );
-        let ex2 = exercise("ex2-sbrk").unwrap();
-        assert_eq!(ex2.template, "exercises/ex2-sbrk/learn/parts.rs");
-        let contract = find("milestone-contract").unwrap();
-        assert_eq!(contract.args, ["contract"]);
-        assert_eq!(
-            contract.readme.as_deref(),
-            Some("milestone/learn/README.md")
+    }
+
+    /// A package the members do not list, or one that still says `order`, is refused, not
+    /// placed by chance.
+    #[test]
+    fn a_package_out_of_the_members_or_with_an_order_is_refused() {
+        let root = std::path::Path::new("/w");
+        let members = ["exercises/a".to_owned()];
+        let error = read(&doc_with(&["exercises/a", "exercises/z"]), root, &members).unwrap_err();
+        assert!(
+            format!("{error:#}").contains("z (exercises/z) is not in"),
+            "{error:#}"
         );
-        assert_eq!(
-            find("ex2-sbrk").unwrap().shows,
-            "the program break, grown with sbrk, written, read back and given back"
-        );
+        let mut ordered = doc_with(&["exercises/a"]);
+        ordered["packages"][0]["metadata"]["lesson"]["order"] = json!(3);
+        let error = read(&ordered, root, &members).unwrap_err();
+        assert!(format!("{error:#}").contains("has `order`"), "{error:#}");
+    }
+
+    /// This workspace: every exercise has the run its learner's run is compared with, and the
+    /// paths are the package's own.
+    #[test]
+    fn every_exercise_of_the_workspace_has_its_reference_run() {
+        assert!(!lessons().is_empty());
+        for exercise in exercises() {
+            assert!(
+                lessons().iter().any(|l| l.snapshot == exercise.snapshot),
+                "{}: no run has the snapshot {}",
+                exercise.name,
+                exercise.snapshot
+            );
+            assert!(run::root().join(&exercise.template).exists());
+            assert!(run::root().join(&exercise.reference).exists());
+        }
     }
 }

@@ -9,6 +9,7 @@ pub mod lessons;
 pub mod matrix;
 pub mod memcheck;
 pub mod mutants;
+pub mod new_exercise;
 pub mod picture;
 pub mod readme;
 pub mod run;

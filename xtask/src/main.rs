@@ -61,7 +61,7 @@ enum Command {
         #[arg(long)]
         release: bool,
     },
-    /// Run ex3-mmap and the milestone demo under valgrind (needs valgrind).
+    /// Run the lesson binaries that map memory under valgrind (needs valgrind).
     Memcheck,
     /// Run milestone's benchmarks and print the table of figures and goals.
     Bench {
@@ -89,9 +89,10 @@ enum Command {
         #[arg(long, requires = "reset")]
         yes: bool,
         /// For CI and whoever changes a reference: the templates are fresh, build clippy-clean
-        /// and stop at their first part; the references and the kept answers pass.
-        #[arg(long)]
-        verify: bool,
+        /// and stop at their first part; the references and the kept answers pass. With NAME,
+        /// only that exercise and its answers (xtask/answers/NAME/).
+        #[arg(long, value_name = "NAME", num_args = 0..=1)]
+        verify: Option<Option<String>>,
         /// For authors: judge one kept answer (xtask/answers/NAME/FILE.rs) against its header,
         /// as --verify does.
         #[arg(long, value_name = "FILE", conflicts_with_all = ["verify", "reset", "watch"])]
@@ -100,7 +101,7 @@ enum Command {
     /// Build and run your own program of an exercise (your learn/parts.rs with the lesson's
     /// driver), every line of it; flags after the name go to it (`--pause`, `--json`).
     Run {
-        /// The exercise: ex1-segments, ex2-sbrk, ex3-mmap or milestone.
+        /// The exercise, as `cargo xtask list` names it (your own programs).
         name: String,
         /// Flags for your program.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -108,7 +109,7 @@ enum Command {
     },
     /// The hint for the next part of an exercise that is still to do.
     Hint {
-        /// The exercise: ex1-segments, ex2-sbrk, ex3-mmap or milestone.
+        /// The exercise, as `cargo xtask list` names it (your own programs).
         name: String,
         /// Every hint of the exercise.
         #[arg(long)]
@@ -139,8 +140,22 @@ enum Command {
     /// Mutate every reference's parts with cargo-mutants and judge each mutant by the lesson's
     /// claims; fails on a survivor that xtask/mutants-allowed.toml does not list with why.
     Mutants {
-        /// Only this exercise: ex1-segments, ex2-sbrk, ex3-mmap or milestone.
+        /// Only this exercise, as `cargo xtask list` names it (your own programs).
         name: Option<String>,
+    },
+    /// For authors: write a working exercise, exercises/NAME/, with a driver of one step and
+    /// one claim, a reference of one part, its template, test, README, kept answers and
+    /// snapshot, and add it to the workspace's members (see docs/authoring.md).
+    NewExercise {
+        /// The package's name, also its folder under exercises/ (ex4-mprotect).
+        name: String,
+        /// What the lesson calls it ("exercise 4, guard pages").
+        #[arg(long)]
+        title: String,
+        /// The package it comes after in the lesson's order (default: the last under
+        /// exercises/).
+        #[arg(long, value_name = "PACKAGE")]
+        after: Option<String>,
     },
     /// Write every learner's template from its reference (for whoever changes a reference).
     Templates {
@@ -252,8 +267,8 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             let workspace = Workspace::here();
             let done = if let Some(answer) = answer {
                 learn::verify_answer(&workspace, &answer)
-            } else if verify {
-                learn::verify(&workspace)
+            } else if let Some(only) = verify {
+                learn::verify(&workspace, only.as_deref())
             } else if let Some(name) = reset {
                 learn::reset(&workspace, &name, yes)
             } else if watch {
@@ -289,6 +304,14 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Mutants { name } => xtask::mutants::run(name.as_deref()).map(held),
+        Command::NewExercise { name, title, after } => {
+            xtask::new_exercise::new_exercise(&xtask::new_exercise::NewExercise {
+                name,
+                title,
+                after,
+            })
+            .map(held)
+        }
         Command::Templates { yes } => learn::templates(&Workspace::here(), yes).map(held),
     }
 }

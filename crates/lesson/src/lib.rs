@@ -25,6 +25,7 @@ mod claims;
 pub mod events;
 mod format;
 pub mod glibc;
+mod memory;
 pub mod normalize;
 mod parts;
 mod record;
@@ -34,6 +35,7 @@ pub mod testing;
 
 pub use claims::Claim;
 pub use format::{bytes, count, human, io_error, moved, varying_bytes, varying_text};
+pub use memory::{is_os_error, newly_mapped, still_mapped};
 pub use parts::{EXIT_OPTIONAL_TO_DO, EXIT_TO_DO, PartError};
 pub use record::{Check, Fact, LessonInfo, Marks, Observation, RegionInfo, Step};
 pub use report::{CommonFlags, Lesson, MALLOC_ROOM, parse};

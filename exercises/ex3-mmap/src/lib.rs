@@ -14,9 +14,12 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, anyhow};
 use lesson::glibc::GlibcMalloc;
-use lesson::{Lesson, LessonInfo, Marks, bytes, count, io_error, varying_bytes, varying_text};
+use lesson::{
+    Lesson, LessonInfo, Marks, bytes, count, io_error, is_os_error, newly_mapped, still_mapped,
+    varying_bytes, varying_text,
+};
 use memcore::sys;
-use memcore::{Errno, Mapping, MemoryMap, Region, RegionKind, fault};
+use memcore::{Errno, Mapping, Region, RegionKind, fault};
 
 /// Deliberately not a multiple of the page size.
 pub const LEN: usize = 10_000;
@@ -53,18 +56,6 @@ const INFO: LessonInfo = lesson::info!(
 /// Runs the lesson with `parts`; the exit status says how it went (see the `lesson` crate).
 pub fn main(parts: &Parts) -> ExitCode {
     Lesson::start(INFO).run(|lesson| run(lesson, parts))
-}
-
-/// How many bytes of `[start, end)` were not mapped in `before`: the kernel may merge a new
-/// mapping with a neighbour that has the same permissions, so the region holding it can be
-/// larger than what was just mapped.
-fn newly_mapped(before: &MemoryMap, start: usize, end: usize) -> usize {
-    let old: usize = before
-        .regions()
-        .iter()
-        .map(|r| r.end.min(end).saturating_sub(r.start.max(start)))
-        .sum();
-    (end - start) - old
 }
 
 /// What steps 2 and 3 need when step 1 gave nothing.
@@ -121,31 +112,7 @@ fn map(lesson: &mut Lesson, parts: &Parts) -> Result<usize> {
             && region.end >= start + LEN,
         mapping_problem(&region, start),
     );
-    if GlibcMalloc::read()?.maps_every_request() {
-        // Each allocation made to read the maps got a mapping of its own, freed again or merged
-        // with ours: the maps before and after cannot tell our pages from malloc's.
-        lesson.fact(
-            "why newly mapped is not the lesson here",
-            "glibc's mmap threshold is tuned to nothing, so every allocation this program made \
-             to read the maps got an mmap of its own, which merge with ours or were unmapped \
-             where ours now lies",
-        );
-        lesson.check(
-            "the region holds the length rounded up to whole pages",
-            region.end >= start + rounded,
-            format!(
-                "it ends at {:#x}, before {:#x}",
-                region.end,
-                start + rounded
-            ),
-        );
-    } else {
-        lesson.check(
-            "the kernel mapped the length rounded up to whole pages",
-            new == rounded,
-            format!("{new} bytes were newly mapped, not {rounded}"),
-        );
-    }
+    lesson.check_newly_mapped(start, region.end, new, rounded)?;
     if writable && start.is_multiple_of(page) {
         return Ok(start);
     }
@@ -305,8 +272,7 @@ fn unmap(lesson: &mut Lesson, parts: &Parts, start: Option<usize>) -> Result<()>
     let gone_early = !sys::any_page_mapped(start, LEN);
     lesson.check(
         "an address that is not page aligned comes back as munmap's error, EINVAL",
-        matches!(&misaligned, Err(e) if e.raw_os_error().is_some_and(|c| Errno(c) == Errno::EINVAL))
-            && !gone_early,
+        is_os_error(&misaligned, Errno::EINVAL) && !gone_early,
         match &misaligned {
             Ok(()) => "unmap returned Ok(()) though munmap refused: check what munmap returns, \
                        and return io::Error::last_os_error() when it is -1"
@@ -330,7 +296,7 @@ fn unmap(lesson: &mut Lesson, parts: &Parts, start: Option<usize>) -> Result<()>
     lesson.check(
         "no page of it is mapped any more (mincore answers ENOMEM for each)",
         gone,
-        left.map_or_else(String::new, |page| still_mapped(start, page, &map)),
+        left.map_or_else(String::new, |page| still_mapped(start, LEN, page, &map)),
     );
     Ok(())
 }
@@ -349,25 +315,6 @@ fn mapping_problem(region: &Region, start: usize) -> String {
         "{start:#x} lies in {region} ({:#x}-{:#x}): {flag}",
         region.start, region.end
     )
-}
-
-/// Why a check that the memory at `start` is gone failed: `page` is the first page still
-/// mapped, with the region the maps show there.
-fn still_mapped(start: usize, page: usize, map: &MemoryMap) -> String {
-    let region = map.region_of(page).map_or_else(
-        || "though /proc/self/maps, read after, shows none".to_owned(),
-        |r| format!("in {r}"),
-    );
-    if page > start {
-        format!(
-            "the first {} went, but from {page:#x} on the pages are still mapped, {region}: \
-             munmap's length is in bytes, all {} of them, which it rounds up to whole pages",
-            bytes((page - start) as u64),
-            LEN
-        )
-    } else {
-        format!("a page at {page:#x} is still mapped, {region}")
-    }
 }
 
 /// Says why the maps show a region where a hole was a moment before: where glibc's malloc
@@ -442,7 +389,9 @@ fn owned_mapping(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
     };
     claim.holds(
         gone,
-        left.map_or_else(String::new, |page| still_mapped(owned_start, page, &map)),
+        left.map_or_else(String::new, |page| {
+            still_mapped(owned_start, LEN, page, &map)
+        }),
     );
     Ok(())
 }
@@ -580,13 +529,14 @@ fn touch_after_unmap(lesson: &mut Lesson) -> Result<()> {
         i32::from(unsafe { fault::probe_read(page_addr.as_ptr() as usize) })
     };
     // SAFETY: this process has only its main thread, and the child only maps, unmaps and loads.
-    let exit = unsafe { sys::fork_and_wait(child) }.context("fork failed")?;
-    lesson.fact("the child", exit.to_string());
-    lesson.check(
-        "the child was killed by SIGSEGV",
-        exit.signal_name() == Some("SIGSEGV"),
-        format!("the child {exit}"),
-    );
+    unsafe {
+        lesson.check_child_dies_of(
+            "the child",
+            "the child was killed by SIGSEGV",
+            "SIGSEGV",
+            child,
+        )
+    }?;
     lesson.say("This process carries on: the fault and the signal were the child's alone.");
     Ok(())
 }
@@ -600,11 +550,7 @@ fn ask_for_nothing(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
         Ok(p) => format!("Ok({:#x})", *p as usize),
     };
     lesson.fact("map(0) returned", &said);
-    let einval = refused
-        .as_ref()
-        .err()
-        .and_then(io::Error::raw_os_error)
-        .is_some_and(|code| Errno(code) == Errno::EINVAL);
+    let einval = is_os_error(&refused, Errno::EINVAL);
     let why = match &refused {
         Ok(p) if *p as usize == usize::MAX => "map returned (void *) -1, which is MAP_FAILED, \
              mmap's failure value, as if it were memory: compare with libc::MAP_FAILED and \
