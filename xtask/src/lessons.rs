@@ -37,6 +37,18 @@ impl LessonBinary {
     }
 }
 
+/// One run that `cargo xtask memcheck` makes under valgrind
+/// (`[[package.metadata.lesson.memcheck]]`).
+#[derive(Debug, Clone)]
+pub struct MemcheckRun {
+    /// What the report calls it.
+    pub name: String,
+    /// The binary to run.
+    pub binary: String,
+    /// Its arguments.
+    pub args: Vec<String>,
+}
+
 /// An exercise whose core the learner writes: a template of parts, run by the lesson's own
 /// driver as a second binary.
 #[derive(Debug, Clone)]
@@ -60,6 +72,17 @@ pub struct Exercise {
 struct Catalogue {
     runs: Vec<LessonBinary>,
     exercises: Vec<Exercise>,
+    memcheck: Vec<MemcheckRun>,
+}
+
+/// A run's `args`: every string of the array, none when there is none.
+fn args(run: &Value) -> Vec<String> {
+    run["args"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|a| a.as_str().map(str::to_owned))
+        .collect()
 }
 
 fn text(value: &Value, key: &str, package: &str) -> Result<String> {
@@ -148,17 +171,19 @@ fn read(doc: &Value, root: &std::path::Path, members: &[String]) -> Result<Catal
             catalogue.runs.push(LessonBinary {
                 name: text(run, "name", &name)?,
                 binary: text(run, "binary", &name)?,
-                args: run["args"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|a| a.as_str().map(str::to_owned))
-                    .collect(),
+                args: args(run),
                 snapshot: text(run, "snapshot", &name)?,
                 readme: run["readme"].as_str().map(|r| from_root(r.to_owned())),
                 shows: run["shows"]
                     .as_str()
                     .map_or_else(|| description.clone(), str::to_owned),
+            });
+        }
+        for run in lesson["memcheck"].as_array().into_iter().flatten() {
+            catalogue.memcheck.push(MemcheckRun {
+                name: text(run, "name", &name)?,
+                binary: text(run, "binary", &name)?,
+                args: args(run),
             });
         }
         let learn = &lesson["learn"];
@@ -210,6 +235,11 @@ pub fn find(name: &str) -> Option<&'static LessonBinary> {
     lessons().iter().find(|l| l.name == name)
 }
 
+/// The runs `cargo xtask memcheck` makes, in the lesson's order.
+pub fn memcheck_runs() -> &'static [MemcheckRun] {
+    &catalogue().memcheck
+}
+
 /// The exercises of learner mode, in the lesson's order.
 pub fn exercises() -> &'static [Exercise] {
     &catalogue().exercises
@@ -250,6 +280,35 @@ mod tests {
     }
 
     /// The members' order is the lesson's, whatever order cargo lists the packages in.
+    #[test]
+    fn memcheck_runs_are_read_from_the_package_that_names_them() {
+        let mut doc = doc_with(&["exercises/a", "milestone"]);
+        doc["packages"][1]["metadata"]["lesson"]["memcheck"] = json!([
+            {"name": "milestone", "binary": "milestone"},
+            {"name": "milestone (big)", "binary": "milestone", "args": ["100000", "7"]},
+        ]);
+        let members = ["exercises/a", "milestone"].map(str::to_owned);
+        let catalogue = read(&doc, std::path::Path::new("/w"), &members).unwrap();
+        let runs: Vec<(&str, &str, Vec<&str>)> = catalogue
+            .memcheck
+            .iter()
+            .map(|r| {
+                let args = r.args.iter().map(String::as_str).collect();
+                (r.name.as_str(), r.binary.as_str(), args)
+            })
+            .collect();
+        assert_eq!(
+            runs,
+            [
+                ("milestone", "milestone", vec![]),
+                ("milestone (big)", "milestone", vec!["100000", "7"]),
+            ]
+        );
+        doc["packages"][0]["metadata"]["lesson"]["memcheck"] = json!([{"binary": "a"}]);
+        let error = read(&doc, std::path::Path::new("/w"), &members).unwrap_err();
+        assert!(error.to_string().contains("has no name"), "{error}");
+    }
+
     #[test]
     fn the_lesson_is_in_the_order_of_the_members() {
         let root = std::path::Path::new("/w");
