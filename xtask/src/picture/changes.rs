@@ -132,23 +132,9 @@ pub fn describe(changes: &Changes) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use memcore::maps::MemoryMap;
 
     fn snapshot(maps: &str, program_break: u64) -> Snapshot {
-        Snapshot {
-            step: 1,
-            title: String::new(),
-            moment: None,
-            in_child: false,
-            regions: MemoryMap::parse(maps.as_bytes(), None)
-                .unwrap()
-                .regions()
-                .to_vec(),
-            lines: Vec::new(),
-            program_break,
-            marks: Vec::new(),
-            spans: Vec::new(),
-        }
+        Snapshot::of_maps(1, maps, program_break)
     }
 
     #[test]

@@ -526,23 +526,9 @@ mod tests {
     use super::*;
     use crate::picture::changes::changes;
     use crate::picture::model::Span;
-    use memcore::maps::MemoryMap;
 
     fn snapshot(maps: &str, program_break: u64) -> Snapshot {
-        Snapshot {
-            step: 2,
-            title: String::new(),
-            moment: None,
-            in_child: false,
-            regions: MemoryMap::parse(maps.as_bytes(), None)
-                .unwrap()
-                .regions()
-                .to_vec(),
-            lines: Vec::new(),
-            program_break,
-            marks: Vec::new(),
-            spans: Vec::new(),
-        }
+        Snapshot::of_maps(2, maps, program_break)
     }
 
     fn heap(start: u64, end: u64) -> String {

@@ -116,25 +116,14 @@ pub fn differences(yours: &Run, reference: &Run) -> Vec<Difference> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use memcore::maps::MemoryMap;
 
     fn snapshot(step: usize, maps: &str, program_break: u64, mark: u64) -> Snapshot {
         Snapshot {
-            step,
-            title: String::new(),
-            moment: None,
-            in_child: false,
-            regions: MemoryMap::parse(maps.as_bytes(), None)
-                .unwrap()
-                .regions()
-                .to_vec(),
-            lines: Vec::new(),
-            program_break,
             marks: vec![super::super::model::Mark {
                 label: "chunk 1".to_owned(),
                 address: mark,
             }],
-            spans: Vec::new(),
+            ..Snapshot::of_maps(step, maps, program_break)
         }
     }
 

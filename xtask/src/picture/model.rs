@@ -49,6 +49,28 @@ pub struct Snapshot {
     pub spans: Vec<Span>,
 }
 
+#[cfg(test)]
+impl Snapshot {
+    /// The snapshot of a step's end whose maps are `maps` and whose break is at
+    /// `program_break`, with no title, marks, spans or lines: what the picture's tests start from.
+    pub(crate) fn of_maps(step: usize, maps: &str, program_break: u64) -> Snapshot {
+        Snapshot {
+            step,
+            title: String::new(),
+            moment: None,
+            in_child: false,
+            regions: MemoryMap::parse(maps.as_bytes(), None)
+                .unwrap()
+                .regions()
+                .to_vec(),
+            lines: Vec::new(),
+            program_break,
+            marks: Vec::new(),
+            spans: Vec::new(),
+        }
+    }
+}
+
 /// One run of a lesson binary, as its snapshots tell it.
 #[derive(Debug, Clone)]
 pub struct Run {
