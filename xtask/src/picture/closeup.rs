@@ -355,8 +355,16 @@ pub fn still(after: &Snapshot, first: bool) -> Option<CloseUp> {
     let boundary = page_up(at, page);
     let mut points = vec![from, at, boundary];
     points.extend(span_points(after, from, boundary));
+    // Bytes between two of the step's spans (a chunk's size rounded up, say) are a gap; the
+    // rest below the break is simply below it.
+    let between = |start: u64, end: u64| {
+        let spans = &after.spans;
+        spans.iter().any(|s| s.start + s.len <= start) && spans.iter().any(|s| s.start >= end)
+    };
     let name = |start: u64, end: u64, _: Fill| {
-        if end <= at {
+        if end <= at && between(start, end) {
+            format!("a gap: {}", bytes(end - start))
+        } else if end <= at {
             format!("below the break: {}", bytes(end - start))
         } else {
             format!("slack, mapped but past the break: {}", bytes(end - start))
@@ -561,6 +569,27 @@ mod tests {
         assert!(close.segments[1].changed && !close.segments[0].changed);
         let lines: Vec<u64> = close.lines.iter().map(|l| l.address).collect();
         assert_eq!(lines, [old - p, old, new, boundary]);
+    }
+
+    #[test]
+    fn a_frame_that_moved_nothing_names_the_gap_between_two_chunks_as_a_gap() {
+        let p = page();
+        let (start, at) = (0x1000_0000, 0x1000_0000 + 4 * p);
+        let mut after = snapshot(&heap(start, at), at);
+        let span = |label: &str, start: u64, len: u64| Span {
+            label: label.to_owned(),
+            start,
+            len,
+        };
+        // Chunk 1 asked for 24 bytes and was given 32; chunk 2 starts after them.
+        after.spans = vec![
+            span("chunk 1", at - p, 24),
+            span("chunk 2", at - p + 32, 100),
+        ];
+        let close = still(&after, false).unwrap();
+        let labels: Vec<&str> = close.segments.iter().map(|s| s.label.as_str()).collect();
+        assert!(labels[1].starts_with("a gap: 8 bytes"), "{labels:?}");
+        assert!(labels[3].starts_with("below the break:"), "{labels:?}");
     }
 
     #[test]
