@@ -12,7 +12,12 @@
 //! - <https://man7.org/linux/man-pages/man5/proc_pid_maps.5.html>
 
 use std::fmt;
-use std::io::{self, BufRead};
+use std::io::BufRead;
+
+use crate::procfs::ProcError;
+
+/// What a malformed line's error calls the file it is in.
+const MAPS: &str = "the maps file";
 
 /// The access a mapping allows, as the four letters `rwxp` / `rwxs` of the maps file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -192,29 +197,6 @@ impl fmt::Display for Region {
     }
 }
 
-/// What can go wrong reading or parsing the maps file.
-#[derive(Debug, thiserror::Error)]
-pub enum MapsError {
-    /// Reading the file failed.
-    #[error("cannot read {what}: {source}")]
-    Io {
-        /// What was being read.
-        what: &'static str,
-        /// Why it failed.
-        source: io::Error,
-    },
-    /// A line is not in the format the kernel writes.
-    #[error("line {line} of the maps file is malformed ({reason}): {text:?}")]
-    Malformed {
-        /// 1-based line number.
-        line: usize,
-        /// Which field was wrong.
-        reason: &'static str,
-        /// The line itself.
-        text: String,
-    },
-}
-
 /// All of a process's regions, in address order, as one snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MemoryMap {
@@ -309,9 +291,9 @@ impl MemoryMap {
     /// data, data and bss. Without it they count as mapped files.
     ///
     /// # Errors
-    /// [`MapsError::Malformed`] for a line not in the kernel's format (never a panic), or
-    /// [`MapsError::Io`] if reading fails.
-    pub fn parse<R: BufRead>(mut reader: R, exe: Option<&str>) -> Result<MemoryMap, MapsError> {
+    /// [`ProcError::Malformed`] for a line not in the kernel's format (never a panic), or
+    /// [`ProcError::Io`] if reading fails.
+    pub fn parse<R: BufRead>(mut reader: R, exe: Option<&str>) -> Result<MemoryMap, ProcError> {
         let mut regions: Vec<Region> = Vec::new();
         let mut bytes = Vec::new();
         let mut number = 0;
@@ -319,8 +301,8 @@ impl MemoryMap {
             bytes.clear();
             let read = reader
                 .read_until(b'\n', &mut bytes)
-                .map_err(|source| MapsError::Io {
-                    what: "the maps text",
+                .map_err(|source| ProcError::Io {
+                    file: "the maps text",
                     source,
                 })?;
             if read == 0 {
@@ -333,13 +315,15 @@ impl MemoryMap {
             if line.is_empty() {
                 continue;
             }
-            let mut region = parse_line(line).map_err(|reason| MapsError::Malformed {
+            let mut region = parse_line(line).map_err(|reason| ProcError::Malformed {
+                file: MAPS,
                 line: number,
                 reason,
                 text: line.to_owned(),
             })?;
             if regions.last().is_some_and(|p| region.start < p.end) {
-                return Err(MapsError::Malformed {
+                return Err(ProcError::Malformed {
+                    file: MAPS,
                     line: number,
                     reason: "the region overlaps or precedes the previous one",
                     text: line.to_owned(),
@@ -355,17 +339,17 @@ impl MemoryMap {
     /// [`MemoryMap::parse`] takes to tell the executable's mappings apart).
     ///
     /// # Errors
-    /// [`MapsError::Io`] if either file cannot be read.
-    pub fn read_self_text() -> Result<(String, String), MapsError> {
-        let exe = std::fs::read_link("/proc/self/exe").map_err(|source| MapsError::Io {
-            what: "/proc/self/exe",
+    /// [`ProcError::Io`] if either file cannot be read.
+    pub fn read_self_text() -> Result<(String, String), ProcError> {
+        let exe = std::fs::read_link("/proc/self/exe").map_err(|source| ProcError::Io {
+            file: "/proc/self/exe",
             source,
         })?;
         let exe = exe.to_string_lossy();
         let exe = exe.strip_suffix(" (deleted)").unwrap_or(&exe).to_owned();
         let text =
-            crate::procfs::read_at_once("/proc/self/maps").map_err(|source| MapsError::Io {
-                what: "/proc/self/maps",
+            crate::procfs::read_at_once("/proc/self/maps").map_err(|source| ProcError::Io {
+                file: "/proc/self/maps",
                 source,
             })?;
         Ok((String::from_utf8_lossy(&text).into_owned(), exe))
@@ -375,9 +359,9 @@ impl MemoryMap {
     /// `/proc/self/exe`.
     ///
     /// # Errors
-    /// [`MapsError::Io`] if either file cannot be read; [`MapsError::Malformed`] if the kernel's
+    /// [`ProcError::Io`] if either file cannot be read; [`ProcError::Malformed`] if the kernel's
     /// text does not parse.
-    pub fn read_self() -> Result<MemoryMap, MapsError> {
+    pub fn read_self() -> Result<MemoryMap, ProcError> {
         // The whole file is read with nothing allocated between the kernel's pages of it, or it
         // would show a map that never existed.
         let (text, exe) = MemoryMap::read_self_text()?;
@@ -578,7 +562,8 @@ mod tests {
         for (line, reason) in cases {
             let text = format!("1-2 r--p 0 00:00 0\n{line}\n");
             match MemoryMap::parse(text.as_bytes(), None) {
-                Err(MapsError::Malformed {
+                Err(ProcError::Malformed {
+                    file: MAPS,
                     line: 2,
                     reason: r,
                     text,
@@ -592,7 +577,7 @@ mod tests {
         let overlapping = "1000-3000 r--p 0 00:00 0\n2000-4000 r--p 0 00:00 0\n";
         assert!(matches!(
             MemoryMap::parse(overlapping.as_bytes(), None),
-            Err(MapsError::Malformed { line: 2, .. })
+            Err(ProcError::Malformed { line: 2, .. })
         ));
     }
 
