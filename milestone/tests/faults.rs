@@ -12,40 +12,51 @@ use std::process::Command;
 use std::ptr::NonNull;
 
 use common::Outcome;
+use memcore::procfs;
 use memcore::sys::{self, ChildExit};
 use milestone::{ChunkError, ChunkManager, Errno, Policy};
 
 const MIB: usize = 1 << 20;
 
-/// A kB figure from /proc/self/status (`VmSize`, `VmData`).
-fn status_kb(field: &str) -> usize {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
-        .and_then(|v| v.trim().trim_end_matches(" kB").parse().ok())
-        .unwrap_or(0)
+/// A limit a child sets on itself, with memcore's wrappers.
+#[derive(Debug, Clone, Copy)]
+enum Limit {
+    /// `RLIMIT_AS`, on `VmSize`.
+    AddressSpace,
+    /// `RLIMIT_DATA`, on `VmData`.
+    Data,
 }
 
-fn set_limit(resource: libc::__rlimit_resource_t, bytes: usize) -> bool {
-    let limit = libc::rlimit {
-        rlim_cur: bytes as libc::rlim_t,
-        rlim_max: libc::RLIM_INFINITY,
-    };
-    // SAFETY: setrlimit reads the struct we pass.
-    unsafe { libc::setrlimit(resource, &limit) == 0 }
+impl Limit {
+    /// What the process uses now of what the limit limits, in bytes (0 if unreadable).
+    fn used(self) -> u64 {
+        let (size, data) = procfs::address_space().unwrap_or((0, 0));
+        match self {
+            Limit::AddressSpace => size,
+            Limit::Data => data,
+        }
+    }
+
+    /// Sets the soft limit to `bytes`; whether it was set.
+    fn set(self, bytes: u64) -> bool {
+        match self {
+            Limit::AddressSpace => sys::set_address_space_limit(Some(bytes)),
+            Limit::Data => sys::set_data_limit(Some(bytes)),
+        }
+        .is_ok()
+    }
 }
 
 /// In the child: fills memory up to the limit with 1 MiB chunks, then checks the refusal.
 /// Returns 0, or the number of the check that failed (and says which on stderr).
-fn refuse_then_recover(resource: libc::__rlimit_resource_t, used_kb_field: &str) -> i32 {
+fn refuse_then_recover(limit: Limit) -> i32 {
     let fail = |code: i32, what: String| {
         eprintln!("faults: {what}");
         code
     };
     let mut held: Vec<NonNull<u8>> = Vec::with_capacity(1024);
     let mut m = ChunkManager::new(Policy::glibc());
-    if !set_limit(resource, status_kb(used_kb_field) * 1024 + 24 * MIB) {
+    if !limit.set(limit.used() + 24 * MIB as u64) {
         return fail(2, "setrlimit failed".into());
     }
     let refusal = loop {
@@ -103,9 +114,9 @@ fn refuse_then_recover(resource: libc::__rlimit_resource_t, used_kb_field: &str)
     }
 }
 
-fn in_child(resource: libc::__rlimit_resource_t, field: &'static str) -> Outcome {
+fn in_child(limit: Limit) -> Outcome {
     // SAFETY: this process has one thread, so the child inherits no lock held elsewhere.
-    let exit = unsafe { sys::fork_and_wait(|| refuse_then_recover(resource, field)) };
+    let exit = unsafe { sys::fork_and_wait(|| refuse_then_recover(limit)) };
     assert!(
         exit == Ok(ChildExit::Exited(0)),
         "the child ended with {exit:?}"
@@ -114,21 +125,22 @@ fn in_child(resource: libc::__rlimit_resource_t, field: &'static str) -> Outcome
 }
 
 fn a_low_address_space_limit_is_refused_and_recovered() -> Outcome {
-    in_child(libc::RLIMIT_AS, "VmSize")
+    in_child(Limit::AddressSpace)
 }
 
 fn a_low_data_limit_is_refused_and_recovered() -> Outcome {
-    in_child(libc::RLIMIT_DATA, "VmData")
+    in_child(Limit::Data)
 }
 
 fn the_demo_under_a_limit_prints_one_line_and_exits_1() -> Outcome {
     let mut demo = Command::new(env!("CARGO_BIN_EXE_milestone"));
     demo.arg("1073741824");
-    // SAFETY: the closure runs in the child between fork and exec, and only calls setrlimit,
-    // which is async-signal-safe.
+    // SAFETY: the closure runs in the child between fork and exec, and only calls getrlimit and
+    // setrlimit, which are async-signal-safe, and allocates nothing (memcore's error is a call's
+    // name and an errno).
     unsafe {
         demo.pre_exec(|| {
-            if set_limit(libc::RLIMIT_AS, 512 * MIB) {
+            if Limit::AddressSpace.set(512 * MIB as u64) {
                 Ok(())
             } else {
                 Err(std::io::Error::last_os_error())

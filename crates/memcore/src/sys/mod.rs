@@ -36,7 +36,7 @@ pub use mmap::{
 };
 pub use process::{
     ChildExit, address_space_limit, data_limit, fork_and_wait, glibc_version, personality,
-    set_address_space_limit, signal_name, stack_limit, wait_for_line,
+    set_address_space_limit, set_data_limit, signal_name, stack_limit, wait_for_line,
 };
 
 /// `sysconf(_SC_PAGESIZE)`—The size of a page, in bytes; read once and cached.

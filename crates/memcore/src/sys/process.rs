@@ -180,17 +180,35 @@ pub fn address_space_limit() -> Option<u64> {
 /// # References
 /// - <https://man7.org/linux/man-pages/man2/getrlimit.2.html>
 pub fn set_address_space_limit(bytes: Option<u64>) -> Result<(), Error> {
+    set_soft_limit(libc::RLIMIT_AS, bytes)
+}
+
+/// `setrlimit(RLIMIT_DATA)`, the soft limit alone—Sets the limit of this process's data segment
+/// (the break's heap and its private writable mappings) to `bytes`, `None` for unlimited, and
+/// keeps the hard limit. As with [`set_address_space_limit`], nothing already mapped is
+/// unmapped: later growth fails with `ENOMEM`.
+///
+/// # Errors
+/// As [`set_address_space_limit`].
+///
+/// # References
+/// - <https://man7.org/linux/man-pages/man2/getrlimit.2.html>
+pub fn set_data_limit(bytes: Option<u64>) -> Result<(), Error> {
+    set_soft_limit(libc::RLIMIT_DATA, bytes)
+}
+
+fn set_soft_limit(resource: libc::__rlimit_resource_t, bytes: Option<u64>) -> Result<(), Error> {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
     };
     // SAFETY: getrlimit writes the limit into our local struct.
-    if unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut limit) } != 0 {
+    if unsafe { libc::getrlimit(resource, &mut limit) } != 0 {
         return Err(Error::last_os("getrlimit"));
     }
     limit.rlim_cur = bytes.unwrap_or(libc::RLIM_INFINITY);
     // SAFETY: setrlimit reads our local struct; a limit changes no memory already mapped.
-    if unsafe { libc::setrlimit(libc::RLIMIT_AS, &limit) } != 0 {
+    if unsafe { libc::setrlimit(resource, &limit) } != 0 {
         return Err(Error::last_os("setrlimit"));
     }
     Ok(())
