@@ -315,10 +315,9 @@ fn next(results: &[(&Exercise, Status, Option<Progress>)]) -> Option<String> {
     })
 }
 
-/// Prints how each exercise stands, what to do next and `learn: D of N done`; returns whether
-/// all are done.
-pub fn report(results: &[(&Exercise, Status, Option<Progress>)]) -> bool {
-    println!("learn: your parts, run and checked by the lesson's own programs");
+/// Prints how each exercise stands, a line or more each, and nothing about what comes next:
+/// for a judgement of some exercises alone (`learn --verify`, `learn --answer`).
+pub fn report_exercises(results: &[(&Exercise, Status, Option<Progress>)]) {
     let width = results
         .iter()
         .map(|(e, ..)| e.name.len())
@@ -327,6 +326,13 @@ pub fn report(results: &[(&Exercise, Status, Option<Progress>)]) -> bool {
     for (exercise, status, progress) in results {
         report_one(exercise, status, progress.as_ref(), width);
     }
+}
+
+/// Prints how each exercise stands, what to do next and `learn: D of N done`; returns whether
+/// all are done.
+pub fn report(results: &[(&Exercise, Status, Option<Progress>)]) -> bool {
+    println!("learn: your parts, run and checked by the lesson's own programs");
+    report_exercises(results);
     let next = next(results);
     println!(
         "{}",

@@ -5,9 +5,8 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 
 use super::files::{fresh_template, read};
-use super::{
-    Cpus, Finding, Kind, Place, Status, Workspace, check, judged_on, learner_binary, report,
-};
+use super::render::report_exercises;
+use super::{Cpus, Finding, Kind, Place, Status, Workspace, check, judged_on, learner_binary};
 use crate::lessons::{Exercise, exercises};
 use crate::template;
 
@@ -183,7 +182,7 @@ pub fn verify(workspace: &Workspace, only: Option<&str>) -> Result<bool> {
         println!("verify: FAILED: {what}");
         ok = false;
     };
-    println!("verify: the committed templates are fresh");
+    println!("verify: every template is fresh (what `cargo xtask templates` writes)");
     templates_fresh(workspace, exercises, &mut fail)?;
     println!("verify: every template builds clippy-clean");
     templates_clippy_clean(workspace, exercises, &mut fail)?;
@@ -243,7 +242,11 @@ fn templates_clippy_clean(
         .status()
         .context("failed to run `cargo clippy`")?;
     if !status.success() {
-        fail("clippy found something in a template (above)".to_owned());
+        fail(
+            "clippy found something (above) in a template or in the driver it builds on \
+             (src/lib.rs), with -D warnings"
+                .to_owned(),
+        );
     }
     Ok(())
 }
@@ -276,7 +279,7 @@ fn templates_stop_at_first_part(
         }
         results.push((exercise, status, None));
     }
-    report(&results);
+    report_exercises(&results);
     Ok(())
 }
 
@@ -318,7 +321,7 @@ fn references_done(
         }
         results.push((exercise, status, None));
     }
-    report(&results);
+    report_exercises(&results);
     Ok(())
 }
 
@@ -362,7 +365,7 @@ pub fn verify_answer(workspace: &Workspace, file: &std::path::Path) -> Result<bo
     }
     for cpus in runs {
         let judged = judged_on(&copy, exercise, cpus)?;
-        report(&[(exercise, judged.status.clone(), None)]);
+        report_exercises(&[(exercise, judged.status.clone(), None)]);
         let on = if cpus == Cpus::One {
             ", on one CPU"
         } else {
