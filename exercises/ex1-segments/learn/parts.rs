@@ -22,7 +22,8 @@ use ex1_segments::Parts;
 
 // What your parts use from Rust, a line each (no system call: the driver reads the maps):
 // - `&raw const x` gives `x`'s address as a `*const T`, without making a reference to it;
-//   `as usize` turns that pointer into a number, and a function pointer too;
+//   `as usize` turns that pointer into a number. A function's name becomes a pointer by a cast
+//   to its pointer type (here `fn() -> usize`); cast straight to `usize`, it warns;
 // - `std::hint::black_box(value: T) -> T` hands `value` back untouched, but the optimiser
 //   may not assume what becomes of it: the local of step 1 stays a real variable on the stack,
 //   with an address, instead of being folded into a constant. Optional, and harmless;

@@ -250,7 +250,7 @@ fn grow(lesson: &mut Lesson, parts: &Parts) -> Result<Memory> {
     lesson.observe_in(&map, "the new program break", grown);
     lesson.fact(
         "the break moved by",
-        bytes(grown.wrapping_sub(start) as u64),
+        bytes(grown.wrapping_sub(before) as u64),
     );
     lesson.fact("this machine's page size", varying_bytes(page as u64));
     lesson.fact(
@@ -561,7 +561,13 @@ fn give_back(lesson: &mut Lesson, parts: &Parts, memory: Option<Memory>) -> Resu
         format!("give_back({start:#x}, {GROWTH})"),
         || unsafe { (parts.give_back)(start as *mut u8, GROWTH) },
     )?;
-    given.map_err(|e| anyhow::anyhow!("give_back failed: {}", io_error(&e)))?;
+    given.map_err(|e| {
+        anyhow::anyhow!(
+            "give_back refused: {}; but the break was at {grown:#x}, start + len, the end of our \
+             memory, so it had to give it back",
+            io_error(&e)
+        )
+    })?;
     let now = sys::program_break() as usize;
     lesson.observe("the program break after shrinking", now)?;
     lesson.check(

@@ -68,6 +68,14 @@ pub fn request(n: usize) -> io::Result<*mut u8> {
     // HINT: `isize::try_from(n)` refuses what does not fit. `libc::sbrk(increment)` returns the
     // HINT: old break, or `usize::MAX as *mut c_void` (that is, (void *) -1) on failure, when
     // HINT: `io::Error::last_os_error()` holds errno.
+    // WHEN: sbrk's failure value
+    // CAUSE: sbrk's result went back unchecked. On failure it returns (void *) -1, an address
+    // CAUSE: no memory is at: compare it, as a `usize`, with `usize::MAX` before you return it,
+    // CAUSE: and return `Err(io::Error::last_os_error())` when they are equal.
+    // WHEN: than the old break
+    // CAUSE: The pointer returned is not the old break. sbrk(n) returns where the break was
+    // CAUSE: before it moved, which is where the new memory starts; do not add `n` to it, and do
+    // CAUSE: not ask sbrk(0) again afterwards.
     let increment = isize::try_from(n).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
     // SAFETY: growing the break hands out new memory past the old break; it cannot touch memory
     // anyone holds.
@@ -146,7 +154,14 @@ pub unsafe fn give_back(start: *mut u8, len: usize) -> io::Result<()> {
     // SHAPE: otherwise `Ok(())`.
     // HINT: Compare `libc::sbrk(0)` with `start.wrapping_add(len)` first, and return
     // HINT: `Err(io::Error::other("..."))` when they differ. `len` must fit an `isize` to be
-    // HINT: negated; `libc::sbrk(-(len as isize))` fails like in step 2.
+    // HINT: negated; `libc::sbrk(-(len as isize))` fails like `sbrk` in step 2.
+    // WHEN: it accepted
+    // CAUSE: give_back shrank the break without looking where it is. Someone else's memory
+    // CAUSE: may lie above yours: call sbrk(0) first, and when it is not `start + len`, return
+    // CAUSE: an error before any sbrk with a negative increment.
+    // WHEN: so it had to give it back
+    // CAUSE: give_back compared the break with the wrong address. The break is where your
+    // CAUSE: memory ends, `start.wrapping_add(len)`, not `start`, when nobody has moved it.
     // SAFETY: sbrk(0) moves nothing.
     let now = unsafe { libc::sbrk(0) }.cast::<u8>();
     if now != start.wrapping_add(len) {

@@ -487,7 +487,8 @@ fn standing(
         broke: verdict
             .findings
             .iter()
-            .any(|f| f.kind != Kind::Claim && about(&f.part)),
+            .find(|f| f.kind != Kind::Claim && about(&f.part))
+            .map(|f| f.kind),
         returned: outcome
             .events
             .iter()

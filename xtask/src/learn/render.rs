@@ -147,8 +147,18 @@ fn standing(part: &Standing) -> String {
     if part.not_reached > 0 {
         said.push(format!("{} not reached", part.not_reached));
     }
-    if part.broke {
-        said.push("it did not return".to_owned());
+    if let Some(kind) = part.broke {
+        said.push(
+            match kind {
+                Kind::Stopped => "its step could not go on",
+                Kind::Panic => "it panicked",
+                Kind::Crash => "the run crashed in it",
+                Kind::Timeout => "it did not return in time",
+                Kind::Exit => "the run exited in it",
+                Kind::Claim => "a claim failed",
+            }
+            .to_owned(),
+        );
     }
     format!("`{}` {}", part.part, said.join(", "))
 }
@@ -164,7 +174,9 @@ fn progress_lines(progress: &Progress) -> Vec<String> {
     let begun: Vec<String> = progress
         .parts
         .iter()
-        .filter(|p| !p.is_done() && !p.to_do && (p.met + p.failed + p.followed > 0 || p.broke))
+        .filter(|p| {
+            !p.is_done() && !p.to_do && (p.met + p.failed + p.followed > 0 || p.broke.is_some())
+        })
         .map(standing)
         .collect();
     if !begun.is_empty() {
@@ -365,6 +377,30 @@ mod tests {
             consequences: Vec::new(),
             printed: vec!["  bytes written: 16".to_owned()],
         }
+    }
+
+    #[test]
+    fn a_part_whose_step_could_not_go_on_is_not_said_to_have_not_returned() {
+        let give_back = Standing {
+            part: "give_back".to_owned(),
+            met: 2,
+            failed: 0,
+            followed: 0,
+            not_reached: 1,
+            wait_for_optional: 0,
+            to_do: false,
+            broke: Some(Kind::Stopped),
+            returned: true,
+        };
+        assert_eq!(
+            standing(&give_back),
+            "`give_back` 2 claims met, 1 not reached, its step could not go on"
+        );
+        let panicked = Standing {
+            broke: Some(Kind::Panic),
+            ..give_back
+        };
+        assert!(standing(&panicked).ends_with("it panicked"));
     }
 
     #[test]

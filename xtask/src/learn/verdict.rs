@@ -145,8 +145,9 @@ pub struct Standing {
     pub wait_for_optional: usize,
     /// It is still `todo!()`.
     pub to_do: bool,
-    /// It panicked, crashed, timed out or exited, or a step stopped at it.
-    pub broke: bool,
+    /// How a step or the run ended at it, when one did: it panicked, crashed, timed out or
+    /// exited, or a step could not go on there.
+    pub broke: Option<Kind>,
     /// It returned at least once.
     pub returned: bool,
 }
@@ -156,7 +157,7 @@ impl Standing {
     pub fn is_done(&self) -> bool {
         self.returned
             && !self.to_do
-            && !self.broke
+            && self.broke.is_none()
             && self.failed == 0
             && self.followed == 0
             && self.not_reached == self.wait_for_optional
