@@ -563,8 +563,8 @@ fn give_back(lesson: &mut Lesson, parts: &Parts, memory: Option<Memory>) -> Resu
     )?;
     given.map_err(|e| {
         anyhow::anyhow!(
-            "give_back refused: {}; but the break was at {grown:#x}, start + len, the end of our \
-             memory, so it had to give it back",
+            "give_back refused: {}. But the break was at {grown:#x}, start + len: our memory was \
+             on top, and it had to give it back",
             io_error(&e)
         )
     })?;

@@ -159,7 +159,7 @@ pub unsafe fn give_back(start: *mut u8, len: usize) -> io::Result<()> {
     // CAUSE: give_back shrank the break without looking where it is. Someone else's memory
     // CAUSE: may lie above yours: call sbrk(0) first, and when it is not `start + len`, return
     // CAUSE: an error before any sbrk with a negative increment.
-    // WHEN: so it had to give it back
+    // WHEN: our memory was on top
     // CAUSE: give_back compared the break with the wrong address. The break is where your
     // CAUSE: memory ends, `start.wrapping_add(len)`, not `start`, when nobody has moved it.
     // SAFETY: sbrk(0) moves nothing.
