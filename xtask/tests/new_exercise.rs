@@ -10,11 +10,14 @@ use xtask::run;
 
 const NAME: &str = "ex9-trial";
 
-/// Runs `cargo ARGS` in the copy at `root`, with its own target folder.
+/// Runs `cargo ARGS` in the copy at `root`, with its own target folder. `CI` is removed: the
+/// copy is a scratch workspace whose new exercise must be blessed, and under CI `--bless` writes
+/// nothing (it guards the real tree, not this copy).
 fn cargo(root: &Path, target: &Path, args: &[&str]) -> Output {
     let out = Command::new(run::cargo())
         .current_dir(root)
         .env("CARGO_TARGET_DIR", target)
+        .env_remove("CI")
         .args(args)
         .output()
         .expect("cargo runs");
