@@ -50,14 +50,14 @@ pub struct MemcheckRun {
 }
 
 /// An exercise whose core the learner writes: a template of parts, run by the lesson's own
-/// driver as a second binary.
+/// driver as the binary of a package of its own (`learn/Cargo.toml`), of the same name.
 #[derive(Debug, Clone)]
 pub struct Exercise {
     /// The name learners type (`cargo xtask hint ex2-sbrk`); also the package.
     pub name: String,
     /// What the lesson calls it.
     pub title: String,
-    /// The binary that runs the learner's parts.
+    /// The binary that runs the learner's parts, and the package that holds it.
     pub binary: String,
     /// The reference parts, relative to the workspace root.
     pub reference: String,

@@ -15,7 +15,7 @@ use crate::run;
 
 /// The files written, as (file under `xtask/new-exercise/`, where it goes, relative to the
 /// exercise's folder or, for an answer, to the workspace root with `@NAME@` replaced).
-const FILES: [(&str, &str, &str); 9] = [
+const FILES: [(&str, &str, &str); 10] = [
     (
         "Cargo.toml.in",
         include_str!("../new-exercise/Cargo.toml.in"),
@@ -40,6 +40,11 @@ const FILES: [(&str, &str, &str); 9] = [
         "src/parts.rs.in",
         include_str!("../new-exercise/src/parts.rs.in"),
         "src/parts.rs",
+    ),
+    (
+        "learn/Cargo.toml.in",
+        include_str!("../new-exercise/learn/Cargo.toml.in"),
+        "learn/Cargo.toml",
     ),
     (
         "learn/main.rs.in",
@@ -104,8 +109,9 @@ fn valid_name(name: &str) -> bool {
         && !name.ends_with('-')
 }
 
-/// The root `Cargo.toml`'s text with `folder` added to its members right after the member
-/// whose last component is `after` (or after the last under `exercises/`).
+/// The root `Cargo.toml`'s text with `folder` and its learner's package, `folder/learn`, added
+/// to its members right after the member whose last component is `after` and the members
+/// inside it (or after the last under `exercises/`).
 ///
 /// # Errors
 /// When there is no such member, or `folder` is one already.
@@ -125,10 +131,17 @@ pub fn with_member(manifest: &str, folder: &str, after: Option<&str>) -> Result<
         bail!("{folder} is already a member of the workspace");
     }
     let place = match after {
-        Some(after) => members
-            .iter()
-            .find(|(_, m)| m.rsplit('/').next() == Some(after))
-            .with_context(|| format!("no member of the workspace is called {after}"))?,
+        Some(after) => {
+            let (_, package) = members
+                .iter()
+                .find(|(_, m)| m.rsplit('/').next() == Some(after))
+                .with_context(|| format!("no member of the workspace is called {after}"))?;
+            let inside = format!("{package}/");
+            members
+                .iter()
+                .rfind(|(_, m)| m == package || m.starts_with(&inside))
+                .context("the member is gone")?
+        }
         None => members
             .iter()
             .rfind(|(_, m)| m.starts_with("exercises/"))
@@ -138,6 +151,7 @@ pub fn with_member(manifest: &str, folder: &str, after: Option<&str>) -> Result<
     let indent = &line[..line.len() - line.trim_start().len()];
     let mut out: Vec<String> = lines.iter().map(|l| (*l).to_owned()).collect();
     out.insert(place.0 + 1, format!("{indent}\"{folder}\","));
+    out.insert(place.0 + 2, format!("{indent}\"{folder}/learn\","));
     Ok(out.join("\n") + "\n")
 }
 
@@ -209,7 +223,7 @@ pub fn new_exercise(new: &NewExercise) -> Result<bool> {
     let path = workspace.template(&exercise);
     std::fs::write(&path, template).with_context(|| format!("cannot write {}", path.display()))?;
     println!("new-exercise: wrote {}", shown(&workspace.root, &path));
-    println!("new-exercise: added {folder} to the workspace's members");
+    println!("new-exercise: added {folder} and {folder}/learn to the workspace's members");
     println!(
         "new-exercise: blessing its snapshot (cargo xtask check {} --bless)",
         new.name
@@ -243,17 +257,21 @@ mod tests {
     use super::*;
 
     const MANIFEST: &str = "[workspace]\nmembers = [\n    \"crates/lesson\",\n    \
-                            \"exercises/ex1-a\",\n    \"exercises/ex2-b\",\n    \"milestone\",\n]\n";
+                            \"exercises/ex1-a\",\n    \"exercises/ex1-a/learn\",\n    \
+                            \"exercises/ex2-b\",\n    \"exercises/ex2-b/learn\",\n    \
+                            \"milestone\",\n]\n";
 
     #[test]
-    fn the_member_goes_where_after_says_or_after_the_last_exercise() {
+    fn the_members_go_where_after_says_or_after_the_last_exercise() {
+        let new = "\"exercises/ex9\",\n    \"exercises/ex9/learn\",\n";
         let after_first = with_member(MANIFEST, "exercises/ex9", Some("ex1-a")).unwrap();
-        assert!(
-            after_first
-                .contains("\"exercises/ex1-a\",\n    \"exercises/ex9\",\n    \"exercises/ex2-b\"")
-        );
+        assert!(after_first.contains(&format!(
+            "\"exercises/ex1-a/learn\",\n    {new}    \"exercises/ex2-b\""
+        )));
         let last = with_member(MANIFEST, "exercises/ex9", None).unwrap();
-        assert!(last.contains("\"exercises/ex2-b\",\n    \"exercises/ex9\",\n    \"milestone\""));
+        assert!(last.contains(&format!(
+            "\"exercises/ex2-b/learn\",\n    {new}    \"milestone\""
+        )));
         assert!(with_member(MANIFEST, "exercises/ex9", Some("nothing")).is_err());
         assert!(with_member(MANIFEST, "exercises/ex2-b", None).is_err());
     }

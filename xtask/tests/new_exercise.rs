@@ -64,7 +64,9 @@ fn a_new_exercise_passes_every_check_right_after_it_is_written() {
         assert!(root.join(file).exists(), "{file} was not written");
     }
     let members = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
-    assert!(members.contains("\"exercises/ex3-mmap\",\n    \"exercises/ex9-trial\","));
+    assert!(members.contains(
+        "\"exercises/ex3-mmap/learn\",\n    \"exercises/ex9-trial\",\n    \"exercises/ex9-trial/learn\","
+    ));
     let again = cargo(
         &root,
         &target,

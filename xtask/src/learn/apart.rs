@@ -1,6 +1,6 @@
 //! The learner's files are kept apart: a file that does not compile breaks only `cargo xtask
 //! learn` and `cargo xtask run`, which say so with the compiler's error. Every other command
-//! builds without it, since the learner's binaries need their package's `learn` feature.
+//! builds without it, since each learner's binary needs its package's `learn` feature.
 //! `cargo xtask learn --verify` proves it here, in its copy of the workspace.
 
 use std::process::Command;

@@ -152,15 +152,17 @@ pub struct Judged {
     pub parts: Vec<Standing>,
 }
 
-/// The cargo arguments that select the learner's binary of `exercise`. It is built only with its
-/// package's `learn` feature (`required-features` in the package's Cargo.toml), so that every
-/// other build leaves the learner's file alone.
+/// The cargo arguments that select the learner's binary of `exercise`: the one binary of a
+/// package of the same name (the exercise's `learn/Cargo.toml`), built only with that package's
+/// `learn` feature (`required-features`), so that every other build leaves the learner's file
+/// alone. The feature is the learner's package's, not the exercise's: the exercise's library
+/// is then the very build the reference's run made, not compiled again.
 pub fn learner_binary(exercise: &Exercise) -> Vec<String> {
-    let name = &exercise.name;
-    ["-p", name, "--bin", &exercise.binary, "--features"]
+    let binary = &exercise.binary;
+    ["-p", binary, "--bin", binary, "--features"]
         .map(str::to_owned)
         .into_iter()
-        .chain([format!("{name}/learn")])
+        .chain([format!("{binary}/learn")])
         .collect()
 }
 
@@ -169,7 +171,7 @@ pub fn learner_binary(exercise: &Exercise) -> Vec<String> {
 pub(crate) fn learner_and_reference(exercise: &Exercise) -> Vec<String> {
     let mut args = learner_binary(exercise);
     if let Some(reference) = reference_run(exercise) {
-        args.extend(["--bin".to_owned(), reference.binary.clone()]);
+        args.extend(["-p", &exercise.name, "--bin", &reference.binary].map(str::to_owned));
     }
     args
 }
