@@ -1,18 +1,11 @@
-//! The workspace's own commands, as a library so that their logic is tested by
-//! `cargo test --workspace`; `main.rs` only parses the command line and dispatches.
+//! The learner's commands of `cargo xtask` (learn, hint, run, list, templates), and what the
+//! course's commands in `xtask-course` build on: the lesson catalogue, running programs,
+//! reading snapshots and templates. A library so that their logic is tested by `cargo test
+//! --workspace`; `main.rs` runs the learner's commands and hands the others on.
 
-pub mod bench;
-pub mod check;
-pub mod first_verdict;
+pub mod cli;
 pub mod learn;
 pub mod lessons;
-pub mod matrix;
-pub mod memcheck;
-pub mod mutants;
-pub mod new_exercise;
-pub mod picture;
-pub mod readme;
 pub mod run;
 pub mod snapshot;
 pub mod template;
-pub mod trace;

@@ -9,15 +9,21 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-/// The workspace root: the parent of this crate's manifest directory, which `cargo run` (and so
-/// `cargo xtask`) names at run time. The value from compile time is the fallback: two clones
-/// sharing one target folder can share one xtask binary, which must check the clone it was run
-/// in, not the one it was built in.
+/// The workspace root: the nearest folder, from the running package's manifest directory up,
+/// whose `Cargo.toml` declares the `[workspace]` (`xtask` is one folder below it,
+/// `xtask-course` two). `cargo run` (and so `cargo xtask`) names that directory at run time;
+/// the value from compile time is the fallback: two clones sharing one target folder can share
+/// one xtask binary, which must check the clone it was run in, not the one it was built in.
 pub fn root() -> PathBuf {
     let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
         .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+    let declares_the_workspace = |dir: &&Path| {
+        std::fs::read_to_string(dir.join("Cargo.toml"))
+            .is_ok_and(|manifest| manifest.lines().any(|line| line.trim() == "[workspace]"))
+    };
     manifest_dir
-        .parent()
+        .ancestors()
+        .find(declares_the_workspace)
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }
 

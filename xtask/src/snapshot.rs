@@ -1,36 +1,51 @@
 //! The committed snapshots under `xtask/snapshots/`, written by insta through its public API:
-//! one insta test per lesson binary (`xtask/tests/snapshots.rs`), so that `cargo insta test`
-//! and `cargo insta review` work on them as on any insta snapshot. `check-all` reads them,
-//! compares, and adds the first differing line, the way a learner needs it; to write one (a
-//! `.snap.new` for review, or the `.snap` itself with `--bless`) it runs that test.
+//! one insta test per lesson binary (`xtask/course/tests/snapshots.rs`), so that `cargo insta
+//! test` and `cargo insta review` work on them as on any insta snapshot. `learn` and
+//! `check-all` read them here, compare, and show the first differing line, the way a learner
+//! needs it; writing one is `xtask-course`'s (`snapshot_tests.rs`).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
-use anyhow::{Context, Result, bail};
-use insta::Snapshot;
+use anyhow::{Context, Result};
 
-use crate::lessons::LessonBinary;
-use crate::run::{self, root};
+use crate::run::root;
 
 /// Where the snapshot of `name` lives.
 pub fn path(name: &str) -> PathBuf {
     root().join("xtask/snapshots").join(format!("{name}.snap"))
 }
 
-/// The committed pattern of `name`, or `None` if there is none yet.
+/// The committed pattern of `name`, or `None` if there is none yet: the file's contents after
+/// insta's header (up to its second `---` line), without the final newline, which insta does
+/// not keep. insta writes and reviews these files; this reader, which the learner's commands
+/// use without building insta, is held to insta's own reading of every committed snapshot by
+/// a test in `xtask-course` (`tests/snapshots.rs`).
 pub fn load(name: &str) -> Result<Option<String>> {
     let path = path(name);
     if !path.exists() {
         return Ok(None);
     }
-    let snapshot = Snapshot::from_file(&path)
-        .map_err(|e| anyhow::anyhow!("{e}"))
+    let text = std::fs::read_to_string(&path)
         .with_context(|| format!("cannot read the snapshot {}", path.display()))?;
-    let text = snapshot
-        .as_text()
-        .with_context(|| format!("{} is not a text snapshot", path.display()))?;
-    Ok(Some(text.to_string()))
+    contents(&text)
+        .map(Some)
+        .with_context(|| format!("{} has no insta header (two `---` lines)", path.display()))
+}
+
+/// What a snapshot file holds after its header; `None` when it has no header.
+fn contents(file: &str) -> Option<String> {
+    let header = header_length(file)?;
+    let body: Vec<&str> = file.lines().skip(header).collect();
+    Some(body.join("\n").trim_end_matches('\n').to_owned())
+}
+
+/// How many lines insta's header takes, up to and with its second `---` line.
+fn header_length(file: &str) -> Option<usize> {
+    file.lines()
+        .enumerate()
+        .filter(|(_, l)| *l == "---")
+        .nth(1)
+        .map(|(i, _)| i + 1)
 }
 
 /// Why this run's patterns may differ from their snapshots by design, if they may: the legacy
@@ -78,11 +93,7 @@ pub fn show(line: &Option<String>) -> String {
 /// Lines of the snapshot file before its contents: insta's header, up to the second `---`.
 pub fn header_lines(name: &str) -> usize {
     let text = std::fs::read_to_string(path(name)).unwrap_or_default();
-    text.lines()
-        .enumerate()
-        .filter(|(_, l)| *l == "---")
-        .nth(1)
-        .map_or(0, |(i, _)| i + 1)
+    header_length(&text).unwrap_or(0)
 }
 
 /// Compares line by line; `raw` is the output before normalisation (the same lines).
@@ -124,79 +135,6 @@ pub fn explain(name: &str, expected: &str, actual: &str, raw: &str) -> String {
         show(&d.actual),
         show(&d.raw)
     )
-}
-
-/// The whole diff from the snapshot's pattern to the actual one, unified, with context.
-pub fn diff(expected: &str, actual: &str) -> String {
-    // insta keeps no final newline; compare the lines, not how the last one ends.
-    let expected = format!("{}\n", expected.trim_end());
-    let actual = format!("{}\n", actual.trim_end());
-    similar::TextDiff::from_lines(&expected, &actual)
-        .unified_diff()
-        .context_radius(2)
-        .header("snapshot", "actual")
-        .to_string()
-}
-
-/// What insta's test does with a pattern that differs from the snapshot.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Write {
-    /// Writes the `.snap` itself (`--bless`).
-    Snapshot,
-    /// Writes a `.snap.new` beside it, for `cargo insta review`.
-    ForReview,
-}
-
-/// The name of the insta test of `lesson` in `xtask/tests/snapshots.rs`.
-pub fn test_name(lesson: &LessonBinary) -> String {
-    format!("snapshot_of_{}", lesson.name.replace('-', "_"))
-}
-
-/// The command that `lesson`'s insta test says made its snapshot.
-pub fn command_of(lesson: &LessonBinary) -> String {
-    let mut command = format!("cargo run -p {}", &lesson.binary);
-    if !lesson.args.is_empty() {
-        command = format!("{command} -- {}", lesson.args.join(" "));
-    }
-    command
-}
-
-/// Runs the insta tests of `lessons`, which run the binaries again and let insta write their
-/// snapshots as `how` says. (Under CI insta writes nothing; `check-all` does not ask it to.)
-///
-/// # Errors
-/// When cargo cannot be run, or insta did not write the snapshots asked for.
-pub fn write_with_insta(lessons: &[&LessonBinary], how: Write) -> Result<()> {
-    if lessons.is_empty() {
-        return Ok(());
-    }
-    let update = match how {
-        Write::Snapshot => "always",
-        Write::ForReview => "new",
-    };
-    let status = Command::new(run::cargo())
-        .current_dir(root())
-        .args([
-            "test",
-            "--quiet",
-            "-p",
-            "xtask",
-            "--test",
-            "snapshots",
-            "--",
-        ])
-        .args(lessons.iter().map(|l| test_name(l)))
-        .arg("--exact")
-        .env("INSTA_UPDATE", update)
-        .env("INSTA_OUTPUT", "none")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .context("failed to run the insta tests (cargo test -p xtask --test snapshots)")?;
-    if how == Write::Snapshot && !status.success() {
-        bail!("insta did not write the snapshots ({status})");
-    }
-    Ok(())
 }
 
 /// A snapshot path shown relative to the workspace root.

@@ -168,7 +168,7 @@ pub fn learner_binary(exercise: &Exercise) -> Vec<String> {
 
 /// The cargo arguments that build the learner's binary of `exercise` and its reference's, in
 /// one call: the reference's run says which claims the lesson makes on this machine.
-pub(crate) fn learner_and_reference(exercise: &Exercise) -> Vec<String> {
+pub fn learner_and_reference(exercise: &Exercise) -> Vec<String> {
     let mut args = learner_binary(exercise);
     if let Some(reference) = reference_run(exercise) {
         args.extend(["-p", &exercise.name, "--bin", &reference.binary].map(str::to_owned));
@@ -177,7 +177,7 @@ pub(crate) fn learner_and_reference(exercise: &Exercise) -> Vec<String> {
 }
 
 /// The run of the reference whose snapshot the learner's run is compared with.
-pub(crate) fn reference_run(exercise: &Exercise) -> Option<&'static crate::lessons::LessonBinary> {
+pub fn reference_run(exercise: &Exercise) -> Option<&'static crate::lessons::LessonBinary> {
     crate::lessons::lessons()
         .iter()
         .find(|l| l.snapshot == exercise.snapshot)

@@ -20,9 +20,9 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
-use crate::learn::{learner_and_reference, reference_run};
-use crate::lessons::{Exercise, LessonBinary};
-use crate::run::{self, Profile};
+use xtask::learn::{learner_and_reference, reference_run};
+use xtask::lessons::{Exercise, LessonBinary};
+use xtask::run::{self, Profile};
 
 pub mod bands;
 pub mod browser;

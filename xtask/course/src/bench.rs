@@ -9,7 +9,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-use crate::run::{cargo, root, target_dir};
+use xtask::run::{cargo, root, target_dir};
 
 /// The median time of one criterion benchmark, in nanoseconds.
 fn median_ns(group: &str, bench: &str) -> Result<f64> {

@@ -1,12 +1,12 @@
 //! Headless Chromium: a screenshot of one frame of a page, for the README. The browser test
-//! (`xtask/tests/browser.rs`) drives Chromium through chromedriver instead, as a person would.
+//! (`xtask/course/tests/browser.rs`) drives Chromium through chromedriver instead, as a person would.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
-use crate::run;
+use xtask::run;
 
 /// Where Debian's `chromium` package installs the browser.
 pub const CHROMIUM: &str = "/usr/bin/chromium";

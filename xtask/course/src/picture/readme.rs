@@ -7,7 +7,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 
-use crate::run;
+use xtask::run;
 
 /// The lesson binary the README shows.
 pub const LESSON: &str = "ex2-sbrk";
@@ -31,13 +31,13 @@ fn fnv1a(bytes: &[u8], mut hash: u64) -> u64 {
     hash
 }
 
-/// What the picture is made from, as a hash: the picture's code (`xtask/src/picture/`) and the
+/// What the picture is made from, as a hash: the picture's code (`xtask/course/src/picture/`) and the
 /// snapshot of the lesson it shows (which changes when the lesson's output does).
 ///
 /// # Errors
 /// When a file cannot be read.
 pub fn fingerprint(root: &Path) -> Result<String> {
-    let folder = root.join("xtask/src/picture");
+    let folder = root.join("xtask/course/src/picture");
     let mut files: Vec<_> = std::fs::read_dir(&folder)
         .with_context(|| format!("cannot read {}", folder.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -103,7 +103,7 @@ pub fn replace(readme: &str, section: &str) -> Result<String> {
 /// When the lesson cannot be drawn, Chromium is missing or fails, or a file cannot be written.
 pub fn update() -> Result<()> {
     let root = run::root();
-    let lesson = crate::lessons::find(LESSON).context("the README's lesson is gone")?;
+    let lesson = xtask::lessons::find(LESSON).context("the README's lesson is gone")?;
     let page = super::lessons(std::slice::from_ref(lesson))?.remove(0);
     if !page.frames.iter().any(|f| f == FRAME) {
         bail!("{LESSON}'s page has no frame {FRAME}");

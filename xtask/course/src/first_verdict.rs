@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
-use crate::run::{cargo, root, target_dir};
+use xtask::run::{cargo, root, target_dir};
 
 /// The CPU seconds, user and system, of every child process waited for so far.
 fn children_cpu_seconds() -> f64 {

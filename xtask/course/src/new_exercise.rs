@@ -9,61 +9,61 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-use crate::learn::Workspace;
-use crate::lessons::Exercise;
-use crate::run;
+use xtask::learn::Workspace;
+use xtask::lessons::Exercise;
+use xtask::run;
 
 /// The files written, as (file under `xtask/new-exercise/`, where it goes, relative to the
 /// exercise's folder or, for an answer, to the workspace root with `@NAME@` replaced).
 const FILES: [(&str, &str, &str); 10] = [
     (
         "Cargo.toml.in",
-        include_str!("../new-exercise/Cargo.toml.in"),
+        include_str!("../../new-exercise/Cargo.toml.in"),
         "Cargo.toml",
     ),
     (
         "README.md.in",
-        include_str!("../new-exercise/README.md.in"),
+        include_str!("../../new-exercise/README.md.in"),
         "README.md",
     ),
     (
         "src/lib.rs.in",
-        include_str!("../new-exercise/src/lib.rs.in"),
+        include_str!("../../new-exercise/src/lib.rs.in"),
         "src/lib.rs",
     ),
     (
         "src/main.rs.in",
-        include_str!("../new-exercise/src/main.rs.in"),
+        include_str!("../../new-exercise/src/main.rs.in"),
         "src/main.rs",
     ),
     (
         "src/parts.rs.in",
-        include_str!("../new-exercise/src/parts.rs.in"),
+        include_str!("../../new-exercise/src/parts.rs.in"),
         "src/parts.rs",
     ),
     (
         "learn/Cargo.toml.in",
-        include_str!("../new-exercise/learn/Cargo.toml.in"),
+        include_str!("../../new-exercise/learn/Cargo.toml.in"),
         "learn/Cargo.toml",
     ),
     (
         "learn/main.rs.in",
-        include_str!("../new-exercise/learn/main.rs.in"),
+        include_str!("../../new-exercise/learn/main.rs.in"),
         "learn/main.rs",
     ),
     (
         "tests/claims.rs.in",
-        include_str!("../new-exercise/tests/claims.rs.in"),
+        include_str!("../../new-exercise/tests/claims.rs.in"),
         "tests/claims.rs",
     ),
     (
         "answers/correct-try-from.rs.in",
-        include_str!("../new-exercise/answers/correct-try-from.rs.in"),
+        include_str!("../../new-exercise/answers/correct-try-from.rs.in"),
         "/xtask/answers/@NAME@/correct-try-from.rs",
     ),
     (
         "answers/wrong-clock-ticks.rs.in",
-        include_str!("../new-exercise/answers/wrong-clock-ticks.rs.in"),
+        include_str!("../../new-exercise/answers/wrong-clock-ticks.rs.in"),
         "/xtask/answers/@NAME@/wrong-clock-ticks.rs",
     ),
 ];
@@ -219,7 +219,7 @@ pub fn new_exercise(new: &NewExercise) -> Result<bool> {
         template: format!("{folder}/learn/parts.rs"),
         snapshot: new.name.clone(),
     };
-    let template = crate::learn::fresh_template(&workspace, &exercise)?;
+    let template = xtask::learn::fresh_template(&workspace, &exercise)?;
     let path = workspace.template(&exercise);
     std::fs::write(&path, template).with_context(|| format!("cannot write {}", path.display()))?;
     println!("new-exercise: wrote {}", shown(&workspace.root, &path));

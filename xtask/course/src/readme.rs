@@ -2,8 +2,8 @@
 //! addresses and sizes are that run's) and the address pattern `check-all` compares, which is
 //! the snapshot. `--bless` rewrites both; a test fails when either disagrees with the snapshot.
 
-use crate::snapshot;
 use lesson::normalize::normalize;
+use xtask::snapshot;
 
 /// The line before the expected output.
 pub const BEGIN: &str =
@@ -87,8 +87,8 @@ pub fn replace(readme: &str, sample: &str, pattern: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lessons::lessons;
-    use crate::run::root;
+    use xtask::lessons::lessons;
+    use xtask::run::root;
 
     #[test]
     fn replace_then_extract_gives_both_back() {

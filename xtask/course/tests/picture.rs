@@ -7,8 +7,8 @@ use std::path::Path;
 
 use lesson::events::{Event, Mark, read_events};
 use roxmltree::{Document, Node};
-use xtask::picture::model::{self, Run, Snapshot};
-use xtask::picture::svg::render;
+use xtask_course::picture::model::{self, Run, Snapshot};
+use xtask_course::picture::svg::render;
 
 const FIXTURES: &str = "tests/fixtures/picture";
 
@@ -172,8 +172,9 @@ fn check_labels(name: &str, svg: Node) {
             "{name}: {text:?} leaves the picture"
         );
     }
-    let pairs =
-        xtask::picture::labels::overlapping(&boxes.iter().map(|(_, b)| *b).collect::<Vec<_>>());
+    let pairs = xtask_course::picture::labels::overlapping(
+        &boxes.iter().map(|(_, b)| *b).collect::<Vec<_>>(),
+    );
     let named: Vec<_> = pairs
         .iter()
         .map(|&(i, j)| (&boxes[i].0, &boxes[j].0))
@@ -257,7 +258,7 @@ fn a_learner_run_that_stopped_at_a_todo_draws_the_steps_before_and_says_why() {
         Some("The run stopped in step 1: the part `current_break` is still `todo!()`.")
     );
     check(&run);
-    let (html, _) = xtask::picture::page::page(&run, None);
+    let (html, _) = xtask_course::picture::page::page(&run, None);
     assert!(html.contains("is still `todo!()`"));
     // One self-contained file: nothing is loaded from anywhere.
     assert!(

@@ -5,10 +5,11 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
-use crate::lessons::LessonBinary;
-use crate::run::{self, Profile, root};
-use crate::{readme, snapshot};
+use crate::{readme, snapshot_tests};
 use lesson::normalize::normalize;
+use xtask::lessons::LessonBinary;
+use xtask::run::{self, Profile, root};
+use xtask::snapshot;
 
 /// How to check.
 #[derive(Debug, Clone, Copy)]
@@ -50,7 +51,7 @@ pub fn check(lessons: &[LessonBinary], options: Options) -> Result<bool> {
         }
     }
     if bless {
-        snapshot::write_with_insta(&to_write, snapshot::Write::Snapshot)?;
+        snapshot_tests::write_with_insta(&to_write, snapshot_tests::Write::Snapshot)?;
         for (lesson, blessing) in blessings {
             if finish_blessing(lesson, &blessing)? {
                 passed += 1;
@@ -60,7 +61,7 @@ pub fn check(lessons: &[LessonBinary], options: Options) -> Result<bool> {
         }
     } else if !in_ci() {
         // Left beside the snapshots for `cargo insta review`.
-        snapshot::write_with_insta(&to_write, snapshot::Write::ForReview)?;
+        snapshot_tests::write_with_insta(&to_write, snapshot_tests::Write::ForReview)?;
     }
     println!("check-all: {passed} passed, {failed} failed");
     if failed > 0 && !bless {
@@ -110,8 +111,8 @@ fn finish_blessing(lesson: &LessonBinary, blessing: &Blessing) -> Result<bool> {
     let file = snapshot::shown(&snapshot::path(&lesson.snapshot));
     let why = match snapshot::load(&lesson.snapshot)? {
         None => Some(format!(
-            "insta wrote no {file}: its test {} in xtask/tests/snapshots.rs did not run",
-            snapshot::test_name(lesson)
+            "insta wrote no {file}: its test {} in xtask/course/tests/snapshots.rs did not run",
+            snapshot_tests::test_name(lesson)
         )),
         Some(written) if !snapshot::matches(&written, &blessing.pattern) => Some(format!(
             "{file} does not hold this run's pattern: the output changed between two runs \
@@ -201,7 +202,7 @@ fn check_one(
             snapshot::explain(snapshot_name, &expected, &pattern, &run.stdout)
         );
         println!("    the whole diff:");
-        for line in snapshot::diff(&expected, &pattern).lines() {
+        for line in diff(&expected, &pattern).lines() {
             println!("    {line}");
         }
         return Ok(Outcome::DIFFERS);
@@ -215,6 +216,18 @@ fn check_one(
     }
     println!("{name} ... ok");
     Ok(Outcome::PASSED)
+}
+
+/// The whole diff from the snapshot's pattern to the actual one, unified, with context.
+pub fn diff(expected: &str, actual: &str) -> String {
+    // insta keeps no final newline; compare the lines, not how the last one ends.
+    let expected = format!("{}\n", expected.trim_end());
+    let actual = format!("{}\n", actual.trim_end());
+    similar::TextDiff::from_lines(&expected, &actual)
+        .unified_diff()
+        .context_radius(2)
+        .header("snapshot", "actual")
+        .to_string()
 }
 
 #[cfg(test)]

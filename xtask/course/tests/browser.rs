@@ -8,7 +8,7 @@
 //!
 //! It needs Chromium and chromedriver (Debian's `chromium` and `chromium-driver`), which
 //! `.ci/run` installs, and runs every lesson binary, so `cargo test` leaves it out: `.ci/run`
-//! runs it with `cargo test -p xtask --test browser -- --ignored`.
+//! runs it with `cargo test -p xtask-course --test browser -- --ignored`.
 
 use std::net::TcpListener;
 use std::path::Path;
@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use serde_json::{Value, json};
 use xtask::lessons::{exercises, lessons};
-use xtask::picture::labels::overlapping;
-use xtask::picture::{self, Page, SCREEN};
+use xtask_course::picture::labels::overlapping;
+use xtask_course::picture::{self, Page, SCREEN};
 
 /// Where Debian's `chromium-driver` installs chromedriver.
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";

@@ -26,8 +26,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
-use crate::lessons::{Exercise, exercises};
-use crate::run;
+use xtask::lessons::{Exercise, exercises};
+use xtask::run;
 
 /// The cargo-mutants release the list is exact for: another release may make other mutants.
 /// `.ci/run` installs this one.
@@ -200,7 +200,7 @@ pub fn drop_unsafe(text: &str) -> (String, usize) {
 /// Runs cargo-mutants in the copy, in place (the copy is ours to change), with its own target
 /// folder kept between runs, and its report in `folder/mutants.out`.
 fn cargo_mutants(copy: &Path, folder: &Path, files: &[&str]) -> Result<()> {
-    let timeout = crate::learn::TIMEOUT.as_secs().to_string();
+    let timeout = xtask::learn::TIMEOUT.as_secs().to_string();
     let mut command = Command::new(run::cargo());
     command
         .current_dir(copy)

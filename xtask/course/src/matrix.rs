@@ -14,10 +14,10 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
-use crate::lessons::{LessonBinary, lessons};
-use crate::run::{self, Profile};
-use crate::snapshot;
 use lesson::normalize::normalize;
+use xtask::lessons::{LessonBinary, lessons};
+use xtask::run::{self, Profile};
+use xtask::snapshot;
 
 /// Where a setup's binaries run from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

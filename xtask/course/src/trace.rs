@@ -9,8 +9,8 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-use crate::lessons::LessonBinary;
-use crate::run::{self, Profile};
+use xtask::lessons::LessonBinary;
+use xtask::run::{self, Profile};
 
 const CALLS: &str = "brk,mmap,munmap,mprotect,mremap,madvise,write";
 

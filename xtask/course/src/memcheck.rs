@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
-use crate::lessons::{MemcheckRun, memcheck_runs};
-use crate::run::{self, Ending, Profile, root};
+use xtask::lessons::{MemcheckRun, memcheck_runs};
+use xtask::run::{self, Ending, Profile, root};
 
 /// The exit status valgrind uses when it found errors (the programs never use it).
 const ERRORS: i32 = 99;

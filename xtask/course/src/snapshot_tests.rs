@@ -1,0 +1,71 @@
+//! The insta tests that write the snapshots under `xtask/snapshots/`: one per run of the lesson
+//! catalogue, in `tests/snapshots.rs`. `check-all --bless` runs them to write a `.snap`, and a
+//! plain `check-all` that finds a difference runs them to leave a `.snap.new` for `cargo insta
+//! review`. (The snapshots are read in `xtask::snapshot`.)
+
+use std::process::{Command, Stdio};
+
+use anyhow::{Context, Result, bail};
+use xtask::lessons::LessonBinary;
+use xtask::run::{self, root};
+
+/// What insta's test does with a pattern that differs from the snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Write {
+    /// Writes the `.snap` itself (`--bless`).
+    Snapshot,
+    /// Writes a `.snap.new` beside it, for `cargo insta review`.
+    ForReview,
+}
+
+/// The name of the insta test of `lesson` in `tests/snapshots.rs`.
+pub fn test_name(lesson: &LessonBinary) -> String {
+    format!("snapshot_of_{}", lesson.name.replace('-', "_"))
+}
+
+/// The command that `lesson`'s insta test says made its snapshot.
+pub fn command_of(lesson: &LessonBinary) -> String {
+    let mut command = format!("cargo run -p {}", &lesson.binary);
+    if !lesson.args.is_empty() {
+        command = format!("{command} -- {}", lesson.args.join(" "));
+    }
+    command
+}
+
+/// Runs the insta tests of `lessons`, which run the binaries again and let insta write their
+/// snapshots as `how` says. (Under CI insta writes nothing; `check-all` does not ask it to.)
+///
+/// # Errors
+/// When cargo cannot be run, or insta did not write the snapshots asked for.
+pub fn write_with_insta(lessons: &[&LessonBinary], how: Write) -> Result<()> {
+    if lessons.is_empty() {
+        return Ok(());
+    }
+    let update = match how {
+        Write::Snapshot => "always",
+        Write::ForReview => "new",
+    };
+    let status = Command::new(run::cargo())
+        .current_dir(root())
+        .args([
+            "test",
+            "--quiet",
+            "-p",
+            "xtask-course",
+            "--test",
+            "snapshots",
+            "--",
+        ])
+        .args(lessons.iter().map(|l| test_name(l)))
+        .arg("--exact")
+        .env("INSTA_UPDATE", update)
+        .env("INSTA_OUTPUT", "none")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .context("failed to run the insta tests (cargo test -p xtask-course --test snapshots)")?;
+    if how == Write::Snapshot && !status.success() {
+        bail!("insta did not write the snapshots ({status})");
+    }
+    Ok(())
+}
