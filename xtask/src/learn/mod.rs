@@ -190,19 +190,33 @@ pub fn run_command(exercise: &Exercise) -> String {
 }
 
 /// The compiler's messages of a `--message-format json` build at `level` ("error",
-/// "warning"), each as rustc renders it, in order. Only messages with a place in the code are
-/// kept ("aborting due to …" only repeats the count).
-fn compiler_messages(json_lines: &str, level: &str) -> Vec<String> {
+/// "warning") on the target called `target` (`None`: on any target), each as rustc renders it,
+/// in order. Only messages with a place in the code are kept ("aborting due to …" only repeats
+/// the count).
+fn compiler_messages(json_lines: &str, level: &str, target: Option<&str>) -> Vec<String> {
     json_lines
         .lines()
         .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
         .filter(|doc| doc["reason"] == "compiler-message")
+        .filter(|doc| target.is_none_or(|name| doc["target"]["name"] == name))
         .map(|doc| doc["message"].clone())
         .filter(|message| {
             message["level"] == level && message["spans"].as_array().is_some_and(|s| !s.is_empty())
         })
         .filter_map(|message| message["rendered"].as_str().map(str::to_owned))
         .collect()
+}
+
+/// Whether a `--message-format json` build wrote the executable of the target `target`.
+fn built_executable(json_lines: &str, target: &str) -> bool {
+    json_lines
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .any(|doc| {
+            doc["reason"] == "compiler-artifact"
+                && doc["target"]["name"] == target
+                && doc["executable"].is_string()
+        })
 }
 
 /// The first of `messages` whole, then how many more there are, as `kind` ("error").
@@ -219,14 +233,18 @@ fn first_and_count(messages: &[String], kind: &str) -> Vec<String> {
     lines
 }
 
-/// What a build that failed says: the first error whole, as rustc renders it, and how many more
-/// there are; cargo's own words if the compiler gave none (a broken Cargo.toml).
-fn does_not_compile(stdout: &str, stderr: &str) -> Vec<String> {
-    let errors = first_and_count(&compiler_messages(stdout, "error"), "error");
+/// What a build that failed says of `exercise`: the first error on the learner's binary whole,
+/// as rustc renders it, and how many more there are; else the first error on any target; cargo's
+/// own words if the compiler gave none (a broken Cargo.toml).
+fn does_not_compile(stdout: &str, stderr: &str, exercise: &Exercise) -> Vec<String> {
+    let mut errors = compiler_messages(stdout, "error", Some(&exercise.binary));
+    if errors.is_empty() {
+        errors = compiler_messages(stdout, "error", None);
+    }
     if errors.is_empty() {
         return stderr.lines().take(12).map(str::to_owned).collect();
     }
-    errors
+    first_and_count(&errors, "error")
 }
 
 /// A learner's binary, built, and the compiler's warnings on the learner's file.
@@ -237,23 +255,49 @@ struct Built {
 
 /// Builds the learner's binary of `exercise`; `Err` holds the compiler's first error, whole.
 fn build(workspace: &Workspace, exercise: &Exercise) -> Result<Result<Built, Vec<String>>> {
+    let mut built = build_each(workspace, std::slice::from_ref(exercise))?;
+    built.pop().context("the build gave no outcome")
+}
+
+/// Builds the learner's and the reference's binaries of every one of `exercises` in one cargo
+/// call, so that cargo compiles them side by side on every core and a save costs one start of
+/// cargo, not one per exercise; `--keep-going`, so that one file that does not compile stops
+/// no other. Each outcome, in the order of `exercises`, holds the compiler's warnings on that
+/// learner's file, or its first error, whole.
+fn build_each(
+    workspace: &Workspace,
+    exercises: &[Exercise],
+) -> Result<Vec<Result<Built, Vec<String>>>> {
     let out = workspace
         .cargo()
-        .args(["build", "--quiet", "--message-format", "json"])
-        .args(learner_and_reference(exercise))
+        .args([
+            "build",
+            "--quiet",
+            "--keep-going",
+            "--message-format",
+            "json",
+        ])
+        .args(exercises.iter().flat_map(learner_and_reference))
         .output()
         .with_context(|| format!("failed to run `{} build`", run::cargo()))?;
     let stdout = String::from_utf8_lossy(&out.stdout);
-    if out.status.success() {
-        // Cargo replays the warnings of a build it did not need to redo, so they are always here.
-        let warnings = compiler_messages(&stdout, "warning");
-        return Ok(Ok(Built {
-            binary: workspace.target.join("debug").join(&exercise.binary),
-            warnings: first_and_count(&warnings, "warning"),
-        }));
-    }
     let stderr = String::from_utf8_lossy(&out.stderr);
-    Ok(Err(does_not_compile(&stdout, &stderr)))
+    Ok(exercises
+        .iter()
+        .map(|exercise| {
+            // Cargo replays the warnings of a build it did not need to redo, so they are
+            // always here.
+            if out.status.success() || built_executable(&stdout, &exercise.binary) {
+                let warnings = compiler_messages(&stdout, "warning", Some(&exercise.binary));
+                Ok(Built {
+                    binary: workspace.target.join("debug").join(&exercise.binary),
+                    warnings: first_and_count(&warnings, "warning"),
+                })
+            } else {
+                Err(does_not_compile(&stdout, &stderr, exercise))
+            }
+        })
+        .collect())
 }
 
 /// Where the learner's run of `exercise` writes its events.
@@ -327,7 +371,17 @@ pub enum Cpus {
 /// # Errors
 /// As [`check`].
 pub fn judged_on(workspace: &Workspace, exercise: &Exercise, cpus: Cpus) -> Result<Judged> {
-    let built = match build(workspace, exercise)? {
+    judged_as_built(workspace, exercise, build(workspace, exercise)?, cpus)
+}
+
+/// As [`judged_on`], with the learner's binary built already (by [`build_each`]).
+fn judged_as_built(
+    workspace: &Workspace,
+    exercise: &Exercise,
+    built: Result<Built, Vec<String>>,
+    cpus: Cpus,
+) -> Result<Judged> {
+    let built = match built {
         Ok(built) => built,
         Err(errors) => {
             return Ok(Judged {
@@ -426,10 +480,10 @@ pub fn run(workspace: &Workspace, name: &str, args: &[String]) -> Result<ExitCod
 /// # Errors
 /// When cargo or a binary cannot be started.
 pub fn learn(workspace: &Workspace) -> Result<bool> {
-    build_all_at_first(workspace);
     let mut results = Vec::new();
-    for exercise in exercises() {
-        let Judged { status, parts } = judged(workspace, exercise)?;
+    let builds = build_each(workspace, exercises())?;
+    for (exercise, built) in exercises().iter().zip(builds) {
+        let Judged { status, parts } = judged_as_built(workspace, exercise, built, Cpus::All)?;
         files::remember_failed_part(workspace, exercise, status.failure());
         let progress = match &status {
             Status::DoesNotCompile(_) => None,
@@ -442,31 +496,6 @@ pub fn learn(workspace: &Workspace) -> Result<bool> {
         results.push((exercise, status, progress));
     }
     Ok(report(&results))
-}
-
-/// On a first run (a learner's binary not built yet), builds every exercise's learner and
-/// reference binaries in one cargo call, so that cargo compiles them side by side on every
-/// core; the builds of [`check`], one exercise at a time, then find them done. Its outcome is
-/// not read: each exercise's own build says whether it compiles, with its errors. Later runs
-/// skip it, so a save is judged as fast as before (a file that does not compile is compiled
-/// once, not twice).
-fn build_all_at_first(workspace: &Workspace) {
-    let built = |e: &Exercise| workspace.target.join("debug").join(&e.binary).exists();
-    if exercises().iter().all(built) {
-        return;
-    }
-    let args: Vec<String> = exercises().iter().flat_map(learner_and_reference).collect();
-    let _ = workspace
-        .cargo()
-        .args([
-            "build",
-            "--quiet",
-            "--keep-going",
-            "--message-format",
-            "json",
-        ])
-        .args(args)
-        .output();
 }
 
 /// The time of day, `HH:MM:SS UTC`.
@@ -527,25 +556,41 @@ pub fn watch(workspace: &Workspace) -> Result<bool> {
 mod tests {
     use super::*;
 
-    /// Two lines as `cargo build --message-format json` writes them (cut to the fields read),
-    /// and the summary rustc adds, which has no span.
+    /// A `--message-format json` build of two learners' binaries, `a-learn` and `b-learn`, in
+    /// one call: a library built, `a-learn`'s warning and two errors and the summary rustc adds
+    /// (which has no span), `b-learn` built with its own warning.
     const BUILD: &str = concat!(
-        r#"{"reason":"compiler-artifact","target":{"name":"lesson"}}"#,
+        r#"{"reason":"compiler-artifact","target":{"name":"lesson"},"executable":null}"#,
         "\n",
-        r#"{"reason":"compiler-message","message":{"level":"warning","spans":[{}],"rendered":"warning: unused variable: `n`\n"}}"#,
+        r#"{"reason":"compiler-message","target":{"name":"a-learn"},"message":{"level":"warning","spans":[{}],"rendered":"warning: unused variable: `n`\n"}}"#,
         "\n",
-        r#"{"reason":"compiler-message","message":{"level":"error","spans":[{}],"rendered":"error: expected `;`, found `x`\n --> learn/parts.rs:3:14\n"}}"#,
+        r#"{"reason":"compiler-message","target":{"name":"a-learn"},"message":{"level":"error","spans":[{}],"rendered":"error: expected `;`, found `x`\n --> learn/parts.rs:3:14\n"}}"#,
         "\n",
-        r#"{"reason":"compiler-message","message":{"level":"error","spans":[{}],"rendered":"error[E0308]: mismatched types\n"}}"#,
+        r#"{"reason":"compiler-message","target":{"name":"b-learn"},"message":{"level":"warning","spans":[{}],"rendered":"warning: unused import\n"}}"#,
         "\n",
-        r#"{"reason":"compiler-message","message":{"level":"error","spans":[],"rendered":"error: aborting due to 2 previous errors\n"}}"#,
+        r#"{"reason":"compiler-artifact","target":{"name":"b-learn"},"executable":"/t/debug/b-learn"}"#,
+        "\n",
+        r#"{"reason":"compiler-message","target":{"name":"a-learn"},"message":{"level":"error","spans":[{}],"rendered":"error[E0308]: mismatched types\n"}}"#,
+        "\n",
+        r#"{"reason":"compiler-message","target":{"name":"a-learn"},"message":{"level":"error","spans":[],"rendered":"error: aborting due to 2 previous errors\n"}}"#,
         "\n",
     );
+
+    fn exercise(binary: &str) -> Exercise {
+        Exercise {
+            name: binary.trim_end_matches("-learn").to_owned(),
+            title: String::new(),
+            binary: binary.to_owned(),
+            reference: String::new(),
+            template: String::new(),
+            snapshot: String::new(),
+        }
+    }
 
     #[test]
     fn a_build_that_fails_shows_the_first_error_whole_and_counts_the_rest() {
         assert_eq!(
-            does_not_compile(BUILD, "cargo's own words"),
+            does_not_compile(BUILD, "cargo's own words", &exercise("a-learn")),
             [
                 "error: expected `;`, found `x`",
                 " --> learn/parts.rs:3:14",
@@ -554,8 +599,27 @@ mod tests {
         );
         // No compiler message at all (a broken Cargo.toml): cargo's words.
         assert_eq!(
-            does_not_compile("", "error: failed to parse manifest"),
+            does_not_compile("", "error: failed to parse manifest", &exercise("a-learn")),
             ["error: failed to parse manifest"]
         );
+    }
+
+    #[test]
+    fn in_one_build_of_many_each_learner_has_its_own_messages() {
+        assert!(!built_executable(BUILD, "a-learn"));
+        assert!(built_executable(BUILD, "b-learn"));
+        assert!(
+            !built_executable(BUILD, "lesson"),
+            "a library is no executable"
+        );
+        assert_eq!(
+            compiler_messages(BUILD, "warning", Some("b-learn")),
+            ["warning: unused import\n"]
+        );
+        assert_eq!(
+            compiler_messages(BUILD, "error", Some("b-learn")),
+            Vec::<String>::new()
+        );
+        assert_eq!(compiler_messages(BUILD, "error", Some("a-learn")).len(), 2);
     }
 }
