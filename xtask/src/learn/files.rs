@@ -254,3 +254,6 @@ pub fn templates(workspace: &Workspace, yes: bool) -> Result<bool> {
     }
     Ok(all)
 }
+
+/// The header the template asks the learner to delete once every part is written.
+pub(crate) const ALLOW_HEADER: &str = "#![allow(unused_variables, unused_imports, dead_code)]";
