@@ -5,7 +5,7 @@
 
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
 use crate::learn::{self, Workspace};
@@ -182,7 +182,23 @@ pub fn held(ok: bool) -> ExitCode {
 /// `Ok(Err(_))`: the command ran and failed to do its work (cargo could not be run, a file
 /// could not be read).
 pub fn learners(command: Command) -> std::result::Result<Result<ExitCode>, Command> {
-    Ok(match command {
+    let learners = matches!(
+        command,
+        Command::Learn { .. }
+            | Command::Run { .. }
+            | Command::Hint { .. }
+            | Command::List
+            | Command::Templates { .. }
+    );
+    if !learners {
+        return Err(command);
+    }
+    Ok(crate::lessons::load().and_then(|()| run_learners(command)))
+}
+
+/// Runs one of the learner's commands.
+fn run_learners(command: Command) -> Result<ExitCode> {
+    match command {
         Command::Learn {
             watch,
             reset,
@@ -223,8 +239,8 @@ pub fn learners(command: Command) -> std::result::Result<Result<ExitCode>, Comma
             Ok(ExitCode::SUCCESS)
         }
         Command::Templates { yes } => learn::templates(&Workspace::here(), yes).map(held),
-        course => return Err(course),
-    })
+        course => bail!("{course:?} is a course's command, which xtask-course runs"),
+    }
 }
 
 /// Hands this process's command line on to `xtask-course`, built and run by cargo (`cargo run

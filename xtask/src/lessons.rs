@@ -9,6 +9,7 @@
 use std::sync::OnceLock;
 
 use anyhow::{Context, Result, bail};
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::run;
@@ -75,14 +76,56 @@ struct Catalogue {
     memcheck: Vec<MemcheckRun>,
 }
 
-/// A run's `args`: every string of the array, none when there is none.
-fn args(run: &Value) -> Vec<String> {
-    run["args"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|a| a.as_str().map(str::to_owned))
-        .collect()
+/// `[package.metadata.lesson]` as a package's `Cargo.toml` writes it. A key it does not know is
+/// an error, so that a misspelt one is not silently left unread.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LessonMetadata {
+    /// `[[package.metadata.lesson.runs]]`: the runs `check-all` checks.
+    #[serde(default)]
+    runs: Vec<RunMetadata>,
+    /// `[[package.metadata.lesson.memcheck]]`: the runs `memcheck` makes.
+    #[serde(default)]
+    memcheck: Vec<MemcheckMetadata>,
+    /// `[package.metadata.lesson.learn]`: the package is an exercise.
+    learn: Option<LearnMetadata>,
+}
+
+/// One of `[[package.metadata.lesson.runs]]`; see [`LessonBinary`].
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RunMetadata {
+    name: String,
+    binary: String,
+    #[serde(default)]
+    args: Vec<String>,
+    snapshot: String,
+    /// Relative to the package's folder.
+    readme: Option<String>,
+    /// The package's description when absent.
+    shows: Option<String>,
+}
+
+/// One of `[[package.metadata.lesson.memcheck]]`; see [`MemcheckRun`].
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MemcheckMetadata {
+    name: String,
+    binary: String,
+    #[serde(default)]
+    args: Vec<String>,
+}
+
+/// `[package.metadata.lesson.learn]`; see [`Exercise`]. Its files are relative to the package's
+/// folder.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LearnMetadata {
+    title: String,
+    binary: String,
+    reference: String,
+    template: String,
+    snapshot: String,
 }
 
 fn text(value: &Value, key: &str, package: &str) -> Result<String> {
@@ -164,37 +207,35 @@ fn read(doc: &Value, root: &std::path::Path, members: &[String]) -> Result<Catal
     let mut catalogue = Catalogue::default();
     for (folder, package) in in_lesson_order(doc, root, members)? {
         let name = text(package, "name", "a package")?;
-        let lesson = &package["metadata"]["lesson"];
-        let from_root = |file: String| format!("{folder}/{file}");
+        let lesson = LessonMetadata::deserialize(&package["metadata"]["lesson"])
+            .with_context(|| format!("{name}: [package.metadata.lesson] is wrong"))?;
+        let from_root = |file: &str| format!("{folder}/{file}");
         let description = text(package, "description", &name)?;
-        for run in lesson["runs"].as_array().into_iter().flatten() {
-            catalogue.runs.push(LessonBinary {
-                name: text(run, "name", &name)?,
-                binary: text(run, "binary", &name)?,
-                args: args(run),
-                snapshot: text(run, "snapshot", &name)?,
-                readme: run["readme"].as_str().map(|r| from_root(r.to_owned())),
-                shows: run["shows"]
-                    .as_str()
-                    .map_or_else(|| description.clone(), str::to_owned),
-            });
-        }
-        for run in lesson["memcheck"].as_array().into_iter().flatten() {
-            catalogue.memcheck.push(MemcheckRun {
-                name: text(run, "name", &name)?,
-                binary: text(run, "binary", &name)?,
-                args: args(run),
-            });
-        }
-        let learn = &lesson["learn"];
-        if learn.is_object() {
+        catalogue
+            .runs
+            .extend(lesson.runs.into_iter().map(|run| LessonBinary {
+                name: run.name,
+                binary: run.binary,
+                args: run.args,
+                snapshot: run.snapshot,
+                readme: run.readme.as_deref().map(from_root),
+                shows: run.shows.unwrap_or_else(|| description.clone()),
+            }));
+        catalogue
+            .memcheck
+            .extend(lesson.memcheck.into_iter().map(|run| MemcheckRun {
+                name: run.name,
+                binary: run.binary,
+                args: run.args,
+            }));
+        if let Some(learn) = lesson.learn {
             catalogue.exercises.push(Exercise {
                 name: name.clone(),
-                title: text(learn, "title", &name)?,
-                binary: text(learn, "binary", &name)?,
-                reference: from_root(text(learn, "reference", &name)?),
-                template: from_root(text(learn, "template", &name)?),
-                snapshot: text(learn, "snapshot", &name)?,
+                title: learn.title,
+                binary: learn.binary,
+                reference: from_root(&learn.reference),
+                template: from_root(&learn.template),
+                snapshot: learn.snapshot,
             });
         }
     }
@@ -204,25 +245,43 @@ fn read(doc: &Value, root: &std::path::Path, members: &[String]) -> Result<Catal
     Ok(catalogue)
 }
 
-fn catalogue() -> &'static Catalogue {
-    static CATALOGUE: OnceLock<Catalogue> = OnceLock::new();
+/// Reads the catalogue once: `cargo metadata` and the root's `members`.
+fn read_once() -> &'static std::result::Result<Catalogue, String> {
+    static CATALOGUE: OnceLock<std::result::Result<Catalogue, String>> = OnceLock::new();
     CATALOGUE.get_or_init(|| {
         let root = run::root();
-        let doc = run::metadata();
-        match doc.map(|doc| read(doc, &root, &members(&root)?)) {
-            Some(Ok(catalogue)) => catalogue,
-            Some(Err(error)) => {
-                eprintln!(
-                    "xtask: the lesson catalogue in the Cargo.toml files is wrong: {error:#}"
-                );
-                std::process::exit(2);
-            }
-            None => {
-                eprintln!("xtask: `cargo metadata` failed, so the lesson binaries are unknown");
-                std::process::exit(2);
-            }
-        }
+        let doc = run::metadata()
+            .ok_or("`cargo metadata` failed, so the lesson binaries are unknown".to_owned())?;
+        members(&root)
+            .and_then(|members| read(doc, &root, &members))
+            .map_err(|error| {
+                format!("the lesson catalogue in the Cargo.toml files is wrong: {error:#}")
+            })
     })
+}
+
+/// Reads the lesson catalogue, or says why it cannot be read: `main` calls it first, so that a
+/// wrong `[package.metadata.lesson]` is an error of the command, with its cause.
+///
+/// # Errors
+/// When `cargo metadata` fails, or a package's `[package.metadata.lesson]` is wrong.
+pub fn load() -> Result<()> {
+    match read_once() {
+        Ok(_) => Ok(()),
+        Err(why) => bail!("{why}"),
+    }
+}
+
+/// The catalogue, read by [`load`] already in every command; should it be wrong here still, the
+/// command ends as [`load`] would have ended it.
+fn catalogue() -> &'static Catalogue {
+    match read_once() {
+        Ok(catalogue) => catalogue,
+        Err(why) => {
+            eprintln!("xtask: {why}");
+            std::process::exit(2);
+        }
+    }
 }
 
 /// Every run `check-all` checks, in the lesson's order.
@@ -306,7 +365,25 @@ mod tests {
         );
         doc["packages"][0]["metadata"]["lesson"]["memcheck"] = json!([{"binary": "a"}]);
         let error = read(&doc, std::path::Path::new("/w"), &members).unwrap_err();
-        assert!(error.to_string().contains("has no name"), "{error}");
+        let said = format!("{error:#}");
+        assert!(
+            said.contains("a: [package.metadata.lesson] is wrong"),
+            "{said}"
+        );
+        assert!(said.contains("missing field `name`"), "{said}");
+    }
+
+    /// A misspelt key is an error, not a key silently left unread.
+    #[test]
+    fn a_key_the_catalogue_does_not_know_is_an_error() {
+        let mut doc = doc_with(&["exercises/a"]);
+        doc["packages"][0]["metadata"]["lesson"]["runs"][0]["snapshto"] = json!("a");
+        let members = ["exercises/a"].map(str::to_owned);
+        let said = format!(
+            "{:#}",
+            read(&doc, std::path::Path::new("/w"), &members).unwrap_err()
+        );
+        assert!(said.contains("unknown field `snapshto`"), "{said}");
     }
 
     #[test]

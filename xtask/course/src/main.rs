@@ -76,6 +76,7 @@ fn dispatch(command: Command) -> Result<ExitCode> {
         Ok(done) => return done,
         Err(course) => course,
     };
+    lessons::load()?;
     match command {
         Command::CheckAll(flags) => check::check(lessons(), options(&flags)).map(held),
         Command::Check { name, flags } => {
