@@ -4,9 +4,9 @@
 //! did not give says so and does not run.
 
 use crate::events::{Because, Event, LineKind};
-use crate::parts::PartError;
-use crate::record::Check;
-use crate::report::Lesson;
+use crate::json_record::Check;
+use crate::part_call::PartError;
+use crate::runner::Lesson;
 
 /// The calls of each part in the current step, kept so that a claim can name the call that
 /// showed it: the part's one call since the claim before, or the same call that claim named.

@@ -8,8 +8,8 @@ use std::process::ExitCode;
 use memcore::{MemoryMap, Region};
 
 use crate::events::{Event, EventLog, LineKind, Mark, Span};
-use crate::parts::{self, EXIT_OPTIONAL_TO_DO, EXIT_TO_DO, PartError};
-use crate::record::{Document, Fact, LessonInfo, Marks, Observation, RegionInfo, Step};
+use crate::json_record::{Document, Fact, LessonInfo, Marks, Observation, RegionInfo, Step};
+use crate::part_call::{self, EXIT_OPTIONAL_TO_DO, EXIT_TO_DO, PartError};
 use crate::terminal::{emit, usage_error, wait_for_enter};
 
 /// The flags every lesson binary takes. A binary with flags of its own flattens these into its
@@ -436,7 +436,7 @@ impl Lesson {
             part: name.to_owned(),
             call,
         });
-        let result = parts::call(name, optional, part);
+        let result = part_call::call(name, optional, part);
         if result.is_ok() {
             self.events.write(|| Event::PartReturned {
                 step,
