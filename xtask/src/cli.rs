@@ -193,7 +193,7 @@ pub fn learners(command: Command) -> std::result::Result<Result<ExitCode>, Comma
     if !learners {
         return Err(command);
     }
-    Ok(crate::lessons::load().and_then(|()| run_learners(command)))
+    Ok(crate::catalogue::load().and_then(|()| run_learners(command)))
 }
 
 /// Runs one of the learner's commands.

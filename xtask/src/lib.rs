@@ -3,9 +3,9 @@
 //! reading snapshots and templates. A library so that their logic is tested by `cargo test
 //! --workspace`; `main.rs` runs the learner's commands and hands the others on.
 
+pub mod catalogue;
 pub mod cli;
 pub mod learn;
-pub mod lessons;
 pub mod run;
 pub mod snapshot;
 pub mod template;

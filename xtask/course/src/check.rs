@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 
 use crate::{readme, snapshot_tests};
 use lesson::normalize::normalize;
-use xtask::lessons::LessonBinary;
+use xtask::catalogue::SnapshotRun;
 use xtask::run::{self, Profile, root};
 use xtask::snapshot;
 
@@ -29,7 +29,7 @@ pub fn in_ci() -> bool {
 
 /// Builds once, then checks each lesson in turn, even after one fails. Returns whether all
 /// passed.
-pub fn check(lessons: &[LessonBinary], options: Options) -> Result<bool> {
+pub fn check(lessons: &[SnapshotRun], options: Options) -> Result<bool> {
     let bin_dir = run::build(options.profile)?;
     let bless = options.bless && !in_ci();
     if options.bless && !bless {
@@ -106,7 +106,7 @@ struct Blessing {
 
 /// After insta's run: the snapshot holds the pattern (or the bless fails, saying why), and only
 /// then the README is rewritten. Returns whether both were written.
-fn finish_blessing(lesson: &LessonBinary, blessing: &Blessing) -> Result<bool> {
+fn finish_blessing(lesson: &SnapshotRun, blessing: &Blessing) -> Result<bool> {
     let name = lesson.name.as_str();
     let file = snapshot::shown(&snapshot::path(&lesson.snapshot));
     let why = match snapshot::load(&lesson.snapshot)? {
@@ -152,7 +152,7 @@ fn read_readme(file: &str) -> Result<(std::path::PathBuf, String)> {
 }
 
 fn check_one(
-    lesson: &LessonBinary,
+    lesson: &SnapshotRun,
     bin_dir: &std::path::Path,
     options: Options,
     bless: bool,
@@ -238,7 +238,7 @@ mod tests {
     /// nothing) fails, and leaves the README alone: it never says "blessed" for nothing.
     #[test]
     fn a_bless_that_wrote_no_snapshot_fails() {
-        let lesson = LessonBinary {
+        let lesson = SnapshotRun {
             name: "no-such-run".to_owned(),
             binary: "no-such-run".to_owned(),
             args: Vec::new(),

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
+use xtask::catalogue::{self, snapshot_runs};
 use xtask::cli::{CheckFlags, Cli, Command, held};
-use xtask::lessons::{self, lessons};
 use xtask::run::Profile;
 use xtask_course::check::{self, Options};
 use xtask_course::trace;
@@ -35,9 +35,9 @@ fn options(flags: &CheckFlags) -> Options {
     }
 }
 
-fn lesson(name: &str) -> Result<&'static lessons::LessonBinary> {
-    lessons::find(name).with_context(|| {
-        let names: Vec<_> = lessons().iter().map(|l| l.name.as_str()).collect();
+fn lesson(name: &str) -> Result<&'static catalogue::SnapshotRun> {
+    catalogue::find(name).with_context(|| {
+        let names: Vec<_> = snapshot_runs().iter().map(|l| l.name.as_str()).collect();
         format!(
             "no lesson binary {name}; the binaries are {}",
             names.join(", ")
@@ -52,8 +52,8 @@ fn picture(name: Option<&str>, learn: bool, readme: bool) -> Result<()> {
     }
     let pages = match (learn, name) {
         (true, Some(name)) => {
-            let exercise = lessons::exercise(name).with_context(|| {
-                let names: Vec<_> = lessons::exercises()
+            let exercise = catalogue::exercise(name).with_context(|| {
+                let names: Vec<_> = catalogue::exercises()
                     .iter()
                     .map(|e| e.name.as_str())
                     .collect();
@@ -61,9 +61,9 @@ fn picture(name: Option<&str>, learn: bool, readme: bool) -> Result<()> {
             })?;
             xtask_course::picture::learners(std::slice::from_ref(exercise))?
         }
-        (true, None) => xtask_course::picture::learners(lessons::exercises())?,
+        (true, None) => xtask_course::picture::learners(catalogue::exercises())?,
         (false, Some(name)) => xtask_course::picture::lessons(std::slice::from_ref(lesson(name)?))?,
-        (false, None) => xtask_course::picture::lessons(lessons())?,
+        (false, None) => xtask_course::picture::lessons(snapshot_runs())?,
     };
     for page in pages {
         println!("{}", page.path.display());
@@ -76,9 +76,9 @@ fn dispatch(command: Command) -> Result<ExitCode> {
         Ok(done) => return done,
         Err(course) => course,
     };
-    lessons::load()?;
+    catalogue::load()?;
     match command {
-        Command::CheckAll(flags) => check::check(lessons(), options(&flags)).map(held),
+        Command::CheckAll(flags) => check::check(snapshot_runs(), options(&flags)).map(held),
         Command::Check { name, flags } => {
             let lesson = lesson(&name)?;
             check::check(std::slice::from_ref(lesson), options(&flags)).map(held)

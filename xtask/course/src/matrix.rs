@@ -15,7 +15,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 
 use lesson::normalize::normalize;
-use xtask::lessons::{LessonBinary, lessons};
+use xtask::catalogue::{SnapshotRun, snapshot_runs};
 use xtask::run::{self, Profile};
 use xtask::snapshot;
 
@@ -253,7 +253,7 @@ fn copy_binaries(bin_dir: &Path, folder: &str, link: bool) -> Result<PathBuf> {
     for dir in folder.ancestors().take_while(|d| d.starts_with(&top)) {
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755))?;
     }
-    for lesson in lessons() {
+    for lesson in snapshot_runs() {
         let (from, copy) = (bin_dir.join(&lesson.binary), folder.join(&lesson.binary));
         // Never write into a file already there: it may be a link, and share its bytes.
         match std::fs::remove_file(&copy) {
@@ -298,7 +298,7 @@ fn deep_folder(top: &Path, depth: usize) -> String {
 /// The command line that runs `lesson` from `bin_dir` as `setup` says, program first: the
 /// binary and its arguments, after a shell line if there is one, under a wrapper if there is
 /// one.
-fn command(setup: &Setup, lesson: &LessonBinary, bin_dir: &Path) -> Vec<String> {
+fn command(setup: &Setup, lesson: &SnapshotRun, bin_dir: &Path) -> Vec<String> {
     let mut argv = vec![bin_dir.join(&lesson.binary).display().to_string()];
     argv.extend(lesson.args.iter().cloned());
     if let Some(line) = setup.shell {
@@ -311,7 +311,7 @@ fn command(setup: &Setup, lesson: &LessonBinary, bin_dir: &Path) -> Vec<String> 
 }
 
 /// Runs `lesson` as the setup says; returns what it printed and how it ended.
-fn run_one(setup: &Setup, lesson: &LessonBinary, bin_dir: &Path) -> Result<run::Run> {
+fn run_one(setup: &Setup, lesson: &SnapshotRun, bin_dir: &Path) -> Result<run::Run> {
     let argv = command(setup, lesson, bin_dir);
     let args: Vec<&str> = argv[1..].iter().map(String::as_str).collect();
     run::run_with_env(
@@ -333,7 +333,7 @@ enum Verdict {
 }
 
 /// Judges one run.
-fn judge(setup: &Setup, lesson: &LessonBinary, run: &run::Run) -> Result<Verdict> {
+fn judge(setup: &Setup, lesson: &SnapshotRun, run: &run::Run) -> Result<Verdict> {
     if let Some(failure) = run.failure() {
         let first_error = run
             .stdout
@@ -411,7 +411,7 @@ pub fn matrix(quick: bool) -> Result<bool> {
         let mut differing = Vec::new();
         let failed_before = failed;
         for (shown, bin_dir) in &folders {
-            for lesson in lessons() {
+            for lesson in snapshot_runs() {
                 let run = run_one(setup, lesson, bin_dir)?;
                 match judge(setup, lesson, &run)? {
                     Verdict::Matches => passed += 1,
@@ -458,7 +458,7 @@ mod tests {
 
     #[test]
     fn a_setup_s_fields_compose_into_one_command() {
-        let lesson = LessonBinary {
+        let lesson = SnapshotRun {
             name: "milestone-contract".to_owned(),
             binary: "milestone".to_owned(),
             args: vec!["contract".to_owned()],

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
-use xtask::lessons::{MemcheckRun, memcheck_runs};
+use xtask::catalogue::{MemcheckRun, memcheck_runs};
 use xtask::run::{self, Ending, Profile, root};
 
 /// The exit status valgrind uses when it found errors (the programs never use it).

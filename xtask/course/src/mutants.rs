@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
-use xtask::lessons::{Exercise, exercises};
+use xtask::catalogue::{Exercise, exercises};
 use xtask::run;
 
 /// The cargo-mutants release the list is exact for: another release may make other mutants.

@@ -9,8 +9,8 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
+use xtask::catalogue::Exercise;
 use xtask::learn::Workspace;
-use xtask::lessons::Exercise;
 use xtask::run;
 
 /// The files written, as (file under `xtask/new-exercise/`, where it goes, relative to the

@@ -87,7 +87,7 @@ pub fn replace(readme: &str, sample: &str, pattern: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use xtask::lessons::lessons;
+    use xtask::catalogue::snapshot_runs;
     use xtask::run::root;
 
     #[test]
@@ -115,7 +115,7 @@ mod tests {
     /// The README of every lesson shows exactly its committed snapshot, and a run that has it.
     #[test]
     fn every_readme_shows_its_snapshot() {
-        for lesson in lessons() {
+        for lesson in snapshot_runs() {
             let Some(readme_file) = lesson.readme.as_deref() else {
                 continue;
             };

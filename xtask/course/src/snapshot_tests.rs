@@ -6,7 +6,7 @@
 use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, bail};
-use xtask::lessons::LessonBinary;
+use xtask::catalogue::SnapshotRun;
 use xtask::run::{self, root};
 
 /// What insta's test does with a pattern that differs from the snapshot.
@@ -19,12 +19,12 @@ pub enum Write {
 }
 
 /// The name of the insta test of `lesson` in `tests/snapshots.rs`.
-pub fn test_name(lesson: &LessonBinary) -> String {
+pub fn test_name(lesson: &SnapshotRun) -> String {
     format!("snapshot_of_{}", lesson.name.replace('-', "_"))
 }
 
 /// The command that `lesson`'s insta test says made its snapshot.
-pub fn command_of(lesson: &LessonBinary) -> String {
+pub fn command_of(lesson: &SnapshotRun) -> String {
     let mut command = format!("cargo run -p {}", &lesson.binary);
     if !lesson.args.is_empty() {
         command = format!("{command} -- {}", lesson.args.join(" "));
@@ -37,7 +37,7 @@ pub fn command_of(lesson: &LessonBinary) -> String {
 ///
 /// # Errors
 /// When cargo cannot be run, or insta did not write the snapshots asked for.
-pub fn write_with_insta(lessons: &[&LessonBinary], how: Write) -> Result<()> {
+pub fn write_with_insta(lessons: &[&SnapshotRun], how: Write) -> Result<()> {
     if lessons.is_empty() {
         return Ok(());
     }

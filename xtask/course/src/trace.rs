@@ -9,13 +9,13 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-use xtask::lessons::LessonBinary;
+use xtask::catalogue::SnapshotRun;
 use xtask::run::{self, Profile};
 
 const CALLS: &str = "brk,mmap,munmap,mprotect,mremap,madvise,write";
 
 /// Runs the trace and prints it.
-pub fn trace(lesson: &LessonBinary, profile: Profile) -> Result<()> {
+pub fn trace(lesson: &SnapshotRun, profile: Profile) -> Result<()> {
     match Command::new("strace").arg("-V").output() {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
             "strace is not installed; install it with `sudo apt-get install strace` (Debian, \

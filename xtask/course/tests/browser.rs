@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use serde_json::{Value, json};
-use xtask::lessons::{exercises, lessons};
+use xtask::catalogue::{exercises, snapshot_runs};
 use xtask_course::picture::labels::overlapping;
 use xtask_course::picture::{self, Page, SCREEN};
 
@@ -300,9 +300,9 @@ fn use_page(session: &Session, page: &Page) -> Vec<String> {
 #[ignore = "needs chromium and chromedriver and runs every lesson binary; .ci/run runs it"]
 fn every_page_is_used_frame_by_frame_in_a_real_browser() {
     picture::browser::chromium().unwrap();
-    let mut pages = picture::lessons(lessons()).unwrap();
+    let mut pages = picture::lessons(snapshot_runs()).unwrap();
     pages.extend(picture::learners(exercises()).unwrap());
-    assert_eq!(pages.len(), lessons().len() + exercises().len());
+    assert_eq!(pages.len(), snapshot_runs().len() + exercises().len());
     let driver = Driver::start();
     let session = Session::new(&driver);
     let wrong: Vec<String> = pages.iter().flat_map(|p| use_page(&session, p)).collect();

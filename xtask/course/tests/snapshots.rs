@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use lesson::normalize::normalize;
-use xtask::lessons::{self, LessonBinary};
+use xtask::catalogue::{self, SnapshotRun};
 use xtask::run::{self, Profile};
 use xtask::snapshot;
 use xtask_course::snapshot_tests;
@@ -23,7 +23,7 @@ fn binaries() -> &'static PathBuf {
 }
 
 fn assert_pattern(name: &str) {
-    let lesson: &LessonBinary = lessons::find(name).expect("a lesson binary");
+    let lesson: &SnapshotRun = catalogue::find(name).expect("a lesson binary");
     let legacy = memcore::layout::legacy_mmap_reasons();
     let out = run::run(
         &binaries().join(&lesson.binary),
@@ -55,7 +55,7 @@ fn assert_pattern(name: &str) {
 /// committed snapshot as insta reads it.
 fn read_as_insta_reads() -> Result<(), libtest_mimic::Failed> {
     let mut names = Vec::new();
-    for lesson in lessons::lessons() {
+    for lesson in catalogue::snapshot_runs() {
         let path = snapshot::path(&lesson.snapshot);
         let by_insta = insta::Snapshot::from_file(&path).map_err(|e| e.to_string())?;
         let by_insta = by_insta.as_text().ok_or("not a text snapshot")?.to_string();
@@ -78,7 +78,7 @@ fn read_as_insta_reads() -> Result<(), libtest_mimic::Failed> {
 /// no line here. Beside them, one test of the snapshot reader.
 fn main() -> std::process::ExitCode {
     let args = libtest_mimic::Arguments::from_args();
-    let mut tests: Vec<libtest_mimic::Trial> = lessons::lessons()
+    let mut tests: Vec<libtest_mimic::Trial> = catalogue::snapshot_runs()
         .iter()
         .map(|lesson| {
             let name = lesson.name.clone();

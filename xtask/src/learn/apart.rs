@@ -8,7 +8,7 @@ use std::process::Command;
 use anyhow::{Context, Result};
 
 use super::{Status, Workspace, check};
-use crate::lessons::{Exercise, exercises};
+use crate::catalogue::{Exercise, exercises};
 
 /// One broken learner's file: what is added to the template, and the words the compiler's
 /// first error must hold.
@@ -57,7 +57,7 @@ fn commands() -> Vec<Vec<String>> {
         .into_iter()
         .map(|c| c.into_iter().map(str::to_owned).collect())
         .collect();
-    for lesson in crate::lessons::lessons()
+    for lesson in crate::catalogue::snapshot_runs()
         .iter()
         .filter(|l| l.args.is_empty())
     {

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 
 use super::Workspace;
-use crate::lessons::{Exercise, LessonBinary};
+use crate::catalogue::{Exercise, SnapshotRun};
 use crate::run;
 
 /// The cargo arguments that select the learner's binary of `exercise`: the one binary of a
@@ -34,8 +34,8 @@ pub fn learner_and_reference(exercise: &Exercise) -> Vec<String> {
 }
 
 /// The run of the reference whose snapshot the learner's run is compared with.
-pub fn reference_run(exercise: &Exercise) -> Option<&'static LessonBinary> {
-    crate::lessons::lessons()
+pub fn reference_run(exercise: &Exercise) -> Option<&'static SnapshotRun> {
+    crate::catalogue::snapshot_runs()
         .iter()
         .find(|l| l.snapshot == exercise.snapshot)
 }

@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use super::Workspace;
 use super::build::learner_binary;
 use super::files::find;
-use crate::lessons::{Exercise, exercises};
+use crate::catalogue::{Exercise, exercises};
 use crate::run;
 
 /// The command a learner types to run their own program, every line of it: `cargo xtask run
@@ -20,7 +20,7 @@ pub fn run_command(exercise: &Exercise) -> String {
 /// `cargo xtask list`: the lesson binaries, what each shows, and the learner's own programs with
 /// the command that runs each.
 pub fn list() {
-    for l in crate::lessons::lessons() {
+    for l in crate::catalogue::snapshot_runs() {
         println!("{:<28} {}", &l.name, &l.shows);
     }
     println!();

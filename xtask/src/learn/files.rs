@@ -6,7 +6,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 
 use super::Workspace;
-use crate::lessons::{Exercise, exercises};
+use crate::catalogue::{Exercise, exercises};
 use crate::template;
 
 /// How much a hint says: three rungs, each more than the part's doc comment.
@@ -119,10 +119,10 @@ fn print_wrapped(text: &str) {
 }
 
 pub(super) fn find(name: &str) -> Result<&'static Exercise> {
-    crate::lessons::exercise(name).with_context(|| {
+    crate::catalogue::exercise(name).with_context(|| {
         let names: Vec<_> = exercises().iter().map(|e| e.name.as_str()).collect();
         let names = names.join(", ");
-        match crate::lessons::find(name) {
+        match crate::catalogue::find(name) {
             Some(run) if run.binary == name => format!(
                 "{name} has no part for you to write (run it with `cargo run -p {name}`); \
                  the exercises with parts are {names}"

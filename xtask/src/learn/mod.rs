@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use crate::lessons::{Exercise, exercises};
+use crate::catalogue::{Exercise, exercises};
 use crate::run;
 
 mod apart;

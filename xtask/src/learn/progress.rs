@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use lesson::events::Event;
 
 use super::{Standing, Workspace};
-use crate::lessons::Exercise;
+use crate::catalogue::Exercise;
 
 /// An exercise's progress after one run.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

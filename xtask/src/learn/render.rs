@@ -4,7 +4,7 @@
 use super::{
     ALLOW_HEADER, Done, Finding, Kind, NotReached, Progress, Standing, Status, Verdict, run_command,
 };
-use crate::lessons::Exercise;
+use crate::catalogue::Exercise;
 
 /// The lines that follow "done": the note on the pattern, the compiler's warnings, and the
 /// header still to delete.

@@ -11,7 +11,7 @@ use super::{
     ALLOW_HEADER, Claim, Done, Expected, Judged, LearnerFile, Outcome, Status, TIMEOUT, Workspace,
     claims_of, classify, files, judge,
 };
-use crate::lessons::Exercise;
+use crate::catalogue::Exercise;
 use crate::run;
 
 /// Where the learner's run of `exercise` writes its events.

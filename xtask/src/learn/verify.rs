@@ -7,7 +7,7 @@ use anyhow::{Context, Result, bail};
 use super::files::{fresh_template, read};
 use super::render::report_exercises;
 use super::{Cpus, Finding, Kind, Place, Status, Workspace, check, judged_on, learner_binary};
-use crate::lessons::{Exercise, exercises};
+use crate::catalogue::{Exercise, exercises};
 use crate::template;
 
 /// One thing an answer in `xtask/answers/` must give, as data: a line of its header.

@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 
 use super::{Workspace, learn};
-use crate::lessons::exercises;
+use crate::catalogue::exercises;
 
 /// The time of day, `HH:MM:SS UTC`.
 fn time_of_day() -> String {

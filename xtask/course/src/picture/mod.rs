@@ -20,8 +20,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
+use xtask::catalogue::{Exercise, SnapshotRun};
 use xtask::learn::{learner_and_reference, reference_run};
-use xtask::lessons::{Exercise, LessonBinary};
 use xtask::run::{self, Profile};
 
 pub mod bands;
@@ -101,7 +101,7 @@ fn draw(name: &str, stem: &str, binary: &Path, args: &[&str]) -> Result<Page> {
 ///
 /// # Errors
 /// When the build fails, or a binary cannot be run or wrote no events.
-pub fn lessons(lessons: &[LessonBinary]) -> Result<Vec<Page>> {
+pub fn lessons(lessons: &[SnapshotRun]) -> Result<Vec<Page>> {
     let binaries = run::build(Profile::Debug)?;
     lessons
         .iter()

@@ -103,7 +103,7 @@ pub fn replace(readme: &str, section: &str) -> Result<String> {
 /// When the lesson cannot be drawn, Chromium is missing or fails, or a file cannot be written.
 pub fn update() -> Result<()> {
     let root = run::root();
-    let lesson = xtask::lessons::find(LESSON).context("the README's lesson is gone")?;
+    let lesson = xtask::catalogue::find(LESSON).context("the README's lesson is gone")?;
     let page = super::lessons(std::slice::from_ref(lesson))?.remove(0);
     if !page.frames.iter().any(|f| f == FRAME) {
         bail!("{LESSON}'s page has no frame {FRAME}");

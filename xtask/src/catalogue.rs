@@ -1,5 +1,6 @@
-//! The lesson binaries that `check-all` runs, in the order a learner meets them, and the
-//! exercises whose core the learner writes (`cargo xtask learn`).
+//! The lesson's catalogue: the runs that `check-all` compares with their snapshots, in the
+//! order a learner meets them, the runs `memcheck` makes, and the exercises whose core the
+//! learner writes (`cargo xtask learn`).
 //!
 //! They are described once, in each package's `Cargo.toml` (`[package.metadata.lesson]`, with
 //! the package's description as what it shows), and read here with `cargo metadata`. The
@@ -16,7 +17,7 @@ use crate::run;
 
 /// One run that `check-all` checks against a snapshot.
 #[derive(Debug, Clone)]
-pub struct LessonBinary {
+pub struct SnapshotRun {
     /// The name `check NAME` takes and the output reports.
     pub name: String,
     /// The binary to run (`cargo run --bin BINARY`).
@@ -31,7 +32,7 @@ pub struct LessonBinary {
     pub shows: String,
 }
 
-impl LessonBinary {
+impl SnapshotRun {
     /// Its arguments, as `&str`s.
     pub fn arg_strs(&self) -> Vec<&str> {
         self.args.iter().map(String::as_str).collect()
@@ -71,7 +72,7 @@ pub struct Exercise {
 /// Everything `[package.metadata.lesson]` says, in the lesson's order.
 #[derive(Debug, Default)]
 struct Catalogue {
-    runs: Vec<LessonBinary>,
+    runs: Vec<SnapshotRun>,
     exercises: Vec<Exercise>,
     memcheck: Vec<MemcheckRun>,
 }
@@ -91,7 +92,7 @@ struct LessonMetadata {
     learn: Option<LearnMetadata>,
 }
 
-/// One of `[[package.metadata.lesson.runs]]`; see [`LessonBinary`].
+/// One of `[[package.metadata.lesson.runs]]`; see [`SnapshotRun`].
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RunMetadata {
@@ -213,7 +214,7 @@ fn read(doc: &Value, root: &std::path::Path, members: &[String]) -> Result<Catal
         let description = text(package, "description", &name)?;
         catalogue
             .runs
-            .extend(lesson.runs.into_iter().map(|run| LessonBinary {
+            .extend(lesson.runs.into_iter().map(|run| SnapshotRun {
                 name: run.name,
                 binary: run.binary,
                 args: run.args,
@@ -274,7 +275,7 @@ pub fn load() -> Result<()> {
 
 /// The catalogue, read by [`load`] already in every command; should it be wrong here still, the
 /// command ends as [`load`] would have ended it.
-fn catalogue() -> &'static Catalogue {
+fn loaded() -> &'static Catalogue {
     match read_once() {
         Ok(catalogue) => catalogue,
         Err(why) => {
@@ -285,23 +286,23 @@ fn catalogue() -> &'static Catalogue {
 }
 
 /// Every run `check-all` checks, in the lesson's order.
-pub fn lessons() -> &'static [LessonBinary] {
-    &catalogue().runs
+pub fn snapshot_runs() -> &'static [SnapshotRun] {
+    &loaded().runs
 }
 
 /// The run called `name`.
-pub fn find(name: &str) -> Option<&'static LessonBinary> {
-    lessons().iter().find(|l| l.name == name)
+pub fn find(name: &str) -> Option<&'static SnapshotRun> {
+    snapshot_runs().iter().find(|l| l.name == name)
 }
 
 /// The runs `cargo xtask memcheck` makes, in the lesson's order.
 pub fn memcheck_runs() -> &'static [MemcheckRun] {
-    &catalogue().memcheck
+    &loaded().memcheck
 }
 
 /// The exercises of learner mode, in the lesson's order.
 pub fn exercises() -> &'static [Exercise] {
-    &catalogue().exercises
+    &loaded().exercises
 }
 
 /// The exercise called `name`.
@@ -433,10 +434,12 @@ mod tests {
     /// paths are the package's own.
     #[test]
     fn every_exercise_of_the_workspace_has_its_reference_run() {
-        assert!(!lessons().is_empty());
+        assert!(!snapshot_runs().is_empty());
         for exercise in exercises() {
             assert!(
-                lessons().iter().any(|l| l.snapshot == exercise.snapshot),
+                snapshot_runs()
+                    .iter()
+                    .any(|l| l.snapshot == exercise.snapshot),
                 "{}: no run has the snapshot {}",
                 exercise.name,
                 exercise.snapshot
