@@ -142,7 +142,7 @@ pub enum Event {
     /// What the address space looked like at the end of a step, or at a moment inside it: the
     /// maps, the break, and the addresses the step looked at. The picture (`cargo xtask
     /// picture`) is drawn from these.
-    Snapshot {
+    AddressSpace {
         /// The step that just ended, or that the moment is in.
         step: usize,
         /// What just happened, for a moment inside the step; `None` at the step's end.

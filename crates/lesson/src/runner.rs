@@ -225,7 +225,7 @@ impl Lesson {
                 address: o.address.clone(),
             })
             .collect();
-        self.events.write(|| Event::Snapshot {
+        self.events.write(|| Event::AddressSpace {
             step: step.number,
             moment: moment.map(str::to_owned),
             in_child,

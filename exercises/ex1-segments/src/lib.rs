@@ -45,9 +45,9 @@ pub struct Parts {
     pub address_of_a_function: fn() -> usize,
 }
 
-mod picture;
+mod diagram;
 
-use picture::{Placed, diagram};
+use diagram::{Placed, diagram};
 
 const INFO: LessonInfo = lesson::info!(
     "Prints the address of a local variable, a small and a large heap allocation, an \
@@ -83,12 +83,12 @@ fn one_call_deeper(parts: &Parts) -> usize {
     black_box(parts.address_of_a_local)()
 }
 
-/// The lesson's own global of each kind, for the picture where a learner's did not hold.
+/// The lesson's own global of each kind, for the diagram where a learner's did not hold.
 static OWN_DATA: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 static OWN_BSS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
-/// What a step placed, for the picture: the learner's thing where its claims held, or else the
-/// lesson's own of the same kind, so that the picture judges the layout and not the part again.
+/// What a step placed, for the diagram: the learner's thing where its claims held, or else the
+/// lesson's own of the same kind, so that the diagram judges the layout and not the part again.
 fn placed_or_own(
     lesson: &mut Lesson,
     placed: Option<Placed>,
@@ -111,7 +111,7 @@ fn placed_or_own(
 }
 
 /// Runs the steps. A step that fails its claims lets the run go on; one that cannot go on
-/// stops alone, and the picture uses the lesson's own things where a step gave none.
+/// stops alone, and the diagram uses the lesson's own things where a step gave none.
 fn run(lesson: &mut Lesson, parts: &Parts, large: usize) -> Result<()> {
     let malloc = GlibcMalloc::read()?;
     let stack = lesson.attempt(|lesson| stack(lesson, parts))?;

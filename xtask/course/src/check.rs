@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
-use crate::{readme, snapshot_tests};
+use crate::{readme_output, snapshot_tests};
 use lesson::normalize::normalize;
 use xtask::catalogue::SnapshotRun;
 use xtask::run::{self, Profile, root};
@@ -129,13 +129,13 @@ fn finish_blessing(lesson: &SnapshotRun, blessing: &Blessing) -> Result<bool> {
         let (readme_path, readme_text) = read_readme(readme_file)?;
         // A sample run that still has the pattern stays: the README changes only when the
         // lesson's output does.
-        let sample = readme::extract(&readme_text)
+        let sample = readme_output::extract(&readme_text)
             .map(|shown| shown.sample)
             .filter(|sample| snapshot::matches(&blessing.pattern, &normalize(sample)))
             .unwrap_or_else(|| blessing.stdout.clone());
         std::fs::write(
             &readme_path,
-            readme::replace(&readme_text, &sample, &blessing.pattern),
+            readme_output::replace(&readme_text, &sample, &blessing.pattern),
         )
         .with_context(|| format!("cannot write {readme_file}"))?;
         written = format!("{written} and {readme_file}");
@@ -209,7 +209,7 @@ fn check_one(
     }
     if let Some(readme_file) = lesson.readme.as_deref() {
         let (_, readme_text) = read_readme(readme_file)?;
-        if let Err(why) = readme::agrees(&readme_text, &expected) {
+        if let Err(why) = readme_output::agrees(&readme_text, &expected) {
             println!("{name} ... FAILED: {readme_file} {why} (run cargo xtask check-all --bless)");
             return Ok(Outcome::FAILED);
         }

@@ -11,6 +11,6 @@ pub mod memcheck;
 pub mod mutants;
 pub mod new_exercise;
 pub mod picture;
-pub mod readme;
+pub mod readme_output;
 pub mod snapshot_tests;
 pub mod trace;

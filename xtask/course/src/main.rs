@@ -48,7 +48,7 @@ fn lesson(name: &str) -> Result<&'static catalogue::SnapshotRun> {
 /// `cargo xtask picture`: draws the pages asked for and prints their paths.
 fn picture(name: Option<&str>, learn: bool, readme: bool) -> Result<()> {
     if readme {
-        return xtask_course::picture::readme::update();
+        return xtask_course::picture::readme_picture::update();
     }
     let pages = match (learn, name) {
         (true, Some(name)) => {

@@ -324,7 +324,7 @@ fn many_chunks() -> Run {
             number: 2,
             title: snapshot.title.clone(),
         },
-        Event::Snapshot {
+        Event::AddressSpace {
             step: 2,
             moment: None,
             in_child: false,

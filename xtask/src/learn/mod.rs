@@ -14,7 +14,7 @@
 //! - `progress`: the parts done, and the claims a part just finished meets;
 //! - `files`: the learner's files: hints, templates written from the references, resets;
 //! - `verify`: the maintainers' check of all of that, run by CI;
-//! - `apart`: the proof, part of `verify`, that a learner's broken file breaks no other command;
+//! - `isolation`: the proof, part of `verify`, that a learner's broken file breaks no other command;
 //! - `commands`: `list` and `run`; `watch`: `learn --watch`.
 
 use std::path::PathBuf;
@@ -26,11 +26,11 @@ use anyhow::Result;
 use crate::catalogue::{Exercise, exercises};
 use crate::run;
 
-mod apart;
 mod build;
 mod commands;
 mod ending;
 mod files;
+mod isolation;
 mod judge;
 mod progress;
 mod render;

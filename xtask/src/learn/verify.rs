@@ -197,7 +197,7 @@ pub fn verify(workspace: &Workspace, only: Option<&str>) -> Result<bool> {
         println!(
             "verify: with a broken file of the learner's in every exercise, only learn and run see it"
         );
-        super::apart::broken_files_break_nothing(workspace, &copy, &mut fail)?;
+        super::isolation::broken_files_break_nothing(workspace, &copy, &mut fail)?;
     } else {
         println!(
             "verify: (that a broken learner's file breaks no other command is left to the whole \

@@ -34,7 +34,7 @@ pub mod layout;
 pub mod model;
 pub mod overview;
 pub mod page;
-pub mod readme;
+pub mod readme_picture;
 pub mod svg;
 
 /// How long one run may take.

@@ -1,6 +1,6 @@
 //! The picture's model: what the address space held at each moment the run recorded, inside a
 //! step and at its end, read from the run's events (`Event::Step` for the titles,
-//! `Event::Snapshot` for the rest).
+//! `Event::AddressSpace` for the rest).
 
 use anyhow::{Context, Result};
 use lesson::events::Event;
@@ -109,7 +109,7 @@ fn stopped(events: &[Event]) -> Option<String> {
     })
 }
 
-/// What a snapshot event holds, as written.
+/// What an address-space event holds, as written.
 struct Written<'a> {
     step: usize,
     title: &'a str,
@@ -122,7 +122,7 @@ struct Written<'a> {
     spans: &'a [lesson::events::Span],
 }
 
-/// One snapshot event, parsed.
+/// One address-space event, parsed.
 fn snapshot(written: Written) -> Result<Snapshot> {
     let Written {
         step,
@@ -184,7 +184,7 @@ pub fn read(name: &str, events: &[Event]) -> Result<Run> {
     for event in events {
         match event {
             Event::Step { title: t, .. } => title = t,
-            Event::Snapshot {
+            Event::AddressSpace {
                 step,
                 moment,
                 in_child,

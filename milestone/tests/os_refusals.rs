@@ -1,4 +1,4 @@
-//! Faults: the OS refusing memory. In a child process with a low `RLIMIT_AS` (and separately
+//! The OS refusing memory. In a child process with a low `RLIMIT_AS` (and separately
 //! `RLIMIT_DATA`), `mem_chunk` returns the OS's refusal, the registry is unchanged, and
 //! requests succeed again once memory is released. The milestone demo under such a limit
 //! prints one line and exits 1: no panic, no abort.
@@ -51,7 +51,7 @@ impl Limit {
 /// Returns 0, or the number of the check that failed (and says which on stderr).
 fn refuse_then_recover(limit: Limit) -> i32 {
     let fail = |code: i32, what: String| {
-        eprintln!("faults: {what}");
+        eprintln!("os_refusals: {what}");
         code
     };
     let mut held: Vec<NonNull<u8>> = Vec::with_capacity(1024);
@@ -165,7 +165,7 @@ fn the_demo_under_a_limit_prints_one_line_and_exits_1() -> Outcome {
 /// Returns 0, or the number of the check that failed (and says which on stderr).
 fn a_refused_shrink_in_the_child() -> i32 {
     let fail = |code: i32, what: String| {
-        eprintln!("faults: {what}");
+        eprintln!("os_refusals: {what}");
         code
     };
     let mut m = ChunkManager::new(Policy::glibc());
@@ -183,7 +183,7 @@ fn a_refused_shrink_in_the_child() -> i32 {
     let above = NonNull::new(brk.next_multiple_of(page) as *mut u8).expect("not null");
     // Where the setup cannot be made, nothing is wrong with the manager: say so, and pass.
     let not_tried = |why: &str| {
-        eprintln!("faults: not tried: {why}");
+        eprintln!("os_refusals: not tried: {why}");
         0
     };
     if sys::mmap_anonymous_at(above, page).is_err() {

@@ -1,5 +1,6 @@
-//! The lesson's picture of the address space, drawn with this run's real regions and
-//! addresses, in the order this run's layout has them, and checked against that order.
+//! The lesson's diagram of the address space, in text (not `cargo xtask picture`'s page),
+//! drawn with this run's real regions and addresses, in the order this run's layout has them,
+//! and checked against that order.
 
 use anyhow::Result;
 use lesson::{Lesson, varying_bytes, varying_text};
@@ -32,7 +33,7 @@ pub(crate) fn diagram(
     Ok(())
 }
 
-/// The rows of the lesson's picture, bottom to top, each with the things that lie in it.
+/// The rows of the diagram, bottom to top, each with the things that lie in it.
 fn choose(heap: bool) -> Vec<(&'static str, &'static [&'static str])> {
     let mut rows: Vec<(&str, &[&str])> = vec![
         ("text", &["a function's code"]),
