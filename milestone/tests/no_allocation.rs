@@ -2,41 +2,21 @@
 //! `mem_chunk` from inside its own `alloc`, where a nested allocation would recurse or
 //! deadlock.
 //!
-//! A counting `#[global_allocator]` wraps the system allocator; the counter must not move
-//! while the chunk functions run: requests on both paths, leaf splits in the registry, errors,
-//! lookups, iteration, stats and releases. `harness = false` and one thread: these calls move
-//! the program break, and no other thread may allocate meanwhile.
+//! The contract's own counting allocator is this test's `#[global_allocator]`; it must count no
+//! call while the chunk functions run: requests on both paths, leaf splits in the registry,
+//! errors, lookups, iteration, stats and releases. `harness = false` and one thread: these
+//! calls move the program break, and no other thread may allocate meanwhile.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use libtest_mimic::{Arguments, Failed, Trial};
+use milestone::contract::{CountingAllocator, calls_during};
 use milestone::{
     Policy, chunk_stats, find_chunk, for_each_chunk, mem_chunk, release_chunk, set_policy,
 };
 
-struct Counting;
-
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: every call is passed on unchanged to the system allocator; only a counter is added.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
-        // SAFETY: the caller's promises about `layout` are passed on.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
-        // SAFETY: `ptr` came from System.alloc with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
 #[global_allocator]
-static COUNTING: Counting = Counting;
+static ALLOCATOR: CountingAllocator = CountingAllocator;
 
 /// Runs the chunk functions through every path, with no allocation of its own: the pointers go
 /// into a fixed array on the stack.
@@ -71,14 +51,13 @@ fn exercise_every_path() -> usize {
 
 fn check(policy: Policy) -> Result<(), Failed> {
     set_policy(policy);
-    let before = ALLOCATIONS.load(Ordering::SeqCst);
-    let errors = exercise_every_path();
-    let after = ALLOCATIONS.load(Ordering::SeqCst);
+    let (errors, calls) = calls_during(exercise_every_path);
+    let calls = calls.ok_or("the counting allocator is not this test's global allocator")?;
     if errors > 0 {
         return Err(format!("{errors} calls gave the wrong answer").into());
     }
-    if after != before {
-        return Err(format!("the chunk layer made {} allocations", after - before).into());
+    if calls > 0 {
+        return Err(format!("the chunk layer made {calls} allocations").into());
     }
     let left = chunk_stats();
     if left.count != 0 || left.mmap_bytes != 0 {

@@ -137,3 +137,12 @@ pub(crate) fn take() -> Option<(usize, Option<usize>)> {
         .load(Relaxed)
         .then_some((calls, (first != usize::MAX).then_some(first)))
 }
+
+/// Runs `f`, counting the global allocator's calls it makes; the count is `None` when this
+/// binary's global allocator is not [`CountingAllocator`], so nothing can be told. For a test
+/// of code that must never allocate (`tests/no_allocation.rs`): the one counting allocator.
+pub fn calls_during<T>(f: impl FnOnce() -> T) -> (T, Option<usize>) {
+    let _ = take();
+    let value = counted(0, f);
+    (value, take().map(|(calls, _)| calls))
+}

@@ -48,7 +48,7 @@ mod theirs;
 mod threads;
 mod unmap_refused;
 
-pub use counting::CountingAllocator;
+pub use counting::{CountingAllocator, calls_during};
 pub use interface::{ALIGN, ChunkInfo, Parts, pattern, sizes};
 use interface::{follows_threshold, found};
 pub use library::library;
