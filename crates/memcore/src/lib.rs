@@ -12,6 +12,7 @@
 //! * [`fault_report`]: a fault's address and the maps at that moment, reported by the process.
 //! * [`shared`]: a few numbers a forked child shares with its parent.
 //! * [`registry`]: the chunk registry that the milestone's `mem_chunk` builds on.
+//! * [`theirs`]: someone else's bytes at the program break, which a lesson must leave theirs.
 //!
 //! Everything here assumes Linux with glibc; other targets fail to build (see below).
 
@@ -44,6 +45,7 @@ pub mod procfs;
 pub mod registry;
 pub mod shared;
 pub mod sys;
+pub mod theirs;
 
 pub use error::{BreakError, Errno, Error};
 pub use mapping::Mapping;

@@ -18,6 +18,7 @@ use lesson::{
     Lesson, LessonInfo, Marks, bytes, count, io_error, moved, varying_bytes, varying_text,
 };
 use memcore::linker::segment_bounds;
+use memcore::theirs::Theirs;
 use memcore::{MemoryMap, Region, sys};
 
 /// Deliberately not a multiple of the page size, to show that the break moves by exactly this
@@ -460,13 +461,6 @@ fn read_back(lesson: &mut Lesson, parts: &Parts, memory: Option<Memory>) -> Resu
     Ok(())
 }
 
-/// Someone else writes their data to the page they took above ours.
-fn fill_their_page(theirs: usize, page: usize) {
-    // SAFETY: sbrk gave that page to the test just now, for someone else, and nothing else
-    // refers to it.
-    unsafe { std::ptr::write_bytes(theirs as *mut u8, 0xa5, page) };
-}
-
 /// A copy of the bytes in `[start, end)`, all below the break: ours, then someone else's page.
 fn bytes_below(start: usize, end: usize) -> Vec<u8> {
     // SAFETY: the break is at `end`, so the range is mapped: our GROWTH bytes, which nothing
@@ -475,20 +469,20 @@ fn bytes_below(start: usize, end: usize) -> Vec<u8> {
 }
 
 /// Someone else grows the break by a page above ours, and give_back must refuse, leaving the
-/// break and every byte below it as they were. Returns where their page starts.
+/// break and every byte below it as they were. Returns their page.
 fn refused_under_their_page(
     lesson: &mut Lesson,
     parts: &Parts,
     start: usize,
     grown: usize,
-) -> Result<usize> {
+) -> Result<Theirs> {
     let page = sys::page_size();
-    let theirs = sys::sbrk_from(grown as *mut u8, page)
-        .context("could not grow the break for the test")? as usize;
+    // Someone else's page holds their data; ours holds what write left. A refusal keeps both.
+    let their_page =
+        Theirs::take(grown as *mut u8, page).context("could not grow the break for the test")?;
+    let theirs = their_page.start();
     lesson.span("someone else's page", theirs, page);
     lesson.moment("someone else grew the break by a page, above ours");
-    // Someone else's page holds their data; ours holds what write left. A refusal keeps both.
-    fill_their_page(theirs, page);
     let before = bytes_below(start, theirs + page);
     let call = format!("give_back({start:#x}, {GROWTH}), with someone else's page above");
     // SAFETY: the break is where `grow` left it plus one page that the test above just took
@@ -522,7 +516,7 @@ fn refused_under_their_page(
     if !stayed {
         bail!("give_back moved the break under someone else's memory");
     }
-    let kept = bytes_below(start, theirs + page) == before;
+    let kept = bytes_below(start, theirs + page) == before && their_page.kept();
     lesson.check(
         "the memory below the break, ours and theirs, kept every byte",
         kept,
@@ -530,11 +524,10 @@ fn refused_under_their_page(
          before it checked, and the kernel unmapped those pages (growing back maps new zeroed \
          ones). Compare sbrk(0) with the end of your memory first",
     );
-    Ok(theirs)
+    Ok(their_page)
 }
 
 fn give_back(lesson: &mut Lesson, parts: &Parts, memory: Option<Memory>) -> Result<()> {
-    let page = sys::page_size();
     lesson.step("Give the memory back");
     lesson.say(
         "sbrk(-n) moves the break down and the kernel unmaps the whole pages above it.\n\
@@ -548,9 +541,8 @@ fn give_back(lesson: &mut Lesson, parts: &Parts, memory: Option<Memory>) -> Resu
         return Ok(());
     };
     lesson.span("our memory", start, GROWTH);
-    let theirs = refused_under_their_page(lesson, parts, start, grown)?;
-    // SAFETY: that page is the one taken above, and nothing refers to it.
-    unsafe { sys::sbrk_shrink((theirs + page) as *mut u8, page) }
+    refused_under_their_page(lesson, parts, start, grown)?
+        .give_back()
         .context("could not give the test's page back")?;
     lesson.moment("someone else gave their page back; now give_back may shrink");
 

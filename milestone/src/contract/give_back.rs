@@ -11,9 +11,9 @@ use memcore::sys;
 
 use super::counting::counted;
 use super::take::intact;
-use super::theirs::Theirs;
 use super::{NEEDS_CHUNKS, Parts, Taken, again, never_allocated, unmap_refused, writable};
 use crate::Source;
+use memcore::theirs::Theirs;
 
 /// What releasing the `released`th chunk did to the chunks taken after it, which are still
 /// live. Each must still be mapped writable and hold its pattern. One from sbrk must still lie
@@ -211,12 +211,8 @@ pub(super) fn release_each(
 /// Before the chunks are released, someone else grows the break by a page above them and
 /// writes to it, as glibc's malloc may.
 pub(super) fn their_page_above() -> Result<Theirs> {
-    let page = sys::page_size();
-    let start = sys::sbrk_from(sys::program_break(), page)
-        .context("could not grow the break for someone else")? as usize;
-    // SAFETY: sbrk gave that page to the contract just now, for someone else, below the
-    // break, and nothing else refers to it.
-    Ok(unsafe { Theirs::written(start, page) })
+    Theirs::take(sys::program_break(), sys::page_size())
+        .context("could not grow the break for someone else")
 }
 
 /// Checks that releasing left someone else's page below the break, with their bytes, then
@@ -240,8 +236,8 @@ pub(super) fn their_page_kept(lesson: &mut Lesson, theirs: Theirs) -> Result<()>
         },
     );
     if brk == end {
-        // SAFETY: their page is the one taken above, and nothing refers to it any more.
-        unsafe { sys::sbrk_shrink(end as *mut u8, theirs.len) }
+        theirs
+            .give_back()
             .context("could not give someone else's page back")?;
     }
     Ok(())

@@ -44,7 +44,6 @@ mod library;
 mod refused;
 mod registry;
 mod take;
-mod theirs;
 mod threads;
 mod unmap_refused;
 

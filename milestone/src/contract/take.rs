@@ -10,9 +10,9 @@ use lesson::{Lesson, Marks, bytes, io_error, varying_bytes};
 use memcore::{MemoryMap, RegionKind, sys};
 
 use super::counting::counted;
-use super::theirs::Theirs;
 use super::{ALIGN, Parts, Taken, follows_threshold, never_allocated, pattern, sizes, writable};
 use crate::Source;
+use memcore::theirs::Theirs;
 
 /// Where the contract leaves the break before the second chunk, as another caller of `sbrk`
 /// would: this many bytes past a multiple of [`ALIGN`], so the next break chunk must be
