@@ -281,6 +281,11 @@ impl EventLog {
     }
 }
 
+/// A step's heading, as the run prints it and as whoever reads a [`Event::Step`] shows it.
+pub fn heading(number: usize, title: &str) -> String {
+    format!("Step {number}. {title}")
+}
+
 /// Reads the events a run appended to `path`, in order. A last line cut short (the run was
 /// killed while writing it) is left out.
 ///

@@ -250,7 +250,7 @@ impl Lesson {
             number,
             title: title.clone(),
         });
-        let heading = format!("Step {number}. {title}");
+        let heading = crate::events::heading(number, &title);
         self.steps.push(Step {
             number,
             title,

@@ -150,8 +150,15 @@ pub fn assert_flags_behave(binary: &str, about: &str) {
 pub fn assert_pauses(binary: &str) -> usize {
     use std::io::Write as _;
     use std::process::Stdio;
+    let events = std::env::temp_dir().join(format!(
+        "lesson-pauses-{}-{}.events",
+        std::process::id(),
+        Path::new(binary).file_name().unwrap().to_string_lossy()
+    ));
+    let _ = std::fs::remove_file(&events);
     let mut child = Command::new(binary)
         .arg("--pause")
+        .env(crate::events::EVENTS_VAR, &events)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -173,8 +180,15 @@ pub fn assert_pauses(binary: &str) -> usize {
         )),
         "{stderr}"
     );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let steps = stdout.lines().filter(|l| l.starts_with("Step ")).count();
+    // The steps the run recorded, as events: not its printed headings.
+    let recorded = crate::events::read_events(&events).expect("the run's events");
+    let _ = std::fs::remove_file(&events);
+    let _ = std::fs::remove_file(crate::events::maps_path(&events));
+    let steps = recorded
+        .iter()
+        .filter(|e| matches!(e, crate::events::Event::Step { .. }))
+        .count();
+    assert!(steps > 0, "the run recorded no step");
     let pauses = stderr.matches("-- paused after step").count();
     assert_eq!(pauses, steps, "one pause after each step: {stderr}");
     pauses

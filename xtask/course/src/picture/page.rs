@@ -9,6 +9,8 @@
 
 use std::fmt::Write as _;
 
+use lesson::events::heading;
+
 use super::bands::Kind;
 use super::changes::{Changes, changes, describe};
 use super::closeup::{self, CloseUp};
@@ -201,8 +203,8 @@ fn strip(frames: &[Frame], differences: &[Difference]) -> String {
             format!("{}·{}{mark}", s.step, frame.number)
         };
         let title = match &s.moment {
-            Some(moment) => format!("Step {}. {}: {moment}", s.step, s.title),
-            None => format!("Step {}. {}", s.step, s.title),
+            Some(moment) => format!("{}: {moment}", heading(s.step, &s.title)),
+            None => heading(s.step, &s.title),
         };
         let _ = write!(
             out,
