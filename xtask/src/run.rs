@@ -190,22 +190,45 @@ fn wait(child: &mut Child, limit: Duration) -> Result<Ending> {
     }
 }
 
-/// Runs `program` with `args`, capturing its output, killing it after `limit`.
-pub fn run(program: &Path, args: &[&str], limit: Duration) -> Result<Run> {
-    run_with_env(program, args, limit, None)
+/// As [`run_with_env`], with the lesson run's events written to `file` (`LESSON_EVENTS`), and
+/// read back: what it printed, how it ended, and what it recorded. A run that wrote no file
+/// (it ended before it could) has no events; the caller says what that means.
+///
+/// # Errors
+/// When `file`'s folder cannot be made, or the program cannot be started.
+pub fn run_recorded(
+    program: &Path,
+    args: &[&str],
+    limit: Duration,
+    env: &[(&str, &str)],
+    file: &Path,
+) -> Result<(Run, Vec<lesson::events::Event>)> {
+    let folder = file.parent().context("the events file has no folder")?;
+    std::fs::create_dir_all(folder)
+        .with_context(|| format!("cannot create {}", folder.display()))?;
+    let _ = std::fs::remove_file(file);
+    let path = file.to_string_lossy().into_owned();
+    let mut env = env.to_vec();
+    env.push((lesson::events::EVENTS_VAR, path.as_str()));
+    let run = run_with_env(program, args, limit, &env)?;
+    let events = lesson::events::read_events(file).unwrap_or_default();
+    Ok((run, events))
 }
 
-/// As [`run`], with one more variable in the environment.
+/// Runs `program` with `args`, capturing its output, killing it after `limit`.
+pub fn run(program: &Path, args: &[&str], limit: Duration) -> Result<Run> {
+    run_with_env(program, args, limit, &[])
+}
+
+/// As [`run`], with these variables in the environment as well.
 pub fn run_with_env(
     program: &Path,
     args: &[&str],
     limit: Duration,
-    env: Option<(&str, &str)>,
+    env: &[(&str, &str)],
 ) -> Result<Run> {
     let mut command = Command::new(program);
-    if let Some((key, value)) = env {
-        command.env(key, value);
-    }
+    command.envs(env.iter().copied());
     let mut child = command
         .args(args)
         .process_group(0)

@@ -48,23 +48,6 @@ fn header_length(file: &str) -> Option<usize> {
         .map(|(i, _)| i + 1)
 }
 
-/// Why this run's patterns may differ from their snapshots by design, if they may: the legacy
-/// mmap layout reorders the address space, and some settings of glibc's malloc change what the
-/// lessons show. The programs inherit both from this process; their own checks must still hold.
-pub fn differs_by_design() -> Option<String> {
-    let legacy = memcore::layout::legacy_mmap_reasons();
-    if !legacy.is_empty() {
-        return Some(format!(
-            "this run has the legacy mmap layout ({}), which reorders the address space",
-            legacy.join(", ")
-        ));
-    }
-    let malloc = lesson::glibc::GlibcMalloc::read().ok()?;
-    malloc
-        .changes_the_lessons()
-        .map(|why| format!("glibc's malloc is tuned here: {why}"))
-}
-
 /// Whether two patterns match: the same lines (a snapshot file keeps no final newline).
 pub fn matches(expected: &str, actual: &str) -> bool {
     let lines = |text: &str| text.replace("\r\n", "\n").trim_end_matches('\n').to_owned();

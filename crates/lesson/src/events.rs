@@ -18,6 +18,12 @@ pub const EVENTS_VAR: &str = "LESSON_EVENTS";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
+    /// The run's setup, recorded first: why it changes what the lesson shows by design, if it
+    /// does ([`crate::glibc::differs_by_design`]).
+    Setup {
+        /// Why, in words; `None` when this run should show the snapshot's pattern.
+        differs_by_design: Option<String>,
+    },
     /// A numbered step began.
     Step {
         /// Its number, from 1.
@@ -281,6 +287,15 @@ impl EventLog {
     }
 }
 
+/// Why the setup of the run whose events are `events` changes what the lesson shows by design,
+/// as the run recorded it ([`Event::Setup`]); `None` when it does not, or recorded nothing.
+pub fn differs_by_design(events: &[Event]) -> Option<&str> {
+    events.iter().find_map(|event| match event {
+        Event::Setup { differs_by_design } => differs_by_design.as_deref(),
+        _ => None,
+    })
+}
+
 /// A step's heading, as the run prints it and as whoever reads a [`Event::Step`] shows it.
 pub fn heading(number: usize, title: &str) -> String {
     format!("Step {number}. {title}")
@@ -308,6 +323,27 @@ pub fn read_events(path: &Path) -> anyhow::Result<Vec<Event>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_setup_a_run_recorded_says_whether_it_differs_by_design() {
+        let step = Event::Step {
+            number: 1,
+            title: "a".to_owned(),
+        };
+        let setup = |why: Option<&str>| Event::Setup {
+            differs_by_design: why.map(str::to_owned),
+        };
+        assert_eq!(
+            differs_by_design(&[setup(Some("legacy")), step.clone()]),
+            Some("legacy")
+        );
+        assert_eq!(differs_by_design(&[setup(None), step.clone()]), None);
+        assert_eq!(
+            differs_by_design(&[step]),
+            None,
+            "a run that recorded no setup"
+        );
+    }
 
     #[test]
     fn events_written_are_read_back_and_a_torn_last_line_is_left_out() {

@@ -335,6 +335,25 @@ impl GlibcMalloc {
     }
 }
 
+/// Why this run's setup changes what the lessons show by design, if it does: the legacy mmap
+/// layout reorders the address space, and some settings of glibc's malloc change what the
+/// lessons show (see [`GlibcMalloc::changes_the_lessons`]). The lessons' own checks still hold
+/// then; only their patterns differ from the snapshots. Every lesson run records it
+/// ([`crate::events::Event::Setup`]), and `cargo xtask` reads it there.
+pub fn differs_by_design() -> Option<String> {
+    let legacy = memcore::layout::legacy_mmap_reasons();
+    if !legacy.is_empty() {
+        return Some(format!(
+            "this run has the legacy mmap layout ({}), which reorders the address space",
+            legacy.join(", ")
+        ));
+    }
+    let malloc = GlibcMalloc::read().ok()?;
+    malloc
+        .changes_the_lessons()
+        .map(|why| format!("glibc's malloc is tuned here: {why}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -104,12 +104,16 @@ impl Lesson {
         if !common.json {
             emit(info.name, &format!("{}: {}", info.name, info.title));
         }
+        let events = EventLog::from_env();
+        events.write(|| Event::Setup {
+            differs_by_design: crate::glibc::differs_by_design(),
+        });
         Lesson {
             info,
             json: common.json,
             pause: common.pause,
             steps: Vec::new(),
-            events: EventLog::from_env(),
+            events,
             last_part: Cell::new(None),
             calls: RefCell::default(),
             stopped: Cell::new(0),

@@ -2,8 +2,9 @@
 //! legacy mmap layout, one CPU, resource limits, glibc's tunables, root or not, deep folders),
 //! each run required to exit 0 and to match its snapshot. A setup that changes what the lessons
 //! show by design (the legacy mmap layout reorders the address space; some malloc settings
-//! leave glibc without a heap) is reported by name where its pattern differs; its own checks
-//! must still pass.
+//! leave glibc without a heap) is reported with the reason each run records for it
+//! (`lesson::events::Event::Setup`) where its pattern differs; its own checks must still pass.
+//! A run that fails is told by the first claim it recorded as failed.
 //!
 //! `--quick` leaves out the setups that need a build of their own (the linkers): that part fits
 //! CI's time.
@@ -14,6 +15,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
+use lesson::events::{Event, differs_by_design};
 use lesson::normalize::normalize;
 use xtask::catalogue::{SnapshotRun, snapshot_runs};
 use xtask::run::{self, Profile};
@@ -47,9 +49,6 @@ struct Setup {
     rustflags: Option<&'static str>,
     /// Where the binaries run from.
     folder: Folder,
-    /// Why this setup changes what the lessons show by design, if it does: a pattern that
-    /// differs is reported by name, with this reason, not as a failure.
-    by_design: Option<&'static str>,
 }
 
 /// The default: rust-lld on x86_64, ASLR on, glibc's defaults, root, the build's folder.
@@ -60,16 +59,7 @@ const DEFAULT: Setup = Setup {
     tunables: None,
     rustflags: None,
     folder: Folder::Build,
-    by_design: None,
 };
-
-/// The legacy layout's reason for patterns that differ.
-const LEGACY: &str = "the legacy layout reorders the address space";
-
-/// The reason of the malloc settings that leave glibc's malloc without a heap, where the kernel
-/// has huge pages for `hugetlb=2`.
-const NO_HEAP: &str =
-    "glibc's malloc never calls sbrk, so there is no heap for the lessons to show";
 
 const SETUPS: &[Setup] = &[
     Setup {
@@ -84,13 +74,11 @@ const SETUPS: &[Setup] = &[
     Setup {
         name: "setarch -L (legacy mmap layout)",
         wrapper: &["setarch", "-L"],
-        by_design: Some(LEGACY),
         ..DEFAULT
     },
     Setup {
         name: "ulimit -s unlimited",
         shell: Some("ulimit -s unlimited"),
-        by_design: Some(LEGACY),
         ..DEFAULT
     },
     Setup {
@@ -151,26 +139,22 @@ const SETUPS: &[Setup] = &[
     Setup {
         name: "glibc.malloc.hugetlb=2",
         tunables: Some("glibc.malloc.hugetlb=2"),
-        by_design: Some(NO_HEAP),
         ..DEFAULT
     },
     Setup {
         name: "glibc.malloc.mmap_threshold=0",
         tunables: Some("glibc.malloc.mmap_threshold=0"),
-        by_design: Some(NO_HEAP),
         ..DEFAULT
     },
     Setup {
         name: "the legacy layout (ulimit -s unlimited) with glibc.malloc.mmap_threshold=0",
         shell: Some("ulimit -s unlimited"),
         tunables: Some("glibc.malloc.mmap_threshold=0"),
-        by_design: Some("the legacy layout, and no heap"),
         ..DEFAULT
     },
     Setup {
         name: "glibc.malloc.mmap_threshold=4096",
         tunables: Some("glibc.malloc.mmap_threshold=4096"),
-        by_design: Some("the heap serves only blocks smaller than ex1's 16 KiB"),
         ..DEFAULT
     },
     Setup {
@@ -310,40 +294,64 @@ fn command(setup: &Setup, lesson: &SnapshotRun, bin_dir: &Path) -> Vec<String> {
     argv
 }
 
-/// Runs `lesson` as the setup says; returns what it printed and how it ended.
-fn run_one(setup: &Setup, lesson: &SnapshotRun, bin_dir: &Path) -> Result<run::Run> {
+/// Where the runs write their events: a folder under [`scratch`] that every user may write
+/// in, so that the runs as an ordinary user can.
+fn events_folder() -> Result<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let folder = scratch().join("events");
+    std::fs::create_dir_all(&folder)?;
+    std::fs::set_permissions(scratch(), std::fs::Permissions::from_mode(0o755))?;
+    std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o1777))?;
+    Ok(folder)
+}
+
+/// Runs `lesson` as the setup says; returns what it printed, how it ended, and the events it
+/// recorded.
+fn run_one(setup: &Setup, lesson: &SnapshotRun, bin_dir: &Path) -> Result<(run::Run, Vec<Event>)> {
     let argv = command(setup, lesson, bin_dir);
     let args: Vec<&str> = argv[1..].iter().map(String::as_str).collect();
-    run::run_with_env(
-        Path::new(&argv[0]),
-        &args,
-        TIMEOUT,
-        setup.tunables.map(|t| ("GLIBC_TUNABLES", t)),
-    )
+    let env: Vec<(&str, &str)> = setup
+        .tunables
+        .map(|t| ("GLIBC_TUNABLES", t))
+        .into_iter()
+        .collect();
+    let file = events_folder()?.join(format!("{}.events", &lesson.name));
+    run::run_recorded(Path::new(&argv[0]), &args, TIMEOUT, &env, &file)
+}
+
+/// The first claim `events` recorded as failed, with why.
+fn first_failed_claim(events: &[Event]) -> Option<String> {
+    events.iter().find_map(|event| match event {
+        Event::Check {
+            claim,
+            passed: false,
+            detail,
+            ..
+        } => Some(format!(
+            "the claim \"{claim}\" did not hold: {}",
+            detail.as_deref().unwrap_or("")
+        )),
+        _ => None,
+    })
 }
 
 /// How one run went.
 enum Verdict {
     /// It exited 0 and has its snapshot's pattern.
     Matches,
-    /// It exited 0; its pattern differs, as the setup changes what the lesson shows by design.
-    DiffersByDesign,
+    /// It exited 0; its pattern differs, as the setup changes what the lesson shows by design,
+    /// for the reason the run recorded.
+    DiffersByDesign(String),
     /// Why it failed.
     Failed(String),
 }
 
-/// Judges one run.
-fn judge(setup: &Setup, lesson: &SnapshotRun, run: &run::Run) -> Result<Verdict> {
+/// Judges one run by what it printed, how it ended and the events it recorded.
+fn judge(lesson: &SnapshotRun, run: &run::Run, events: &[Event]) -> Result<Verdict> {
     if let Some(failure) = run.failure() {
-        let first_error = run
-            .stdout
-            .lines()
-            .filter(|l| l.contains("[FAILED]"))
-            .chain(run.stderr.lines())
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_owned();
+        let first_error = first_failed_claim(events)
+            .or_else(|| run.stderr.lines().next().map(|l| l.trim().to_owned()))
+            .unwrap_or_default();
         return Ok(Verdict::Failed(format!("{failure}: {first_error}")));
     }
     let expected = snapshot::load(&lesson.snapshot)?
@@ -352,8 +360,8 @@ fn judge(setup: &Setup, lesson: &SnapshotRun, run: &run::Run) -> Result<Verdict>
     if snapshot::matches(&expected, &pattern) {
         return Ok(Verdict::Matches);
     }
-    if setup.by_design.is_some() {
-        return Ok(Verdict::DiffersByDesign);
+    if let Some(why) = differs_by_design(events) {
+        return Ok(Verdict::DiffersByDesign(why.to_owned()));
     }
     let d = snapshot::first_difference(0, &expected, &pattern, &run.stdout);
     Ok(Verdict::Failed(d.map_or_else(
@@ -409,16 +417,20 @@ pub fn matrix(quick: bool) -> Result<bool> {
             Folder::Build | Folder::ForNobody => vec![(String::new(), bin_dir.clone())],
         };
         let mut differing = Vec::new();
+        let mut reasons: Vec<String> = Vec::new();
         let failed_before = failed;
         for (shown, bin_dir) in &folders {
             for lesson in snapshot_runs() {
-                let run = run_one(setup, lesson, bin_dir)?;
-                match judge(setup, lesson, &run)? {
+                let (run, events) = run_one(setup, lesson, bin_dir)?;
+                match judge(lesson, &run, &events)? {
                     Verdict::Matches => passed += 1,
-                    Verdict::DiffersByDesign => {
+                    Verdict::DiffersByDesign(why) => {
                         passed += 1;
                         if !differing.contains(&lesson.name.as_str()) {
                             differing.push(lesson.name.as_str());
+                        }
+                        if !reasons.contains(&why) {
+                            reasons.push(why);
                         }
                     }
                     Verdict::Failed(why) => {
@@ -441,13 +453,12 @@ pub fn matrix(quick: bool) -> Result<bool> {
                 "{}: ok (by design: {}; so the patterns of {} differ from their snapshots, \
                  and their own checks passed)",
                 setup.name,
-                setup
-                    .by_design
-                    .unwrap_or("the setup changes what the lessons show"),
+                reasons.join("; "),
                 differing.join(", ")
             );
         }
     }
+    let _ = std::fs::remove_dir_all(scratch());
     println!("matrix: {passed} passed, {failed} failed, {skipped} setups skipped");
     Ok(failed == 0)
 }
@@ -455,6 +466,32 @@ pub fn matrix(quick: bool) -> Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn check(claim: &str, passed: bool, detail: Option<&str>) -> Event {
+        Event::Check {
+            step: 1,
+            part: None,
+            claim: claim.to_owned(),
+            passed,
+            detail: detail.map(str::to_owned),
+            call: None,
+            because: None,
+        }
+    }
+
+    #[test]
+    fn a_failed_run_is_told_by_the_first_claim_it_recorded_as_failed() {
+        let events = [
+            check("it held", true, None),
+            check("the break moved", false, Some("it stayed")),
+            check("later", false, Some("no")),
+        ];
+        assert_eq!(
+            first_failed_claim(&events).as_deref(),
+            Some("the claim \"the break moved\" did not hold: it stayed")
+        );
+        assert_eq!(first_failed_claim(&events[..1]), None);
+    }
 
     #[test]
     fn a_setup_s_fields_compose_into_one_command() {

@@ -43,16 +43,21 @@ pub struct Expected {
 }
 
 impl Expected {
-    /// The committed snapshot `name`, and the claims the reference's run made (`claims`).
+    /// The committed snapshot `name`, the claims the reference's run made (`claims`), and
+    /// whether the learner's run recorded that its setup changes the lesson by design.
     ///
     /// # Errors
     /// If there is no snapshot, or it cannot be read.
-    pub fn snapshot(name: &str, claims: Option<Vec<Claim>>) -> Result<Expected> {
+    pub fn snapshot(
+        name: &str,
+        claims: Option<Vec<Claim>>,
+        differs_by_design: bool,
+    ) -> Result<Expected> {
         Ok(Expected {
             pattern: snapshot::load(name)?.with_context(|| format!("no snapshot {name}"))?,
             file: snapshot::shown(&snapshot::path(name)),
             header: snapshot::header_lines(name),
-            differs_by_design: snapshot::differs_by_design().is_some(),
+            differs_by_design,
             claims,
         })
     }

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use super::build::{Built, build, reference_run};
 use super::{
@@ -23,22 +23,14 @@ pub(super) fn events_file(workspace: &Workspace, exercise: &Exercise) -> PathBuf
 }
 
 /// Runs `binary` with `args`, its events written to `file`, and reads them back with what it
-/// printed and how it ended.
+/// printed and how it ended. No file: the run ended before it could write one; the judge then
+/// finds no events.
 fn run_recorded(
     binary: &std::path::Path,
     args: &[&str],
     file: &std::path::Path,
 ) -> Result<(run::Run, Vec<lesson::events::Event>)> {
-    let folder = file.parent().context("the events file has no folder")?;
-    std::fs::create_dir_all(folder)
-        .with_context(|| format!("cannot create {}", folder.display()))?;
-    let _ = std::fs::remove_file(file);
-    let path = file.to_string_lossy().into_owned();
-    let env = Some((lesson::events::EVENTS_VAR, path.as_str()));
-    let run = run::run_with_env(binary, args, TIMEOUT, env)?;
-    // No file: the run ended before it could write one; the judge then finds no events.
-    let events = lesson::events::read_events(file).unwrap_or_default();
-    Ok((run, events))
+    run::run_recorded(binary, args, TIMEOUT, &[], file)
 }
 
 /// The claims the reference's run makes on this machine, run now beside the learner's; `None`
@@ -113,7 +105,11 @@ pub(super) fn judged_as_built(
             run_recorded(taskset, &["-c", "0", &binary], &events_file)?
         }
     };
-    let expected = Expected::snapshot(&exercise.snapshot, reference_claims(workspace, exercise))?;
+    let expected = Expected::snapshot(
+        &exercise.snapshot,
+        reference_claims(workspace, exercise),
+        lesson::events::differs_by_design(&events).is_some(),
+    )?;
     // The learner's binary is a file of another name; everything else is the exercise's.
     let stdout = run.stdout.replace(&exercise.binary, &exercise.name);
     let fault_maps = std::fs::read_to_string(lesson::events::maps_path(&events_file)).ok();

@@ -60,23 +60,17 @@ pub fn folder() -> PathBuf {
 /// Runs `binary` with `args`, its events written to `stem.events`, and reads the run called
 /// `name` from them.
 fn record(name: &str, stem: &str, binary: &Path, args: &[&str]) -> Result<model::Run> {
-    let folder = folder();
-    std::fs::create_dir_all(&folder)
-        .with_context(|| format!("cannot create {}", folder.display()))?;
-    let events_file = folder.join(format!("{stem}.events"));
-    let _ = std::fs::remove_file(&events_file);
-    let events_path = events_file.to_string_lossy().into_owned();
-    let env = Some((lesson::events::EVENTS_VAR, events_path.as_str()));
-    let ran = run::run_with_env(binary, args, TIMEOUT, env)?;
+    let events_file = folder().join(format!("{stem}.events"));
+    let (ran, events) = run::run_recorded(binary, args, TIMEOUT, &[], &events_file)?;
     // A run that stopped early (a part still `todo!()`) still drew the steps before; a run that
     // wrote no events at all has nothing to draw, and says why.
-    let events = lesson::events::read_events(&events_file).with_context(|| {
-        format!(
+    if events.is_empty() {
+        bail!(
             "{name} wrote no events ({}): {}",
             ran.failure().unwrap_or_default(),
             ran.stderr.trim()
-        )
-    })?;
+        );
+    }
     model::read(name, &events)
 }
 
