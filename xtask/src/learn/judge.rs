@@ -12,7 +12,7 @@
 use std::collections::BTreeSet;
 
 use anyhow::{Context, Result};
-use lesson::events::{Event, LineKind};
+use lesson::events::{Event, LineKind, heading};
 use lesson::normalize::normalize;
 
 use super::ending::{ended_well, how_it_ended, parse_hex, where_in};
@@ -537,16 +537,18 @@ fn difference_note(outcome: &Outcome, expected: &Expected, through_last_step: bo
         return Vec::new();
     }
     let pattern = normalize(outcome.stdout);
+    // The heading of the last step the run began, as its events name it: both patterns are
+    // compared up to it, when that step stopped at an optional part.
+    let last_heading = outcome.events.iter().rev().find_map(|event| match event {
+        Event::Step { number, title } if through_last_step => Some(heading(*number, title)),
+        _ => None,
+    });
     let cut = |text: &str| -> String {
         let lines: Vec<&str> = text.lines().collect();
-        let end = if through_last_step {
-            lines
-                .iter()
-                .rposition(|l| l.starts_with("Step "))
-                .map_or(lines.len(), |i| i + 1)
-        } else {
-            lines.len()
-        };
+        let end = last_heading
+            .as_deref()
+            .and_then(|h| lines.iter().rposition(|l| *l == h))
+            .map_or(lines.len(), |i| i + 1);
         lines[..end].join("\n")
     };
     let (want, got) = (cut(&expected.pattern), cut(&pattern));

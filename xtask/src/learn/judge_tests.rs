@@ -458,6 +458,35 @@ fn claims_that_wait_only_for_the_optional_part_do_not_hold_the_others_back() {
     );
 }
 
+/// Stopped at an optional part, a run is compared with the snapshot up to the heading of the
+/// step it stopped in, as its events name it: what the step did not print is no difference.
+#[test]
+fn a_run_stopped_at_an_optional_part_is_compared_up_to_its_last_step_heading() {
+    let events = [
+        step(1, "Take"),
+        called(1, "request", None),
+        returned(1, "request"),
+        check(1, "request", "it grew", None),
+        step(2, "Give back"),
+        to_do(2, "give_back", true),
+    ];
+    let expected = expect(
+        "Step 1. Take\n  a <A1>\n  [ok] it grew\nStep 2. Give back\n  given\n",
+        None,
+    );
+    let ending = exited(4);
+    let note = |stdout: &str| match status_of(&events, &ending, &expected, stdout) {
+        Status::Done(done) => done.note,
+        status => panic!("done but for the optional part: {status:?}"),
+    };
+    assert!(
+        note("Step 1. Take\n  a 0x10\n  [ok] it grew\nStep 2. Give back\n").is_empty(),
+        "the step it stopped in is cut at its heading"
+    );
+    let differs = note("Step 1. Take\n  b 0x10\n  [ok] it grew\nStep 2. Give back\n");
+    assert!(differs[0].contains("a note, not a failure"), "{differs:?}");
+}
+
 #[test]
 fn a_claim_is_known_by_its_words_with_what_varies_masked() {
     assert_eq!(
