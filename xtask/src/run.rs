@@ -133,6 +133,47 @@ pub enum Ending {
     TimedOut,
 }
 
+/// Why a run stopped, read from its [`Ending`] once, for every place that words it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// It exited 0.
+    Finished,
+    /// It exited with this status, not 0.
+    Exited(i32),
+    /// It aborted itself (`SIGABRT`: `abort()`, or a panic that could not unwind).
+    Aborted,
+    /// A signal killed it: its name (`SIGSEGV`).
+    Killed(&'static str),
+    /// It ran past its time limit and was killed.
+    TimedOut,
+}
+
+impl Ending {
+    /// Why the run stopped.
+    pub fn stop(&self) -> Stop {
+        match self {
+            Ending::TimedOut => Stop::TimedOut,
+            Ending::Exited(status) => match (status.signal(), status.code()) {
+                (Some(libc::SIGABRT), _) => Stop::Aborted,
+                (Some(signal), _) => Stop::Killed(memcore::sys::signal_name(signal)),
+                (None, Some(0)) => Stop::Finished,
+                (None, code) => Stop::Exited(code.unwrap_or(-1)),
+            },
+        }
+    }
+}
+
+impl Stop {
+    /// "killed by SIGSEGV" and the like, for a run a signal ended; `None` for any other.
+    pub fn killed_by(self) -> Option<String> {
+        match self {
+            Stop::Aborted => Some("killed by SIGABRT".to_owned()),
+            Stop::Killed(signal) => Some(format!("killed by {signal}")),
+            _ => None,
+        }
+    }
+}
+
 /// What a run printed and how it ended.
 #[derive(Debug)]
 pub struct Run {
@@ -153,13 +194,12 @@ impl Run {
 
 /// `None` for an exit with status 0; otherwise what went wrong, in a few words.
 pub fn describe(ending: &Ending) -> Option<String> {
-    match ending {
-        Ending::TimedOut => Some("timed out".to_owned()),
-        Ending::Exited(status) if status.success() => None,
-        Ending::Exited(status) => Some(match status.signal() {
-            Some(signal) => format!("crashed: killed by {}", memcore::sys::signal_name(signal)),
-            None => format!("failed: exit status {}", status.code().unwrap_or(-1)),
-        }),
+    let stop = ending.stop();
+    match stop {
+        Stop::Finished => None,
+        Stop::TimedOut => Some("timed out".to_owned()),
+        Stop::Exited(code) => Some(format!("failed: exit status {code}")),
+        Stop::Aborted | Stop::Killed(_) => stop.killed_by().map(|k| format!("crashed: {k}")),
     }
 }
 
@@ -250,6 +290,25 @@ pub fn run_with_env(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn why_a_run_stopped_is_read_from_its_status_once() {
+        let ended = |raw: i32| Ending::Exited(ExitStatus::from_raw(raw)).stop();
+        assert_eq!(ended(0), Stop::Finished);
+        assert_eq!(ended(3 << 8), Stop::Exited(3));
+        assert_eq!(ended(libc::SIGABRT), Stop::Aborted);
+        assert_eq!(ended(libc::SIGSEGV), Stop::Killed("SIGSEGV"));
+        assert_eq!(Ending::TimedOut.stop(), Stop::TimedOut);
+        assert_eq!(
+            Stop::Killed("SIGBUS").killed_by().as_deref(),
+            Some("killed by SIGBUS")
+        );
+        assert_eq!(
+            Stop::Aborted.killed_by().as_deref(),
+            Some("killed by SIGABRT")
+        );
+        assert_eq!(Stop::Exited(1).killed_by(), None);
+    }
 
     #[test]
     fn a_run_reports_exit_status_signal_and_timeout() {

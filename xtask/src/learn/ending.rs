@@ -5,7 +5,7 @@ use lesson::events::Event;
 
 use super::judge::Outcome;
 use super::verdict::{Finding, Kind};
-use crate::run::Ending;
+use crate::run::{Ending, Stop};
 
 /// What made the run end before the lesson did, at the part that was running: a panic, a stop,
 /// a crash, a timeout or an exit. `None` when the run finished, or stopped at a part to do.
@@ -69,67 +69,68 @@ pub const TIMEOUT_CAUSES: &str = "an endless loop, or a lock taken twice (a func
 
 /// How the run ended while a part was running: it never returned.
 fn ending_inside(ending: &Ending) -> (Kind, String) {
-    use std::os::unix::process::ExitStatusExt;
-    match ending {
-        Ending::TimedOut => (
+    let stop = ending.stop();
+    match stop {
+        Stop::TimedOut => (
             Kind::Timeout,
             format!("it did not return within the time limit; {TIMEOUT_CAUSES}"),
         ),
-        Ending::Exited(status) => match (status.signal(), status.code()) {
-            (Some(libc::SIGABRT), _) => (
-                Kind::Crash,
-                "it aborted the whole program (abort(), or something it called did): a part \
-                 must return its answer to the lesson"
-                    .to_owned(),
+        Stop::Aborted => (
+            Kind::Crash,
+            "it aborted the whole program (abort(), or something it called did): a part \
+             must return its answer to the lesson"
+                .to_owned(),
+        ),
+        Stop::Killed(_) => (
+            Kind::Crash,
+            format!("it crashed: {}", stop.killed_by().unwrap_or_default()),
+        ),
+        Stop::Exited(_) | Stop::Finished => (
+            Kind::Exit,
+            format!(
+                "it ended the whole program with exit status {}: a part must return its \
+                 answer to the lesson, never call exit",
+                code_of(stop)
             ),
-            (Some(signal), _) => (
-                Kind::Crash,
-                format!(
-                    "it crashed: killed by {}",
-                    memcore::sys::signal_name(signal)
-                ),
-            ),
-            (None, code) => (
-                Kind::Exit,
-                format!(
-                    "it ended the whole program with exit status {}: a part must return its \
-                     answer to the lesson, never call exit",
-                    code.unwrap_or(-1)
-                ),
-            ),
-        },
+        ),
+    }
+}
+
+/// The exit status of a run that exited, 0 for one that finished.
+fn code_of(stop: Stop) -> i32 {
+    match stop {
+        Stop::Exited(code) => code,
+        _ => 0,
     }
 }
 
 /// How the run ended between parts, or before any: the lesson went on with what a part gave.
 fn ending_after(ending: &Ending, after_a_part: bool) -> (Kind, String) {
-    use std::os::unix::process::ExitStatusExt;
     let after = if after_a_part {
         ", after it returned: the lesson used what it gave"
     } else {
         ""
     };
-    match ending {
-        Ending::TimedOut => (
+    let stop = ending.stop();
+    match stop {
+        Stop::TimedOut => (
             Kind::Timeout,
             format!("the run did not finish within the time limit{after}; {TIMEOUT_CAUSES}"),
         ),
-        Ending::Exited(status) => match status.signal() {
-            Some(signal) => (
-                Kind::Crash,
-                format!(
-                    "the run crashed: killed by {}{after}",
-                    memcore::sys::signal_name(signal)
-                ),
+        Stop::Aborted | Stop::Killed(_) => (
+            Kind::Crash,
+            format!(
+                "the run crashed: {}{after}",
+                stop.killed_by().unwrap_or_default()
             ),
-            None => (
-                Kind::Exit,
-                format!(
-                    "the run exited with status {} before the lesson finished{after}",
-                    status.code().unwrap_or(-1)
-                ),
+        ),
+        Stop::Exited(_) | Stop::Finished => (
+            Kind::Exit,
+            format!(
+                "the run exited with status {} before the lesson finished{after}",
+                code_of(stop)
             ),
-        },
+        ),
     }
 }
 
