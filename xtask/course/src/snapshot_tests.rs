@@ -38,34 +38,43 @@ pub fn command_of(lesson: &SnapshotRun) -> String {
 /// # Errors
 /// When cargo cannot be run, or insta did not write the snapshots asked for.
 pub fn write_with_insta(lessons: &[&SnapshotRun], how: Write) -> Result<()> {
-    if lessons.is_empty() {
-        return Ok(());
-    }
     let update = match how {
         Write::Snapshot => "always",
         Write::ForReview => "new",
     };
-    let status = Command::new(run::cargo())
-        .current_dir(root())
-        .args([
-            "test",
-            "--quiet",
-            "-p",
-            "xtask-course",
-            "--test",
-            "snapshots",
-            "--",
-        ])
-        .args(lessons.iter().map(|l| test_name(l)))
-        .arg("--exact")
-        .env("INSTA_UPDATE", update)
-        .env("INSTA_OUTPUT", "none")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .context("failed to run the insta tests (cargo test -p xtask-course --test snapshots)")?;
-    if how == Write::Snapshot && !status.success() {
-        bail!("insta did not write the snapshots ({status})");
+    // One cargo call per test: the harness (libtest-mimic) takes one filter, not a list.
+    for lesson in lessons {
+        let status = Command::new(run::cargo())
+            .current_dir(root())
+            .args([
+                "test",
+                "--quiet",
+                "-p",
+                "xtask-course",
+                "--test",
+                "snapshots",
+                "--",
+                "--exact",
+            ])
+            .arg(test_name(lesson))
+            .env("INSTA_UPDATE", update)
+            // check-all has decided this is no CI run (`CI` unset, empty, `0` or `false`);
+            // insta, which takes any `CI` for one and then writes nothing, must not decide
+            // otherwise.
+            .env_remove("CI")
+            .env("INSTA_OUTPUT", "none")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .context(
+                "failed to run the insta tests (cargo test -p xtask-course --test snapshots)",
+            )?;
+        if how == Write::Snapshot && !status.success() {
+            bail!(
+                "insta did not write the snapshot of {} ({status})",
+                &lesson.name
+            );
+        }
     }
     Ok(())
 }
