@@ -427,6 +427,18 @@ fn a_timeout_inside_a_part_names_the_usual_causes() {
     );
 }
 
+/// A run whose `request` held in step 1, stopped in step 2 at the optional `give_back`.
+fn took_then_stopped_at_the_optional_give_back() -> [Event; 6] {
+    [
+        step(1, "Take"),
+        called(1, "request", None),
+        returned(1, "request"),
+        check(1, "request", "it grew", None),
+        step(2, "Give back"),
+        to_do(2, "give_back", true),
+    ]
+}
+
 #[test]
 fn claims_that_wait_only_for_the_optional_part_do_not_hold_the_others_back() {
     let reference = vec![
@@ -434,14 +446,7 @@ fn claims_that_wait_only_for_the_optional_part_do_not_hold_the_others_back() {
         claim(2, "request", "taken again after the release"),
         claim(2, "give_back", "it was given back"),
     ];
-    let events = [
-        step(1, "Take"),
-        called(1, "request", None),
-        returned(1, "request"),
-        check(1, "request", "it grew", None),
-        step(2, "Give back"),
-        to_do(2, "give_back", true),
-    ];
+    let events = took_then_stopped_at_the_optional_give_back();
     let expected = expect("Step 1. Take\n", Some(reference));
     let stdout = "Step 1. Take\n";
     let ending = exited(4);
@@ -462,14 +467,7 @@ fn claims_that_wait_only_for_the_optional_part_do_not_hold_the_others_back() {
 /// step it stopped in, as its events name it: what the step did not print is no difference.
 #[test]
 fn a_run_stopped_at_an_optional_part_is_compared_up_to_its_last_step_heading() {
-    let events = [
-        step(1, "Take"),
-        called(1, "request", None),
-        returned(1, "request"),
-        check(1, "request", "it grew", None),
-        step(2, "Give back"),
-        to_do(2, "give_back", true),
-    ];
+    let events = took_then_stopped_at_the_optional_give_back();
     let expected = expect(
         "Step 1. Take\n  a <A1>\n  [ok] it grew\nStep 2. Give back\n  given\n",
         None,
