@@ -377,6 +377,21 @@ fn judge(lesson: &SnapshotRun, run: &run::Run, events: &[Event]) -> Result<Verdi
     )))
 }
 
+/// The line of a setup whose every run passed: those whose patterns differ by design, if any,
+/// with the reasons the runs recorded.
+fn setup_passed(setup: &Setup, differing: &[&str], reasons: &[String]) -> String {
+    if differing.is_empty() {
+        return format!("{}: ok", setup.name);
+    }
+    format!(
+        "{}: ok (by design: {}; so the patterns of {} differ from their snapshots, and their \
+         own checks passed)",
+        setup.name,
+        reasons.join("; "),
+        differing.join(", ")
+    )
+}
+
 /// Runs the matrix (without the linker setups when `quick`); returns whether every run passed.
 ///
 /// # Errors
@@ -446,17 +461,7 @@ pub fn matrix(quick: bool) -> Result<bool> {
         if failed > failed_before {
             continue;
         }
-        if differing.is_empty() {
-            println!("{}: ok", setup.name);
-        } else {
-            println!(
-                "{}: ok (by design: {}; so the patterns of {} differ from their snapshots, \
-                 and their own checks passed)",
-                setup.name,
-                reasons.join("; "),
-                differing.join(", ")
-            );
-        }
+        println!("{}", setup_passed(setup, &differing, &reasons));
     }
     let _ = std::fs::remove_dir_all(scratch());
     println!("matrix: {passed} passed, {failed} failed, {skipped} setups skipped");
