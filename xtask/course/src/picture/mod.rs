@@ -12,7 +12,7 @@
 //! - [`svg`]: every step side by side, to scale, one column each;
 //! - [`page`]: the page, one frame at a time, and its script;
 //! - [`browser`]: headless Chromium, for screenshots and the test that looks at each page;
-//! - [`readme`]: the top README's picture of a real run, and the check that it is current.
+//! - [`readme_picture`]: the top README's picture of a real run, and the check that it is current.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
