@@ -141,7 +141,12 @@ pub(super) fn build_each(
         .map(|exercise| {
             // Cargo replays the warnings of a build it did not need to redo, so they are
             // always here.
-            if out.status.success() || built_executable(&stdout, &exercise.binary) {
+            // Both binaries, or none: the reference's run says which claims the lesson makes.
+            let reference_built = reference_run(exercise)
+                .is_none_or(|reference| built_executable(&stdout, &reference.binary));
+            if out.status.success()
+                || (built_executable(&stdout, &exercise.binary) && reference_built)
+            {
                 let warnings = compiler_messages(&stdout, "warning", Some(&exercise.binary));
                 Ok(Built {
                     binary: workspace.target.join("debug").join(&exercise.binary),
