@@ -255,10 +255,5 @@ pub fn hand_on_to_course() -> Result<ExitCode> {
         .args(std::env::args_os().skip(1))
         .status()
         .with_context(|| format!("failed to run `{} run -p xtask-course`", run::cargo()))?;
-    // A signal's end has no code: said as a failure of the command's own (2).
-    let code = status
-        .code()
-        .and_then(|c| u8::try_from(c).ok())
-        .unwrap_or(2);
-    Ok(ExitCode::from(code))
+    Ok(ExitCode::from(run::exit_code_of(status)))
 }

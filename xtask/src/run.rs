@@ -174,6 +174,16 @@ impl Stop {
     }
 }
 
+/// The exit code with which a command that ran `status`'s process ends as that process ended:
+/// its own status, or 128 + the signal that killed it, as a shell says it.
+pub fn exit_code_of(status: ExitStatus) -> u8 {
+    let code = status
+        .code()
+        .or_else(|| status.signal().map(|signal| 128 + signal))
+        .unwrap_or(1);
+    u8::try_from(code).unwrap_or(1)
+}
+
 /// What a run printed and how it ended.
 #[derive(Debug)]
 pub struct Run {
@@ -308,6 +318,13 @@ mod tests {
             Some("killed by SIGABRT")
         );
         assert_eq!(Stop::Exited(1).killed_by(), None);
+    }
+
+    #[test]
+    fn a_command_ends_as_the_process_it_ran_ended() {
+        assert_eq!(exit_code_of(ExitStatus::from_raw(0)), 0);
+        assert_eq!(exit_code_of(ExitStatus::from_raw(3 << 8)), 3);
+        assert_eq!(exit_code_of(ExitStatus::from_raw(libc::SIGSEGV)), 128 + 11);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 
 use xtask::catalogue::{MemcheckRun, memcheck_runs};
-use xtask::run::{self, Ending, Profile, root};
+use xtask::run::{self, Profile, Stop, root};
 
 /// The exit status valgrind uses when it found errors (the programs never use it).
 const ERRORS: i32 = 99;
@@ -49,7 +49,7 @@ pub fn memcheck() -> Result<bool> {
             Duration::from_secs(300),
         )?;
         // Valgrind says so by its exit status, and by its reports on stderr.
-        let found_errors = matches!(outcome.ending, Ending::Exited(s) if s.code() == Some(ERRORS))
+        let found_errors = outcome.ending.stop() == Stop::Exited(ERRORS)
             || outcome
                 .stderr
                 .lines()

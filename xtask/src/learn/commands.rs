@@ -1,6 +1,5 @@
 //! `cargo xtask list` and `cargo xtask run NAME`: the learner's own programs, listed and run.
 
-use std::os::unix::process::ExitStatusExt;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -45,9 +44,5 @@ pub fn run(workspace: &Workspace, name: &str, args: &[String]) -> Result<ExitCod
         .args(args)
         .status()
         .with_context(|| format!("failed to run `{} run`", run::cargo()))?;
-    let code = status
-        .code()
-        .or_else(|| status.signal().map(|signal| 128 + signal))
-        .unwrap_or(1);
-    Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
+    Ok(ExitCode::from(run::exit_code_of(status)))
 }

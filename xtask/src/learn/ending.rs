@@ -35,8 +35,8 @@ pub(super) fn how_it_ended(outcome: &Outcome) -> Option<Finding> {
         return Some(outcome.finding(kind, step, part, happened));
     }
     // A run that reached its end exits 1 when a claim failed: the claims say why.
-    let finished_as_told = outcome.finished()
-        && matches!(outcome.ending, Ending::Exited(s) if matches!(s.code(), Some(0 | 1)));
+    let finished_as_told =
+        outcome.finished() && matches!(outcome.ending.stop(), Stop::Finished | Stop::Exited(1));
     if outcome.part_to_do().is_some() || finished_as_told {
         return None;
     }
@@ -60,7 +60,7 @@ pub(super) fn how_it_ended(outcome: &Outcome) -> Option<Finding> {
 }
 
 pub(super) fn ended_well(ending: &Ending) -> bool {
-    matches!(ending, Ending::Exited(status) if status.success())
+    ending.stop() == Stop::Finished
 }
 
 /// What commonly makes a run time out.
