@@ -12,8 +12,9 @@ use std::process::Command;
 use std::ptr::NonNull;
 
 use common::Outcome;
+use memcore::child::{Ended, in_child};
 use memcore::procfs;
-use memcore::sys::{self, ChildExit};
+use memcore::sys;
 use milestone::{ChunkError, ChunkManager, Errno, Policy};
 
 const MIB: usize = 1 << 20;
@@ -48,33 +49,31 @@ impl Limit {
 }
 
 /// In the child: fills memory up to the limit with 1 MiB chunks, then checks the refusal.
-/// Returns 0, or the number of the check that failed (and says which on stderr).
-fn refuse_then_recover(limit: Limit) -> i32 {
-    let fail = |code: i32, what: String| {
-        eprintln!("os_refusals: {what}");
-        code
-    };
+/// Panics, saying why, at the first check that fails.
+fn refuse_then_recover(limit: Limit) {
     let mut held: Vec<NonNull<u8>> = Vec::with_capacity(1024);
     let mut m = ChunkManager::new(Policy::glibc());
-    if !limit.set(limit.used() + 24 * MIB as u64) {
-        return fail(2, "setrlimit failed".into());
-    }
+    assert!(
+        limit.set(limit.used() + 24 * MIB as u64),
+        "setrlimit failed"
+    );
     let refusal = loop {
         match m.chunk(MIB) {
             Ok(p) if held.len() < 1000 => held.push(p),
-            Ok(_) => return fail(3, "1000 MiB granted under a 24 MiB margin".into()),
+            Ok(_) => panic!("1000 MiB granted under a 24 MiB margin"),
             Err(e) => break e,
         }
     };
-    if !matches!(
-        refusal,
-        ChunkError::Os {
-            errno: Errno::ENOMEM,
-            ..
-        }
-    ) {
-        return fail(4, format!("the refusal was {refusal:?}"));
-    }
+    assert!(
+        matches!(
+            refusal,
+            ChunkError::Os {
+                errno: Errno::ENOMEM,
+                ..
+            }
+        ),
+        "the refusal was {refusal:?}"
+    );
     // A refused request, of either size, leaves the registry as it was.
     for size in [MIB, 4 * MIB, 64] {
         let before = m.stats();
@@ -84,52 +83,44 @@ fn refuse_then_recover(limit: Limit) -> i32 {
             held.push(p);
             continue;
         }
-        if !matches!(
-            got,
-            Err(ChunkError::Os {
-                errno: Errno::ENOMEM,
-                ..
-            })
-        ) {
-            return fail(5, format!("mem_chunk({size}) gave {got:?}"));
-        }
+        assert!(
+            matches!(
+                got,
+                Err(ChunkError::Os {
+                    errno: Errno::ENOMEM,
+                    ..
+                })
+            ),
+            "mem_chunk({size}) gave {got:?}"
+        );
         let same = (before.count, before.bytes, before.held_bytes)
             == (after.count, after.bytes, after.held_bytes);
-        if !same {
-            return fail(6, format!("a refusal changed {before:?} into {after:?}"));
-        }
+        assert!(same, "a refusal changed {before:?} into {after:?}");
     }
     // Give some back: requests succeed again.
     for p in held.drain(..).rev().take(4) {
         if let Err(e) = m.release(p) {
-            return fail(7, format!("release failed: {e}"));
+            panic!("release failed: {e}");
         }
     }
-    match m.chunk(MIB) {
-        Ok(_) => 0,
-        Err(e) => fail(
-            8,
-            format!("after releasing 4 MiB, mem_chunk(1 MiB) failed: {e}"),
-        ),
+    if let Err(e) = m.chunk(MIB) {
+        panic!("after releasing 4 MiB, mem_chunk(1 MiB) failed: {e}");
     }
 }
 
-fn in_child(limit: Limit) -> Outcome {
+fn refused_in_a_child(limit: Limit) -> Outcome {
     // SAFETY: this process has one thread, so the child inherits no lock held elsewhere.
-    let exit = unsafe { sys::fork_and_wait(|| refuse_then_recover(limit)) };
-    assert!(
-        exit == Ok(ChildExit::Exited(0)),
-        "the child ended with {exit:?}"
-    );
+    let ended = unsafe { in_child(|| refuse_then_recover(limit)) }?;
+    assert!(ended == Ended::Returned(()), "the child {ended}");
     Ok(())
 }
 
 fn a_low_address_space_limit_is_refused_and_recovered() -> Outcome {
-    in_child(Limit::AddressSpace)
+    refused_in_a_child(Limit::AddressSpace)
 }
 
 fn a_low_data_limit_is_refused_and_recovered() -> Outcome {
-    in_child(Limit::Data)
+    refused_in_a_child(Limit::Data)
 }
 
 fn the_demo_under_a_limit_prints_one_line_and_exits_1() -> Outcome {
@@ -162,12 +153,9 @@ fn the_demo_under_a_limit_prints_one_line_and_exits_1() -> Outcome {
 /// page of ours merged above the heap makes it end inside too; and with no mapping left, the
 /// kernel cannot split the mapping in three. glibc's sbrk reports that refusal as a success,
 /// so the manager must see it for itself: the break and the memory held stay as they were.
-/// Returns 0, or the number of the check that failed (and says which on stderr).
-fn a_refused_shrink_in_the_child() -> i32 {
-    let fail = |code: i32, what: String| {
-        eprintln!("os_refusals: {what}");
-        code
-    };
+/// Returns whether the setup could be made (and says why not on stderr); panics, saying why,
+/// at the first check that fails.
+fn a_refused_shrink_in_the_child() -> Tried {
     let mut m = ChunkManager::new(Policy::glibc());
     let (Ok(_kept), Ok(taken)) = (
         m.chunk(64),
@@ -175,16 +163,16 @@ fn a_refused_shrink_in_the_child() -> i32 {
             .map(|_| m.chunk(100_000))
             .collect::<Result<Vec<_>, _>>(),
     ) else {
-        return fail(2, "the chunks could not be taken".into());
+        panic!("the chunks could not be taken");
     };
     let held = m.stats().held_bytes;
     let brk = sys::program_break() as usize;
     let page = sys::page_size();
     let above = NonNull::new(brk.next_multiple_of(page) as *mut u8).expect("not null");
     // Where the setup cannot be made, nothing is wrong with the manager: say so, and pass.
-    let not_tried = |why: &str| {
+    let not_tried = |why: &'static str| {
         eprintln!("os_refusals: not tried: {why}");
-        0
+        Tried::Not(why)
     };
     if sys::mmap_anonymous_at(above, page).is_err() {
         return not_tried("the page above the heap is taken");
@@ -195,33 +183,39 @@ fn a_refused_shrink_in_the_child() -> i32 {
     let released: Result<Vec<()>, _> = taken.into_iter().rev().map(|p| m.release(p)).collect();
     full.give_back();
     if let Err(e) = released {
-        return fail(5, format!("a release failed: {e}"));
+        panic!("a release failed: {e}");
     }
     let s = m.stats();
     if sys::program_break() as usize != brk {
         return not_tried("the kernel shrank the break after all");
     }
-    if s.held_bytes != held || m.check_invariants().is_err() {
-        return fail(
-            7,
-            format!(
-                "the break stayed, but held_bytes went from {held} to {}",
-                s.held_bytes
-            ),
-        );
-    }
-    if m.chunk(64).is_err() || m.stats().foreign_break_moves != 0 {
-        return fail(8, format!("after the refused shrink: {:?}", m.stats()));
-    }
-    0
+    assert!(
+        s.held_bytes == held && m.check_invariants().is_ok(),
+        "the break stayed, but held_bytes went from {held} to {}",
+        s.held_bytes
+    );
+    assert!(
+        m.chunk(64).is_ok() && m.stats().foreign_break_moves == 0,
+        "after the refused shrink: {:?}",
+        m.stats()
+    );
+    Tried::Yes
+}
+
+/// Whether a child could make the setup its check needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tried {
+    Yes,
+    /// Not, for this reason: nothing is wrong with the manager.
+    Not(&'static str),
 }
 
 fn a_refused_shrink_is_seen_and_nothing_is_lost() -> Outcome {
     // SAFETY: this process has one thread, so the child inherits no lock held elsewhere.
-    let exit = unsafe { sys::fork_and_wait(a_refused_shrink_in_the_child) };
+    let ended = unsafe { in_child(a_refused_shrink_in_the_child) }?;
     assert!(
-        exit == Ok(ChildExit::Exited(0)),
-        "the child ended with {exit:?}"
+        matches!(ended, Ended::Returned(Tried::Yes | Tried::Not(_))),
+        "the child {ended}"
     );
     Ok(())
 }

@@ -6,7 +6,8 @@
 use std::io;
 
 use anyhow::Context;
-use memcore::{Errno, MemoryMap, sys};
+use memcore::child::{Ended, in_child};
+use memcore::{Errno, MemoryMap};
 
 use crate::Lesson;
 use crate::format::bytes;
@@ -91,12 +92,12 @@ impl Lesson {
     }
 
     /// Runs `child` in a process of its own (`man 2 fork`) and checks the claim `claim`: that
-    /// it was killed by the signal `signal` (`"SIGSEGV"`). Shows how it ended as the fact
-    /// `label`. Returns whether it died so.
+    /// it was killed by the signal `signal` (`"SIGSEGV"`). A child that lives on returns what
+    /// went wrong instead. Shows how it ended as the fact `label`. Returns whether it died so.
     ///
     /// # Safety
-    /// As [`sys::fork_and_wait`]: if this process has other threads, `child` must keep to
-    /// reads and writes of memory and system calls.
+    /// As [`in_child`]: if this process has other threads, `child` must keep to reads and
+    /// writes of memory and system calls.
     ///
     /// # Errors
     /// When the child cannot be forked.
@@ -105,15 +106,20 @@ impl Lesson {
         label: &str,
         claim: &str,
         signal: &str,
-        child: impl FnOnce() -> i32,
+        child: impl FnOnce() -> &'static str,
     ) -> anyhow::Result<bool> {
-        // SAFETY: the caller keeps the child to what a fork of this process allows.
-        let exit = unsafe { sys::fork_and_wait(child) }.context("fork failed")?;
-        self.fact(label, exit.to_string());
+        // SAFETY: the caller keeps the child to what a fork of this process allows, and a
+        // `&'static str` points into the program, the same in both processes.
+        let ended = unsafe { in_child(child) }.context("fork failed")?;
+        let how = match &ended {
+            Ended::Returned(why) => format!("lived on: {why}"),
+            other => other.to_string(),
+        };
+        self.fact(label, &how);
         Ok(self.check(
             claim,
-            exit.signal_name() == Some(signal),
-            format!("the child {exit}"),
+            ended.signal_name() == Some(signal),
+            format!("the child {how}"),
         ))
     }
 }

@@ -5,7 +5,7 @@
 //! Rust's abstract machine, so the compiler cannot assume the address is valid, move the access
 //! or delete it; what follows is up to the hardware and the kernel: the value, or a signal
 //! (`SIGSEGV`) that kills the process. Use them in a child process made with
-//! [`crate::sys::fork_and_wait`] when the point is to watch that signal.
+//! [`crate::child::in_child`] when the point is to watch that signal.
 //!
 //! # Safety
 //! Each probe is `unsafe` to call: the caller promises that the fault, if it comes, is the
@@ -62,7 +62,7 @@ pub unsafe fn probe_write(addr: usize, value: u8) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sys::{ChildExit, fork_and_wait};
+    use crate::child::{Ended, in_child};
 
     #[test]
     fn probes_read_and_write_owned_memory() {
@@ -78,9 +78,9 @@ mod tests {
     #[test]
     fn a_probe_of_page_zero_kills_the_child_with_sigsegv() {
         // SAFETY: page zero is never mapped, so the load faults; that is the point.
-        let child = || i32::from(unsafe { probe_read(8) });
+        let child = || unsafe { probe_read(8) };
         // SAFETY: the child only makes one load; it waits on no lock.
-        let exit = unsafe { fork_and_wait(child) };
-        assert_eq!(exit, Ok(ChildExit::Signaled(libc::SIGSEGV)));
+        let ended = unsafe { in_child(child) };
+        assert_eq!(ended, Ok(Ended::Signaled(libc::SIGSEGV)));
     }
 }

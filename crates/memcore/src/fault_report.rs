@@ -154,6 +154,7 @@ extern "C" fn handler(signal: libc::c_int, info: *mut libc::siginfo_t, _: *mut l
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::child::{Ended, in_child};
 
     #[test]
     fn the_fault_line_is_an_event_with_the_address_in_hex() {
@@ -189,30 +190,30 @@ mod tests {
         let target = guard.as_ptr() as usize + 8;
         let child = || {
             if report_faults_to(events_file.as_raw_fd(), maps_file.as_raw_fd()).is_err() {
-                return 1;
+                return "the reporter could not be set up";
             }
             // A child of the reporter that faults on purpose is not reported.
             let probe = || {
                 // SAFETY: the probe faults on purpose, in the grandchild only.
-                i32::from(unsafe { crate::fault::probe_read(target) })
+                unsafe { crate::fault::probe_read(target) }
             };
             // SAFETY: the grandchild makes one probe; it waits on nothing.
-            let grandchild = unsafe { sys::fork_and_wait(probe) };
-            if grandchild != Ok(sys::ChildExit::Signaled(libc::SIGSEGV)) {
-                return 3;
+            let grandchild = unsafe { in_child(probe) };
+            if grandchild != Ok(Ended::Signaled(libc::SIGSEGV)) {
+                return "the grandchild's probe did not die of SIGSEGV";
             }
             // SAFETY: the probe faults on purpose, in this child only.
             unsafe { crate::fault::probe_read(target) };
-            2
+            "the probe did not fault"
         };
         // SAFETY: the child makes system calls and one probe; it waits on no lock.
-        let exit = unsafe { sys::fork_and_wait(child) };
+        let exit = unsafe { in_child(child) };
         // SAFETY: the page mapped above; nothing refers to it.
         unsafe { sys::munmap(guard, sys::page_size()) }.unwrap();
         let line = std::fs::read_to_string(&events).unwrap();
         let text = std::fs::read_to_string(&maps).unwrap();
         std::fs::remove_dir_all(&folder).unwrap();
-        assert_eq!(exit, Ok(sys::ChildExit::Signaled(libc::SIGSEGV)));
+        assert_eq!(exit, Ok(Ended::Signaled(libc::SIGSEGV)));
         assert_eq!(
             line,
             format!("{{\"event\":\"fault\",\"signal\":\"SIGSEGV\",\"address\":\"{target:#x}\"}}\n")

@@ -10,7 +10,7 @@
 //!   frames.
 //! * [`fault`]: single-instruction memory probes for demonstrations that must fault.
 //! * [`fault_report`]: a fault's address and the maps at that moment, reported by the process.
-//! * [`shared`]: a few numbers a forked child shares with its parent.
+//! * [`child`]: a closure run in a forked child, and the value or the end it brought back.
 //! * [`registry`]: the chunk registry that the milestone's `mem_chunk` builds on.
 //! * [`theirs`]: someone else's bytes at the program break, which a lesson must leave theirs.
 //!
@@ -34,6 +34,7 @@ compile_error!(
      (musl's always fails), /proc/self/maps, and the linker symbols etext/edata/end"
 );
 
+pub mod child;
 pub mod error;
 pub mod fault;
 pub mod fault_report;
@@ -43,7 +44,6 @@ pub mod mapping;
 pub mod maps;
 pub mod procfs;
 pub mod registry;
-pub mod shared;
 pub mod sys;
 pub mod theirs;
 

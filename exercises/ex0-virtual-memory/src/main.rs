@@ -12,9 +12,9 @@ use std::ptr::NonNull;
 use anyhow::{Context, Result};
 use clap::Parser;
 use lesson::{CommonFlags, Lesson, LessonInfo, bytes, varying_bytes, varying_text};
+use memcore::child::{Ended, in_child};
 use memcore::procfs::{self, Frame, Overcommit};
-use memcore::shared::SharedCells;
-use memcore::sys::{self, ChildExit, Protection};
+use memcore::sys::{self, Protection};
 use memcore::{Error, fault};
 
 const GIB: u64 = 1 << 30;
@@ -254,29 +254,26 @@ fn isolation(lesson: &mut Lesson) -> Result<()> {
     // The address, taken once; the child writes through it.
     let value_addr = &raw mut *value as usize;
     lesson.observe("the value's address", value_addr)?;
-    // The child's reading comes back through a page both processes share: an exit status
-    // could only carry 0 to 255.
-    let seen = SharedCells::new(1).context("could not map a page to share with the child")?;
+    // The child's reading comes back as its return value (through a page both processes
+    // share: an exit status could only carry 0 to 255).
     let child = || {
         // SAFETY: the child writes its own copy of the value; nothing else runs in it.
         unsafe { (value_addr as *mut u64).write_volatile(42) };
         // SAFETY: as above; the value is readable.
-        seen.set(0, unsafe { (value_addr as *const u64).read_volatile() });
-        0
+        unsafe { (value_addr as *const u64).read_volatile() }
     };
-    // SAFETY: this process has one thread, and the child only writes and reads one value and
-    // stores one number.
-    let exit = unsafe { sys::fork_and_wait(child) }.context("fork failed")?;
+    // SAFETY: this process has one thread, and the child only writes and reads one value.
+    let ended = unsafe { in_child(child) }.context("fork failed")?;
     let mine: u64 = **std::hint::black_box(&value);
-    let theirs = match exit {
-        ChildExit::Exited(0) => seen.get(0).to_string(),
+    let theirs = match &ended {
+        Ended::Returned(read) => read.to_string(),
         other => format!("nothing: it {other}"),
     };
     lesson.fact("the child read there", &theirs);
     lesson.fact("this process reads there", mine);
     lesson.check(
         "the child saw its own 42 at that address",
-        exit == ChildExit::Exited(0) && seen.get(0) == 42,
+        ended == Ended::Returned(42),
         format!("the child read {theirs}"),
     );
     lesson.check(
@@ -309,10 +306,9 @@ fn protection(lesson: &mut Lesson) -> Result<()> {
     let writer = || {
         // SAFETY: the write faults on purpose; it is the last thing the child does.
         unsafe { fault::probe_write(guarded_addr, 8) };
-        0
     };
     // SAFETY: this process has one thread; the child only makes one store.
-    let exit = unsafe { sys::fork_and_wait(writer) }.context("fork failed")?;
+    let exit = unsafe { in_child(writer) }.context("fork failed")?;
     lesson.fact("the child that wrote there was", exit.to_string());
     // SAFETY: the page is still ours and readable.
     let still = unsafe { fault::probe_read(guarded_addr) };

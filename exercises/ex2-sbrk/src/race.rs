@@ -2,7 +2,7 @@
 
 use anyhow::{Context, Result, bail};
 use lesson::{Lesson, varying_bytes};
-use memcore::shared::SharedCells;
+use memcore::child::{Ended, in_child};
 use memcore::sys;
 
 pub(crate) fn no_lock(lesson: &mut Lesson) -> Result<()> {
@@ -23,35 +23,30 @@ pub(crate) fn no_lock(lesson: &mut Lesson) -> Result<()> {
          So a program whose other threads use glibc's malloc while mem_chunk moves the break \
          should use mmap only."
     ));
-    let cells = SharedCells::new(4).context("could not map a page to share with the child")?;
     let mut round = 0;
+    let mut race = sys::SbrkRace::default();
     let watching: &Lesson = lesson;
-    while round < ROUNDS && cells.get(1) == 0 {
+    while round < ROUNDS && race.duplicates == 0 {
         round += 1;
         let first = round == 1;
         let child = || {
             // SAFETY: this child uses the break for nothing else and exits right after.
             let race = unsafe { sys::sbrk_race(THREADS, CALLS, 16) };
-            cells.set(0, race.calls as u64);
-            cells.set(1, race.duplicates as u64);
-            cells.set(2, race.grown as u64);
-            cells.set(3, race.taken_back as u64);
             if first {
                 // The child's own address space, for the picture: its break moved, the
                 // parent's does not.
                 watching
                     .moment_in_child("in the child, after its threads raced sbrk: its break grew");
             }
-            0
+            race
         };
-        // SAFETY: this process has one thread; the child only races sbrk, as sbrk_race says,
-        // and stores four numbers.
-        let exit = unsafe { sys::fork_and_wait(child) }.context("fork failed")?;
-        if !matches!(exit, sys::ChildExit::Exited(0)) {
-            bail!("the child did not finish: it {exit}");
-        }
+        // SAFETY: this process has one thread; the child only races sbrk, as sbrk_race says.
+        race = match unsafe { in_child(child) }.context("fork failed")? {
+            Ended::Returned(race) => race,
+            other => bail!("the child did not finish: it {other}"),
+        };
     }
-    let (calls, duplicates, grown) = (cells.get(0), cells.get(1), cells.get(2));
+    let (calls, duplicates, grown) = (race.calls, race.duplicates, race.grown);
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     lesson.fact("CPUs this process may use", format!("~{cpus}"));
     lesson.fact("rounds", format!("~{round}"));
@@ -59,11 +54,15 @@ pub(crate) fn no_lock(lesson: &mut Lesson) -> Result<()> {
     lesson.fact("pointers handed out twice", format!("~{duplicates}"));
     lesson.fact(
         "the break grew by",
-        format!("{}, for ~{} bytes asked", varying_bytes(grown), calls * 16),
+        format!(
+            "{}, for ~{} bytes asked",
+            varying_bytes(grown as u64),
+            calls * 16
+        ),
     );
     lesson.fact(
         "pointers past the final break (lost to another thread's stale write)",
-        format!("~{}", cells.get(3)),
+        format!("~{}", race.taken_back),
     );
     lesson.check(
         "two threads got the same memory from sbrk: it has no lock",

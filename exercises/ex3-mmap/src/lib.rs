@@ -519,14 +519,15 @@ fn touch_after_unmap(lesson: &mut Lesson) -> Result<()> {
     );
     let child = || {
         let Ok(page_addr) = sys::mmap_anonymous(page) else {
-            return 2;
+            return "its mmap was refused";
         };
         // SAFETY: the page was just mapped by this child, and nothing refers to it.
         if unsafe { sys::munmap(page_addr, page) }.is_err() {
-            return 3;
+            return "its munmap was refused";
         }
         // SAFETY: this load faults on purpose; it is the last thing this child does.
-        i32::from(unsafe { fault::probe_read(page_addr.as_ptr() as usize) })
+        unsafe { fault::probe_read(page_addr.as_ptr() as usize) };
+        "the load of the unmapped page did not fault"
     };
     // SAFETY: this process has only its main thread, and the child only maps, unmaps and loads.
     unsafe {

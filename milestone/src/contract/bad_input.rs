@@ -3,9 +3,9 @@
 
 use std::io;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use lesson::Lesson;
-use memcore::shared::SharedCells;
+use memcore::child::{Ended, Message};
 use memcore::sys;
 
 use super::counting::{self, counted};
@@ -25,91 +25,70 @@ const REFUSED: &str = "each was refused, and the registry and the break are as t
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Answer {
     /// Refused with `InvalidInput`.
-    InvalidInput = 1,
+    InvalidInput,
     /// Refused with another kind.
-    OtherKind = 2,
+    OtherKind,
     /// Granted.
-    Granted = 3,
+    Granted,
     /// It panicked.
-    Panicked = 4,
+    Panicked,
 }
 
-/// The cells the child fills: an [`Answer`] for each bad size, then whether the registry and
-/// the break stayed, then what the counting allocator saw, then that it finished.
-const REGISTRY_KEPT: usize = BAD.len();
-const BREAK_KEPT: usize = BAD.len() + 1;
-const ALLOCATIONS: usize = BAD.len() + 2;
-const FIRST_ALLOCATION: usize = BAD.len() + 3;
-const COUNTED: usize = BAD.len() + 4;
-const FINISHED: usize = BAD.len() + 5;
-/// The first panic's message, 8 bytes a cell, cut at [`MESSAGE_CELLS`] cells.
-const MESSAGE: usize = BAD.len() + 6;
-const MESSAGE_CELLS: usize = 24;
-
-/// Keeps `message` in the cells from [`MESSAGE`] on, for the parent to read.
-fn keep_message(cells: &SharedCells, message: &str) {
-    let bytes = message.as_bytes();
-    for (i, chunk) in bytes.chunks(8).take(MESSAGE_CELLS).enumerate() {
-        let mut word = [0u8; 8];
-        word[..chunk.len()].copy_from_slice(chunk);
-        cells.set(MESSAGE + i, u64::from_le_bytes(word));
-    }
-}
-
-/// The message [`keep_message`] kept.
-fn kept_message(cells: &SharedCells) -> String {
-    let bytes: Vec<u8> = (0..MESSAGE_CELLS)
-        .flat_map(|i| cells.get(MESSAGE + i).to_le_bytes())
-        .take_while(|&b| b != 0)
-        .collect();
-    String::from_utf8_lossy(&bytes).into_owned()
+/// What the child saw, as it returns it.
+#[derive(Debug, Clone, Copy)]
+struct Asked {
+    /// An [`Answer`] for each bad size.
+    answers: [Answer; BAD.len()],
+    /// Whether the registry stayed as it was.
+    registry_kept: bool,
+    /// Whether the break stayed where it was.
+    break_kept: bool,
+    /// What the counting allocator saw (`counting::take`).
+    seen: Option<(usize, Option<usize>)>,
+    /// The first panic's message.
+    panic: Option<Message>,
 }
 
 /// In the child: each bad size asked for, and what changed.
-fn ask(parts: &Parts, cells: &SharedCells) -> i32 {
+fn ask(parts: &Parts) -> Asked {
     let _ = counting::take();
     let mut before = (parts.list_chunks)();
     let brk = sys::program_break() as usize;
-    for (i, (_, size)) in BAD.into_iter().enumerate() {
-        let asked = std::panic::catch_unwind(|| counted(size, || (parts.mem_chunk)(size)));
-        let answer = match asked {
+    let mut panic = None;
+    let answers = BAD.map(|(_, size)| {
+        match std::panic::catch_unwind(|| counted(size, || (parts.mem_chunk)(size))) {
             Ok(Err(e)) if e.kind() == io::ErrorKind::InvalidInput => Answer::InvalidInput,
             Ok(Err(_)) => Answer::OtherKind,
             Ok(Ok(_)) => Answer::Granted,
             Err(payload) => {
                 let message = payload
                     .downcast_ref::<&str>()
-                    .map(|s| (*s).to_owned())
-                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .copied()
+                    .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
                     .unwrap_or_default();
-                if (0..i).all(|j| cells.get(j) != Answer::Panicked as u64) {
-                    keep_message(cells, &message);
-                }
+                panic.get_or_insert(Message::new(message));
                 Answer::Panicked
             }
-        };
-        cells.set(i, answer as u64);
-    }
+        }
+    });
     let seen = counting::take();
     let mut after = (parts.list_chunks)();
     before.sort_by_key(|c| c.start);
     after.sort_by_key(|c| c.start);
-    cells.set(REGISTRY_KEPT, u64::from(before == after));
-    cells.set(BREAK_KEPT, u64::from(sys::program_break() as usize == brk));
-    if let Some((calls, first)) = seen {
-        cells.set(ALLOCATIONS, calls as u64);
-        cells.set(FIRST_ALLOCATION, first.map_or(u64::MAX, |f| f as u64));
-        cells.set(COUNTED, 1);
+    Asked {
+        answers,
+        registry_kept: before == after,
+        break_kept: sys::program_break() as usize == brk,
+        seen,
+        panic,
     }
-    cells.set(FINISHED, 1);
-    0
 }
 
 /// The step. The bad sizes are asked for in a child process, so that whatever a mem_chunk that
 /// grants one records stays there, and no later step meets it.
 ///
 /// # Errors
-/// When the child cannot be forked, or its cells made.
+/// When the child cannot be forked, or does not finish.
 pub(super) fn bad_input(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
     lesson.step("Bad sizes are refused and change nothing");
     lesson.say(
@@ -119,43 +98,41 @@ pub(super) fn bad_input(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
          They are asked for in a child process, so that what a wrong answer records stays \
          there.",
     );
-    let cells =
-        SharedCells::new(MESSAGE + MESSAGE_CELLS).context("could not map cells for the child")?;
-    let (_, exit) = in_a_child(&[0], |code| code, || ask(parts, &cells))?;
-    if cells.get(FINISHED) != 1 {
-        bail!("the child asking for the bad sizes {exit}");
-    }
-    let answers: Vec<u64> = (0..BAD.len()).map(|i| cells.get(i)).collect();
-    for ((label, _), answer) in BAD.iter().zip(&answers) {
-        let said = match *answer {
-            a if a == Answer::InvalidInput as u64 => "refused, with InvalidInput",
-            a if a == Answer::OtherKind as u64 => "refused, with another kind",
-            a if a == Answer::Panicked as u64 => "it panicked",
-            _ => "granted",
+    let asked = match in_a_child(|| ask(parts))? {
+        Ended::Returned(asked) => asked,
+        other => bail!("the child asking for the bad sizes {other}"),
+    };
+    for ((label, _), answer) in BAD.iter().zip(asked.answers) {
+        let said = match answer {
+            Answer::InvalidInput => "refused, with InvalidInput",
+            Answer::OtherKind => "refused, with another kind",
+            Answer::Panicked => "it panicked",
+            Answer::Granted => "granted",
         };
         lesson.fact(&format!("mem_chunk({label})"), said);
     }
-    refusals(lesson, &cells, &answers);
+    refusals(lesson, &asked);
     Ok(())
 }
 
 /// The step's claims, from what the child told: each size refused with InvalidInput, nothing
 /// changed, nothing allocated.
-fn refusals(lesson: &mut Lesson, cells: &SharedCells, answers: &[u64]) {
+fn refusals(lesson: &mut Lesson, asked: &Asked) {
+    let answers = asked.answers;
     let refused = answers
         .iter()
-        .all(|&a| a != Answer::Granted as u64 && a != Answer::Panicked as u64);
+        .all(|a| !matches!(a, Answer::Granted | Answer::Panicked));
     let panicked = BAD
         .iter()
         .zip(answers)
-        .find(|(_, a)| **a == Answer::Panicked as u64)
+        .find(|(_, a)| *a == Answer::Panicked)
         .map(|((label, _), _)| *label);
-    let registry_kept = cells.get(REGISTRY_KEPT) == 1;
-    let unchanged = registry_kept && cells.get(BREAK_KEPT) == 1;
+    let registry_kept = asked.registry_kept;
+    let unchanged = registry_kept && asked.break_kept;
     let granted = BAD
         .iter()
         .zip(answers)
-        .find(|(_, a)| **a == Answer::Granted as u64 || **a == Answer::Panicked as u64)
+        .find(|(_, a)| matches!(a, Answer::Granted | Answer::Panicked))
         .map(|((label, _), _)| format!("mem_chunk({label})"));
     let claim = lesson.claim(REFUSED).about("mem_chunk");
     let claim = match granted {
@@ -169,7 +146,7 @@ fn refusals(lesson: &mut Lesson, cells: &SharedCells, answers: &[u64]) {
                 "mem_chunk({}) panicked: {}. Check the size before any arithmetic on it \
                  (checked_add, checked_next_multiple_of), and refuse it with InvalidInput",
                 panicked.unwrap_or_default(),
-                kept_message(cells)
+                asked.panic.as_ref().map_or("", Message::as_str)
             ),
             (false, _) => "mem_chunk granted a size it must refuse (see above)".to_owned(),
             (true, false) => "the registry changed, though every size was refused".to_owned(),
@@ -179,17 +156,11 @@ fn refusals(lesson: &mut Lesson, cells: &SharedCells, answers: &[u64]) {
     lesson.check_part(
         "mem_chunk",
         "each refusal is io::ErrorKind::InvalidInput, made before any system call",
-        answers.iter().all(|&a| a != Answer::OtherKind as u64),
+        answers.iter().all(|&a| a != Answer::OtherKind),
         "a refusal came back with another kind: a size that is 0, overflows or exceeds \
          isize::MAX must be refused by mem_chunk itself, with InvalidInput, before sbrk or mmap",
     );
-    let seen = (cells.get(COUNTED) == 1).then(|| {
-        let first = cells.get(FIRST_ALLOCATION);
-        (
-            cells.get(ALLOCATIONS) as usize,
-            (first != u64::MAX).then_some(first as usize),
-        )
-    });
+    let seen = asked.seen;
     let because = panicked.map(|_| (REFUSED, "a panic allocates its message as it unwinds"));
     never_allocated_as(
         lesson,

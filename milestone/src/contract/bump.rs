@@ -22,7 +22,7 @@ use std::sync::atomic::{
 
 use anyhow::Result;
 use lesson::Lesson;
-use memcore::sys::ChildExit;
+use memcore::child::Ended;
 
 use super::{Parts, in_a_child};
 
@@ -140,30 +140,20 @@ pub(super) fn owns(ptr: *mut u8) -> bool {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Proof {
     /// The workload ran, and the registry knows every chunk it took.
-    Held = 0,
+    Held,
     /// The workload read back values it did not write.
-    WrongValues = 1,
+    WrongValues,
     /// `mem_chunk` called the global allocator from inside the allocator's call.
-    Reentered = 2,
+    Reentered,
     /// A chunk taken is not listed, or listed shorter than asked.
-    NotListed = 3,
+    NotListed,
     /// An address inside a chunk taken does not find it.
-    NotFound = 4,
+    NotFound,
     /// More chunks were taken than the bump allocator can record.
-    TooManyChunks = 5,
+    TooManyChunks,
     /// The workload never reached the bump allocator.
-    NothingTaken = 6,
+    NothingTaken,
 }
-
-const PROOFS: [Proof; 7] = [
-    Proof::Held,
-    Proof::WrongValues,
-    Proof::Reentered,
-    Proof::NotListed,
-    Proof::NotFound,
-    Proof::TooManyChunks,
-    Proof::NothingTaken,
-];
 
 /// An ordinary Rust workload; returns whether every value came back as it went in.
 fn workload() -> bool {
@@ -234,8 +224,9 @@ pub(super) fn foundation(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
          Vecs, Strings, a HashMap and boxes from four threads run on it. Then every chunk it \
          took must be listed, and found by an address inside it.",
     );
-    let (proof, exit) = in_a_child(&PROOFS, |p| p as i32, || prove(parts))?;
-    let detail = match (proof, exit) {
+    let ended = in_a_child(|| prove(parts))?;
+    let proof = ended.clone().returned();
+    let detail = match (proof, &ended) {
         (Some(Proof::WrongValues), _) => "the workload read back values it did not write: \
              two blocks shared memory, so two chunks overlap"
             .to_owned(),
@@ -252,7 +243,7 @@ pub(super) fn foundation(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
         (Some(Proof::NothingTaken), _) => "the workload never reached the bump allocator (the \
              lesson's fault, not yours)"
             .to_owned(),
-        (_, exit @ ChildExit::Signaled(libc::SIGABRT)) => format!(
+        (_, exit @ Ended::Signaled(libc::SIGABRT)) => format!(
             "the child was {exit}: mem_chunk refused a chunk, and the allocator had no memory \
              to give"
         ),

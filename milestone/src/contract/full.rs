@@ -23,31 +23,22 @@ const LONGEST: Duration = Duration::from_secs(2);
 /// The size of each chunk taken to fill it: small, so that the break grows little.
 const SIZE: usize = 16;
 
-/// How the child's filling ended, as its exit code.
+/// How the child's filling ended, as the child returns it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Filled {
     /// Refused with OutOfMemory, and nothing changed.
-    Refused = 0,
+    Refused,
     /// Never refused within [`MOST`] chunks or [`LONGEST`]: the registry grows, which is fine.
-    NeverFull = 1,
+    NeverFull,
     /// Refused with another kind of error.
-    WrongKind = 2,
+    WrongKind,
     /// Refused, but the break moved: the check came after the system call.
-    BreakMoved = 3,
+    BreakMoved,
     /// Refused, but the registry changed.
-    ListChanged = 4,
+    ListChanged,
     /// Refused, but only after a system call: the refusal changes when the OS refuses too.
-    CheckedLate = 5,
+    CheckedLate,
 }
-
-const FILLED: [Filled; 6] = [
-    Filled::Refused,
-    Filled::NeverFull,
-    Filled::WrongKind,
-    Filled::BreakMoved,
-    Filled::ListChanged,
-    Filled::CheckedLate,
-];
 
 /// With the registry full, whether the refusal of a request that needs new pages changes when
 /// the OS refuses memory too. A refusal made before any system call cannot: one that changes
@@ -100,7 +91,8 @@ pub(super) fn full_registry(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
          A child process takes chunks until mem_chunk refuses one, so the chunks it takes never \
          reach this process's registry. A registry that grows instead is fine too.",
     );
-    let (filled, exit) = in_a_child(&FILLED, |f| f as i32, || fill(parts))?;
+    let ended = in_a_child(|| fill(parts))?;
+    let filled = ended.clone().returned();
     lesson.fact(
         "how the registry filled",
         lesson::varying_text(match filled {
@@ -109,23 +101,21 @@ pub(super) fn full_registry(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
             None => "the child did not finish",
         }),
     );
-    let detail = match (filled, exit) {
-        (Some(Filled::WrongKind), _) => "the refusal was not io::ErrorKind::OutOfMemory".to_owned(),
-        (Some(Filled::BreakMoved), _) => {
+    let detail = match filled {
+        Some(Filled::WrongKind) => "the refusal was not io::ErrorKind::OutOfMemory".to_owned(),
+        Some(Filled::BreakMoved) => {
             "the break moved though the chunk was refused: look for a free slot before calling \
              sbrk"
                 .to_owned()
         }
-        (Some(Filled::ListChanged), _) => {
-            "the registry changed though the chunk was refused".to_owned()
-        }
-        (Some(Filled::CheckedLate), _) => {
+        Some(Filled::ListChanged) => "the registry changed though the chunk was refused".to_owned(),
+        Some(Filled::CheckedLate) => {
             "the refusal changed when the OS refused memory too: mem_chunk called sbrk or mmap \
              before it looked for a free slot (and gave the memory back). Look for the slot \
              first"
                 .to_owned()
         }
-        (_, exit) => format!("the child filling the registry {exit}"),
+        _ => format!("the child filling the registry {ended}"),
     };
     lesson.check_part(
         "mem_chunk",

@@ -28,7 +28,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use lesson::{CommonFlags, Lesson, LessonInfo, count};
-use memcore::{MemoryMap, sys};
+use memcore::MemoryMap;
+use memcore::child::{Ended, in_child};
 
 use crate::Source;
 
@@ -109,26 +110,12 @@ fn run(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
     Ok(())
 }
 
-/// Runs `child` in a process of its own, forked from this one, and reads back which of
-/// `outcomes` it reached from its exit code (`code` gives an outcome's). The outcome is `None`
-/// when the child died of a signal or exited otherwise (a panic's 101); the exit says which.
-///
-/// # Safety
-/// The contract has one thread, so no lock is held at the fork; `child` calls only the
-/// implementation's parts and what it allocates itself.
-fn in_a_child<T: Copy>(
-    outcomes: &[T],
-    code: fn(T) -> i32,
-    child: impl FnOnce() -> T,
-) -> Result<(Option<T>, sys::ChildExit)> {
-    // SAFETY: see the function's doc: one thread, so nothing the child waits on is held.
-    let exit = unsafe { sys::fork_and_wait(move || code(child())) }
-        .context("could not fork a child for the contract")?;
-    let outcome = match exit {
-        sys::ChildExit::Exited(exited) => outcomes.iter().copied().find(|o| code(*o) == exited),
-        sys::ChildExit::Signaled(_) => None,
-    };
-    Ok((outcome, exit))
+/// Runs `child` in a process of its own, forked from this one ([`in_child`]), and brings back
+/// what it returned, or how it ended otherwise.
+fn in_a_child<T: Copy + 'static>(child: impl FnOnce() -> T) -> Result<Ended<T>> {
+    // SAFETY: the contract has one thread, so no lock is held at the fork; every child returns
+    // an enum or plain numbers, which point into nothing the child made.
+    unsafe { in_child(child) }.context("could not fork a child for the contract")
 }
 
 /// Checks that `part` never called the global allocator since the last such check; `call`

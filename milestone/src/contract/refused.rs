@@ -15,40 +15,28 @@ use memcore::{MemoryMap, sys};
 
 use super::{ChunkInfo, Parts, in_a_child, writable};
 
-/// How one request under the limit ended, as the child's exit code.
+/// How one request under the limit ended, as the child returns it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Refusal {
     /// Refused with an error, and the registry is as it was.
-    Refused = 0,
+    Refused,
     /// Served from memory already held: writable, and listed. Fine.
-    Served = 1,
+    Served,
     /// Served with `(void *) -1`, sbrk's and mmap's failure value.
-    FailureValue = 2,
+    FailureValue,
     /// Served with an address that is not writable memory (the failure value plus padding, say).
-    NotMemory = 3,
+    NotMemory,
     /// Served with writable memory that the registry does not list.
-    NotListed = 4,
+    NotListed,
     /// Refused, but the registry changed.
-    ListChanged = 5,
+    ListChanged,
     /// mem_chunk panicked.
-    Panicked = 6,
+    Panicked,
     /// The limit could not be set or put back: nothing was asked.
-    NoLimit = 7,
+    NoLimit,
     /// Refused, but the break moved (the padding asked apart, say).
-    BreakMoved = 8,
+    BreakMoved,
 }
-
-const REFUSALS: [Refusal; 9] = [
-    Refusal::Refused,
-    Refusal::Served,
-    Refusal::FailureValue,
-    Refusal::NotMemory,
-    Refusal::NotListed,
-    Refusal::ListChanged,
-    Refusal::Panicked,
-    Refusal::NoLimit,
-    Refusal::BreakMoved,
-];
 
 /// In the child: asks for `size` bytes while the OS refuses all memory, and judges the answer.
 fn ask_refused(parts: &Parts, size: usize) -> Refusal {
@@ -169,7 +157,8 @@ pub(super) fn os_refuses(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
     let mut problems = Vec::new();
     let from_break = from_break(parts.mmap_threshold);
     for (call, size) in [("sbrk", from_break), ("mmap", parts.mmap_threshold.max(1))] {
-        let (refusal, exit) = in_a_child(&REFUSALS, |r| r as i32, || ask_refused(parts, size))?;
+        let ended = in_a_child(|| ask_refused(parts, size))?;
+        let refusal = ended.clone().returned();
         lesson.fact(
             &format!("mem_chunk while {call} fails"),
             lesson::varying_text(&match refusal {
@@ -177,12 +166,12 @@ pub(super) fn os_refuses(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
                 Some(Refusal::Served) => "served from memory it held".to_owned(),
                 Some(Refusal::NoLimit) => "not asked: the limit could not be set".to_owned(),
                 Some(_) => "answered wrongly".to_owned(),
-                None => format!("the child {exit}"),
+                None => format!("the child {ended}"),
             }),
         );
         let wrong = match refusal {
             None => Some(format!(
-                "the child asking mem_chunk while {call} fails {exit}"
+                "the child asking mem_chunk while {call} fails {ended}"
             )),
             Some(refusal) => problem(refusal, call, size),
         };

@@ -14,6 +14,7 @@ use std::sync::Barrier;
 
 use anyhow::Result;
 use lesson::{Lesson, count};
+use memcore::child::Ended;
 
 use super::{Parts, in_a_child};
 
@@ -28,18 +29,16 @@ const SIZE: usize = 48;
 /// one run in three is then missed once in 3.5 billion.
 const ROUNDS: usize = 20;
 
-/// How the threads' chunks ended up, as the child's exit code.
+/// How the threads' chunks ended up, as the child returns it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Shared {
     /// Every chunk taken is listed once, and no two overlap.
-    Apart = 0,
+    Apart,
     /// Fewer chunks are listed than were taken: a slot was filled twice.
-    Lost = 1,
+    Lost,
     /// Two chunks taken at once share bytes: sbrk raced.
-    Overlap = 2,
+    Overlap,
 }
-
-const SHARED: [Shared; 3] = [Shared::Apart, Shared::Lost, Shared::Overlap];
 
 /// The size of the `i`th chunk of the `thread`th thread: small and mapped in turn, each thread
 /// starting with the other kind than its neighbour, so that both paths race.
@@ -117,14 +116,14 @@ pub(super) fn many_threads(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
          A race strikes only when a thread is paused inside it. So in the child, sbrk and mmap \
          let the other threads run at the worst moment, as a pause there would."
     ));
-    let mut outcome = in_a_child(&SHARED, |s| s as i32, || at_once(parts))?;
+    let mut outcome = in_a_child(|| at_once(parts))?;
     for _ in 1..ROUNDS {
-        if outcome.0 != Some(Shared::Apart) {
+        if outcome != Ended::Returned(Shared::Apart) {
             break;
         }
-        outcome = in_a_child(&SHARED, |s| s as i32, || at_once(parts))?;
+        outcome = in_a_child(|| at_once(parts))?;
     }
-    let (shared, exit) = outcome;
+    let shared = outcome.clone().returned();
     let detail = match shared {
         Some(Shared::Lost) => "some chunks taken at once are not listed, or listed twice: two \
                                threads filled the same slot. Hold the lock from the search for \
@@ -134,7 +133,7 @@ pub(super) fn many_threads(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
                                   break at the same time. Call sbrk only while holding the lock"
             .to_owned(),
         _ => format!(
-            "the child taking chunks from {} {exit}",
+            "the child taking chunks from {} {outcome}",
             count(THREADS, "thread")
         ),
     };

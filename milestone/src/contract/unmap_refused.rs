@@ -23,29 +23,21 @@ const MOST_MAPPINGS: usize = 1 << 18;
 /// And for at most this long.
 const LONGEST: Duration = Duration::from_secs(5);
 
-/// How the release ended, as the child's exit code.
+/// How the release ended, as the child returns it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Unmapped {
     /// It returned the error, and the chunk is still listed and mapped.
-    Refused = 0,
+    Refused,
     /// It returned Ok, but the chunk is still mapped: munmap's failure was not looked at.
-    IgnoredFailure = 1,
+    IgnoredFailure,
     /// It returned the error, but the chunk is no longer listed.
-    ForgotChunk = 2,
+    ForgotChunk,
     /// It panicked.
-    Panicked = 3,
+    Panicked,
     /// munmap could not be made to fail here (no room beside the chunk, or no limit reached):
     /// nothing was judged.
-    NoSetup = 4,
+    NoSetup,
 }
-
-const UNMAPPED: [Unmapped; 5] = [
-    Unmapped::Refused,
-    Unmapped::IgnoredFailure,
-    Unmapped::ForgotChunk,
-    Unmapped::Panicked,
-    Unmapped::NoSetup,
-];
 
 /// Makes a hole of `len` bytes between two pages of this child's own, where the kernel will put
 /// the next mapping of that length: the highest gap that fits it, as the kernel had just chosen
@@ -113,7 +105,8 @@ fn release_refused(parts: &Parts) -> Unmapped {
 /// # Errors
 /// When the child cannot be forked.
 pub(super) fn munmap_refused(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
-    let (unmapped, exit) = in_a_child(&UNMAPPED, |u| u as i32, || release_refused(parts))?;
+    let ended = in_a_child(|| release_refused(parts))?;
+    let unmapped = ended.clone().returned();
     lesson.fact(
         "release_chunk while munmap fails",
         lesson::varying_text(match unmapped {
@@ -135,7 +128,7 @@ pub(super) fn munmap_refused(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
                                         once munmap has succeeded"
             .to_owned(),
         Some(Unmapped::Panicked) => "release_chunk panicked when munmap failed".to_owned(),
-        _ => format!("the child releasing the chunk {exit}"),
+        _ => format!("the child releasing the chunk {ended}"),
     };
     lesson.check_part(
         "release_chunk",

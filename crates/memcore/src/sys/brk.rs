@@ -206,7 +206,7 @@ pub fn kernel_brk_refusal(increment: usize) -> Option<usize> {
 }
 
 /// What [`sbrk_race`] saw.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SbrkRace {
     /// Calls made, in all threads.
     pub calls: usize,

@@ -240,7 +240,7 @@ pub unsafe fn mprotect(addr: NonNull<u8>, len: usize, prot: Protection) -> Resul
 
 /// `mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0)`—Maps `len`
 /// bytes of zero-filled memory that a child made by `fork` shares with this process, instead
-/// of getting a copy. [`crate::shared::SharedCells`] is the safe way to use it.
+/// of getting a copy. [`crate::child::in_child`] is the safe way to use it.
 ///
 /// # Errors
 /// [`Error::Overflow`] above `isize::MAX`; [`Error::Os`] if the kernel refuses.

@@ -34,9 +34,10 @@ pub use mmap::{
     mmap_anonymous, mmap_anonymous_at, mmap_anonymous_noreserve, mmap_anonymous_populated,
     mmap_shared_anonymous, mprotect, munmap,
 };
+pub(crate) use process::{ChildExit, fork_and_wait};
 pub use process::{
-    ChildExit, address_space_limit, data_limit, fork_and_wait, glibc_version, personality,
-    set_address_space_limit, set_data_limit, signal_name, stack_limit, wait_for_line,
+    address_space_limit, data_limit, glibc_version, personality, set_address_space_limit,
+    set_data_limit, signal_name, stack_limit, wait_for_line,
 };
 
 /// `sysconf(_SC_PAGESIZE)`—The size of a page, in bytes; read once and cached.
@@ -81,6 +82,7 @@ fn zero_or_errno(call: &'static str, returned: libc::c_int) -> Result<(), Error>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::child::{Ended, in_child};
     use crate::error::{BreakError, Errno};
     use std::ptr::NonNull;
 
@@ -102,40 +104,40 @@ mod tests {
         let child = || {
             let page = page_size();
             let Ok(start) = mmap_anonymous(3 * page) else {
-                return 10;
+                return Err("three pages could not be mapped");
             };
             let addr = start.as_ptr() as usize;
             let middle = NonNull::new((addr + page) as *mut u8).unwrap();
             // SAFETY: the middle page of the mapping made above; nothing refers to it.
             if unsafe { munmap(middle, page) }.is_err() {
-                return 11;
+                return Err("the middle page could not be unmapped");
             }
             // The first page is taken: refused, and left as it was.
             // SAFETY: the first page of the mapping above; nothing else refers to it.
             unsafe { start.as_ptr().write(7) };
             match mmap_anonymous_at(start, 2 * page) {
                 Err(Error::Os { errno, .. }) if errno.0 == libc::EEXIST => {}
-                _ => return 12,
+                _ => return Err("a fixed mapping over a taken page was not refused with EEXIST"),
             }
             // SAFETY: as above; the refused call replaced nothing.
             if unsafe { start.as_ptr().read() } != 7 {
-                return 13;
+                return Err("the refused fixed mapping changed the page it was refused");
             }
             // The hole is free: mapped there, zeroed and writable.
             if mmap_anonymous_at(middle, page) != Ok(middle) || !any_page_mapped(addr, 3 * page) {
-                return 14;
+                return Err("the hole could not be mapped at its own address");
             }
             // SAFETY: the page just mapped at `middle`, ours alone.
             if unsafe { middle.as_ptr().read() } != 0 {
-                return 15;
+                return Err("the page mapped into the hole is not zeroed");
             }
             // SAFETY: as above.
             unsafe { middle.as_ptr().write(1) };
-            0
+            Ok(())
         };
         // SAFETY: the child makes system calls only, and waits on no lock.
-        let exit = unsafe { fork_and_wait(child) };
-        assert_eq!(exit, Ok(ChildExit::Exited(0)), "see the codes in the child");
+        let ended = unsafe { in_child(child) };
+        assert_eq!(ended, Ok(Ended::Returned(Ok(()))));
     }
 
     #[test]
@@ -145,16 +147,16 @@ mod tests {
         let child = || {
             let page = page_size();
             let Ok(start) = mmap_anonymous(3 * page) else {
-                return 10;
+                return Err("three pages could not be mapped");
             };
             let addr = start.as_ptr() as usize;
             if !any_page_mapped(addr, 3 * page) {
-                return 11;
+                return Err("the three pages mapped are not seen as mapped");
             }
             let middle = NonNull::new((addr + page) as *mut u8).unwrap();
             // SAFETY: the middle page of the mapping made above; nothing refers to it.
             if unsafe { munmap(middle, page) }.is_err() {
-                return 12;
+                return Err("the middle page could not be unmapped");
             }
             let checks = [
                 !any_page_mapped(addr + page, page),
@@ -163,8 +165,14 @@ mod tests {
                 any_page_mapped(addr, 3 * page),
                 any_page_mapped(addr + 2 * page, 1),
             ];
+            let said = [
+                "the hole is seen as mapped",
+                "an address inside the hole is seen as mapped",
+                "the mapping around the hole is not seen as mapped",
+                "the last page is not seen as mapped",
+            ];
             if let Some(failed) = checks.iter().position(|held| !held) {
-                return 20 + failed as i32;
+                return Err(said[failed]);
             }
             // SAFETY: the two pages left of the mapping made above; nothing refers to them.
             let first = unsafe { munmap(start, page) };
@@ -172,13 +180,13 @@ mod tests {
             // SAFETY: as above.
             let last = unsafe { munmap(last, page) };
             if first.is_err() || last.is_err() || any_page_mapped(addr, 3 * page) {
-                return 30;
+                return Err("the pages unmapped are still seen as mapped");
             }
-            0
+            Ok(())
         };
         // SAFETY: the child makes system calls only, and waits on no lock.
-        let exit = unsafe { fork_and_wait(child) };
-        assert_eq!(exit, Ok(ChildExit::Exited(0)), "see the codes in the child");
+        let ended = unsafe { in_child(child) };
+        assert_eq!(ended, Ok(Ended::Returned(Ok(()))));
     }
 
     #[test]
@@ -232,21 +240,5 @@ mod tests {
         // SAFETY: the call is refused before it could shrink anything (the break is not at 16).
         let shrink = unsafe { sbrk_shrink(wrong, 8) };
         assert!(matches!(shrink, Err(BreakError::Moved { .. })));
-    }
-
-    #[test]
-    fn fork_and_wait_reports_the_exit_code_and_the_copy_on_write() {
-        let mut value = 7u32;
-        let value_ptr = &raw mut value;
-        let child = || {
-            // SAFETY: value_ptr points to the child's own copy of `value`, which lives on.
-            unsafe { value_ptr.write_volatile(99) };
-            // SAFETY: as above.
-            unsafe { value_ptr.read_volatile() as i32 }
-        };
-        // SAFETY: the child only writes and reads a local of its own; it waits on no lock.
-        let exit = unsafe { fork_and_wait(child) };
-        assert_eq!(exit, Ok(ChildExit::Exited(99)));
-        assert_eq!(value, 7, "the child's write must not reach the parent");
     }
 }

@@ -11,7 +11,7 @@ use crate::error::{Errno, Error};
 
 /// How a child process ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChildExit {
+pub(crate) enum ChildExit {
     /// It called `_exit(code)`.
     Exited(i32),
     /// A signal killed it.
@@ -24,16 +24,6 @@ impl std::fmt::Display for ChildExit {
         match *self {
             ChildExit::Exited(code) => write!(f, "exited with status {code}"),
             ChildExit::Signaled(signal) => write!(f, "killed by {}", signal_name(signal)),
-        }
-    }
-}
-
-impl ChildExit {
-    /// The signal's name (`"SIGSEGV"`) if a signal killed the child.
-    pub fn signal_name(self) -> Option<&'static str> {
-        match self {
-            ChildExit::Signaled(signal) => Some(signal_name(signal)),
-            ChildExit::Exited(_) => None,
         }
     }
 }
@@ -72,7 +62,7 @@ pub fn signal_name(signal: i32) -> &'static str {
 /// # References
 /// - <https://man7.org/linux/man-pages/man2/fork.2.html>
 /// - <https://man7.org/linux/man-pages/man2/waitpid.2.html>
-pub unsafe fn fork_and_wait(child: impl FnOnce() -> i32) -> Result<ChildExit, Error> {
+pub(crate) unsafe fn fork_and_wait(child: impl FnOnce() -> i32) -> Result<ChildExit, Error> {
     // SAFETY: fork has no memory-safety preconditions of its own; what the child may do is the
     // caller's promise above.
     let pid = unsafe { libc::fork() };
@@ -264,24 +254,24 @@ mod tests {
         let child = || {
             let old = address_space_limit();
             if set_address_space_limit(Some(0)).is_err() {
-                return 1;
+                return Err("a limit of 0 could not be set");
             }
             let refused = crate::sys::mmap_anonymous(1 << 20);
             if set_address_space_limit(old).is_err() || address_space_limit() != old {
-                return 2;
+                return Err("the old limit could not be put back");
             }
             match refused {
                 Err(Error::Os { errno, .. }) if errno.0 == libc::ENOMEM => {}
-                _ => return 3,
+                _ => return Err("a mapping under a limit of 0 was not refused with ENOMEM"),
             }
             match crate::sys::mmap_anonymous(1 << 20) {
-                Ok(_) => 0,
-                Err(_) => 4,
+                Ok(_) => Ok(()),
+                Err(_) => Err("a mapping under the old limit was refused"),
             }
         };
         // SAFETY: the child makes system calls only, and allocates nothing, so no lock another
         // test thread held at the fork can stop it.
-        let exit = unsafe { fork_and_wait(child) }.unwrap();
-        assert_eq!(exit, ChildExit::Exited(0));
+        let ended = unsafe { crate::child::in_child(child) }.unwrap();
+        assert_eq!(ended, crate::child::Ended::Returned(Ok(())));
     }
 }
