@@ -3,8 +3,7 @@
 //! around claims: one that stops early lets the run go on, one that needs what an earlier step
 //! did not give says so and does not run.
 
-use crate::events::{Because, Event, LineKind};
-use crate::json_record::Check;
+use crate::events::{Because, Event};
 use crate::part_call::PartError;
 use crate::runner::Lesson;
 
@@ -102,16 +101,11 @@ impl Lesson {
             Ok(value) => Ok(Some(value)),
             Err(error) if error.downcast_ref::<PartError>().is_some() => Err(error),
             Err(error) => {
-                let message = format!("{error:#}");
-                self.print_as(
-                    &format!("  [STOPPED] this step cannot go on: {message}"),
-                    LineKind::Stopped,
-                );
                 self.stopped.set(self.stopped.get() + 1);
-                self.events.write(|| Event::Stopped {
+                self.record(Event::Stopped {
                     step: self.step_number(),
                     part: self.last_part.get().map(str::to_owned),
-                    message: message.clone(),
+                    message: format!("{error:#}"),
                     goes_on: true,
                 });
                 Ok(None)
@@ -124,12 +118,8 @@ impl Lesson {
     /// in step 2`), and returns `None`.
     pub fn needs<T>(&mut self, input: Option<T>, what: &str) -> Option<T> {
         if input.is_none() {
-            self.print_as(
-                &format!("  [NOT RUN] this step needs {what}"),
-                LineKind::Stopped,
-            );
             self.stopped.set(self.stopped.get() + 1);
-            self.events.write(|| Event::NotRun {
+            self.record(Event::NotRun {
                 step: self.step_number(),
                 needs: what.to_owned(),
             });
@@ -171,30 +161,18 @@ impl Claim<'_> {
             call,
             because,
         } = self;
-        let detail = if passed {
-            lesson.print_as(&format!("  [ok] {claim}"), LineKind::Held);
-            None
-        } else {
-            let detail = detail.into();
-            lesson.print_as(&format!("  [FAILED] {claim}: {detail}"), LineKind::Failed);
-            Some(detail)
-        };
         let part = lesson.last_part.get();
         let told = part.and_then(|part| lesson.calls.borrow_mut().claimed(part));
         let call = call.or(told);
-        lesson.events.write(|| Event::Check {
+        lesson.ensure_step();
+        lesson.record(Event::Check {
             step: lesson.step_number(),
             part: part.map(str::to_owned),
-            claim: claim.clone(),
-            passed,
-            detail: detail.clone(),
-            call: if passed { None } else { call.clone() },
-            because: if passed { None } else { because.clone() },
-        });
-        lesson.current().checks.push(Check {
             claim,
             passed,
-            detail,
+            detail: (!passed).then(|| detail.into()),
+            call: call.filter(|_| !passed),
+            because: because.filter(|_| !passed),
         });
         passed
     }

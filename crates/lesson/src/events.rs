@@ -11,10 +11,22 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::json_record::{Marks, RegionInfo};
+
 /// The environment variable naming the file a lesson run appends its events to.
 pub const EVENTS_VAR: &str = "LESSON_EVENTS";
 
+/// Set (to anything) beside [`EVENTS_VAR`], the run also records its address space at each
+/// step's end and moment ([`Event::AddressSpace`]), for the picture. It is asked for apart: a
+/// snapshot reads `/proc/self/maps` and writes it whole, which costs time and adds the system
+/// calls `cargo xtask trace` shows.
+pub const ADDRESS_SPACES_VAR: &str = "LESSON_ADDRESS_SPACES";
+
 /// One thing that happened in a lesson run. `step` is the step's number (0 before the first).
+///
+/// A run records each thing once, as an event: the text on stdout is what the events print
+/// ([`Event::printed`]), and the `--json` document and the counts are made from them too.
+/// Addresses are numbers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
@@ -31,15 +43,39 @@ pub enum Event {
         /// What it does.
         title: String,
     },
-    /// A line the step printed, as printed.
+    /// A line of the step's text, as printed: its explanation, or a row of what it saw (a
+    /// diagram).
     Line {
         /// The step.
         step: usize,
         /// The line.
         text: String,
-        /// What kind of line it is.
+        /// What kind of line it is: [`LineKind::Explanation`] or [`LineKind::Observation`].
         #[serde(default)]
         kind: LineKind,
+    },
+    /// An address the step looked at, and the region of `/proc/self/maps` that held it.
+    Observed {
+        /// The step.
+        step: usize,
+        /// What the address is of (`a local variable`).
+        label: String,
+        /// The address.
+        address: u64,
+        /// The region holding it, or `None` if no mapping does.
+        region: Option<RegionInfo>,
+        /// What the line marks as varying, for `check-all`.
+        #[serde(default)]
+        marks: Marks,
+    },
+    /// A value the step reports (a size, a count, an errno), as printed.
+    Fact {
+        /// The step.
+        step: usize,
+        /// What it is.
+        label: String,
+        /// Its value.
+        value: String,
     },
     /// A learner's part was called.
     PartCalled {
@@ -131,44 +167,25 @@ pub enum Event {
         part: String,
         /// What it is (`the 10000 bytes from request`).
         what: String,
-        /// Its first address, `0x…`.
-        start: String,
+        /// Its first address.
+        start: u64,
         /// Its length in bytes.
-        len: usize,
+        len: u64,
     },
     /// The process took a `SIGSEGV` or `SIGBUS`, and dies of it; written by the signal handler
     /// (`memcore::fault_report`), with `/proc/self/maps` at that moment in the file
-    /// [`maps_path`] names.
+    /// [`maps_path`] names. The handler writes the line itself (`memcore::fault_report`,
+    /// which cannot allocate); a test here reads one.
     Fault {
         /// `SIGSEGV` or `SIGBUS`.
         signal: String,
-        /// The faulting address, `0x…`.
-        address: String,
+        /// The faulting address.
+        address: u64,
     },
     /// What the address space looked like at the end of a step, or at a moment inside it: the
     /// maps, the break, and the addresses the step looked at. The picture (`cargo xtask
-    /// picture`) is drawn from these.
-    AddressSpace {
-        /// The step that just ended, or that the moment is in.
-        step: usize,
-        /// What just happened, for a moment inside the step; `None` at the step's end.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        moment: Option<String>,
-        /// Whether the moment is a child process's (its own address space), not this one's.
-        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-        in_child: bool,
-        /// `/proc/self/maps`, as the kernel wrote it.
-        maps: String,
-        /// The executable's path, which tells its mappings apart.
-        exe: String,
-        /// The program break, `0x…`.
-        program_break: String,
-        /// The addresses the step looked at.
-        marks: Vec<Mark>,
-        /// The byte ranges the step named so far ([`Span`]).
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        spans: Vec<Span>,
-    },
+    /// picture`) is drawn from these. Recorded only when [`ADDRESS_SPACES_VAR`] asks.
+    AddressSpace(AddressSpace),
     /// The run ended; every check is counted.
     Finished {
         /// How many checks held.
@@ -178,11 +195,115 @@ pub enum Event {
     },
 }
 
+/// What the address space looked like at one moment: see [`Event::AddressSpace`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddressSpace {
+    /// The step that just ended, or that the moment is in.
+    pub step: usize,
+    /// What just happened, for a moment inside the step; `None` at the step's end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moment: Option<String>,
+    /// Whether the moment is a child process's (its own address space), not this one's.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub in_child: bool,
+    /// `/proc/self/maps`, as the kernel wrote it.
+    pub maps: String,
+    /// The executable's path, which tells its mappings apart.
+    pub exe: String,
+    /// The program break.
+    pub program_break: u64,
+    /// The addresses the step looked at.
+    pub marks: Vec<Mark>,
+    /// The byte ranges the step named so far ([`Span`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub spans: Vec<Span>,
+}
+
+impl Event {
+    /// What the event prints on stdout, as one text (a step's heading comes after a blank
+    /// line); `None` for an event that prints nothing there.
+    pub fn printed(&self) -> Option<String> {
+        Some(match self {
+            Event::Step { number, title } => format!("\n{}", heading(*number, title)),
+            Event::Line { text, .. } => text.clone(),
+            Event::Observed {
+                label,
+                address,
+                region,
+                marks,
+                ..
+            } => {
+                let place = match region {
+                    Some(r) if marks.region => {
+                        format!("in {}", crate::varying_text(&r.shown))
+                    }
+                    Some(r) => format!("in {}", r.shown),
+                    None => "in no mapped region".to_owned(),
+                };
+                let mark = if marks.address { "~" } else { "" };
+                format!("  {label:<40} {mark}{address:#x}  {place}")
+            }
+            Event::Fact { label, value, .. } => format!("  {label}: {value}"),
+            Event::Check {
+                claim,
+                passed: true,
+                ..
+            } => format!("  [ok] {claim}"),
+            Event::Check { claim, detail, .. } => {
+                format!(
+                    "  [FAILED] {claim}: {}",
+                    detail.as_deref().unwrap_or_default()
+                )
+            }
+            Event::Stopped {
+                message,
+                goes_on: true,
+                ..
+            } => format!("  [STOPPED] this step cannot go on: {message}"),
+            Event::NotRun { needs, .. } => format!("  [NOT RUN] this step needs {needs}"),
+            _ => return None,
+        })
+    }
+
+    /// What kind of line the event prints, if it prints one ([`Event::printed`]).
+    pub fn line_kind(&self) -> Option<LineKind> {
+        Some(match self {
+            Event::Step { .. } => LineKind::Heading,
+            Event::Line { kind, .. } => *kind,
+            Event::Observed { .. } | Event::Fact { .. } => LineKind::Observation,
+            Event::Check { passed: true, .. } => LineKind::Held,
+            Event::Check { .. } => LineKind::Failed,
+            Event::Stopped { goes_on: true, .. } | Event::NotRun { .. } => LineKind::Stopped,
+            _ => return None,
+        })
+    }
+
+    /// The step the event happened in, if it belongs to one.
+    pub fn step(&self) -> Option<usize> {
+        match self {
+            Event::Step { number: step, .. }
+            | Event::Line { step, .. }
+            | Event::Observed { step, .. }
+            | Event::Fact { step, .. }
+            | Event::PartCalled { step, .. }
+            | Event::PartReturned { step, .. }
+            | Event::Check { step, .. }
+            | Event::NotRun { step, .. }
+            | Event::ToDo { step, .. }
+            | Event::Panicked { step, .. }
+            | Event::Stopped { step, .. }
+            | Event::Given { step, .. }
+            | Event::AddressSpace(AddressSpace { step, .. }) => Some(*step),
+            Event::Setup { .. } | Event::Fault { .. } | Event::Finished { .. } => None,
+        }
+    }
+}
+
 /// What a printed line is, so that a reader never has to tell it by its words.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LineKind {
-    /// A step's heading (`Step 2. Grow the break`), or the blank line before it.
+    /// A step's heading (`Step 2. Grow the break`), after a blank line.
     Heading,
     /// The step's explanation, the same on every run.
     Explanation,
@@ -211,8 +332,8 @@ pub struct Because {
 pub struct Mark {
     /// What it is (`a local variable`).
     pub label: String,
-    /// The address, `0x…`.
-    pub address: String,
+    /// The address.
+    pub address: u64,
 }
 
 /// A byte range a step named: what a call asked for, which the maps cannot tell (they hold
@@ -221,10 +342,10 @@ pub struct Mark {
 pub struct Span {
     /// What it is (`the 10000 bytes mmap was asked for`).
     pub label: String,
-    /// Its first address, `0x…`.
-    pub start: String,
+    /// Its first address.
+    pub start: u64,
     /// Its length in bytes.
-    pub len: usize,
+    pub len: u64,
 }
 
 /// Where the signal handler copies `/proc/self/maps` at a fault, beside the events file.
@@ -238,6 +359,8 @@ pub fn maps_path(events: &Path) -> std::path::PathBuf {
 #[derive(Debug, Default)]
 pub(crate) struct EventLog {
     file: Option<File>,
+    /// Whether the address spaces are asked for too ([`ADDRESS_SPACES_VAR`]).
+    address_spaces: bool,
     /// Where a fault's maps go: held only to keep the file open for the signal handler.
     _fault_maps: Option<File>,
 }
@@ -262,13 +385,14 @@ impl EventLog {
         }
         EventLog {
             file,
+            address_spaces: std::env::var_os(ADDRESS_SPACES_VAR).is_some(),
             _fault_maps: fault_maps,
         }
     }
 
-    /// Whether anyone asked for the events.
-    pub(crate) fn enabled(&self) -> bool {
-        self.file.is_some()
+    /// Whether anyone asked for the address spaces ([`ADDRESS_SPACES_VAR`]) and the events.
+    pub(crate) fn address_spaces(&self) -> bool {
+        self.address_spaces && self.file.is_some()
     }
 
     /// Appends the event `event` makes as one line, in one write, so that a crash later cannot
@@ -346,11 +470,77 @@ mod tests {
     }
 
     #[test]
+    fn the_line_memcore_s_fault_handler_writes_is_a_fault_event() {
+        let mut line = [0u8; 128];
+        let n = memcore::fault_report::fault_line(libc::SIGBUS, 0x7ffd_0000_1010, &mut line);
+        let event: Event = serde_json::from_slice(&line[..n]).unwrap();
+        assert_eq!(
+            event,
+            Event::Fault {
+                signal: "SIGBUS".to_owned(),
+                address: 0x7ffd_0000_1010,
+            }
+        );
+        assert_eq!(line[n - 1], b'\n', "one line of the events file");
+    }
+
+    #[test]
+    fn each_printing_event_prints_its_line_and_says_its_kind() {
+        let observed = Event::Observed {
+            step: 1,
+            label: "a local".to_owned(),
+            address: 0x7ffd_1010,
+            region: None,
+            marks: Marks::ADDRESS,
+        };
+        let failed = Event::Check {
+            step: 1,
+            part: None,
+            claim: "it holds".to_owned(),
+            passed: false,
+            detail: Some("it did not".to_owned()),
+            call: None,
+            because: None,
+        };
+        let step = Event::Step {
+            number: 2,
+            title: "Grow".to_owned(),
+        };
+        let printed: Vec<_> = [&observed, &failed, &step]
+            .iter()
+            .map(|e| (e.printed().unwrap(), e.line_kind().unwrap()))
+            .collect();
+        assert_eq!(
+            printed,
+            [
+                (
+                    format!("  {:<40} ~0x7ffd1010  in no mapped region", "a local"),
+                    LineKind::Observation
+                ),
+                (
+                    "  [FAILED] it holds: it did not".to_owned(),
+                    LineKind::Failed
+                ),
+                ("\nStep 2. Grow".to_owned(), LineKind::Heading),
+            ]
+        );
+        let given = Event::Given {
+            step: 1,
+            part: "write".to_owned(),
+            what: "the 16 bytes".to_owned(),
+            start: 0x1000,
+            len: 16,
+        };
+        assert_eq!((given.printed(), given.line_kind()), (None, None));
+    }
+
+    #[test]
     fn events_written_are_read_back_and_a_torn_last_line_is_left_out() {
         let path = std::env::temp_dir().join(format!("lesson-events-{}", std::process::id()));
         let _ = std::fs::remove_file(&path);
         let log = EventLog {
             file: File::options().create(true).append(true).open(&path).ok(),
+            address_spaces: false,
             _fault_maps: None,
         };
         let step = Event::Step {

@@ -3,7 +3,9 @@
 //! as varying.
 
 use memcore::Region;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+
+use crate::events::Event;
 
 /// What a lesson binary says about itself.
 #[derive(Debug, Clone, Copy)]
@@ -17,7 +19,7 @@ pub struct LessonInfo {
 }
 
 /// The region of `/proc/self/maps` that held an address.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct RegionInfo {
     /// `[heap]`, `anonymous`, a file name.
     pub name: String,
@@ -31,6 +33,8 @@ pub struct RegionInfo {
     pub end: String,
     /// Its size in bytes.
     pub size: u64,
+    /// How the lessons name it (`[heap] rw-p`, `ex1-segments r-xp (text)`).
+    pub shown: String,
 }
 
 impl From<&Region> for RegionInfo {
@@ -42,6 +46,7 @@ impl From<&Region> for RegionInfo {
             start: format!("{:#x}", r.start),
             end: format!("{:#x}", r.end),
             size: r.len() as u64,
+            shown: r.to_string(),
         }
     }
 }
@@ -94,19 +99,105 @@ pub struct Step {
     pub checks: Vec<Check>,
 }
 
+/// The `--json` document: the lesson, whether it passed, and each step, made from the run's
+/// events.
 #[derive(Serialize)]
 pub(crate) struct Document<'a> {
-    pub(crate) lesson: &'a str,
-    pub(crate) title: &'a str,
-    pub(crate) passed: bool,
-    pub(crate) checks_passed: usize,
-    pub(crate) checks_failed: usize,
-    pub(crate) error: Option<String>,
-    pub(crate) steps: &'a [Step],
+    lesson: &'a str,
+    title: &'a str,
+    passed: bool,
+    checks_passed: usize,
+    checks_failed: usize,
+    error: Option<String>,
+    steps: Vec<Step>,
+}
+
+impl Document<'_> {
+    /// The document of the run of `info` that recorded `events`, ended by `error` if it was.
+    pub(crate) fn of<'a>(
+        info: &'a LessonInfo,
+        events: &[Event],
+        error: Option<String>,
+    ) -> Document<'a> {
+        let (passed, failed) = counts(events);
+        Document {
+            lesson: info.name,
+            title: info.title,
+            passed: failed == 0 && error.is_none(),
+            checks_passed: passed,
+            checks_failed: failed,
+            error,
+            steps: steps(events),
+        }
+    }
+}
+
+/// How many checks in `events` held, and how many did not.
+pub(crate) fn counts(events: &[Event]) -> (usize, usize) {
+    events
+        .iter()
+        .fold((0, 0), |(held, failed), event| match event {
+            Event::Check { passed: true, .. } => (held + 1, failed),
+            Event::Check { .. } => (held, failed + 1),
+            _ => (held, failed),
+        })
+}
+
+/// The steps `events` tell, each with its text, observations, facts and checks.
+fn steps(events: &[Event]) -> Vec<Step> {
+    let mut steps: Vec<Step> = Vec::new();
+    for event in events {
+        if let Event::Step { number, title } = event {
+            steps.push(Step {
+                number: *number,
+                title: title.clone(),
+                text: Vec::new(),
+                observations: Vec::new(),
+                facts: Vec::new(),
+                checks: Vec::new(),
+            });
+            continue;
+        }
+        let Some(step) = steps.last_mut() else {
+            continue;
+        };
+        match event {
+            Event::Line { text, kind, .. } => step.text.push(match kind {
+                crate::events::LineKind::Explanation => text.trim_start().to_owned(),
+                _ => text.clone(),
+            }),
+            Event::Observed {
+                label,
+                address,
+                region,
+                ..
+            } => step.observations.push(Observation {
+                label: label.clone(),
+                address: format!("{address:#x}"),
+                region: region.clone(),
+            }),
+            Event::Fact { label, value, .. } => step.facts.push(Fact {
+                label: label.clone(),
+                value: value.clone(),
+            }),
+            Event::Check {
+                claim,
+                passed,
+                detail,
+                ..
+            } => step.checks.push(Check {
+                claim: claim.clone(),
+                passed: *passed,
+                detail: detail.clone(),
+            }),
+            _ => {}
+        }
+    }
+    steps
 }
 
 /// What an observation prints as varying (`~`), so that `check-all` masks it.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Marks {
     /// The address's place among the others is not part of the lesson (it depends on whose
     /// code made it, or on the setup): `~0x…`.

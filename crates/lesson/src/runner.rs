@@ -1,5 +1,6 @@
-//! A lesson run: numbered steps, observations, facts and checks, printed as text as they happen
-//! or collected into one JSON document.
+//! A lesson run: numbered steps, observations, facts and checks, each recorded once as an event
+//! ([`crate::events`]), and printed as text as it happens or collected into one JSON document.
+//! The text, the document and the counts are all made from the events.
 
 use std::cell::{Cell, RefCell};
 use std::fmt::Display;
@@ -7,8 +8,8 @@ use std::process::ExitCode;
 
 use memcore::{MemoryMap, Region};
 
-use crate::events::{Event, EventLog, LineKind, Mark, Span};
-use crate::json_record::{Document, Fact, LessonInfo, Marks, Observation, RegionInfo, Step};
+use crate::events::{AddressSpace, Event, EventLog, LineKind, Mark, Span};
+use crate::json_record::{self, Document, LessonInfo, Marks, RegionInfo};
 use crate::part_call::{self, EXIT_OPTIONAL_TO_DO, EXIT_TO_DO, PartError};
 use crate::terminal::{emit, usage_error, wait_for_enter};
 
@@ -63,13 +64,19 @@ pub fn parse<F: clap::Parser>(info: LessonInfo) -> (F, CommonFlags) {
 /// How much room [`Lesson::give_malloc_room`] gives glibc's malloc.
 pub const MALLOC_ROOM: usize = 64 * 1024;
 
+/// How many events a run keeps room for from its start: more than the longest lesson records
+/// (177, the contract's), so that keeping them never grows the heap while a lesson watches it.
+const KEPT_ROOM: usize = 256;
+
 /// A lesson run in progress.
 #[derive(Debug)]
 pub struct Lesson {
     info: LessonInfo,
     json: bool,
     pause: bool,
-    steps: Vec<Step>,
+    /// What the run printed or will put in its document, as events, in order: the steps, their
+    /// lines, observations, facts and checks, and the steps that stopped or did not run.
+    kept: RefCell<Vec<Event>>,
     /// Where the events go, for the program that runs this one (see [`crate::events`]).
     pub(crate) events: EventLog,
     /// The last part the current step called: the one its checks are about.
@@ -112,7 +119,7 @@ impl Lesson {
             info,
             json: common.json,
             pause: common.pause,
-            steps: Vec::new(),
+            kept: RefCell::new(Vec::with_capacity(KEPT_ROOM)),
             events,
             last_part: Cell::new(None),
             calls: RefCell::default(),
@@ -135,52 +142,62 @@ impl Lesson {
         self.json
     }
 
-    pub(crate) fn print(&self, line: &str) {
-        self.print_as(line, LineKind::Observation);
-    }
-
-    /// Prints `line`, of the kind `kind` (see [`Event::Line`]).
-    pub(crate) fn print_as(&self, line: &str, kind: LineKind) {
-        if !self.json {
-            emit(self.info.name, line);
+    /// Records `event` once: prints its line (unless the output is JSON), appends it to the
+    /// events file if one is asked for, and keeps it for the document and the counts.
+    pub(crate) fn record(&self, event: Event) {
+        if !self.json
+            && let Some(text) = event.printed()
+        {
+            emit(self.info.name, &text);
         }
-        self.events.write(|| Event::Line {
-            step: self.step_number(),
-            text: line.to_owned(),
-            kind,
-        });
+        self.events.write(|| event.clone());
+        self.kept.borrow_mut().push(event);
     }
 
+    /// The current step's number, 0 before the first.
     pub(crate) fn step_number(&self) -> usize {
-        self.steps.len()
+        self.current_step().map_or(0, |(number, _)| number)
     }
 
-    pub(crate) fn current(&mut self) -> &mut Step {
-        if self.steps.is_empty() {
+    /// The current step's number and title, if a step has begun.
+    fn current_step(&self) -> Option<(usize, String)> {
+        self.kept
+            .borrow()
+            .iter()
+            .rev()
+            .find_map(|event| match event {
+                Event::Step { number, title } => Some((*number, title.clone())),
+                _ => None,
+            })
+    }
+
+    /// Begins a step for what is said before the first.
+    pub(crate) fn ensure_step(&mut self) {
+        if self.step_number() == 0 {
             self.step("Before the steps");
         }
-        let last = self.steps.len() - 1;
-        &mut self.steps[last]
     }
 
     /// With `--pause`: says which step just ended and this process's pid on stderr, and waits
     /// for Enter.
     fn pause_after_step(&self) {
-        if let Some(step) = self.steps.last().filter(|_| self.pause) {
-            wait_for_enter(&format!("after step {}", step.number));
+        let step = self.step_number();
+        if self.pause && step > 0 {
+            wait_for_enter(&format!("after step {step}"));
         }
     }
 
     /// With `--pause`: stops in the middle of the current step, where memory that the step
     /// gives back before it ends is still live, and says what to look at (`what`).
     pub fn pause_here(&self, what: &str) {
-        if let Some(step) = self.steps.last().filter(|_| self.pause) {
-            wait_for_enter(&format!("in step {}, while {what}", step.number));
+        let step = self.step_number();
+        if self.pause && step > 0 {
+            wait_for_enter(&format!("in step {step}, while {what}"));
         }
     }
 
     /// Records the address space at the end of the current step, for the picture; only when
-    /// the events are asked for, since reading the maps allocates.
+    /// it is asked for, since reading the maps allocates.
     fn snapshot_step(&self) {
         self.snapshot(None, false);
     }
@@ -188,8 +205,8 @@ impl Lesson {
     /// Records the address space now, inside the current step, as one of its moments: `what`
     /// says what just happened (`someone else grew the break by a page`). The picture draws
     /// each moment as a frame of the step. Nothing is printed, and nothing is recorded unless
-    /// the events are asked for; reading the maps allocates, so call it where the break may
-    /// not move for an allocation ([`Lesson::give_malloc_room`]).
+    /// the address spaces are asked for; reading the maps allocates, so call it where the
+    /// break may not move for an allocation ([`Lesson::give_malloc_room`]).
     pub fn moment(&self, what: &str) {
         self.snapshot(Some(what), false);
     }
@@ -204,40 +221,52 @@ impl Lesson {
     /// for`), for the picture, which draws it in the snapshots that follow in this step. Nothing
     /// is printed.
     pub fn span(&self, label: &str, start: usize, len: usize) {
-        if self.events.enabled() {
+        if self.events.address_spaces() {
             self.spans.borrow_mut().push(Span {
                 label: label.to_owned(),
-                start: format!("{start:#x}"),
-                len,
+                start: start as u64,
+                len: len as u64,
             });
         }
     }
 
     /// Writes a snapshot of the address space in the current step, at `moment` or at its end.
     fn snapshot(&self, moment: Option<&str>, in_child: bool) {
-        let Some(step) = self.steps.last().filter(|_| self.events.enabled()) else {
+        let step = self.step_number();
+        if step == 0 || !self.events.address_spaces() {
             return;
-        };
+        }
         let Ok((maps, exe)) = MemoryMap::read_self_text() else {
             return;
         };
-        let marks = step
-            .observations
+        let marks = self
+            .kept
+            .borrow()
             .iter()
-            .map(|o| Mark {
-                label: o.label.clone(),
-                address: o.address.clone(),
+            .filter_map(|event| match event {
+                Event::Observed {
+                    step: s,
+                    label,
+                    address,
+                    ..
+                } if *s == step => Some(Mark {
+                    label: label.clone(),
+                    address: *address,
+                }),
+                _ => None,
             })
             .collect();
-        self.events.write(|| Event::AddressSpace {
-            step: step.number,
-            moment: moment.map(str::to_owned),
-            in_child,
-            maps,
-            exe,
-            program_break: format!("{:#x}", memcore::sys::program_break() as usize),
-            marks,
-            spans: self.spans.borrow().clone(),
+        self.events.write(|| {
+            Event::AddressSpace(AddressSpace {
+                step,
+                moment: moment.map(str::to_owned),
+                in_child,
+                maps,
+                exe,
+                program_break: memcore::sys::program_break() as u64,
+                marks,
+                spans: self.spans.borrow().clone(),
+            })
         });
     }
 
@@ -245,42 +274,36 @@ impl Lesson {
     pub fn step(&mut self, title: impl Into<String>) {
         self.pause_after_step();
         self.snapshot_step();
-        let title = title.into();
-        let number = self.steps.len() + 1;
+        let number = self.step_number() + 1;
         self.last_part.set(None);
         self.calls.borrow_mut().clear();
         self.spans.borrow_mut().clear();
-        self.events.write(|| Event::Step {
+        self.record(Event::Step {
             number,
-            title: title.clone(),
+            title: title.into(),
         });
-        let heading = crate::events::heading(number, &title);
-        self.steps.push(Step {
-            number,
-            title,
-            text: Vec::new(),
-            observations: Vec::new(),
-            facts: Vec::new(),
-            checks: Vec::new(),
-        });
-        self.print_as("", LineKind::Heading);
-        self.print_as(&heading, LineKind::Heading);
     }
 
     /// Explains something: each line of `text` is printed indented.
     pub fn say(&mut self, text: &str) {
+        self.ensure_step();
         for line in text.lines() {
-            let line = line.trim();
-            self.print_as(&format!("  {line}"), LineKind::Explanation);
-            self.current().text.push(line.to_owned());
+            self.record(Event::Line {
+                step: self.step_number(),
+                text: format!("  {}", line.trim()),
+                kind: LineKind::Explanation,
+            });
         }
     }
 
     /// Prints a line as it is (a diagram row), kept with the step's text.
     pub fn line(&mut self, line: impl Into<String>) {
-        let line = line.into();
-        self.print(&line);
-        self.current().text.push(line);
+        self.ensure_step();
+        self.record(Event::Line {
+            step: self.step_number(),
+            text: line.into(),
+            kind: LineKind::Observation,
+        });
     }
 
     /// Reads `/proc/self/maps` now. Reading it allocates, so take the snapshot before or after
@@ -333,17 +356,13 @@ impl Lesson {
         marks: Marks,
     ) -> Option<Region> {
         let region = map.region_of(addr).cloned();
-        let place = match &region {
-            Some(r) if marks.region => format!("in {}", crate::varying_text(&r.to_string())),
-            Some(r) => format!("in {r}"),
-            None => "in no mapped region".to_owned(),
-        };
-        let mark = if marks.address { "~" } else { "" };
-        self.print(&format!("  {label:<40} {mark}{addr:#x}  {place}"));
-        self.current().observations.push(Observation {
+        self.ensure_step();
+        self.record(Event::Observed {
+            step: self.step_number(),
             label: label.to_owned(),
-            address: format!("{addr:#x}"),
+            address: addr as u64,
             region: region.as_ref().map(RegionInfo::from),
+            marks,
         });
         region
     }
@@ -359,11 +378,11 @@ impl Lesson {
 
     /// Reports a value: `label: value`.
     pub fn fact(&mut self, label: &str, value: impl Display) {
-        let value = value.to_string();
-        self.print(&format!("  {label}: {value}"));
-        self.current().facts.push(Fact {
+        self.ensure_step();
+        self.record(Event::Fact {
+            step: self.step_number(),
             label: label.to_owned(),
-            value,
+            value: value.to_string(),
         });
     }
 
@@ -382,8 +401,8 @@ impl Lesson {
             step: self.step_number(),
             part: part.to_owned(),
             what: format!("the {len} bytes from {from}"),
-            start: format!("{start:#x}"),
-            len,
+            start: start as u64,
+            len: len as u64,
         });
     }
 
@@ -465,29 +484,18 @@ impl Lesson {
 
     /// The current step as `step N (title)`.
     fn where_now(&self) -> String {
-        self.steps.last().map_or_else(
+        self.current_step().map_or_else(
             || "before the first step".to_owned(),
-            |s| format!("step {} ({})", s.number, s.title),
+            |(number, title)| format!("step {number} ({title})"),
         )
     }
 
     fn counts(&self) -> (usize, usize) {
-        let checks = self.steps.iter().flat_map(|s| &s.checks);
-        let failed = checks.clone().filter(|c| !c.passed).count();
-        (checks.count() - failed, failed)
+        json_record::counts(&self.kept.borrow())
     }
 
     fn document(&self, error: Option<String>) -> String {
-        let (passed, failed) = self.counts();
-        let doc = Document {
-            lesson: self.info.name,
-            title: self.info.title,
-            passed: failed == 0 && error.is_none(),
-            checks_passed: passed,
-            checks_failed: failed,
-            error,
-            steps: &self.steps,
-        };
+        let doc = Document::of(&self.info, &self.kept.borrow(), error);
         serde_json::to_string_pretty(&doc).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
     }
 
@@ -524,10 +532,17 @@ impl Lesson {
                     ),
                 );
             }
-            let failures = self.steps.iter().flat_map(|s| &s.checks);
-            for check in failures.filter(|c| !c.passed) {
-                let detail = check.detail.as_deref().unwrap_or_default();
-                emit(name, &format!("  - {}: {detail}", check.claim));
+            for event in self.kept.borrow().iter() {
+                if let Event::Check {
+                    claim,
+                    passed: false,
+                    detail,
+                    ..
+                } = event
+                {
+                    let detail = detail.as_deref().unwrap_or_default();
+                    emit(name, &format!("  - {claim}: {detail}"));
+                }
             }
             match self.stopped.get() {
                 0 => {}
@@ -653,7 +668,7 @@ mod tests {
             },
             json: true,
             pause: false,
-            steps: Vec::new(),
+            kept: RefCell::default(),
             events: EventLog::default(),
             last_part: Cell::new(None),
             calls: RefCell::default(),
@@ -691,15 +706,19 @@ mod tests {
         l.step("look");
         assert!(l.observe_in(&map, "inside", 0x1800).is_some());
         assert!(l.observe_in(&map, "outside", 0x3000).is_none());
-        let obs = &l.steps[0].observations;
-        assert_eq!(obs[0].address, "0x1800");
-        let region = obs[0].region.as_ref().unwrap();
+        let doc: serde_json::Value = serde_json::from_str(&l.document(None)).unwrap();
+        let obs = &doc["steps"][0]["observations"];
+        assert_eq!(obs[0]["address"], "0x1800");
+        let region = &obs[0]["region"];
         assert_eq!(
-            (region.name.as_str(), region.kind.as_str()),
-            ("[heap]", "heap")
+            (&region["name"], &region["kind"]),
+            (&"[heap]".into(), &"heap".into())
         );
-        assert_eq!((region.start.as_str(), region.size), ("0x1000", 0x2000));
-        assert!(obs[1].region.is_none());
+        assert_eq!(
+            (&region["start"], &region["size"]),
+            (&"0x1000".into(), &0x2000.into())
+        );
+        assert!(obs[1]["region"].is_null());
         assert_eq!(l.exit_code(), ExitCode::SUCCESS);
     }
 }

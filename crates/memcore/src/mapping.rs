@@ -174,11 +174,11 @@ mod tests {
         assert!(map.iter().all(|&b| b == 0));
         map.fill(0xa5);
         assert!(map.iter().all(|&b| b == 0xa5));
-        let region = MemoryMap::read_self()
-            .unwrap()
-            .region_of(addr)
-            .cloned()
-            .unwrap();
+        // Other test threads map and unmap pages meanwhile, and a read of /proc/self/maps
+        // while they do can miss a line (the kernel does not read it in one go): read again.
+        let region = (0..10)
+            .find_map(|_| MemoryMap::read_self().unwrap().region_of(addr).cloned())
+            .expect("the mapping is in /proc/self/maps");
         assert_eq!(region.kind, RegionKind::Anonymous);
         drop(map);
         let after = MemoryMap::read_self().unwrap();

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use lesson::events::{Event, Mark, read_events};
+use lesson::events::{AddressSpace, Event, Mark, read_events};
 use roxmltree::{Document, Node};
 use xtask_course::picture::model::{self, Run, Snapshot};
 use xtask_course::picture::svg::render;
@@ -324,7 +324,7 @@ fn many_chunks() -> Run {
             number: 2,
             title: snapshot.title.clone(),
         },
-        Event::AddressSpace {
+        Event::AddressSpace(AddressSpace {
             step: 2,
             moment: None,
             in_child: false,
@@ -336,13 +336,13 @@ fn many_chunks() -> Run {
                 .unwrap()
                 .path
                 .clone(),
-            program_break: format!("{:#x}", snapshot.program_break),
+            program_break: snapshot.program_break,
             marks: vec![Mark {
                 label: "chunk 1234".to_owned(),
-                address: format!("{:#x}", base + 1234 * 0x2000 + 16),
+                address: base + 1234 * 0x2000 + 16,
             }],
             spans: Vec::new(),
-        },
+        }),
     ];
     model::read("many chunks", &events).unwrap()
 }

@@ -134,11 +134,6 @@ fn ending_after(ending: &Ending, after_a_part: bool) -> (Kind, String) {
     }
 }
 
-/// `0x…` as a number.
-pub(super) fn parse_hex(text: &str) -> Option<usize> {
-    usize::from_str_radix(text.strip_prefix("0x")?, 16).ok()
-}
-
 /// Where `addr` lies in `map`: in a region, or in the gap between two, said by its neighbours.
 pub(super) fn where_in(map: &memcore::MemoryMap, addr: usize) -> String {
     if let Some(region) = map.region_of(addr) {

@@ -15,7 +15,7 @@ use anyhow::{Context, Result};
 use lesson::events::{Event, LineKind, heading};
 use lesson::normalize::normalize;
 
-use super::ending::{ended_well, how_it_ended, parse_hex, where_in};
+use super::ending::{ended_well, how_it_ended, where_in};
 use super::verdict::{Claim, Consequence, Finding, Kind, NotReached, Standing, Verdict};
 use super::verdict::{claim_key, claims_of};
 use super::{Done, Place, Status};
@@ -117,15 +117,17 @@ impl Outcome<'_> {
         let lines: Vec<String> = self
             .events
             .iter()
-            .filter_map(|e| match e {
-                // The heading is in the finding's place, and a failed claim in its words.
-                Event::Line {
-                    step: s,
-                    text,
-                    kind: LineKind::Observation | LineKind::Held | LineKind::Stopped,
-                } if *s == step && !text.trim().is_empty() => Some(text.trim_end().to_owned()),
-                _ => None,
+            // The heading is in the finding's place, and a failed claim in its words.
+            .filter(|e| {
+                e.step() == Some(step)
+                    && matches!(
+                        e.line_kind(),
+                        Some(LineKind::Observation | LineKind::Held | LineKind::Stopped)
+                    )
             })
+            .filter_map(Event::printed)
+            .filter(|text| !text.trim().is_empty())
+            .map(|text| text.trim_end().to_owned())
             .collect();
         let cut = lines.len().saturating_sub(SHOWN_LINES);
         lines.into_iter().skip(cut).collect()
@@ -182,15 +184,15 @@ impl Outcome<'_> {
     /// given, and in the maps of that moment.
     pub(super) fn fault(&self) -> Option<String> {
         let (signal, address) = self.events.iter().rev().find_map(|e| match e {
-            Event::Fault { signal, address } => Some((signal.as_str(), address.as_str())),
+            Event::Fault { signal, address } => Some((signal.as_str(), *address as usize)),
             _ => None,
         })?;
-        let addr = parse_hex(address)?;
-        let mut said = format!("the {signal} struck at {address}");
+        let mut said = format!("the {signal} struck at {address:#x}");
+        let addr = address;
         let given = self.events.iter().rev().find_map(|e| match e {
             Event::Given {
                 what, start, len, ..
-            } => parse_hex(start).map(|start| (what.as_str(), start, *len)),
+            } => Some((what.as_str(), *start as usize, *len as usize)),
             _ => None,
         });
         if let Some((what, start, len)) = given {

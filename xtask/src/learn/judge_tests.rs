@@ -383,13 +383,13 @@ fn a_fault_is_said_against_the_memory_given_and_the_maps() {
             step: 3,
             part: "write".to_owned(),
             what: "the 16 bytes from request".to_owned(),
-            start: "0x1000".to_owned(),
+            start: 0x1000,
             len: 16,
         },
         called(3, "write", None),
         Event::Fault {
             signal: "SIGSEGV".to_owned(),
-            address: "0x3010".to_owned(),
+            address: 0x3010,
         },
     ];
     let maps = "00001000-00002000 rw-p 00000000 00:00 0          [heap]\n\

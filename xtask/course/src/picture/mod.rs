@@ -57,11 +57,12 @@ pub fn folder() -> PathBuf {
     run::target_dir().join("picture")
 }
 
-/// Runs `binary` with `args`, its events written to `stem.events`, and reads the run called
-/// `name` from them.
+/// Runs `binary` with `args`, its events written to `stem.events` with its address spaces,
+/// and reads the run called `name` from them.
 fn record(name: &str, stem: &str, binary: &Path, args: &[&str]) -> Result<model::Run> {
     let events_file = folder().join(format!("{stem}.events"));
-    let (ran, events) = run::run_recorded(binary, args, TIMEOUT, &[], &events_file)?;
+    let spaces = [(lesson::events::ADDRESS_SPACES_VAR, "1")];
+    let (ran, events) = run::run_recorded(binary, args, TIMEOUT, &spaces, &events_file)?;
     // A run that stopped early (a part still `todo!()`) still drew the steps before; a run that
     // wrote no events at all has nothing to draw, and says why.
     if events.is_empty() {

@@ -3,28 +3,10 @@
 //! `Event::AddressSpace` for the rest).
 
 use anyhow::{Context, Result};
-use lesson::events::Event;
+use lesson::events::{AddressSpace, Event};
 use memcore::maps::{MemoryMap, Region};
 
-/// An address a step looked at, by name.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Mark {
-    /// What it is (`a Box<u64>`).
-    pub label: String,
-    /// Where it is.
-    pub address: u64,
-}
-
-/// A byte range a step named (what a call asked for).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Span {
-    /// What it is (`the 10000 bytes asked for`).
-    pub label: String,
-    /// Its first address.
-    pub start: u64,
-    /// Its length in bytes.
-    pub len: u64,
-}
+pub use lesson::events::{Mark, Span};
 
 /// The address space at one moment of a step, or at its end.
 #[derive(Debug, Clone)]
@@ -82,12 +64,6 @@ pub struct Run {
     pub stopped: Option<String>,
 }
 
-/// Reads an address as the events write it: `0x…`, perhaps marked `~` as varying.
-fn address(text: &str) -> Result<u64> {
-    let hex = text.trim_start_matches('~').trim_start_matches("0x");
-    u64::from_str_radix(hex, 16).with_context(|| format!("not an address: {text:?}"))
-}
-
 /// Why the run stopped early, from its last `ToDo`, `Panicked` or `Stopped` event.
 fn stopped(events: &[Event]) -> Option<String> {
     events.iter().rev().find_map(|event| match event {
@@ -109,101 +85,41 @@ fn stopped(events: &[Event]) -> Option<String> {
     })
 }
 
-/// What an address-space event holds, as written.
-struct Written<'a> {
-    step: usize,
-    title: &'a str,
-    moment: &'a Option<String>,
-    in_child: bool,
-    maps: &'a str,
-    exe: &'a str,
-    program_break: &'a str,
-    marks: &'a [lesson::events::Mark],
-    spans: &'a [lesson::events::Span],
-}
-
-/// One address-space event, parsed.
-fn snapshot(written: Written) -> Result<Snapshot> {
-    let Written {
-        step,
-        title,
-        moment,
-        in_child,
-        maps,
-        exe,
-        program_break,
-        marks,
-        spans,
-    } = written;
-    let map = MemoryMap::parse(maps.as_bytes(), Some(exe))
+/// One address-space event of the step titled `title`, parsed.
+fn snapshot(title: &str, space: &AddressSpace) -> Result<Snapshot> {
+    let step = space.step;
+    let map = MemoryMap::parse(space.maps.as_bytes(), Some(&space.exe))
         .with_context(|| format!("step {step}'s maps do not parse"))?;
-    let lines: Vec<String> = maps
+    let lines: Vec<String> = space
+        .maps
         .lines()
         .filter(|line| !line.is_empty())
         .map(str::to_owned)
         .collect();
-    let marks = marks
-        .iter()
-        .map(|mark| {
-            Ok(Mark {
-                label: mark.label.clone(),
-                address: address(&mark.address)?,
-            })
-        })
-        .collect::<Result<_>>()?;
-    let spans = spans
-        .iter()
-        .map(|span| {
-            Ok(Span {
-                label: span.label.clone(),
-                start: address(&span.start)?,
-                len: span.len as u64,
-            })
-        })
-        .collect::<Result<_>>()?;
     Ok(Snapshot {
         step,
         title: title.to_owned(),
-        moment: moment.clone(),
-        in_child,
+        moment: space.moment.clone(),
+        in_child: space.in_child,
         regions: map.regions().to_vec(),
         lines,
-        program_break: address(program_break)?,
-        marks,
-        spans,
+        program_break: space.program_break,
+        marks: space.marks.clone(),
+        spans: space.spans.clone(),
     })
 }
 
 /// The run that `events` tell, called `name`.
 ///
 /// # Errors
-/// When a snapshot's maps do not parse or an address is not one.
+/// When a snapshot's maps do not parse.
 pub fn read(name: &str, events: &[Event]) -> Result<Run> {
     let mut steps = Vec::new();
     let mut title = "";
     for event in events {
         match event {
             Event::Step { title: t, .. } => title = t,
-            Event::AddressSpace {
-                step,
-                moment,
-                in_child,
-                maps,
-                exe,
-                program_break,
-                marks,
-                spans,
-            } => steps.push(snapshot(Written {
-                step: *step,
-                title,
-                moment,
-                in_child: *in_child,
-                maps,
-                exe,
-                program_break,
-                marks,
-                spans,
-            })?),
+            Event::AddressSpace(space) => steps.push(snapshot(title, space)?),
             _ => {}
         }
     }
