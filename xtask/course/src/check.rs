@@ -9,7 +9,7 @@ use crate::{readme_output, snapshot_tests};
 use lesson::normalize::normalize;
 use xtask::catalogue::SnapshotRun;
 use xtask::run::{self, Profile, root};
-use xtask::snapshot;
+use xtask::snapshot::{self, Comparison, Snapshot};
 
 /// How to check.
 #[derive(Debug, Clone, Copy)]
@@ -109,21 +109,24 @@ struct Blessing {
 fn finish_blessing(lesson: &SnapshotRun, blessing: &Blessing) -> Result<bool> {
     let name = lesson.name.as_str();
     let file = snapshot::shown(&snapshot::path(&lesson.snapshot));
-    let why = match snapshot::load(&lesson.snapshot)? {
-        None => Some(format!(
+    let written = match Snapshot::load(&lesson.snapshot)? {
+        None => Err(format!(
             "insta wrote no {file}: its test {} in xtask/course/tests/snapshots.rs did not run",
             snapshot_tests::test_name(lesson)
         )),
-        Some(written) if !snapshot::matches(&written, &blessing.pattern) => Some(format!(
+        Some(written) if !written.holds(&blessing.pattern) => Err(format!(
             "{file} does not hold this run's pattern: the output changed between two runs \
              (cargo xtask matrix --quick shows where)"
         )),
-        Some(_) => None,
+        Some(written) => Ok(written),
     };
-    if let Some(why) = why {
-        println!("{name} ... FAILED: {why}; its README is left as it was");
-        return Ok(false);
-    }
+    let snapshot = match written {
+        Ok(snapshot) => snapshot,
+        Err(why) => {
+            println!("{name} ... FAILED: {why}; its README is left as it was");
+            return Ok(false);
+        }
+    };
     let mut written = file;
     if let Some(readme_file) = lesson.readme.as_deref() {
         let (readme_path, readme_text) = read_readme(readme_file)?;
@@ -131,7 +134,7 @@ fn finish_blessing(lesson: &SnapshotRun, blessing: &Blessing) -> Result<bool> {
         // lesson's output does.
         let sample = readme_output::extract(&readme_text)
             .map(|shown| shown.sample)
-            .filter(|sample| snapshot::matches(&blessing.pattern, &normalize(sample)))
+            .filter(|sample| snapshot.compare(sample) == Comparison::Matches)
             .unwrap_or_else(|| blessing.stdout.clone());
         std::fs::write(
             &readme_path,
@@ -175,25 +178,24 @@ fn check_one(
         }
         return Ok(Outcome::FAILED);
     }
-    let pattern = normalize(&run.stdout);
     let snapshot_name = lesson.snapshot.as_str();
     if bless {
         return Ok(Outcome {
             blessing: Some(Blessing {
-                pattern,
+                pattern: normalize(&run.stdout),
                 stdout: run.stdout,
             }),
             ..Outcome::new(true, true)
         });
     }
-    let Some(expected) = snapshot::load(snapshot_name)? else {
+    let Some(expected) = Snapshot::load(snapshot_name)? else {
         println!(
             "{name} ... FAILED: no snapshot yet at {}",
             snapshot::shown(&snapshot::path(snapshot_name))
         );
         return Ok(Outcome::DIFFERS);
     };
-    if !snapshot::matches(&expected, &pattern) {
+    if let Comparison::Differs { pattern, first } = expected.compare(&run.stdout) {
         if let Some(why) = lesson::events::differs_by_design(&events) {
             println!(
                 "{name} ... ok, by design: {why}, so the pattern is not compared; the program's \
@@ -202,12 +204,9 @@ fn check_one(
             return Ok(Outcome::PASSED);
         }
         println!("{name} ... FAILED: the output does not match its snapshot");
-        println!(
-            "{}",
-            snapshot::explain(snapshot_name, &expected, &pattern, &run.stdout)
-        );
+        println!("{}", expected.explain(first.as_ref()));
         println!("    the whole diff:");
-        for line in diff(&expected, &pattern).lines() {
+        for line in diff(&expected.pattern, &pattern).lines() {
             println!("    {line}");
         }
         return Ok(Outcome::DIFFERS);

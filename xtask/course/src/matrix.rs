@@ -16,10 +16,9 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 
 use lesson::events::{Event, differs_by_design};
-use lesson::normalize::normalize;
 use xtask::catalogue::{SnapshotRun, snapshot_runs};
 use xtask::run::{self, Profile};
-use xtask::snapshot;
+use xtask::snapshot::{Comparison, Snapshot};
 
 /// Where a setup's binaries run from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -354,17 +353,15 @@ fn judge(lesson: &SnapshotRun, run: &run::Run, events: &[Event]) -> Result<Verdi
             .unwrap_or_default();
         return Ok(Verdict::Failed(format!("{failure}: {first_error}")));
     }
-    let expected = snapshot::load(&lesson.snapshot)?
-        .with_context(|| format!("no snapshot {}", &lesson.snapshot))?;
-    let pattern = normalize(&run.stdout);
-    if snapshot::matches(&expected, &pattern) {
+    let Comparison::Differs { first, .. } =
+        Snapshot::expect(&lesson.snapshot)?.compare(&run.stdout)
+    else {
         return Ok(Verdict::Matches);
-    }
+    };
     if let Some(why) = differs_by_design(events) {
         return Ok(Verdict::DiffersByDesign(why.to_owned()));
     }
-    let d = snapshot::first_difference(0, &expected, &pattern, &run.stdout);
-    Ok(Verdict::Failed(d.map_or_else(
+    Ok(Verdict::Failed(first.map_or_else(
         || "the pattern differs only in line ends".to_owned(),
         |d| {
             format!(

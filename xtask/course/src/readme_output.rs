@@ -2,8 +2,7 @@
 //! addresses and sizes are that run's) and the address pattern `check-all` compares, which is
 //! the snapshot. `--bless` rewrites both; a test fails when either disagrees with the snapshot.
 
-use lesson::normalize::normalize;
-use xtask::snapshot;
+use xtask::snapshot::{Comparison, Snapshot};
 
 /// The line before the expected output.
 pub const BEGIN: &str =
@@ -51,13 +50,13 @@ pub fn extract(readme: &str) -> Option<Shown> {
 
 /// Whether the README shows `expected`: its pattern is the snapshot, and its sample run turns
 /// into the snapshot too. `Err` says which part does not.
-pub fn agrees(readme: &str, expected: &str) -> Result<(), &'static str> {
+pub fn agrees(readme: &str, expected: &Snapshot) -> Result<(), &'static str> {
     let shown =
         extract(readme).ok_or("has no expected-output section with a sample and a pattern")?;
-    if !snapshot::matches(expected, &shown.pattern) {
+    if !expected.holds(&shown.pattern) {
         return Err("does not show the snapshot's pattern");
     }
-    if !snapshot::matches(expected, &normalize(&shown.sample)) {
+    if expected.compare(&shown.sample) != Comparison::Matches {
         return Err("shows a sample run whose pattern is not the snapshot's");
     }
     Ok(())
@@ -105,11 +104,17 @@ mod tests {
 
     #[test]
     fn a_sample_that_does_not_match_is_caught() {
+        let snapshot = |pattern: &str| Snapshot {
+            name: "t".to_owned(),
+            pattern: pattern.to_owned(),
+            header: 4,
+        };
         let readme = replace("# T\n", "a 0x20\nb 0x10\n", "a <A2>\nb <A1>\n");
-        assert_eq!(agrees(&readme, "a <A2>\nb <A1>\n"), Ok(()));
+        assert_eq!(agrees(&readme, &snapshot("a <A2>\nb <A1>")), Ok(()));
+        assert!(agrees(&readme, &snapshot("a <A1>\nb <A2>")).is_err());
         let swapped = replace("# T\n", "a 0x10\nb 0x20\n", "a <A2>\nb <A1>\n");
-        assert!(agrees(&swapped, "a <A2>\nb <A1>\n").is_err());
-        assert!(agrees("# no section\n", "a\n").is_err());
+        assert!(agrees(&swapped, &snapshot("a <A2>\nb <A1>")).is_err());
+        assert!(agrees("# no section\n", &snapshot("a")).is_err());
     }
 
     /// The README of every lesson shows exactly its committed snapshot, and a run that has it.
@@ -119,9 +124,7 @@ mod tests {
             let Some(readme_file) = lesson.readme.as_deref() else {
                 continue;
             };
-            let expected = snapshot::load(&lesson.snapshot)
-                .unwrap()
-                .unwrap_or_else(|| panic!("{} has no snapshot", &lesson.snapshot));
+            let expected = Snapshot::expect(&lesson.snapshot).unwrap();
             let readme = std::fs::read_to_string(root().join(readme_file)).unwrap();
             if let Err(why) = agrees(&readme, &expected) {
                 panic!(

@@ -51,7 +51,7 @@ fn assert_pattern(name: &str) {
     settings.bind(|| insta::assert_snapshot!(lesson.snapshot.as_str(), normalize(&out.stdout)));
 }
 
-/// `xtask::snapshot::load`, the reader the learner's commands use without insta, reads every
+/// `xtask::snapshot::Snapshot::load`, the reader the learner's commands use without insta, reads every
 /// committed snapshot as insta reads it.
 fn read_as_insta_reads() -> Result<(), libtest_mimic::Failed> {
     let mut names = Vec::new();
@@ -59,9 +59,10 @@ fn read_as_insta_reads() -> Result<(), libtest_mimic::Failed> {
         let path = snapshot::path(&lesson.snapshot);
         let by_insta = insta::Snapshot::from_file(&path).map_err(|e| e.to_string())?;
         let by_insta = by_insta.as_text().ok_or("not a text snapshot")?.to_string();
-        let ours = snapshot::load(&lesson.snapshot)
+        let ours = snapshot::Snapshot::load(&lesson.snapshot)
             .map_err(|e| format!("{e:#}"))?
-            .ok_or("no snapshot")?;
+            .ok_or("no snapshot")?
+            .pattern;
         if ours != by_insta {
             return Err(format!("{} is read otherwise than insta reads it", path.display()).into());
         }

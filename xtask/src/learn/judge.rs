@@ -11,16 +11,15 @@
 
 use std::collections::BTreeSet;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use lesson::events::{Event, LineKind, heading};
-use lesson::normalize::normalize;
 
 use super::ending::{ended_well, how_it_ended, where_in};
 use super::verdict::{Claim, Consequence, Finding, Kind, NotReached, Standing, Verdict};
 use super::verdict::{claim_key, claims_of};
 use super::{Done, Place, Status};
 use crate::run::Ending;
-use crate::snapshot;
+use crate::snapshot::{self, Comparison, Snapshot};
 
 /// At most this many of a step's lines are kept beside a failure: the last, nearest it.
 const SHOWN_LINES: usize = 12;
@@ -28,12 +27,8 @@ const SHOWN_LINES: usize = 12;
 /// What a learner's run is compared with.
 #[derive(Debug, Clone)]
 pub struct Expected {
-    /// The snapshot's pattern.
-    pub pattern: String,
-    /// The snapshot file, as shown.
-    pub file: String,
-    /// The lines of its header, before the pattern.
-    pub header: usize,
+    /// The reference's snapshot.
+    pub snapshot: Snapshot,
     /// This run's setup changes what the lesson shows by design (the legacy mmap layout, some
     /// settings of glibc's malloc): no note is made of a pattern that differs.
     pub differs_by_design: bool,
@@ -54,9 +49,7 @@ impl Expected {
         differs_by_design: bool,
     ) -> Result<Expected> {
         Ok(Expected {
-            pattern: snapshot::load(name)?.with_context(|| format!("no snapshot {name}"))?,
-            file: snapshot::shown(&snapshot::path(name)),
-            header: snapshot::header_lines(name),
+            snapshot: Snapshot::expect(name)?,
             differs_by_design,
             claims,
         })
@@ -538,31 +531,24 @@ fn difference_note(outcome: &Outcome, expected: &Expected, through_last_step: bo
     if expected.differs_by_design {
         return Vec::new();
     }
-    let pattern = normalize(outcome.stdout);
     // The heading of the last step the run began, as its events name it: both patterns are
     // compared up to it, when that step stopped at an optional part.
     let last_heading = outcome.events.iter().rev().find_map(|event| match event {
         Event::Step { number, title } if through_last_step => Some(heading(*number, title)),
         _ => None,
     });
-    let cut = |text: &str| -> String {
-        let lines: Vec<&str> = text.lines().collect();
-        let end = last_heading
-            .as_deref()
-            .and_then(|h| lines.iter().rposition(|l| *l == h))
-            .map_or(lines.len(), |i| i + 1);
-        lines[..end].join("\n")
-    };
-    let (want, got) = (cut(&expected.pattern), cut(&pattern));
-    let Some(d) = snapshot::first_difference(0, &want, &got, outcome.stdout) else {
+    let compared = expected
+        .snapshot
+        .compare_through(outcome.stdout, last_heading.as_deref());
+    let Comparison::Differs { first: Some(d), .. } = compared else {
         return Vec::new();
     };
     let show = snapshot::show;
     vec![
         format!(
             "yours differs from the reference here (a note, not a failure), {}:{}:",
-            expected.file,
-            d.file_line + expected.header
+            expected.snapshot.file(),
+            d.file_line
         ),
         format!("  the reference's pattern: {}", show(&d.expected)),
         format!("  yours:                   {}", show(&d.actual)),

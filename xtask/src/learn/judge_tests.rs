@@ -20,9 +20,11 @@ fn parts() -> Vec<String> {
 
 fn expect(pattern: &str, claims: Option<Vec<Claim>>) -> Expected {
     Expected {
-        pattern: pattern.to_owned(),
-        file: "x.snap".to_owned(),
-        header: 4,
+        snapshot: Snapshot {
+            name: "x".to_owned(),
+            pattern: pattern.to_owned(),
+            header: 4,
+        },
         differs_by_design: false,
         claims,
     }
@@ -137,7 +139,7 @@ fn every_claim_held_is_done_and_a_different_pattern_is_only_a_note() {
         panic!("a different pattern is not a failure");
     };
     assert!(
-        done.note[0].contains("a note, not a failure), x.snap:6:"),
+        done.note[0].contains("a note, not a failure), xtask/snapshots/x.snap:6:"),
         "{done:?}"
     );
     // Exit 0 without the end recorded is not done: the run never got there.
