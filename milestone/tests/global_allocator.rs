@@ -1,59 +1,37 @@
-//! Proof that `mem_chunk` can carry a whole program: every allocation of this test binary,
-//! the test harness's included, is served by `mem_chunk` and given back with `release_chunk`,
-//! while several threads build, sort and drop large collections and check their results.
+//! Proof that the allocator built on `mem_chunk` can carry a whole program: from the start of
+//! each test on, every allocation of this test binary, the test harness's included, is served
+//! by the contract's allocator on this crate's `mem_chunk` (`milestone::contract::on_chunks`),
+//! in 256 KiB chunks and chunks of their own for large blocks, each chunk given back with
+//! `release_chunk` once its last block is freed, while several threads build, sort and drop
+//! large collections and check their results.
 
-use std::alloc::{GlobalAlloc, Layout};
+use std::alloc::Layout;
 use std::collections::BTreeMap;
-use std::ptr::{self, NonNull};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-use milestone::{chunk_stats, find_chunk, mem_chunk, release_chunk};
-
-/// A global allocator with one chunk per allocation.
-struct ChunkAllocator;
-
-/// Frees that `release_chunk` refused: must stay 0.
-static BAD_FREES: AtomicUsize = AtomicUsize::new(0);
-
-/// Chunks are 16-byte aligned; a larger alignment is served from a chunk `align` bytes larger,
-/// and freeing finds the chunk's start from the pointer inside it.
-const CHUNK_ALIGN: usize = 16;
-
-// SAFETY: `alloc` returns null or a pointer to at least `size` bytes aligned to `align`, inside
-// a live chunk that nothing else uses; `dealloc` gives back exactly that chunk.
-unsafe impl GlobalAlloc for ChunkAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let size = layout.size().max(1);
-        if layout.align() <= CHUNK_ALIGN {
-            return mem_chunk(size).map_or(ptr::null_mut(), NonNull::as_ptr);
-        }
-        let Some(padded) = size.checked_add(layout.align()) else {
-            return ptr::null_mut();
-        };
-        match mem_chunk(padded) {
-            Ok(p) => {
-                let offset = p.as_ptr().align_offset(layout.align());
-                p.as_ptr().wrapping_add(offset)
-            }
-            Err(_) => ptr::null_mut(),
-        }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        let start = if layout.align() <= CHUNK_ALIGN {
-            NonNull::new(ptr)
-        } else {
-            find_chunk(ptr).map(|c| c.start())
-        };
-        let released = start.map(release_chunk);
-        if !matches!(released, Some(Ok(()))) {
-            BAD_FREES.fetch_add(1, Ordering::SeqCst);
-        }
-    }
-}
+use milestone::Source;
+use milestone::contract::on_chunks::{self, Settings};
+use milestone::contract::{CountingAllocator, library};
+use milestone::find_chunk;
 
 #[global_allocator]
-static CHUNKS: ChunkAllocator = ChunkAllocator;
+static ALLOCATOR: CountingAllocator = CountingAllocator;
+
+const SETTINGS: Settings = Settings {
+    chunk: 256 * 1024,
+    release: true,
+};
+
+/// Turns the allocator on (once for both tests, which run at the same time).
+fn on_chunks() {
+    on_chunks::start(library(), SETTINGS);
+}
+
+/// How many chunks the allocator holds now.
+fn chunks_held() -> usize {
+    let mut held = 0;
+    on_chunks::for_each_chunk(|_, _| held += 1);
+    held
+}
 
 const STRINGS: usize = 200_000;
 
@@ -88,25 +66,36 @@ fn workload(thread: usize) -> Result<(), String> {
 
 #[test]
 fn several_threads_build_sort_and_drop_collections_on_mem_chunk() {
-    let before = chunk_stats();
+    on_chunks();
     let threads: Vec<_> = (0..4)
         .map(|t| std::thread::spawn(move || workload(t)))
         .collect();
     for t in threads {
         t.join().expect("a worker panicked").unwrap();
     }
-    let after = chunk_stats();
-    assert_eq!(BAD_FREES.load(Ordering::SeqCst), 0);
-    // Every allocation went through mem_chunk: millions of chunks came and went.
-    assert!(after.sbrk_count < before.sbrk_count + 1_000, "{after:?}");
+    let seen = on_chunks::seen();
+    assert_eq!(seen.refused, 0, "release_chunk refused a chunk: {seen:?}");
     assert!(
-        after.brk_calls > before.brk_calls,
-        "the break was used: {after:?}"
+        !seen.reentered,
+        "mem_chunk called the global allocator: {seen:?}"
     );
+    assert!(!seen.full, "{seen:?}");
+    // Chunks came and went by the score, each one taken is held or given back, and the
+    // workers' memory went back with their collections.
+    let held = chunks_held();
+    assert!(seen.taken > 50, "{seen:?}");
+    assert_eq!(seen.taken, seen.released + held, "{seen:?}");
+    assert!(held < 16, "{held} chunks still held: {seen:?}");
+    // A block between a quarter of a chunk and the library's mmap threshold has a chunk of
+    // its own, from the break.
+    let block: Vec<u8> = Vec::with_capacity(100_000);
+    let chunk = find_chunk(block.as_ptr()).expect("the block is in a chunk");
+    assert_eq!(chunk.source(), Source::Sbrk, "{chunk:?}");
 }
 
 #[test]
 fn over_aligned_allocations_are_aligned_and_freed() {
+    on_chunks();
     for align in [32, 64, 4096, 1 << 16, 1 << 21] {
         for size in [1, 100, 5000, 300_000] {
             let layout = Layout::from_size_align(size, align).unwrap();
@@ -120,8 +109,11 @@ fn over_aligned_allocations_are_aligned_and_freed() {
             assert!(chunk.contains(p.wrapping_add(size - 1)));
             // SAFETY: allocated above with this layout.
             unsafe { std::alloc::dealloc(p, layout) };
-            assert_ne!(find_chunk(p).map(|c| c.start()), Some(chunk.start()));
+            if size + align > SETTINGS.chunk / 4 {
+                // A block of its own chunk: the chunk went back with it.
+                assert_ne!(find_chunk(p).map(|c| c.start()), Some(chunk.start()));
+            }
         }
     }
-    assert_eq!(BAD_FREES.load(Ordering::SeqCst), 0);
+    assert_eq!(on_chunks::seen().refused, 0);
 }

@@ -6,21 +6,22 @@
 //!
 //! [`CountingAllocator`] is the global allocator of the binaries that run the contract (the
 //! milestone's own and the learner's). It passes every call to the system's allocator and,
-//! while [`counted`] runs a part, counts the calls. In the contract's last child only, it
-//! serves blocks from the bump allocator on `mem_chunk` instead (`bump`).
+//! while [`counted`] runs a part, counts the calls. While the allocator built on `mem_chunk`
+//! is on ([`on_chunks`](super::on_chunks): in the contract's foundation child, and in
+//! `tests/global_allocator.rs`), it serves blocks from that instead.
 //!
 //! # Safety
-//! A block is the system allocator's, or a bump block carved from a chunk `mem_chunk` gave the
-//! bump allocator alone; each method tells the two apart (`bump::owns`) and passes a system
-//! block's arguments unchanged to `System`, whose contract is the same as theirs. Counting
-//! touches only atomics.
+//! A block is the system allocator's, or one `on_chunks` carved from a chunk `mem_chunk` gave
+//! it alone; each method tells the two apart (`on_chunks::dealloc` says whose a block was) and
+//! passes a system block's arguments unchanged to `System`, whose contract is the same as
+//! theirs. Counting touches only atomics.
 
 #![allow(unsafe_code)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
 
-use super::bump;
+use super::on_chunks;
 
 /// The global allocator of the contract's binaries: the system's, with calls counted while a
 /// part runs.
@@ -48,12 +49,13 @@ impl CountingAllocator {
 }
 
 // SAFETY: a system block's arguments go unchanged to `System`, which upholds the `GlobalAlloc`
-// contract for them; a bump block is at least `layout` long and aligned, in a chunk nothing
-// else uses, and is never freed. Counting allocates nothing and cannot fail.
+// contract for them; a block on chunks is at least `layout` long and aligned, in a chunk
+// nothing else uses, and its chunk goes back only when no block of it is live. Counting
+// allocates nothing and cannot fail.
 unsafe impl GlobalAlloc for CountingAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         self.count();
-        if let Some(block) = bump::alloc(layout) {
+        if let Some(block) = on_chunks::alloc(layout) {
             return block;
         }
         // SAFETY: the caller's promises for `layout` are System's.
@@ -62,7 +64,7 @@ unsafe impl GlobalAlloc for CountingAllocator {
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         self.count();
-        if let Some(block) = bump::alloc(layout) {
+        if let Some(block) = on_chunks::alloc(layout) {
             if !block.is_null() {
                 // SAFETY: the block is `layout.size()` bytes of a chunk, ours alone; a chunk
                 // may hold old bytes (a reused one), so it is zeroed here.
@@ -76,8 +78,8 @@ unsafe impl GlobalAlloc for CountingAllocator {
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         self.count();
-        if !bump::on() && !bump::owns(ptr) {
-            // SAFETY: `ptr` came from System (the bump allocator's blocks are told apart).
+        if !on_chunks::on() && !on_chunks::owns(ptr) {
+            // SAFETY: `ptr` came from System (the blocks on chunks are told apart).
             return unsafe { System.realloc(ptr, layout, new_size) };
         }
         // A block moves between the two allocators: a new one, the bytes copied, the old freed.
@@ -96,11 +98,10 @@ unsafe impl GlobalAlloc for CountingAllocator {
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         self.count();
-        if bump::owns(ptr) {
-            // The bump allocator never frees.
+        if on_chunks::dealloc(ptr) {
             return;
         }
-        // SAFETY: as above: not the bump allocator's, so System's.
+        // SAFETY: as above: not a block on chunks, so System's.
         unsafe { System.dealloc(ptr, layout) }
     }
 }

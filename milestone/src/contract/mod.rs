@@ -35,13 +35,14 @@ use crate::Source;
 
 mod again;
 mod bad_input;
-mod bump;
 mod counting;
 mod find;
+mod foundation;
 mod full;
 mod give_back;
 mod interface;
 mod library;
+pub mod on_chunks;
 mod refused;
 mod registry;
 mod take;
@@ -105,7 +106,7 @@ fn run(lesson: &mut Lesson, parts: &Parts) -> Result<()> {
     lesson.attempt(|lesson| refused::os_refuses(lesson, parts))?;
     lesson.attempt(|lesson| threads::many_threads(lesson, parts))?;
     lesson.attempt(|lesson| full::full_registry(lesson, parts))?;
-    lesson.attempt(|lesson| bump::foundation(lesson, parts))?;
+    lesson.attempt(|lesson| foundation::foundation(lesson, parts))?;
     lesson.attempt(|lesson| give_back::give_back(lesson, parts, taken.as_deref()))?;
     Ok(())
 }
