@@ -249,6 +249,15 @@ fn run_learners(command: Command) -> Result<ExitCode> {
 /// # Errors
 /// When cargo cannot be run.
 pub fn hand_on_to_course() -> Result<ExitCode> {
+    // cargo runs quietly, so say why the first course command takes a while: xtask-course is
+    // built beside this binary, and is not there yet.
+    let built = std::env::current_exe().map(|exe| exe.with_file_name("xtask-course"));
+    if built.is_ok_and(|course| !course.exists()) {
+        eprintln!(
+            "xtask: building the course's commands (the xtask-course package) first; that \
+             takes about 15 s, once"
+        );
+    }
     let status = std::process::Command::new(run::cargo())
         .current_dir(run::root())
         .args(["run", "--quiet", "--package", "xtask-course", "--"])
