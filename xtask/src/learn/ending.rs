@@ -3,7 +3,7 @@
 
 use lesson::events::Event;
 
-use super::judge::Outcome;
+use super::outcome::Outcome;
 use super::verdict::{Finding, Kind};
 use crate::run::{Ending, Stop};
 

@@ -6,6 +6,9 @@ use std::process::ExitStatus;
 use lesson::events::{Because, Event, LineKind};
 
 use super::*;
+use crate::learn::outcome::LearnerFile;
+use crate::run::Ending;
+use crate::snapshot::Snapshot;
 
 const FILE: LearnerFile = LearnerFile {
     path: "learn/parts.rs",

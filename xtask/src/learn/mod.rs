@@ -32,6 +32,7 @@ mod ending;
 mod files;
 mod isolation;
 mod judge;
+mod outcome;
 mod progress;
 mod render;
 mod runs;
@@ -49,7 +50,8 @@ pub use status::{Done, Judged, Place, Status};
 pub use watch::watch;
 
 use build::build_each;
-pub use judge::{Expected, LearnerFile, Outcome, classify, judge};
+pub use judge::{classify, judge};
+pub use outcome::{Expected, LearnerFile, Outcome};
 pub use progress::Progress;
 pub use render::report;
 use runs::{events_file, judged_as_built};
