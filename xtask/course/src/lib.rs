@@ -4,7 +4,7 @@
 //! `main.rs` only dispatches.
 
 pub mod bench;
-pub mod check;
+pub mod check_all;
 pub mod first_verdict;
 pub mod matrix;
 pub mod memcheck;

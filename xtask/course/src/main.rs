@@ -9,7 +9,7 @@ use clap::Parser;
 use xtask::catalogue::{self, snapshot_runs};
 use xtask::cli::{CheckFlags, Cli, Command, held};
 use xtask::run::Profile;
-use xtask_course::check::{self, Options};
+use xtask_course::check_all::{Options, check_all};
 use xtask_course::trace;
 
 fn main() -> ExitCode {
@@ -78,10 +78,10 @@ fn dispatch(command: Command) -> Result<ExitCode> {
     };
     catalogue::load()?;
     match command {
-        Command::CheckAll(flags) => check::check(snapshot_runs(), options(&flags)).map(held),
+        Command::CheckAll(flags) => check_all(snapshot_runs(), options(&flags)).map(held),
         Command::Check { name, flags } => {
             let lesson = lesson(&name)?;
-            check::check(std::slice::from_ref(lesson), options(&flags)).map(held)
+            check_all(std::slice::from_ref(lesson), options(&flags)).map(held)
         }
         Command::Trace { name, release } => {
             let profile = if release {

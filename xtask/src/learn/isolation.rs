@@ -7,7 +7,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result};
 
-use super::{Status, Workspace, check};
+use super::{Status, Workspace, build_and_judge};
 use crate::catalogue::{Exercise, exercises};
 
 /// One broken learner's file: what is added to the template, and the words the compiler's
@@ -124,7 +124,7 @@ fn judged_does_not_compile(
     fail: &mut impl FnMut(String),
 ) -> Result<()> {
     let name = &exercise.name;
-    match check(copy, exercise)? {
+    match build_and_judge(copy, exercise)? {
         Status::DoesNotCompile(errors)
             if errors.first().is_some_and(|l| l.contains(breakage.error)) =>
         {

@@ -45,7 +45,7 @@ pub use build::{learner_and_reference, learner_binary, reference_run};
 pub use commands::{list, run, run_command};
 pub(crate) use files::ALLOW_HEADER;
 pub use files::{Rung, fresh_template, hint, reset, templates, write_template};
-pub use runs::{Cpus, check, judged, judged_on};
+pub use runs::{Cpus, build_and_judge, judged, judged_on};
 pub use status::{Done, Judged, Place, Status};
 pub use watch::watch;
 

@@ -50,14 +50,14 @@ fn reference_claims(workspace: &Workspace, exercise: &Exercise) -> Option<Vec<Cl
 ///
 /// # Errors
 /// When cargo or the binary cannot be started, or the snapshot cannot be read.
-pub fn check(workspace: &Workspace, exercise: &Exercise) -> Result<Status> {
+pub fn build_and_judge(workspace: &Workspace, exercise: &Exercise) -> Result<Status> {
     Ok(judged(workspace, exercise)?.status)
 }
 
-/// As [`check`], with each part's standing.
+/// As [`build_and_judge`], with each part's standing.
 ///
 /// # Errors
-/// As [`check`].
+/// As [`build_and_judge`].
 pub fn judged(workspace: &Workspace, exercise: &Exercise) -> Result<Judged> {
     judged_on(workspace, exercise, Cpus::All)
 }
@@ -75,7 +75,7 @@ pub enum Cpus {
 /// As [`judged`], with the learner's run on `cpus`.
 ///
 /// # Errors
-/// As [`check`].
+/// As [`build_and_judge`].
 pub fn judged_on(workspace: &Workspace, exercise: &Exercise, cpus: Cpus) -> Result<Judged> {
     judged_as_built(workspace, exercise, build(workspace, exercise)?, cpus)
 }

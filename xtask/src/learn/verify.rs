@@ -6,7 +6,9 @@ use anyhow::{Context, Result, bail};
 
 use super::files::{fresh_template, read};
 use super::render::report_exercises;
-use super::{Cpus, Finding, Kind, Place, Status, Workspace, check, judged_on, learner_binary};
+use super::{
+    Cpus, Finding, Kind, Place, Status, Workspace, build_and_judge, judged_on, learner_binary,
+};
 use crate::catalogue::{Exercise, exercises};
 use crate::template;
 
@@ -259,7 +261,7 @@ fn templates_stop_at_first_part(
 ) -> Result<()> {
     let mut results = Vec::new();
     for &exercise in exercises {
-        let status = check(workspace, exercise)?;
+        let status = build_and_judge(workspace, exercise)?;
         let reference = read(&workspace.root.join(&exercise.reference))?;
         let first = template::parts(&reference)?
             .into_iter()
@@ -312,7 +314,7 @@ fn references_done(
             copy.template(exercise),
         )
         .context("cannot put the reference in place")?;
-        let status = check(copy, exercise)?;
+        let status = build_and_judge(copy, exercise)?;
         if !status.is_done() {
             fail(format!(
                 "{} with the reference's parts: {status:?}",

@@ -29,7 +29,7 @@ pub fn in_ci() -> bool {
 
 /// Builds once, then checks each lesson in turn, even after one fails. Returns whether all
 /// passed.
-pub fn check(lessons: &[SnapshotRun], options: Options) -> Result<bool> {
+pub fn check_all(lessons: &[SnapshotRun], options: Options) -> Result<bool> {
     let bin_dir = run::build(options.profile)?;
     let bless = options.bless && !in_ci();
     if options.bless && !bless {
