@@ -9,7 +9,7 @@
 //!
 //! # Safety
 //! The unsafe code writes the child's value and message into the shared page, which is mapped
-//! for exactly one [`Slot`], zeroed, and read by the parent only after the child has exited,
+//! for exactly one `Slot`, zeroed, and read by the parent only after the child has exited,
 //! and only as far as the slot's state says the child wrote.
 //!
 //! # References
