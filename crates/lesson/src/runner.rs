@@ -65,7 +65,8 @@ pub fn parse<F: clap::Parser>(info: LessonInfo) -> (F, CommonFlags) {
 pub const MALLOC_ROOM: usize = 64 * 1024;
 
 /// How many events a run keeps room for from its start: more than the longest lesson records
-/// (177, the contract's), so that keeping them never grows the heap while a lesson watches it.
+/// (116, the contract's) twice over, so that keeping them never grows the heap while a lesson
+/// watches it.
 const KEPT_ROOM: usize = 256;
 
 /// A lesson run in progress.
