@@ -66,7 +66,9 @@ fn failed_claims(outcome: &Outcome) -> Vec<Finding> {
                 }
                 let mut finding = outcome.finding(Kind::Claim, *step, part.as_deref(), happened);
                 finding.claim = Some(claim.clone());
-                finding.call = call.clone().or(finding.call);
+                // The claim's own call, or none: a claim made after several calls of its part
+                // (a loop) names none, and the part's last call may not be the one that showed it.
+                finding.call = call.clone();
                 findings.push(finding);
             }
             Event::Stopped {

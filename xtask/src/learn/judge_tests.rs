@@ -79,6 +79,14 @@ fn check(step: usize, part: &str, claim: &str, detail: Option<&str>) -> Event {
     }
 }
 
+/// `check`, a Check event, naming the call that showed it.
+fn with_call(mut check: Event, shown_by: &str) -> Event {
+    if let Event::Check { call, .. } = &mut check {
+        *call = Some(shown_by.to_owned());
+    }
+    check
+}
+
 fn claim(step: usize, part: &str, claim: &str) -> Claim {
     Claim {
         step,
@@ -159,11 +167,15 @@ fn three_mistakes_in_three_parts_are_three_findings_each_at_its_part() {
         step(2, "Grow"),
         called(2, "request", Some("request(10000)")),
         returned(2, "request"),
-        check(
-            2,
-            "request",
-            "sbrk returned the old break",
-            Some("16 bytes higher"),
+        // The runner names the one call since the claim before (`Calls::claimed`).
+        with_call(
+            check(
+                2,
+                "request",
+                "sbrk returned the old break",
+                Some("16 bytes higher"),
+            ),
+            "request(10000)",
         ),
         step(3, "Write"),
         line(3, "  bytes written: 10000"),
@@ -209,6 +221,10 @@ fn three_mistakes_in_three_parts_are_three_findings_each_at_its_part() {
     assert_eq!(request.call.as_deref(), Some("request(10000)"));
     assert_eq!(request.at.as_deref(), Some("learn/parts.rs:7"));
     assert_eq!(request.again_in, [7], "the same claim is said once");
+    assert_eq!(
+        verdict.findings[1].call, None,
+        "a claim that names no call gets none, not the part's last call"
+    );
     assert_eq!(verdict.findings[1].printed, ["  bytes written: 10000"]);
 }
 
