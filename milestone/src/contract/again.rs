@@ -65,8 +65,9 @@ pub(super) fn take_again(lesson: &mut Lesson, parts: &Parts, taken: &[Taken]) ->
     )?;
     let chunks: Vec<&Taken> = again.iter().rev().chain([&at_threshold]).collect();
     release_from_the_top(lesson, parts, &chunks)?;
+    let call = format!("release_chunk({:#x})", mapped.start);
     // SAFETY: the chunk is one mem_chunk returned, and nothing uses it any more.
-    let _ = lesson.part("release_chunk", || unsafe {
+    let _ = lesson.part_call("release_chunk", call, || unsafe {
         counted(mapped.start, || {
             (parts.release_chunk)(mapped.start as *mut u8)
         })
