@@ -81,9 +81,6 @@ impl Snapshot {
     /// it is given (a step's heading: a run that stopped in that step is compared up to it).
     pub fn compare_through(&self, output: &str, heading: Option<&str>) -> Comparison {
         let pattern = normalize(output);
-        if heading.is_none() && matches(&self.pattern, &pattern) {
-            return Comparison::Matches;
-        }
         let cut = |text: &str| -> String {
             let lines: Vec<&str> = text.lines().collect();
             let end = heading

@@ -155,21 +155,18 @@ impl Lesson {
         self.kept.borrow_mut().push(event);
     }
 
-    /// The current step's number, 0 before the first.
+    /// The current step's number, 0 before the first. It is asked at every event, so it
+    /// copies nothing: an allocation here could move the break a lesson watches.
     pub(crate) fn step_number(&self) -> usize {
-        self.current_step().map_or(0, |(number, _)| number)
-    }
-
-    /// The current step's number and title, if a step has begun.
-    fn current_step(&self) -> Option<(usize, String)> {
         self.kept
             .borrow()
             .iter()
             .rev()
             .find_map(|event| match event {
-                Event::Step { number, title } => Some((*number, title.clone())),
+                Event::Step { number, .. } => Some(*number),
                 _ => None,
             })
+            .unwrap_or(0)
     }
 
     /// Begins a step for what is said before the first.
@@ -485,10 +482,12 @@ impl Lesson {
 
     /// The current step as `step N (title)`.
     fn where_now(&self) -> String {
-        self.current_step().map_or_else(
-            || "before the first step".to_owned(),
-            |(number, title)| format!("step {number} ({title})"),
-        )
+        let kept = self.kept.borrow();
+        let step = kept.iter().rev().find_map(|event| match event {
+            Event::Step { number, title } => Some(format!("step {number} ({title})")),
+            _ => None,
+        });
+        step.unwrap_or_else(|| "before the first step".to_owned())
     }
 
     fn counts(&self) -> (usize, usize) {
